@@ -6,6 +6,8 @@
 #   tests/unit/test_*.c    -> build/tests/test_* (cmocka, TAP output)
 #   tests/fuzz/fuzz_*.c    -> build/fuzz/fuzz_* (libFuzzer, clang; `make fuzz`)
 #   tests/bench/bench_*.c  -> build/bench/bench_*
+#   tests/integration/itest_*.c -> build/itests/itest_* (cmocka, run by
+#                            `make e2e` against the live control plane)
 
 include scripts/versions.env
 
@@ -36,6 +38,8 @@ CMDS      := $(notdir $(wildcard cmd/*))
 CMD_BINS  := $(CMDS:%=$(BIN)/%)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/itest_*.c)
+ITEST_BINS:= $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS:= $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -85,11 +89,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL) -lcmocka
 
+$(BUILD)/itests/%: $(BUILD)/tests/integration/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL) -lcmocka
+
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
-tests: $(TEST_BINS) $(CMD_BINS)
+tests: $(TEST_BINS) $(ITEST_BINS) $(CMD_BINS)
 
 # The CI command: deps, build, unit tests, e2e tests, one closing line.
 test: deps

@@ -64,6 +64,18 @@ run_scripts() { # run_scripts <kind> <glob...>
 	done
 }
 
+run_itests() { # C programs against the live cluster (KUBECONFIG from its env)
+	local t out rc
+	for t in "$BUILD"/itests/itest_*; do
+		[ -x "$t" ] || continue
+		out="$logdir/itest-$(basename "$t").tap"
+		CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$out" 2>&1
+		rc=$?
+		echo "--- itest $(basename "$t"): $(grep -cE '^ok ' "$out") ok, $(grep -cE '^not ok ' "$out") not ok (exit $rc)"
+		count "itest/$(basename "$t")" "$out" "$rc"
+	done
+}
+
 run_e2e() {
 	# One control plane for the whole e2e suite; always torn down.
 	local out="$logdir/cluster-up.log"
@@ -75,6 +87,9 @@ run_e2e() {
 		return
 	fi
 	trap 'bash scripts/cluster.sh down >/dev/null 2>&1' EXIT
+	# shellcheck disable=SC1091
+	. .cache/cluster/env
+	run_itests
 	run_scripts e2e tests/e2e/test_*.sh
 	bash scripts/cluster.sh down >"$logdir/cluster-down.log" 2>&1
 	trap - EXIT
