@@ -34,7 +34,7 @@ BIN   ?= bin
 PKG_SRC   := $(wildcard pkg/*/*.c)
 PKG_OBJ   := $(PKG_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libtakt.a
-CMDS      := $(notdir $(wildcard cmd/*))
+CMDS      := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/*.c)))))
 CMD_BINS  := $(CMDS:%=$(BIN)/%)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
