@@ -1,0 +1,183 @@
+/* The Kubernetes HTTP client: asynchronous, on one curl multi handle driven
+ * by the event loop (curl's socket and timer callbacks, the ephiperfifo
+ * pattern). Connections are kept alive and reused by the multi handle's
+ * connection cache (HTTP/2 over TLS when the server offers it, so many
+ * requests and watches share one connection). TLS is verified unless the
+ * kubeconfig says insecure-skip-tls-verify.
+ *
+ * Every request ends in exactly one `done` callback (unless cancelled, see
+ * kube_req_cancel) with a struct kube_result: the HTTP status, the body, and
+ * for failures the apiserver's Status reason/message/code parsed from the
+ * body — never thrown away. Transport failures (connect refused, TLS,
+ * timeout) have status 0, err < 0 and curl's message.
+ *
+ * Rate limiting: a token bucket (qps, burst) shared by all requests of a
+ * client; requests that find no token wait in FIFO order. Streaming requests
+ * (watches) are exempt, like client-go's watches.
+ *
+ * Streaming (watches): with `on_data` set, a 2xx response body is delivered
+ * chunk by chunk as it arrives (not split into lines — the reflector does
+ * that) and `done` runs when the stream ends, with an empty body. A non-2xx
+ * response is not streamed: its body is collected and given to `done` with
+ * the Status parsed (e.g. 410 Expired, 403 Forbidden).
+ *
+ * Ownership: kube_http_new borrows the loop and the config, which must
+ * outlive the client; kube_http_free cancels in-flight requests without
+ * calling their callbacks. A struct kube_req is owned by the client: the
+ * handle the caller gets is valid until its `done` callback returns or until
+ * kube_req_cancel. Everything in a kube_result is borrowed for the duration
+ * of the callback; keep the body with kube_req_detach_body. Request options
+ * (path, body) are copied at submission.
+ * All functions are called from the loop's thread.
+ */
+#ifndef TAKT_KUBE_HTTP_H
+#define TAKT_KUBE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+struct loop;
+struct kube_config;
+struct kube_http;
+struct kube_req;
+
+enum kube_method {
+	KUBE_GET = 0,
+	KUBE_POST,
+	KUBE_PUT,
+	KUBE_PATCH_MERGE,     /* application/merge-patch+json */
+	KUBE_PATCH_JSON,      /* application/json-patch+json */
+	KUBE_PATCH_STRATEGIC, /* application/strategic-merge-patch+json */
+	KUBE_PATCH_APPLY,     /* application/apply-patch+yaml (put fieldManager in the query) */
+	KUBE_DELETE,
+};
+
+struct kube_result {
+	/* HTTP status; 0 when no response arrived (see err). */
+	int status;
+	/* 0 when a response arrived (whatever its status); else negative:
+	 * -ETIMEDOUT (the request's timeout), -ECONNREFUSED, -EIO (other
+	 * transport or TLS failures). */
+	int err;
+	/* The response body (NUL-terminated; "" when empty). For a streamed
+	 * 2xx response it is empty: the chunks went to on_data. */
+	const char *body;
+	size_t body_len;
+	/* For status >= 400 (or a Status body with status "Failure"): the
+	 * apiserver's Status fields. When the body is not a Status (a proxy's
+	 * HTML page), reason is derived from the HTTP status as client-go does
+	 * ("NotFound", "Conflict", ...) and message is the start of the body.
+	 * Empty strings, never NULL, when there is nothing. */
+	const char *reason;
+	const char *message;
+	int code;
+	/* curl's message for transport failures; "" otherwise. */
+	const char *transport_error;
+};
+
+typedef void kube_done_fn(struct kube_req *req, const struct kube_result *res, void *ud);
+/* A chunk of a streamed 2xx body, borrowed for the call. Calling
+ * kube_req_cancel(req) from here is allowed. */
+typedef void kube_data_fn(struct kube_req *req, const char *data, size_t len, void *ud);
+
+struct kube_http_opts {
+	double qps;		 /* <= 0: unlimited. client-go's default is 5 */
+	int burst;		 /* default 10 when 0 */
+	long timeout_ms;	 /* default per-request timeout; 0: 30000 */
+	long connect_timeout_ms; /* 0: 10000 */
+	const char *user_agent;	 /* NULL: "takt/<version>" */
+	long max_body;		 /* cap on a collected body, bytes; 0: 64 MiB */
+};
+
+/* Returns 0, or a negative errno (-EINVAL for a config without a server). */
+int kube_http_new(struct loop *loop, struct kube_config *cfg, const struct kube_http_opts *opts,
+		  struct kube_http **out);
+void kube_http_free(struct kube_http *h);
+
+struct kube_req_opts {
+	enum kube_method method;
+	/* The path and query, starting with '/': "/api/v1/namespaces/x/pods?
+	 * labelSelector=..." (build it with kube_path/kube_query_add). */
+	const char *path;
+	/* Request body, copied; NULL for none. Content-Type follows the method
+	 * (application/json for POST/PUT/DELETE). */
+	const char *body;
+	size_t body_len;
+	/* Per-request timeout in ms; 0: the client's default; < 0: none (the
+	 * default for streaming requests). */
+	long timeout_ms;
+	kube_done_fn *done;    /* required */
+	kube_data_fn *on_data; /* non-NULL: streaming mode, rate-limit exempt */
+	void *ud;
+};
+
+/* Queues a request. *out (optional) receives its handle. Returns 0, or
+ * -EINVAL for a missing path/done. The callback never runs before this
+ * returns. */
+int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct kube_req **out);
+
+/* Stops a request (queued, in flight, or streaming): its callbacks never run
+ * again and the handle is invalid once this returns. Safe from any callback,
+ * including the request's own on_data; not from its own done. */
+void kube_req_cancel(struct kube_req *r);
+
+/* During `done` only: takes the body (caller frees it), leaving the result's
+ * body pointer dangling for the rest of the callback. *len may be NULL. */
+char *kube_req_detach_body(struct kube_req *r, size_t *len);
+/* The method and path the request was made with (borrowed from the request). */
+const char *kube_req_path(const struct kube_req *r);
+
+/* The blocking convenience for the CLI and tests: submits one request and
+ * runs the loop (other watches keep being served) until it completes.
+ * Must not be called from a loop callback. */
+struct kube_response {
+	int status;
+	int err;
+	char *body; /* owned, NUL-terminated */
+	size_t body_len;
+	char *reason; /* owned, "" when none */
+	char *message;
+	int code;
+	char *transport_error;
+};
+int kube_http_do(struct kube_http *h, enum kube_method m, const char *path, const char *body,
+		 size_t body_len, struct kube_response *resp);
+void kube_response_release(struct kube_response *resp);
+
+struct kube_http_stats {
+	uint64_t requests_started; /* handed to curl */
+	uint64_t requests_done;	   /* done callbacks run */
+	uint64_t requests_queued;  /* ever had to wait for a token */
+	uint64_t connects;	   /* new connections curl made (CURLINFO_NUM_CONNECTS) */
+	uint64_t in_flight;	   /* now */
+	uint64_t waiting;	   /* now, in the rate-limit queue */
+};
+void kube_http_stats(const struct kube_http *h, struct kube_http_stats *st);
+
+/* Paths. group "" or NULL is the core group (/api/v1); ns NULL or "" is
+ * cluster-scoped or all namespaces; name NULL is the collection; subresource
+ * NULL for none. Segments are percent-escaped. Appends to out; 0 or -ENOSPC.
+ *   kube_path(&b, "takt.io", "v1alpha1", "trading", "batchschedules",
+ *             "publish-quotes", "status")
+ *   -> /apis/takt.io/v1alpha1/namespaces/trading/batchschedules/publish-quotes/status */
+int kube_path(struct buf *out, const char *group, const char *version, const char *ns,
+	      const char *resource, const char *name, const char *subresource);
+/* Appends "?key=value" or "&key=value" (the first one in out decides),
+ * percent-escaping both. 0 or -ENOSPC. */
+int kube_query_add(struct buf *out, const char *key, const char *value);
+/* Appends s percent-escaped (RFC 3986 unreserved characters kept). */
+int kube_escape(struct buf *out, const char *s);
+
+/* A DeleteOptions body. NULL/negative members are left out. */
+struct kube_delete_opts {
+	const char *propagation_policy; /* "Foreground" | "Background" | "Orphan" */
+	long grace_period_seconds;	/* < 0: unset */
+	const char *precondition_uid;
+	const char *precondition_resource_version;
+};
+/* Appends the JSON body ({"kind":"DeleteOptions",...}). 0 or -ENOSPC. */
+int kube_delete_body(struct buf *out, const struct kube_delete_opts *o);
+
+#endif
