@@ -8,6 +8,11 @@
  *
  * Ownership: tz_load returns a zone owned by the caller, freed by tz_free.
  * A loaded zone is immutable and may be shared by many schedules.
+ * Every query also accepts z == NULL, meaning UTC.
+ *
+ * Queries are total: any int64 instant or reading is accepted, results
+ * saturate at the ends of the int64 range. Past the last transition of the
+ * file the footer rule applies for ever (2100, 9999, ...).
  */
 #ifndef TAKT_TZ_TZ_H
 #define TAKT_TZ_TZ_H
@@ -24,6 +29,14 @@ struct tz;
 int tz_load(const char *name, struct tz **out, char *err, size_t errlen);
 void tz_free(struct tz *z);
 const char *tz_name(const struct tz *z);
+
+/* As tz_load, from a TZif image in memory (tests, fuzzing, embedded data).
+ * `data` is only read during the call; `name` is copied and only used for
+ * tz_name and messages. Anything that is not a well-formed TZif v1-v4 file
+ * (with a valid footer rule) is refused with "corrupt TZif file ...".
+ * Leap-second ("right/") files are refused. */
+int tz_load_from_memory(const char *name, const void *data, size_t len, struct tz **out, char *err,
+			size_t errlen);
 
 /* Offset from UTC (seconds east) in force at the UTC instant. */
 int32_t tz_offset_at(const struct tz *z, int64_t utc);
