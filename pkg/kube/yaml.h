@@ -3,13 +3,12 @@
  * Scalars follow the YAML 1.2 core schema as Kubernetes reads them: plain
  * `null`, `~` and the empty scalar are null; `true`/`false` (any case of the
  * first letter, or all caps) are booleans; decimal, 0x and 0o integers and
- * floats (with .inf/.nan) are numbers; everything else, and every quoted
- * scalar, is a string. Tags !!str, !!int, !!float, !!bool, !!null are
- * honoured. Mapping keys must be scalars and are kept as strings; a
- * duplicate key is an error (as in kubectl). Aliases are expanded, with a
- * cap on the total number of nodes so "billion laughs" input fails cleanly.
- * Merge keys (`<<`) are merged. A JSON document is valid YAML, so JSON
- * manifests parse too.
+ * floats are numbers (.inf and .nan stay strings: JSON cannot carry them); everything else, and
+ * every quoted scalar, is a string. Tags !!str, !!int, !!float, !!bool, !!null are honoured.
+ * Mapping keys must be scalars and are kept as strings; a duplicate key is an error (as in
+ * kubectl). Aliases are expanded, with a cap on the total number of nodes so "billion laughs" input
+ * fails cleanly. Merge keys (`<<`) are merged. A JSON document is valid YAML, so JSON manifests
+ * parse too.
  *
  * Ownership: every cJSON tree returned belongs to the caller (cJSON_Delete).
  * Input is borrowed and need not be NUL-terminated.
