@@ -1,0 +1,36 @@
+/* A small hash map from C strings to pointers: open addressing, linear
+ * probing, deletion by backward shift (no tombstones), grown at 3/4 load.
+ *
+ * Ownership: hmap_new returns a map the caller frees with hmap_free. The map
+ * owns a copy of every key; values are borrowed pointers the map never
+ * touches, except that hmap_free(m, free_val) calls free_val on each one.
+ * Values must not be NULL: hmap_get returning NULL means "absent".
+ * Keys and values returned are borrowed until the entry is removed or
+ * replaced.
+ *
+ * Iteration: hmap_next walks the slots in storage order (unspecified). The
+ * map must not be changed during a walk — collect the keys first, then edit.
+ */
+#ifndef TAKT_BASE_HMAP_H
+#define TAKT_BASE_HMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hmap;
+
+struct hmap *hmap_new(void);
+void hmap_free(struct hmap *m, void (*free_val)(void *val));
+
+void *hmap_get(const struct hmap *m, const char *key);
+/* Inserts or replaces. Returns the value it replaced (the caller's again), or
+ * NULL when the key was new. */
+void *hmap_put(struct hmap *m, const char *key, void *val);
+/* Removes the key; returns its value (the caller's again) or NULL. */
+void *hmap_del(struct hmap *m, const char *key);
+size_t hmap_len(const struct hmap *m);
+
+/* Start with *pos = 0; returns false at the end. key/val may be NULL. */
+bool hmap_next(const struct hmap *m, size_t *pos, const char **key, void **val);
+
+#endif
