@@ -345,14 +345,13 @@ static void build_table(struct tz *z, const int64_t *times, const int32_t *offs,
 			int32_t off_first, const struct posix_tz *rule)
 {
 	struct builder out = {0};
-	int32_t cur = off_first;
-	z->off0 = off_first;
-	int64_t last = count ? times[count - 1] : INT64_MIN;
-	size_t keep = count;
-
 	struct builder gen = {0};
+	int64_t last = count ? times[count - 1] : INT64_MIN;
 	int64_t base_year = 1970;
 	bool below = count == 0;
+	/* Rule instants up to `from` only set the state in force at `from`;
+	 * those in [from, upto) become transitions. */
+	int64_t from = last, upto = INT64_MAX;
 	if (rule && rule->has_dst) {
 		if (count) {
 			struct civil_time t;
@@ -366,44 +365,48 @@ static void build_table(struct tz *z, const int64_t *times, const int32_t *offs,
 			below = base_year < 0;
 			base_year = base_year < 0 ? 1970 : 1000000;
 		}
-		/* Rule transitions from two years before the cycle (to know the
-		 * state at `last`) to two years past it (so a reduced instant always
-		 * has its next transition in the table). */
-		expand_rule(rule, (int)base_year - 3, (int)base_year + 402, &gen);
+		/* Two years before the cycle (the state at its start) to two years
+		 * past it (a reduced instant always finds its next transition),
+		 * plus one more year on each side: transition times may lie up to a
+		 * week outside their own year. */
+		int y0 = (int)base_year - 3, y1 = (int)base_year + 403;
+		expand_rule(rule, y0, y1, &gen);
+		if (count == 0)
+			from = civil_days_from_ymd(y0 + 1, 1, 1) * SECS_PER_DAY;
+		upto = civil_days_from_ymd(y1, 1, 1) * SECS_PER_DAY;
 	}
 
+	int32_t cur = off_first;
+	size_t keep = rule && count ? count - 1 : count;
+	for (size_t i = 0; i < keep; i++) {
+		if (offs[i] != cur)
+			push(&out, times[i], offs[i]);
+		cur = offs[i];
+	}
+	z->off0 = off_first;
+	bool rule_changes = false;
 	if (rule) {
 		/* From the last transition on the footer is authoritative, as in
 		 * glibc; with no transitions at all it governs all time (RFC 8536). */
 		int32_t state = rule->std_off;
-		for (size_t i = 0; i < gen.n && gen.v[i].at <= last; i++)
+		for (size_t i = 0; i < gen.n && gen.v[i].at <= from; i++)
 			state = gen.v[i].off;
 		if (count == 0)
-			z->off0 = state;
-		else
-			keep = count - 1;
-		for (size_t i = 0; i < keep; i++) {
-			if (offs[i] != cur)
-				push(&out, times[i], offs[i]);
-			cur = offs[i];
-		}
-		if (count) {
-			if (state != cur)
-				push(&out, last, state);
-			cur = state;
-		}
-		for (size_t i = 0; i < gen.n; i++) {
-			if (gen.v[i].at <= last)
+			z->off0 = cur = state;
+		else if (state != cur)
+			push(&out, last, state);
+		cur = state;
+		for (size_t i = 0; i < gen.n && gen.v[i].at < upto; i++) {
+			/* Coinciding rule instants (DST all year: one year's end is the
+			 * next one's start) net out: only the later one counts. */
+			if (gen.v[i].at <= from ||
+			    (i + 1 < gen.n && gen.v[i + 1].at == gen.v[i].at))
 				continue;
-			if (gen.v[i].off != cur)
+			if (gen.v[i].off != cur) {
 				push(&out, gen.v[i].at, gen.v[i].off);
+				rule_changes = true;
+			}
 			cur = gen.v[i].off;
-		}
-	} else {
-		for (size_t i = 0; i < count; i++) {
-			if (offs[i] != cur)
-				push(&out, times[i], offs[i]);
-			cur = offs[i];
 		}
 	}
 	free(gen.v);
@@ -412,7 +415,6 @@ static void build_table(struct tz *z, const int64_t *times, const int32_t *offs,
 	z->at = xcalloc(out.n, sizeof(int64_t));
 	z->off = xcalloc(out.n, sizeof(int32_t));
 	z->min_off = z->max_off = z->off0;
-	bool rule_changes = false;
 	for (size_t i = 0; i < out.n; i++) {
 		z->at[i] = out.v[i].at;
 		z->off[i] = out.v[i].off;
@@ -420,8 +422,6 @@ static void build_table(struct tz *z, const int64_t *times, const int32_t *offs,
 			z->min_off = z->off[i];
 		if (z->off[i] > z->max_off)
 			z->max_off = z->off[i];
-		if (out.v[i].at > last)
-			rule_changes = true;
 	}
 	free(out.v);
 	if (rule_changes) {
