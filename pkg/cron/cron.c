@@ -298,6 +298,10 @@ static int parse_element(struct cron_expr *e, enum field_id f, const char *s, si
 		size_t bn = span_value(p, body_end);
 		if ((rc = parse_value(f, p, bn, &b, err, errlen)))
 			return rc;
+		/* SUN ending a range is 7, so MON-SUN is the whole week (croner
+		 * reads it the same way). */
+		if (f == F_DOW && b == 0 && !isdigit((unsigned char)*p))
+			b = 7;
 		p += bn;
 		if (a > b)
 			return fail(err, errlen,
