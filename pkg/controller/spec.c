@@ -1,0 +1,726 @@
+/* BatchSchedule spec and status parsing, and the Job built for a slot. */
+#include "controller/spec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "calendar/calsched.h"
+#include "cron/cron.h"
+#include "tz/civil.h"
+#include "tz/tz.h"
+
+#include "base/banned.h"
+
+#define ANN_KILL	"takt.io/kill"
+#define ANN_KILL_GRACE	"takt.io/kill-grace-seconds"
+#define ANN_RUN_NOW	"takt.io/run-now"
+#define ANN_SCHEDULED	"takt.io/scheduled-time"
+#define ANN_TRIGGER	"takt.io/trigger"
+#define LABEL_SCHEDULE	"takt.io/schedule"
+#define DEFAULT_SUCCESS 3
+#define DEFAULT_FAILED	1
+/* cJSON keeps numbers as doubles: integers beyond 2^53 are not exact. */
+#define JSON_INT_MAX 9007199254740992.0
+
+static const char *const trigger_names[] = {"schedule", "run-now", "retry"};
+
+const char *spec_trigger_name(enum spec_trigger t)
+{
+	BUG_ON((unsigned)t >= sizeof(trigger_names) / sizeof(trigger_names[0]));
+	return trigger_names[t];
+}
+
+int spec_trigger_parse(const char *s, enum spec_trigger *out)
+{
+	for (size_t i = 0; i < sizeof(trigger_names) / sizeof(trigger_names[0]); i++) {
+		if (s && strcmp(s, trigger_names[i]) == 0) {
+			*out = (enum spec_trigger)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void spec_init(struct spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->starting_deadline_seconds = -1;
+	s->successful_history_limit = DEFAULT_SUCCESS;
+	s->failed_history_limit = DEFAULT_FAILED;
+}
+
+void spec_release(struct spec *s)
+{
+	free(s->name);
+	free(s->namespace);
+	free(s->uid);
+	free(s->schedule);
+	if (s->cron)
+		cron_free(s->cron);
+	free(s->time_zone);
+	if (s->zone)
+		tz_free(s->zone);
+	free(s->calendar.name);
+	if (s->job_template)
+		cJSON_Delete(s->job_template);
+	free(s->ann_kill);
+	free(s->ann_kill_grace_seconds);
+	free(s->ann_run_now);
+	spec_init(s);
+}
+
+/* ---- small JSON readers ------------------------------------------------ */
+
+static const cJSON *field(const cJSON *obj, const char *key)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static const char *string_field(const cJSON *obj, const char *key)
+{
+	const cJSON *v = field(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool json_integer(const cJSON *v, int64_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return false;
+	double d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d > JSON_INT_MAX || d < -JSON_INT_MAX)
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Reads an optional string that must be one of `names` (NULL-terminated); the
+ * index goes to *out, which keeps its default when the field is absent. */
+static int parse_enum(const cJSON *obj, const char *key, const char *path, const char *const *names,
+		      int *out, char *err, size_t errlen)
+{
+	const cJSON *v = field(obj, key);
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (cJSON_IsString(v)) {
+		for (int i = 0; names[i]; i++) {
+			if (strcmp(v->valuestring, names[i]) == 0) {
+				*out = i;
+				return 0;
+			}
+		}
+	}
+	char list[128] = "";
+	size_t len = 0;
+	for (int i = 0; names[i]; i++) {
+		int n = snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
+		if (n < 0 || (size_t)n >= sizeof(list) - len)
+			break;
+		len += (size_t)n;
+	}
+	if (cJSON_IsString(v))
+		return fail(err, errlen, "%s: \"%s\" is not one of %s", path, v->valuestring, list);
+	return fail(err, errlen, "%s: must be a string, one of %s", path, list);
+}
+
+/* An optional integer >= 0 (and <= max); absent leaves *out. */
+static int parse_count(const cJSON *obj, const char *key, const char *path, int64_t max,
+		       int64_t *out, char *err, size_t errlen)
+{
+	const cJSON *v = field(obj, key);
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	int64_t n;
+	if (!json_integer(v, &n))
+		return fail(err, errlen, "%s: must be an integer", path);
+	if (n < 0)
+		return fail(err, errlen, "%s: %" PRId64 " must be >= 0", path, n);
+	if (n > max)
+		return fail(err, errlen, "%s: %" PRId64 " must be <= %" PRId64, path, n, max);
+	*out = n;
+	return 0;
+}
+
+static char *dup_opt(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* ---- spec ---------------------------------------------------------------- */
+
+static int parse_metadata(const cJSON *obj, struct spec *s, char *err, size_t errlen)
+{
+	const cJSON *md = field(obj, "metadata");
+	if (!cJSON_IsObject(md))
+		return fail(err, errlen, "metadata: missing");
+	const char *name = string_field(md, "name");
+	if (!name || !*name)
+		return fail(err, errlen, "metadata.name: missing");
+	s->name = xstrdup(name);
+	s->namespace = dup_opt(string_field(md, "namespace"));
+	s->uid = dup_opt(string_field(md, "uid"));
+	int64_t gen = 0;
+	if (json_integer(field(md, "generation"), &gen) && gen > 0)
+		s->generation = gen;
+	const cJSON *ann = field(md, "annotations");
+	s->ann_kill = dup_opt(string_field(ann, ANN_KILL));
+	s->ann_kill_grace_seconds = dup_opt(string_field(ann, ANN_KILL_GRACE));
+	s->ann_run_now = dup_opt(string_field(ann, ANN_RUN_NOW));
+	if (strlen(name) > SPEC_SCHEDULE_NAME_MAX)
+		return fail(err, errlen,
+			    "metadata.name: \"%s\" is too long: Job names "
+			    "\"<name>-<unix-seconds>\" must fit %d characters",
+			    name, SPEC_JOB_NAME_MAX);
+	return 0;
+}
+
+static int parse_calendar(const cJSON *cal, struct spec *s, char *err, size_t errlen)
+{
+	char sub[256];
+	if (!cJSON_IsObject(cal))
+		return fail(err, errlen, "spec.calendar: must be an object");
+	const char *name = string_field(cal, "name");
+	if (!name || !*name)
+		return fail(err, errlen, "spec.calendar.name: missing");
+	s->has_calendar = true;
+	s->calendar.name = xstrdup(name);
+	/* The calendar module owns the rules' grammar; its messages name the
+	 * field from "calendar." on. */
+	if (calsched_rules_from_json(cal, &s->calendar.rules, sub, sizeof(sub)) ||
+	    calsched_validate(&s->calendar.rules, s->cron, sub, sizeof(sub))) {
+		if (strncmp(sub, "calendar", 8) == 0)
+			return fail(err, errlen, "spec.%s", sub);
+		return fail(err, errlen, "spec.calendar: %s", sub);
+	}
+	return 0;
+}
+
+int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
+{
+	static const char *const conc[] = {"Forbid", "Allow", "Replace", NULL};
+	static const char *const missed[] = {"Latest", "None", NULL};
+	char sub[256];
+	int rc;
+
+	spec_init(s);
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cJSON_IsObject(obj))
+		return fail(err, errlen, "object: not a JSON object");
+	if ((rc = parse_metadata(obj, s, err, errlen)))
+		return rc;
+	const cJSON *sp = field(obj, "spec");
+	if (!cJSON_IsObject(sp))
+		return fail(err, errlen, "spec: missing");
+
+	const cJSON *sched = field(sp, "schedule");
+	if (!sched || cJSON_IsNull(sched))
+		return fail(err, errlen, "spec.schedule: missing");
+	if (!cJSON_IsString(sched))
+		return fail(err, errlen, "spec.schedule: must be a string");
+	s->schedule = xstrdup(sched->valuestring);
+	if (cron_parse(s->schedule, &s->cron, sub, sizeof(sub)))
+		return fail(err, errlen, "spec.schedule: %s", sub);
+
+	const cJSON *tzv = field(sp, "timeZone");
+	if (tzv && !cJSON_IsNull(tzv)) {
+		if (!cJSON_IsString(tzv))
+			return fail(err, errlen, "spec.timeZone: must be a string");
+		s->time_zone = xstrdup(tzv->valuestring);
+	}
+	const cJSON *cal = field(sp, "calendar");
+	if (cal && !cJSON_IsNull(cal) && (rc = parse_calendar(cal, s, err, errlen)))
+		return rc;
+	/* Without spec.timeZone the zone is the calendar's: only known once the
+	 * calendar is, so it stays NULL here (spec_zone). */
+	if (s->time_zone || !s->has_calendar) {
+		if (tz_load(s->time_zone ? s->time_zone : "UTC", &s->zone, sub, sizeof(sub)))
+			return fail(err, errlen, "spec.timeZone: %s", sub);
+	}
+
+	int c = SPEC_CONCURRENCY_FORBID, m = SPEC_MISSED_LATEST;
+	if (parse_enum(sp, "concurrencyPolicy", "spec.concurrencyPolicy", conc, &c, err, errlen))
+		return -EINVAL;
+	s->concurrency = (enum spec_concurrency)c;
+	/* 100 years: anything longer means "no deadline" and would only
+	 * overflow the millisecond arithmetic. */
+	if (parse_count(sp, "startingDeadlineSeconds", "spec.startingDeadlineSeconds",
+			INT64_C(3155760000), &s->starting_deadline_seconds, err, errlen))
+		return -EINVAL;
+	if (parse_enum(sp, "missedRunPolicy", "spec.missedRunPolicy", missed, &m, err, errlen))
+		return -EINVAL;
+	s->missed_policy = (enum spec_missed_policy)m;
+	const cJSON *susp = field(sp, "suspend");
+	if (susp && !cJSON_IsNull(susp)) {
+		if (!cJSON_IsBool(susp))
+			return fail(err, errlen, "spec.suspend: must be true or false");
+		s->suspend = cJSON_IsTrue(susp);
+	}
+	int64_t lim = s->successful_history_limit;
+	if (parse_count(sp, "successfulJobsHistoryLimit", "spec.successfulJobsHistoryLimit",
+			INT32_MAX, &lim, err, errlen))
+		return -EINVAL;
+	s->successful_history_limit = (int32_t)lim;
+	lim = s->failed_history_limit;
+	if (parse_count(sp, "failedJobsHistoryLimit", "spec.failedJobsHistoryLimit", INT32_MAX,
+			&lim, err, errlen))
+		return -EINVAL;
+	s->failed_history_limit = (int32_t)lim;
+
+	const cJSON *jt = field(sp, "jobTemplate");
+	if (!jt || cJSON_IsNull(jt))
+		return fail(err, errlen, "spec.jobTemplate: missing");
+	if (!cJSON_IsObject(jt))
+		return fail(err, errlen, "spec.jobTemplate: must be an object");
+	if (!cJSON_IsObject(field(jt, "spec")))
+		return fail(err, errlen, "spec.jobTemplate.spec: missing");
+	const cJSON *jmd = field(jt, "metadata");
+	if (jmd && !cJSON_IsNull(jmd) && !cJSON_IsObject(jmd))
+		return fail(err, errlen, "spec.jobTemplate.metadata: must be an object");
+	s->job_template = cJSON_Duplicate(jt, 1);
+	if (!s->job_template)
+		return fail(err, errlen, "spec.jobTemplate: out of memory");
+	return 0;
+}
+
+const struct tz *spec_zone(const struct spec *s, const struct tz *calendar_zone)
+{
+	if (s->time_zone || !s->has_calendar)
+		return s->zone;
+	return calendar_zone;
+}
+
+int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t outsz)
+{
+	if (slot_ms < 0)
+		return -ERANGE;
+	int n = snprintf(out, outsz, "%s-%" PRId64, schedule_name, slot_ms / 1000);
+	if (n < 0 || (size_t)n >= outsz || n > SPEC_JOB_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+/* ---- the Job --------------------------------------------------------------- */
+
+/* obj[key] as an object, created (or replacing a non-object) when needed. */
+static cJSON *ensure_object(cJSON *obj, const char *key)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (cJSON_IsObject(v))
+		return v;
+	if (v)
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	return cJSON_AddObjectToObject(obj, key);
+}
+
+static void set_string(cJSON *obj, const char *key, const char *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	cJSON_AddStringToObject(obj, key, value);
+}
+
+struct env_kv {
+	const char *name;
+	const char *value;
+};
+
+/* Our variables come first so that the user's own entries can refer to them
+ * with $(TAKT_RUN_ID); same-named user entries are dropped (ours win). */
+static void inject_env(cJSON *containers, const struct env_kv *env, size_t n)
+{
+	cJSON *c;
+	if (!cJSON_IsArray(containers))
+		return;
+	cJSON_ArrayForEach(c, containers)
+	{
+		if (!cJSON_IsObject(c))
+			continue;
+		cJSON *fresh = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "name", env[i].name);
+			cJSON_AddStringToObject(e, "value", env[i].value);
+			cJSON_AddItemToArray(fresh, e);
+		}
+		cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(c, "env");
+		if (cJSON_IsArray(old)) {
+			while (old->child) {
+				cJSON *e = cJSON_DetachItemViaPointer(old, old->child);
+				const char *nm = string_field(e, "name");
+				bool ours = false;
+				for (size_t i = 0; nm && i < n; i++)
+					ours = ours || strcmp(nm, env[i].name) == 0;
+				if (ours)
+					cJSON_Delete(e);
+				else
+					cJSON_AddItemToArray(fresh, e);
+			}
+		}
+		cJSON_Delete(old);
+		cJSON_AddItemToObject(c, "env", fresh);
+	}
+}
+
+int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		   enum spec_trigger trigger, cJSON **out, char *err, size_t errlen)
+{
+	char name[SPEC_JOB_NAME_MAX + 1], when_ms[40], when[40], date[16];
+
+	*out = NULL;
+	if (!s->name || !s->job_template)
+		return fail(err, errlen, "job: the schedule has no valid spec");
+	if (spec_job_name(s->name, slot_ms, name, sizeof(name)))
+		return fail(err, errlen,
+			    "metadata.name: \"%s\" is too long: Job names "
+			    "\"<name>-<unix-seconds>\" must fit %d characters",
+			    s->name, SPEC_JOB_NAME_MAX);
+	int64_t secs = slot_ms / 1000;
+	int64_t local = zone ? tz_utc_to_local(zone, secs) : secs;
+	if (rfc3339_format(slot_ms, true, when_ms, sizeof(when_ms)) < 0 ||
+	    rfc3339_format(slot_ms, slot_ms % 1000 != 0, when, sizeof(when)) < 0 ||
+	    civil_format_date(civil_floor_div(local, 86400), date, sizeof(date)) < 0)
+		return fail(err, errlen, "job: slot %" PRId64 " ms cannot be formatted", slot_ms);
+
+	cJSON *job = cJSON_CreateObject();
+	cJSON_AddStringToObject(job, "apiVersion", "batch/v1");
+	cJSON_AddStringToObject(job, "kind", "Job");
+	cJSON *md = cJSON_AddObjectToObject(job, "metadata");
+	cJSON_AddStringToObject(md, "name", name);
+	if (s->namespace)
+		cJSON_AddStringToObject(md, "namespace", s->namespace);
+
+	const cJSON *tmd = field(s->job_template, "metadata");
+	const cJSON *tl = field(tmd, "labels");
+	const cJSON *ta = field(tmd, "annotations");
+	cJSON *labels = cJSON_IsObject(tl) ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
+	cJSON *anns = cJSON_IsObject(ta) ? cJSON_Duplicate(ta, 1) : cJSON_CreateObject();
+	cJSON_AddItemToObject(md, "labels", labels);
+	cJSON_AddItemToObject(md, "annotations", anns);
+	set_string(labels, LABEL_SCHEDULE, s->name);
+	set_string(anns, ANN_SCHEDULED, when_ms);
+	set_string(anns, ANN_TRIGGER, spec_trigger_name(trigger));
+
+	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
+	cJSON *ref = cJSON_CreateObject();
+	cJSON_AddStringToObject(ref, "apiVersion", "takt.io/v1alpha1");
+	cJSON_AddStringToObject(ref, "kind", "BatchSchedule");
+	cJSON_AddStringToObject(ref, "name", s->name);
+	if (s->uid)
+		cJSON_AddStringToObject(ref, "uid", s->uid);
+	cJSON_AddBoolToObject(ref, "controller", 1);
+	cJSON_AddBoolToObject(ref, "blockOwnerDeletion", 1);
+	cJSON_AddItemToArray(owners, ref);
+
+	cJSON *spec = cJSON_Duplicate(field(s->job_template, "spec"), 1);
+	cJSON_AddItemToObject(job, "spec", spec);
+	cJSON *tpl = ensure_object(spec, "template");
+	cJSON *tpl_md = ensure_object(tpl, "metadata");
+	set_string(ensure_object(tpl_md, "labels"), LABEL_SCHEDULE, s->name);
+	cJSON *pod = cJSON_GetObjectItemCaseSensitive(tpl, "spec");
+	const struct env_kv env[] = {
+	    {"TAKT_SCHEDULE", s->name},
+	    {"TAKT_SCHEDULED_TIME", when},
+	    {"TAKT_BUSINESS_DATE", date},
+	    {"TAKT_RUN_ID", name},
+	};
+	if (cJSON_IsObject(pod)) {
+		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "initContainers"), env, 4);
+		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "containers"), env, 4);
+	}
+	*out = job;
+	return 0;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+void spec_status_init(struct spec_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->last_schedule_time = SPEC_TIME_UNSET;
+	st->last_successful_time = SPEC_TIME_UNSET;
+	st->next_schedule_time = SPEC_TIME_UNSET;
+	st->cursor = SPEC_TIME_UNSET;
+	st->pending_slot = SPEC_TIME_UNSET;
+}
+
+static void condition_release(struct spec_condition *c)
+{
+	free(c->type);
+	free(c->status);
+	free(c->reason);
+	free(c->message);
+}
+
+void spec_status_release(struct spec_status *st)
+{
+	for (size_t i = 0; i < st->n_conditions; i++)
+		condition_release(&st->conditions[i]);
+	free(st->conditions);
+	for (size_t i = 0; i < st->n_active; i++) {
+		free(st->active[i].name);
+		free(st->active[i].uid);
+	}
+	free(st->active);
+	free(st->time_zone);
+	cJSON_Delete(st->last_kill);
+	cJSON_Delete(st->last_run_now);
+	cJSON_Delete(st->handled_requests);
+	spec_status_init(st);
+}
+
+static cJSON *dup_json(const cJSON *j)
+{
+	return j ? cJSON_Duplicate(j, 1) : NULL;
+}
+
+void spec_status_copy(struct spec_status *dst, const struct spec_status *src)
+{
+	spec_status_release(dst);
+	dst->observed_generation = src->observed_generation;
+	dst->time_zone = dup_opt(src->time_zone);
+	for (size_t i = 0; i < src->n_conditions; i++) {
+		const struct spec_condition *c = &src->conditions[i];
+		XGROW(dst->conditions, dst->cap_conditions, dst->n_conditions + 1);
+		struct spec_condition *d = &dst->conditions[dst->n_conditions++];
+		d->type = xstrdup(c->type);
+		d->status = xstrdup(c->status);
+		d->reason = dup_opt(c->reason);
+		d->message = dup_opt(c->message);
+		d->last_transition = c->last_transition;
+		d->observed_generation = c->observed_generation;
+	}
+	for (size_t i = 0; i < src->n_active; i++)
+		spec_status_add_active(dst, src->active[i].name, src->active[i].uid,
+				       src->active[i].slot, src->active[i].trigger);
+	dst->last_schedule_time = src->last_schedule_time;
+	dst->last_successful_time = src->last_successful_time;
+	dst->next_schedule_time = src->next_schedule_time;
+	dst->cursor = src->cursor;
+	dst->pending_slot = src->pending_slot;
+	dst->pending_trigger = src->pending_trigger;
+	dst->counters = src->counters;
+	dst->last_kill = dup_json(src->last_kill);
+	dst->last_run_now = dup_json(src->last_run_now);
+	dst->handled_requests = dup_json(src->handled_requests);
+}
+
+static int64_t time_field(const cJSON *obj, const char *key)
+{
+	const char *s = string_field(obj, key);
+	int64_t ms;
+	if (!s || rfc3339_parse(s, &ms))
+		return SPEC_TIME_UNSET;
+	return ms;
+}
+
+static int64_t counter_field(const cJSON *obj, const char *key)
+{
+	int64_t n;
+	if (!json_integer(field(obj, key), &n) || n < 0)
+		return 0;
+	return n;
+}
+
+void spec_status_add_active(struct spec_status *st, const char *name, const char *uid, int64_t slot,
+			    enum spec_trigger trigger)
+{
+	XGROW(st->active, st->cap_active, st->n_active + 1);
+	struct spec_active *a = &st->active[st->n_active++];
+	a->name = xstrdup(name);
+	a->uid = dup_opt(uid);
+	a->slot = slot;
+	a->trigger = trigger;
+}
+
+void spec_status_parse(const cJSON *obj, struct spec_status *st)
+{
+	spec_status_init(st);
+	const cJSON *s = field(obj, "status");
+	if (!s)
+		return;
+	int64_t gen;
+	if (json_integer(field(s, "observedGeneration"), &gen) && gen > 0)
+		st->observed_generation = gen;
+	st->time_zone = dup_opt(string_field(s, "timeZone"));
+	const cJSON *it;
+	const cJSON *conds = field(s, "conditions");
+	if (cJSON_IsArray(conds)) {
+		cJSON_ArrayForEach(it, conds)
+		{
+			const char *type = string_field(it, "type");
+			const char *status = string_field(it, "status");
+			if (!type || !status || spec_status_condition(st, type))
+				continue;
+			XGROW(st->conditions, st->cap_conditions, st->n_conditions + 1);
+			struct spec_condition *c = &st->conditions[st->n_conditions++];
+			c->type = xstrdup(type);
+			c->status = xstrdup(status);
+			c->reason = dup_opt(string_field(it, "reason"));
+			c->message = dup_opt(string_field(it, "message"));
+			c->last_transition = time_field(it, "lastTransitionTime");
+			int64_t g = 0;
+			c->observed_generation =
+			    json_integer(field(it, "observedGeneration"), &g) ? g : 0;
+		}
+	}
+	const cJSON *act = field(s, "active");
+	if (cJSON_IsArray(act)) {
+		cJSON_ArrayForEach(it, act)
+		{
+			const char *name = string_field(it, "name");
+			enum spec_trigger t = SPEC_TRIGGER_SCHEDULE;
+			if (!name)
+				continue;
+			if (spec_trigger_parse(string_field(it, "trigger"), &t))
+				t = SPEC_TRIGGER_SCHEDULE;
+			spec_status_add_active(st, name, string_field(it, "uid"),
+					       time_field(it, "scheduledTime"), t);
+		}
+	}
+	st->last_schedule_time = time_field(s, "lastScheduleTime");
+	st->last_successful_time = time_field(s, "lastSuccessfulTime");
+	st->next_schedule_time = time_field(s, "nextScheduleTime");
+	st->cursor = time_field(s, "lastSlotConsidered");
+	st->pending_slot = time_field(s, "pendingSlot");
+	if (spec_trigger_parse(string_field(s, "pendingTrigger"), &st->pending_trigger))
+		st->pending_trigger = SPEC_TRIGGER_SCHEDULE;
+	st->counters.runs_started = counter_field(s, "runsStarted");
+	st->counters.runs_succeeded = counter_field(s, "runsSucceeded");
+	st->counters.runs_failed = counter_field(s, "runsFailed");
+	st->counters.skipped_overlap = counter_field(s, "skippedOverlap");
+	st->counters.skipped_calendar = counter_field(s, "skippedCalendar");
+	st->counters.missed = counter_field(s, "missed");
+	st->counters.killed = counter_field(s, "killed");
+	st->last_kill = dup_json(field(s, "lastKill"));
+	st->last_run_now = dup_json(field(s, "lastRunNow"));
+	st->handled_requests = dup_json(field(s, "handledRequests"));
+}
+
+static void add_time(cJSON *obj, const char *key, int64_t ms)
+{
+	char b[40];
+	if (ms == SPEC_TIME_UNSET || rfc3339_format(ms, true, b, sizeof(b)) < 0)
+		return;
+	cJSON_AddStringToObject(obj, key, b);
+}
+
+cJSON *spec_status_to_json(const struct spec_status *st)
+{
+	cJSON *s = cJSON_CreateObject();
+	if (st->observed_generation > 0)
+		cJSON_AddNumberToObject(s, "observedGeneration", (double)st->observed_generation);
+	if (st->time_zone)
+		cJSON_AddStringToObject(s, "timeZone", st->time_zone);
+	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
+	for (size_t i = 0; i < st->n_conditions; i++) {
+		const struct spec_condition *c = &st->conditions[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "type", c->type);
+		cJSON_AddStringToObject(o, "status", c->status);
+		if (c->observed_generation > 0)
+			cJSON_AddNumberToObject(o, "observedGeneration",
+						(double)c->observed_generation);
+		add_time(o, "lastTransitionTime", c->last_transition);
+		/* metav1.Condition requires a non-empty reason. */
+		cJSON_AddStringToObject(o, "reason",
+					c->reason && *c->reason ? c->reason : "Unknown");
+		cJSON_AddStringToObject(o, "message", c->message ? c->message : "");
+		cJSON_AddItemToArray(conds, o);
+	}
+	cJSON *act = cJSON_AddArrayToObject(s, "active");
+	for (size_t i = 0; i < st->n_active; i++) {
+		const struct spec_active *a = &st->active[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "apiVersion", "batch/v1");
+		cJSON_AddStringToObject(o, "kind", "Job");
+		cJSON_AddStringToObject(o, "name", a->name);
+		if (a->uid)
+			cJSON_AddStringToObject(o, "uid", a->uid);
+		add_time(o, "scheduledTime", a->slot);
+		cJSON_AddStringToObject(o, "trigger", spec_trigger_name(a->trigger));
+		cJSON_AddItemToArray(act, o);
+	}
+	cJSON_AddNumberToObject(s, "activeCount", (double)st->n_active);
+	add_time(s, "lastScheduleTime", st->last_schedule_time);
+	add_time(s, "lastSuccessfulTime", st->last_successful_time);
+	add_time(s, "nextScheduleTime", st->next_schedule_time);
+	add_time(s, "lastSlotConsidered", st->cursor);
+	add_time(s, "pendingSlot", st->pending_slot);
+	if (st->pending_slot != SPEC_TIME_UNSET)
+		cJSON_AddStringToObject(s, "pendingTrigger", spec_trigger_name(st->pending_trigger));
+	const struct {
+		const char *key;
+		int64_t v;
+	} counters[] = {
+	    {"runsStarted", st->counters.runs_started},
+	    {"runsSucceeded", st->counters.runs_succeeded},
+	    {"runsFailed", st->counters.runs_failed},
+	    {"skippedOverlap", st->counters.skipped_overlap},
+	    {"skippedCalendar", st->counters.skipped_calendar},
+	    {"missed", st->counters.missed},
+	    {"killed", st->counters.killed},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		cJSON_AddNumberToObject(s, counters[i].key, (double)counters[i].v);
+	if (st->last_kill)
+		cJSON_AddItemToObject(s, "lastKill", cJSON_Duplicate(st->last_kill, 1));
+	if (st->last_run_now)
+		cJSON_AddItemToObject(s, "lastRunNow", cJSON_Duplicate(st->last_run_now, 1));
+	if (st->handled_requests)
+		cJSON_AddItemToObject(s, "handledRequests",
+				      cJSON_Duplicate(st->handled_requests, 1));
+	return s;
+}
+
+const struct spec_condition *spec_status_condition(const struct spec_status *st, const char *type)
+{
+	for (size_t i = 0; i < st->n_conditions; i++)
+		if (strcmp(st->conditions[i].type, type) == 0)
+			return &st->conditions[i];
+	return NULL;
+}
+
+void spec_status_set_condition(struct spec_status *st, const char *type, bool status,
+			       const char *reason, const char *message, int64_t generation,
+			       int64_t now)
+{
+	const char *sv = status ? "True" : "False";
+	struct spec_condition *c = (struct spec_condition *)spec_status_condition(st, type);
+	if (!c) {
+		XGROW(st->conditions, st->cap_conditions, st->n_conditions + 1);
+		c = &st->conditions[st->n_conditions++];
+		memset(c, 0, sizeof(*c));
+		c->type = xstrdup(type);
+		c->last_transition = SPEC_TIME_UNSET;
+	}
+	if (!c->status || strcmp(c->status, sv) != 0 || c->last_transition == SPEC_TIME_UNSET) {
+		free(c->status);
+		c->status = xstrdup(sv);
+		c->last_transition = now;
+	}
+	free(c->reason);
+	free(c->message);
+	c->reason = xstrdup(reason);
+	c->message = xstrdup(message ? message : "");
+	c->observed_generation = generation;
+}

@@ -1,0 +1,201 @@
+/* A BatchSchedule as the controller sees it: the validated spec, the
+ * persisted status, and the Job built for one slot (docs/api.md; the choices
+ * api.md leaves open are in docs/semantics.md).
+ *
+ * Everything here is pure except spec_parse, which loads the time zone
+ * (tz_load reads the zone database) — the only file access.
+ *
+ * Instants are Unix milliseconds (int64_t) throughout; "unset" is
+ * SPEC_TIME_UNSET. Slots are whole seconds (their ms part is 0).
+ *
+ * Ownership:
+ *   struct spec / struct spec_status are the caller's (usually on the stack
+ *   or embedded). spec_init / spec_status_init allocate nothing;
+ *   spec_release / spec_status_release free the contents and leave an empty
+ *   struct that may be reused. Every char * and cJSON * inside is owned by the
+ *   struct. Input cJSON objects are borrowed and never modified.
+ *   spec_build_job returns a new cJSON tree owned by the caller (cJSON_Delete).
+ */
+#ifndef TAKT_CONTROLLER_SPEC_H
+#define TAKT_CONTROLLER_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "calendar/calsched.h"
+
+struct cron_expr;
+struct tz;
+
+#define SPEC_TIME_UNSET INT64_MIN
+
+/* Job names are "<schedule-name>-<unix-seconds>" and must fit a label value
+ * (Kubernetes puts the Job name in the pods' job-name label). Unix seconds
+ * have 10 digits until the year 2286, so names of up to 52 characters fit. */
+#define SPEC_JOB_NAME_MAX      63
+#define SPEC_SCHEDULE_NAME_MAX (SPEC_JOB_NAME_MAX - 11)
+
+enum spec_concurrency { SPEC_CONCURRENCY_FORBID, SPEC_CONCURRENCY_ALLOW, SPEC_CONCURRENCY_REPLACE };
+enum spec_missed_policy { SPEC_MISSED_LATEST, SPEC_MISSED_NONE };
+enum spec_trigger { SPEC_TRIGGER_SCHEDULE, SPEC_TRIGGER_RUN_NOW, SPEC_TRIGGER_RETRY };
+
+/* "schedule", "run-now", "retry" (the takt.io/trigger annotation values). */
+const char *spec_trigger_name(enum spec_trigger t);
+/* Returns 0 and *out, or -1 for an unknown value. */
+int spec_trigger_parse(const char *s, enum spec_trigger *out);
+
+struct spec_calendar {
+	char *name;
+	struct calsched_rules rules; /* days, businessDayOfMonth, onNonBusinessDay */
+};
+
+struct spec {
+	/* Identity: filled whenever metadata is readable, even when the spec is
+	 * invalid, so the controller can still write the Ready condition. */
+	char *name;
+	char *namespace;
+	char *uid;
+	int64_t generation;
+
+	char *schedule; /* the text of spec.schedule */
+	struct cron_expr *cron;
+	/* spec.timeZone, or NULL when unset. `zone` is loaded from it; when
+	 * spec.timeZone is unset, `zone` is UTC without a calendar and NULL with
+	 * one: the zone is then the calendar's, known only once the calendar is
+	 * (spec_zone). */
+	char *time_zone;
+	struct tz *zone;
+
+	bool has_calendar;
+	struct spec_calendar calendar;
+
+	enum spec_concurrency concurrency;
+	int64_t starting_deadline_seconds; /* -1: unset (no deadline) */
+	enum spec_missed_policy missed_policy;
+	bool suspend;
+	int32_t successful_history_limit;
+	int32_t failed_history_limit;
+
+	cJSON *job_template; /* spec.jobTemplate, a copy */
+
+	/* Raw annotation values (NULL when absent), validated by their users. */
+	char *ann_kill;
+	char *ann_kill_grace_seconds;
+	char *ann_run_now;
+};
+
+void spec_init(struct spec *s);
+void spec_release(struct spec *s);
+
+/* Parses a BatchSchedule object (as served by the apiserver, defaults
+ * applied; missing defaulted fields get the CRD defaults anyway, so a
+ * manifest read from a file works too).
+ * Returns 0, or -EINVAL with one line in err as the user will see it in the
+ * Ready condition, naming the field and the reason, e.g.
+ *   spec.schedule: minute: 60 is out of range 0-59
+ *   spec.timeZone: unknown time zone "Mars/Base"
+ *   metadata.name: "<name>" is too long: Job names "<name>-<unix-seconds>"
+ *     must fit 63 characters
+ * On error the identity fields are filled as far as they could be read; the
+ * rest is unspecified (but released by spec_release). */
+int spec_parse(const cJSON *obj, struct spec *out, char *err, size_t errlen);
+
+/* The zone slots are computed in: spec.timeZone when set, else the
+ * calendar's zone (may be NULL: unknown until the calendar is), else UTC
+ * (spec->zone). Borrowed. */
+const struct tz *spec_zone(const struct spec *s, const struct tz *calendar_zone);
+
+/* Writes "<name>-<unix-seconds of slot_ms>" into out. Returns 0, or -ERANGE
+ * when it does not fit SPEC_JOB_NAME_MAX characters or outsz. */
+int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t outsz);
+
+/* Builds the batch/v1 Job for one run: name spec_job_name, ownerReference to
+ * the schedule (controller, blockOwnerDeletion), the jobTemplate's labels and
+ * annotations plus takt.io/schedule (Job and pod template),
+ * takt.io/scheduled-time (RFC 3339 ms) and takt.io/trigger, and in every
+ * container and initContainer the env TAKT_SCHEDULE, TAKT_SCHEDULED_TIME,
+ * TAKT_BUSINESS_DATE (the slot's local date in `zone`; NULL means UTC) and
+ * TAKT_RUN_ID, replacing entries of the same name. Pure: may be called
+ * before the slot's instant so that firing is only sending.
+ * Returns 0 and *out, or a negative code with err. */
+int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		   enum spec_trigger trigger, cJSON **out, char *err, size_t errlen);
+
+/* ---- Status ---------------------------------------------------------- */
+
+struct spec_counters {
+	int64_t runs_started;
+	int64_t runs_succeeded;
+	int64_t runs_failed;
+	int64_t skipped_overlap;
+	int64_t skipped_calendar;
+	int64_t missed;
+	int64_t killed;
+};
+
+struct spec_condition {
+	char *type;   /* "Ready", "CalendarReady", "Suspended" */
+	char *status; /* "True", "False", "Unknown" */
+	char *reason;
+	char *message;
+	int64_t last_transition; /* ms */
+	int64_t observed_generation;
+};
+
+struct spec_active {
+	char *name;
+	char *uid;    /* may be NULL (a Job we created but have not seen yet) */
+	int64_t slot; /* ms */
+	enum spec_trigger trigger;
+};
+
+struct spec_status {
+	int64_t observed_generation; /* 0: never observed */
+	char *time_zone;	     /* effective zone name, or NULL */
+	struct spec_condition *conditions;
+	size_t n_conditions, cap_conditions;
+	struct spec_active *active;
+	size_t n_active, cap_active;
+	int64_t last_schedule_time;   /* ms or SPEC_TIME_UNSET */
+	int64_t last_successful_time; /* ms or SPEC_TIME_UNSET */
+	int64_t next_schedule_time;   /* ms or SPEC_TIME_UNSET */
+	int64_t cursor;		      /* lastSlotConsidered; ms or SPEC_TIME_UNSET */
+	/* A slot decided to run that waits for the old runs to be gone
+	 * (Replace): ms or SPEC_TIME_UNSET, and its trigger. */
+	int64_t pending_slot;
+	enum spec_trigger pending_trigger;
+	struct spec_counters counters;
+	/* Written by the kill / run-now code, carried through unchanged by the
+	 * planner: copies, owned. */
+	cJSON *last_kill;
+	cJSON *last_run_now;
+	cJSON *handled_requests;
+};
+
+void spec_status_init(struct spec_status *st);
+void spec_status_release(struct spec_status *st);
+/* Deep copy; dst must be initialised (its old contents are released). */
+void spec_status_copy(struct spec_status *dst, const struct spec_status *src);
+
+/* Reads the status of a BatchSchedule object (obj may be the whole object or
+ * NULL). Lenient: the status is ours, but a field that does not parse is
+ * treated as absent rather than blocking the schedule. Always succeeds. */
+void spec_status_parse(const cJSON *obj, struct spec_status *out);
+/* The status object as written through the status subresource. New tree,
+ * owned by the caller. */
+cJSON *spec_status_to_json(const struct spec_status *st);
+
+/* Borrowed; NULL when absent. */
+const struct spec_condition *spec_status_condition(const struct spec_status *st, const char *type);
+/* Sets a condition, keeping lastTransitionTime when the status is unchanged
+ * (metav1.Condition semantics); now is ms. */
+void spec_status_set_condition(struct spec_status *st, const char *type, bool status,
+			       const char *reason, const char *message, int64_t generation,
+			       int64_t now);
+void spec_status_add_active(struct spec_status *st, const char *name, const char *uid, int64_t slot,
+			    enum spec_trigger trigger);
+
+#endif
