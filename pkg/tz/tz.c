@@ -132,6 +132,15 @@ static int64_t reduce(const struct tz *z, int64_t x)
 	return z->cyc_lo - rl + rx + (rx < rl ? CYCLE_SECS : 0);
 }
 
+/* Maps v, found for the reduced x_r, back next to the original x. */
+static int64_t unreduce(int64_t x, int64_t x_r, int64_t v)
+{
+	if (x == x_r)
+		return v;
+	/* Reduced: v lies within a few years of x_r, so the difference is small. */
+	return sat_add(x, v - x_r);
+}
+
 /* ---- POSIX TZ strings (the TZif footer) ---- */
 
 enum rule_kind { RULE_JULIAN1, RULE_ZERO, RULE_MWD };
@@ -802,14 +811,14 @@ void tz_local_to_utc(const struct tz *z, int64_t local, struct tz_mapping *out)
 	}
 	if (nsol >= 2) {
 		out->kind = TZ_OVERLAP;
-		out->utc[0] = sat_add(local, sol[0] - lr);
-		out->utc[1] = sat_add(local, sol[1] - lr);
+		out->utc[0] = unreduce(local, lr, sol[0]);
+		out->utc[1] = unreduce(local, lr, sol[1]);
 	} else if (nsol == 1) {
 		out->kind = TZ_UNIQUE;
-		out->utc[0] = sat_add(local, sol[0] - lr);
+		out->utc[0] = unreduce(local, lr, sol[0]);
 	} else if (gap) {
 		out->kind = TZ_GAP;
-		out->gap_end = sat_add(local, gap_at - lr);
+		out->gap_end = unreduce(local, lr, gap_at);
 		out->utc[0] = out->gap_end;
 	} else {
 		/* Only reachable at the ends of the int64 range. */
@@ -826,5 +835,5 @@ int64_t tz_next_transition(const struct tz *z, int64_t utc)
 	size_t i = count_le(z->at, z->n, r);
 	if (i == z->n)
 		return INT64_MAX;
-	return sat_add(utc, z->at[i] - r);
+	return unreduce(utc, r, z->at[i]);
 }
