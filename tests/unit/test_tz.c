@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -397,6 +398,59 @@ static void test_local_to_utc_brute_force(void **state)
 		}
 		tz_free(z);
 	}
+}
+
+/* Every zone Debian ships, against glibc: offsets sampled 1901..2200, the
+ * offsets on both sides of every transition, and local_to_utc around every
+ * transition 1970..2040 against the brute-force reference. */
+static long all_zones_checked;
+
+static int check_system_zone(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	const char *root = "/usr/share/zoneinfo/";
+	if (flag != FTW_F || strncmp(path, root, strlen(root)) != 0)
+		return 0;
+	const char *name = path + strlen(root);
+	if (strncmp(name, "posix/", 6) == 0 || strncmp(name, "right/", 6) == 0)
+		return 0;
+	struct tz *z = NULL;
+	char err[256];
+	if (tz_load(name, &z, err, sizeof(err)) != 0) {
+		/* Only the tables that live next to the zones may fail. */
+		if (strstr(err, "not a TZif file") == NULL && strstr(err, "leap-second") == NULL)
+			fail_msg("%s: %s", name, err);
+		return 0;
+	}
+	char spec[300];
+	snprintf(spec, sizeof(spec), ":%s", name);
+	use_glibc_zone(spec);
+	check_against_glibc(z, -2145916800, 7258118400, 86400 * 9 + 3607);
+	int32_t offs[64];
+	int noffs = zone_offsets(z, offs, 64);
+	for (int64_t t = tz_next_transition(z, -2145916800); t < 7258118400;
+	     t = tz_next_transition(z, t)) {
+		if (tz_offset_at(z, t - 1) != glibc_off(t - 1) ||
+		    tz_offset_at(z, t) != glibc_off(t))
+			fail_msg("%s: transition at %lld differs from glibc", name, (long long)t);
+		if (t < 0 || t > 2208988800)
+			continue;
+		int64_t lb = tz_utc_to_local(z, t - 1), la = tz_utc_to_local(z, t);
+		int64_t mid = lb + (la - lb) / 2;
+		int64_t ls[] = {lb, lb + 1, la - 1, la, mid, mid + 1, lb - 3600, la + 3600};
+		for (size_t k = 0; k < sizeof(ls) / sizeof(ls[0]); k++)
+			check_local_to_utc(z, ls[k], offs, noffs);
+	}
+	tz_free(z);
+	all_zones_checked++;
+	return 0;
+}
+
+static void test_all_system_zones(void **state)
+{
+	all_zones_checked = 0;
+	assert_int_equal(nftw("/usr/share/zoneinfo", check_system_zone, 16, FTW_PHYS), 0);
+	/* Debian's tzdata has about 450 zone files (plus links). */
+	assert_true(all_zones_checked > 300);
 }
 
 static void test_utc_builtin(void **state)
@@ -843,6 +897,7 @@ int main(void)
 	    cmocka_unit_test(test_standard_offset_changes),
 	    cmocka_unit_test(test_year_2100_from_footer),
 	    cmocka_unit_test(test_local_to_utc_brute_force),
+	    cmocka_unit_test(test_all_system_zones),
 	    cmocka_unit_test(test_utc_builtin),
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_tzdir_honoured),
