@@ -207,6 +207,11 @@ static int parse_dom_special(struct cron_expr *e, const char *s, size_t n, char 
 	}
 	if (n >= 2 && toupper((unsigned char)s[n - 1]) == 'W' && isdigit((unsigned char)s[0])) {
 		long v;
+		if (span_value(s, s + n) != n)
+			return fail(err, errlen,
+				    "day-of-month: \"" TOK_FMT
+				    "\": W takes a single day (such as 15W)",
+				    TOK_ARG(s, n));
 		int rc = parse_value(F_DOM, s, n - 1, &v, err, errlen);
 		if (rc)
 			return rc;
@@ -225,6 +230,11 @@ static int parse_dow_special(struct cron_expr *e, const char *s, size_t n, char 
 	if (hash) {
 		size_t dn = (size_t)(hash - s), kn = n - dn - 1;
 		const char *k = hash + 1;
+		if (span_value(s, hash) != dn)
+			return fail(err, errlen,
+				    "day-of-week: \"" TOK_FMT
+				    "\": # takes a single day (such as 5#2)",
+				    TOK_ARG(s, n));
 		rc = parse_value(F_DOW, s, dn, &d, err, errlen);
 		if (rc)
 			return rc;
@@ -245,6 +255,11 @@ static int parse_dow_special(struct cron_expr *e, const char *s, size_t n, char 
 		return 1;
 	}
 	if (n >= 2 && toupper((unsigned char)s[n - 1]) == 'L') {
+		if (span_value(s, s + n) != n)
+			return fail(err, errlen,
+				    "day-of-week: \"" TOK_FMT
+				    "\": L takes a single day (such as 5L)",
+				    TOK_ARG(s, n));
 		rc = parse_value(F_DOW, s, n - 1, &d, err, errlen);
 		if (rc)
 			return rc;
