@@ -55,19 +55,20 @@ enum kube_method {
 };
 
 struct kube_result {
-	/* HTTP status; 0 when no response arrived (see err). */
+	/* HTTP status; 0 when no response header arrived (see err). */
 	int status;
-	/* 0 when a response arrived (whatever its status); else negative:
-	 * -ETIMEDOUT (the request's timeout), -ECONNREFUSED, -EIO (other
-	 * transport or TLS failures). */
+	/* 0 when the response arrived complete (whatever its status); else
+	 * negative: -ETIMEDOUT (the request's timeout), -ECONNREFUSED,
+	 * -EFBIG (body over max_body), -EIO (other transport or TLS failures;
+	 * also a stream the server cut). status may be set with err < 0 when
+	 * the failure came after the headers (a watch that timed out). */
 	int err;
 	/* The response body (NUL-terminated; "" when empty). For a streamed
 	 * 2xx response it is empty: the chunks went to on_data. */
 	const char *body;
 	size_t body_len;
-	/* For status >= 400 (or a Status body with status "Failure"): the
-	 * apiserver's Status fields. When the body is not a Status (a proxy's
-	 * HTML page), reason is derived from the HTTP status as client-go does
+	/* For status >= 400: the apiserver's Status fields. When the body is not a Status (a
+	 * proxy's HTML page), reason is derived from the HTTP status as client-go does
 	 * ("NotFound", "Conflict", ...) and message is the start of the body.
 	 * Empty strings, never NULL, when there is nothing. */
 	const char *reason;
@@ -126,7 +127,7 @@ void kube_req_cancel(struct kube_req *r);
 /* During `done` only: takes the body (caller frees it), leaving the result's
  * body pointer dangling for the rest of the callback. *len may be NULL. */
 char *kube_req_detach_body(struct kube_req *r, size_t *len);
-/* The method and path the request was made with (borrowed from the request). */
+/* The path (and query) the request was made with, borrowed from it. */
 const char *kube_req_path(const struct kube_req *r);
 
 /* The blocking convenience for the CLI and tests: submits one request and
@@ -170,10 +171,11 @@ int kube_query_add(struct buf *out, const char *key, const char *value);
 /* Appends s percent-escaped (RFC 3986 unreserved characters kept). */
 int kube_escape(struct buf *out, const char *s);
 
-/* A DeleteOptions body. NULL/negative members are left out. */
+/* A DeleteOptions body. NULL members are left out, so a zeroed struct asks
+ * for nothing (in particular not for gracePeriodSeconds 0). */
 struct kube_delete_opts {
-	const char *propagation_policy; /* "Foreground" | "Background" | "Orphan" */
-	long grace_period_seconds;	/* < 0: unset */
+	const char *propagation_policy;	  /* "Foreground" | "Background" | "Orphan" */
+	const long *grace_period_seconds; /* NULL: the object's own grace period */
 	const char *precondition_uid;
 	const char *precondition_resource_version;
 };

@@ -1,0 +1,799 @@
+#include "kube/http.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "kube/config.h"
+#include "kube/ratelimit.h"
+#include "loop/loop.h"
+#include "base/banned.h"
+
+#define DEFAULT_TIMEOUT_MS	   30000
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_BURST		   10
+#define DEFAULT_MAX_BODY	   (64L << 20)
+#define MAX_IDLE_EASY		   16
+#define MESSAGE_EXCERPT		   1024
+
+enum req_state { REQ_QUEUED, REQ_ACTIVE, REQ_FINISHING };
+
+struct kube_req {
+	struct kube_http *h;
+	struct kube_req *prev, *next; /* all live requests of the client */
+	CURL *easy;
+	enum kube_method method;
+	enum req_state state;
+	char *path;
+	char *url;
+	char *body;
+	size_t body_len;
+	long timeout_ms;
+	kube_done_fn *done;
+	kube_data_fn *on_data;
+	void *ud;
+	struct curl_slist *headers;
+	struct buf resp;
+	char errbuf[CURL_ERROR_SIZE];
+	long status; /* cached once known, for the write callback */
+	bool cancelled;
+	bool in_done;
+	bool overflow;
+	bool body_detached;
+	loop_timer_id fail_timer; /* a start that failed, reported next turn */
+	int start_err;
+};
+
+struct kube_http {
+	struct loop *loop;
+	struct kube_config *cfg;
+	CURLM *multi;
+	loop_timer_id curl_timer;
+	loop_timer_id rl_timer;
+	struct ratelimit_queue rlq;
+	struct kube_http_opts opts;
+	char *user_agent;
+	struct kube_req *reqs;
+	CURL *idle[MAX_IDLE_EASY];
+	int idle_len;
+	/* > 0 while curl is on the stack: curl_multi_remove_handle is refused
+	 * from inside its callbacks, so cancellations wait for the sweep. */
+	int in_curl;
+	bool sweep_needed;
+	struct kube_http_stats st;
+};
+
+static const char *const method_names[] = {
+    [KUBE_GET] = "GET",		  [KUBE_POST] = "POST",	       [KUBE_PUT] = "PUT",
+    [KUBE_PATCH_MERGE] = "PATCH", [KUBE_PATCH_JSON] = "PATCH", [KUBE_PATCH_STRATEGIC] = "PATCH",
+    [KUBE_PATCH_APPLY] = "PATCH", [KUBE_DELETE] = "DELETE",
+};
+
+static const char *content_type(enum kube_method m)
+{
+	switch (m) {
+	case KUBE_PATCH_MERGE:
+		return "Content-Type: application/merge-patch+json";
+	case KUBE_PATCH_JSON:
+		return "Content-Type: application/json-patch+json";
+	case KUBE_PATCH_STRATEGIC:
+		return "Content-Type: application/strategic-merge-patch+json";
+	case KUBE_PATCH_APPLY:
+		return "Content-Type: application/apply-patch+yaml";
+	default:
+		return "Content-Type: application/json";
+	}
+}
+
+/* ---- request bookkeeping ---- */
+
+static void req_link(struct kube_http *h, struct kube_req *r)
+{
+	r->next = h->reqs;
+	if (h->reqs)
+		h->reqs->prev = r;
+	h->reqs = r;
+}
+
+static void req_unlink(struct kube_http *h, struct kube_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		h->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void easy_recycle(struct kube_http *h, CURL *e)
+{
+	if (!e)
+		return;
+	if (h->idle_len < MAX_IDLE_EASY) {
+		curl_easy_reset(e);
+		h->idle[h->idle_len++] = e;
+	} else {
+		curl_easy_cleanup(e);
+	}
+}
+
+/* Removes the request from curl (if there) and frees it. Never called with
+ * curl on the stack. */
+static void req_destroy(struct kube_http *h, struct kube_req *r)
+{
+	if (r->easy) {
+		if (r->state == REQ_ACTIVE) {
+			curl_multi_remove_handle(h->multi, r->easy);
+			h->st.in_flight--;
+		}
+		easy_recycle(h, r->easy);
+	}
+	loop_timer_cancel(h->loop, r->fail_timer);
+	req_unlink(h, r);
+	curl_slist_free_all(r->headers);
+	buf_release(&r->resp);
+	free(r->path);
+	free(r->url);
+	free(r->body);
+	free(r);
+}
+
+static void sweep_cancelled(struct kube_http *h)
+{
+	if (!h->sweep_needed || h->in_curl > 0)
+		return;
+	h->sweep_needed = false;
+	struct kube_req *r = h->reqs, *next;
+	for (; r; r = next) {
+		next = r->next;
+		if (r->cancelled && !r->in_done)
+			req_destroy(h, r);
+	}
+}
+
+/* ---- results ---- */
+
+static const char *reason_for_status(long status)
+{
+	switch (status) {
+	case 400:
+		return "BadRequest";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "NotFound";
+	case 405:
+		return "MethodNotAllowed";
+	case 406:
+		return "NotAcceptable";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "RequestEntityTooLarge";
+	case 415:
+		return "UnsupportedMediaType";
+	case 422:
+		return "Invalid";
+	case 429:
+		return "TooManyRequests";
+	case 500:
+		return "InternalError";
+	case 503:
+		return "ServiceUnavailable";
+	case 504:
+		return "Timeout";
+	default:
+		return "Unknown";
+	}
+}
+
+static int curl_to_errno(CURLcode c, bool overflow)
+{
+	switch (c) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_WRITE_ERROR:
+		return overflow ? -EFBIG : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+struct status_fields {
+	char *reason;
+	char *message;
+	int code;
+};
+
+/* The apiserver's Status from an error body; a body that is not a Status
+ * still yields a reason (from the HTTP status) and its start as message. */
+static void parse_status(const char *body, size_t len, long http_status, struct status_fields *sf)
+{
+	sf->reason = NULL;
+	sf->message = NULL;
+	sf->code = (int)http_status;
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
+	if (cJSON_IsString(kind) && strcmp(kind->valuestring, "Status") == 0) {
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(j, "reason");
+		const cJSON *message = cJSON_GetObjectItemCaseSensitive(j, "message");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "code");
+		if (cJSON_IsString(reason))
+			sf->reason = xstrdup(reason->valuestring);
+		if (cJSON_IsString(message))
+			sf->message = xstrdup(message->valuestring);
+		if (cJSON_IsNumber(code))
+			sf->code = code->valueint;
+	} else {
+		sf->message = xstrndup(body, len < MESSAGE_EXCERPT ? len : MESSAGE_EXCERPT);
+	}
+	if (!sf->reason || !sf->reason[0]) {
+		free(sf->reason);
+		sf->reason = xstrdup(reason_for_status(http_status));
+	}
+	if (!sf->message)
+		sf->message = xstrdup("");
+	cJSON_Delete(j);
+}
+
+static void req_complete(struct kube_http *h, struct kube_req *r, CURLcode cc)
+{
+	struct kube_result res;
+	struct status_fields sf = {NULL, NULL, 0};
+	long status = 0;
+	long connects = 0;
+
+	if (r->easy) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+			h->st.connects += (uint64_t)connects;
+		curl_multi_remove_handle(h->multi, r->easy);
+		h->st.in_flight--;
+		easy_recycle(h, r->easy);
+		r->easy = NULL;
+	}
+	r->state = REQ_FINISHING;
+	if (r->cancelled) {
+		req_destroy(h, r);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.status = (int)status;
+	res.err = r->start_err ? r->start_err : curl_to_errno(cc, r->overflow);
+	res.body = buf_str(&r->resp);
+	res.body_len = r->resp.len;
+	res.reason = "";
+	res.message = "";
+	res.transport_error = "";
+	if (res.err) {
+		if (r->start_err)
+			res.transport_error = "could not set up the request";
+		else if (r->overflow)
+			res.transport_error = "response body larger than max_body";
+		else
+			res.transport_error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc);
+	}
+	if (status >= 400) {
+		parse_status(res.body, res.body_len, status, &sf);
+		res.reason = sf.reason;
+		res.message = sf.message;
+		res.code = sf.code;
+	}
+	h->st.requests_done++;
+	r->in_done = true;
+	r->done(r, &res, r->ud);
+	r->in_done = false;
+	free(sf.reason);
+	free(sf.message);
+	req_destroy(h, r);
+}
+
+/* ---- curl glue: socket and timer callbacks ---- */
+
+static void check_multi_info(struct kube_http *h)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct kube_req *r = NULL;
+		CURLcode cc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		BUG_ON(r == NULL);
+		req_complete(h, r, cc);
+	}
+	sweep_cancelled(h);
+}
+
+static void socket_action(struct kube_http *h, curl_socket_t s, int flags)
+{
+	int running;
+	h->in_curl++;
+	curl_multi_socket_action(h->multi, s, flags, &running);
+	h->in_curl--;
+	check_multi_info(h);
+}
+
+static void on_socket_ready(struct loop *l, int fd, unsigned events, void *ud)
+{
+	int flags = 0;
+	if (events & LOOP_READ)
+		flags |= CURL_CSELECT_IN;
+	if (events & LOOP_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	if (events & LOOP_ERROR)
+		flags |= CURL_CSELECT_ERR;
+	socket_action(ud, fd, flags);
+}
+
+static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct kube_http *h = userp;
+	if (what == CURL_POLL_REMOVE) {
+		loop_fd_unwatch(h->loop, s);
+		return 0;
+	}
+	unsigned ev = 0;
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= LOOP_READ;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= LOOP_WRITE;
+	if (loop_fd_watch(h->loop, s, ev, on_socket_ready, h) < 0)
+		return -1;
+	return 0;
+}
+
+static void on_curl_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct kube_http *h = ud;
+	h->curl_timer = 0;
+	socket_action(h, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* curl asks for one timer; calling back into curl from here is not allowed,
+ * so even "now" (0 ms) goes through the loop. */
+static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	struct kube_http *h = userp;
+	loop_timer_cancel(h->loop, h->curl_timer);
+	h->curl_timer = 0;
+	if (timeout_ms >= 0)
+		h->curl_timer = loop_timer_after(h->loop, timeout_ms, on_curl_timer, h);
+	return 0;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct kube_req *r = ud;
+	size_t n = size * nmemb;
+	if (r->cancelled)
+		return 0;
+	if (r->status == 0)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->on_data && r->status >= 200 && r->status < 300) {
+		r->on_data(r, ptr, n, r->ud);
+		/* Cancelled from its own callback: stop reading; the sweep
+		 * frees it once curl has returned. */
+		return r->cancelled ? 0 : n;
+	}
+	if (buf_add(&r->resp, ptr, n) < 0) {
+		r->overflow = true;
+		return 0;
+	}
+	return n;
+}
+
+/* ---- starting requests ---- */
+
+static void on_start_failed(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct kube_req *r = ud;
+	r->fail_timer = 0;
+	req_complete(r->h, r, CURLE_FAILED_INIT);
+}
+
+static int set_blob(CURL *e, CURLoption opt, const void *data, size_t len)
+{
+	struct curl_blob blob = {(void *)data, len, CURL_BLOB_COPY};
+	return curl_easy_setopt(e, opt, &blob) == CURLE_OK ? 0 : -1;
+}
+
+static int easy_setup(struct kube_http *h, struct kube_req *r)
+{
+	CURL *e = r->easy;
+	size_t len;
+	const void *blob;
+	int bad = 0;
+
+	bad |= curl_easy_setopt(e, CURLOPT_URL, r->url);
+	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
+	bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
+	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	/* With HTTP/2, wait for the existing connection's multiplexing answer
+	 * rather than opening a second connection. */
+	bad |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (r->timeout_ms > 0)
+		bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+
+	if ((blob = kube_config_ca(h->cfg, &len)))
+		bad |= set_blob(e, CURLOPT_CAINFO_BLOB, blob, len);
+	if ((blob = kube_config_client_cert(h->cfg, &len))) {
+		bad |= set_blob(e, CURLOPT_SSLCERT_BLOB, blob, len);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if ((blob = kube_config_client_key(h->cfg, &len))) {
+		bad |= set_blob(e, CURLOPT_SSLKEY_BLOB, blob, len);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (kube_config_insecure(h->cfg)) {
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	/* No "Expect: 100-continue" round trip before a body. */
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	if (r->body)
+		r->headers = curl_slist_append(r->headers, content_type(r->method));
+	const char *token = kube_config_token(h->cfg);
+	if (token) {
+		struct buf auth;
+		buf_init(&auth, BUF_UNLIMITED);
+		buf_addf(&auth, "Authorization: Bearer %s", token);
+		r->headers = curl_slist_append(r->headers, buf_str(&auth));
+		explicit_bzero(auth.data, auth.len);
+		buf_release(&auth);
+	}
+	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+
+	if (r->method != KUBE_GET && r->method != KUBE_POST)
+		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method_names[r->method]);
+	if (r->body || r->method == KUBE_POST) {
+		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+	}
+	return bad ? -1 : 0;
+}
+
+static void req_start(struct kube_http *h, struct kube_req *r)
+{
+	r->easy = h->idle_len > 0 ? h->idle[--h->idle_len] : curl_easy_init();
+	if (!r->easy || easy_setup(h, r) < 0 || curl_multi_add_handle(h->multi, r->easy)) {
+		/* Reported like any other failure, from the loop: the caller's
+		 * callback never runs inside kube_http_request. */
+		LOG_ERROR("could not start request", "path=%s", r->path);
+		easy_recycle(h, r->easy);
+		r->easy = NULL;
+		r->start_err = -EIO;
+		r->state = REQ_FINISHING;
+		r->fail_timer = loop_timer_after(h->loop, 0, on_start_failed, r);
+		return;
+	}
+	r->state = REQ_ACTIVE;
+	h->st.requests_started++;
+	h->st.in_flight++;
+}
+
+static void on_rl_timer(struct loop *l, loop_timer_id id, void *ud);
+
+static void pump_queue(struct kube_http *h)
+{
+	int64_t wait;
+	struct kube_req *r;
+	while ((r = ratelimit_queue_pop(&h->rlq, loop_now_monotonic_ms(), &wait)))
+		req_start(h, r);
+	if (wait > 0 && h->rl_timer == 0)
+		h->rl_timer = loop_timer_after(h->loop, wait, on_rl_timer, h);
+}
+
+static void on_rl_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct kube_http *h = ud;
+	h->rl_timer = 0;
+	pump_queue(h);
+}
+
+/* ---- public API ---- */
+
+int kube_http_new(struct loop *loop, struct kube_config *cfg, const struct kube_http_opts *opts,
+		  struct kube_http **out)
+{
+	static bool curl_ready;
+	*out = NULL;
+	if (!loop || !cfg || !kube_config_server(cfg))
+		return -EINVAL;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -EIO;
+		curl_ready = true;
+	}
+	struct kube_http *h = xcalloc(1, sizeof(*h));
+	h->loop = loop;
+	h->cfg = cfg;
+	if (opts)
+		h->opts = *opts;
+	if (h->opts.burst <= 0)
+		h->opts.burst = DEFAULT_BURST;
+	if (h->opts.timeout_ms == 0)
+		h->opts.timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (h->opts.connect_timeout_ms <= 0)
+		h->opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	if (h->opts.max_body <= 0)
+		h->opts.max_body = DEFAULT_MAX_BODY;
+	h->user_agent = xstrdup(h->opts.user_agent ? h->opts.user_agent : "takt/0.1");
+	h->opts.user_agent = NULL;
+	ratelimit_queue_init(&h->rlq, h->opts.qps, h->opts.burst, loop_now_monotonic_ms());
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		kube_http_free(h);
+		return -EIO;
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	*out = h;
+	return 0;
+}
+
+void kube_http_free(struct kube_http *h)
+{
+	if (!h)
+		return;
+	BUG_ON(h->in_curl > 0);
+	while (h->reqs)
+		req_destroy(h, h->reqs);
+	loop_timer_cancel(h->loop, h->curl_timer);
+	loop_timer_cancel(h->loop, h->rl_timer);
+	for (int i = 0; i < h->idle_len; i++)
+		curl_easy_cleanup(h->idle[i]);
+	/* Cleanup closes the cached connections, calling the socket callback
+	 * to unwatch their fds. */
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
+	ratelimit_queue_release(&h->rlq);
+	free(h->user_agent);
+	free(h);
+}
+
+int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct kube_req **out)
+{
+	if (out)
+		*out = NULL;
+	if (!o || !o->path || o->path[0] != '/' || !o->done ||
+	    (unsigned)o->method > (unsigned)KUBE_DELETE)
+		return -EINVAL;
+	struct kube_req *r = xcalloc(1, sizeof(*r));
+	r->h = h;
+	r->method = o->method;
+	r->path = xstrdup(o->path);
+	struct buf url;
+	buf_init(&url, BUF_UNLIMITED);
+	buf_addf(&url, "%s%s", kube_config_server(h->cfg), o->path);
+	r->url = buf_detach(&url, NULL);
+	if (o->body) {
+		r->body = xmalloc(o->body_len + 1);
+		memcpy(r->body, o->body, o->body_len);
+		r->body[o->body_len] = '\0';
+		r->body_len = o->body_len;
+	}
+	r->done = o->done;
+	r->on_data = o->on_data;
+	r->ud = o->ud;
+	if (o->timeout_ms != 0)
+		r->timeout_ms = o->timeout_ms;
+	else
+		r->timeout_ms = o->on_data ? -1 : h->opts.timeout_ms;
+	buf_init(&r->resp, (size_t)h->opts.max_body);
+	r->state = REQ_QUEUED;
+	req_link(h, r);
+	if (out)
+		*out = r;
+	if (o->on_data) {
+		/* Watches are long-lived and exempt, as in client-go. */
+		req_start(h, r);
+		return 0;
+	}
+	ratelimit_queue_push(&h->rlq, r);
+	pump_queue(h);
+	if (r->state == REQ_QUEUED)
+		h->st.requests_queued++;
+	return 0;
+}
+
+void kube_req_cancel(struct kube_req *r)
+{
+	if (!r || r->cancelled)
+		return;
+	struct kube_http *h = r->h;
+	BUG_ON(r->in_done);
+	r->cancelled = true;
+	if (r->state == REQ_QUEUED) {
+		ratelimit_queue_remove(&h->rlq, r);
+		req_destroy(h, r);
+		return;
+	}
+	h->sweep_needed = true;
+	sweep_cancelled(h);
+}
+
+char *kube_req_detach_body(struct kube_req *r, size_t *len)
+{
+	BUG_ON(!r->in_done);
+	return buf_detach(&r->resp, len);
+}
+
+const char *kube_req_path(const struct kube_req *r)
+{
+	return r->path;
+}
+
+void kube_http_stats(const struct kube_http *h, struct kube_http_stats *st)
+{
+	*st = h->st;
+	st->waiting = ratelimit_queue_len(&h->rlq);
+}
+
+/* ---- blocking convenience ---- */
+
+struct sync_ctx {
+	struct kube_response *resp;
+	bool done;
+};
+
+static void on_sync_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct sync_ctx *s = ud;
+	struct kube_response *o = s->resp;
+	o->status = res->status;
+	o->err = res->err;
+	o->body = kube_req_detach_body(req, &o->body_len);
+	o->reason = xstrdup(res->reason);
+	o->message = xstrdup(res->message);
+	o->code = res->code;
+	o->transport_error = xstrdup(res->transport_error);
+	s->done = true;
+}
+
+int kube_http_do(struct kube_http *h, enum kube_method m, const char *path, const char *body,
+		 size_t body_len, struct kube_response *resp)
+{
+	struct sync_ctx s = {resp, false};
+	memset(resp, 0, sizeof(*resp));
+	struct kube_req_opts o = {
+	    .method = m,
+	    .path = path,
+	    .body = body,
+	    .body_len = body_len,
+	    .done = on_sync_done,
+	    .ud = &s,
+	};
+	int rc = kube_http_request(h, &o, NULL);
+	if (rc < 0)
+		return rc;
+	while (!s.done) {
+		rc = loop_run_once(h->loop, -1);
+		BUG_ON(rc < 0); /* epoll itself failing leaves nothing to recover */
+	}
+	return 0;
+}
+
+void kube_response_release(struct kube_response *resp)
+{
+	free(resp->body);
+	free(resp->reason);
+	free(resp->message);
+	free(resp->transport_error);
+	memset(resp, 0, sizeof(*resp));
+}
+
+/* ---- paths and bodies ---- */
+
+int kube_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int rc;
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			rc = buf_addc(out, (char)*p);
+		} else {
+			char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			rc = buf_add(out, enc, 3);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int add_segment(struct buf *out, const char *seg)
+{
+	int rc = buf_addc(out, '/');
+	return rc < 0 ? rc : kube_escape(out, seg);
+}
+
+int kube_path(struct buf *out, const char *group, const char *version, const char *ns,
+	      const char *resource, const char *name, const char *subresource)
+{
+	int rc;
+	if (group && *group)
+		rc = buf_addf(out, "/apis/%s/%s", group, version);
+	else
+		rc = buf_addf(out, "/api/%s", version && *version ? version : "v1");
+	if (rc == 0 && ns && *ns) {
+		rc = buf_adds(out, "/namespaces");
+		if (rc == 0)
+			rc = add_segment(out, ns);
+	}
+	if (rc == 0 && resource && *resource)
+		rc = add_segment(out, resource);
+	if (rc == 0 && name && *name)
+		rc = add_segment(out, name);
+	if (rc == 0 && subresource && *subresource)
+		rc = add_segment(out, subresource);
+	return rc;
+}
+
+int kube_query_add(struct buf *out, const char *key, const char *value)
+{
+	int rc = buf_addc(out, memchr(buf_str(out), '?', out->len) ? '&' : '?');
+	if (rc == 0)
+		rc = kube_escape(out, key);
+	if (rc == 0)
+		rc = buf_addc(out, '=');
+	if (rc == 0)
+		rc = kube_escape(out, value ? value : "");
+	return rc;
+}
+
+int kube_delete_body(struct buf *out, const struct kube_delete_opts *o)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "kind", "DeleteOptions");
+	cJSON_AddStringToObject(j, "apiVersion", "v1");
+	if (o && o->propagation_policy)
+		cJSON_AddStringToObject(j, "propagationPolicy", o->propagation_policy);
+	if (o && o->grace_period_seconds)
+		cJSON_AddNumberToObject(j, "gracePeriodSeconds", (double)*o->grace_period_seconds);
+	if (o && (o->precondition_uid || o->precondition_resource_version)) {
+		cJSON *pre = cJSON_AddObjectToObject(j, "preconditions");
+		if (o->precondition_uid)
+			cJSON_AddStringToObject(pre, "uid", o->precondition_uid);
+		if (o->precondition_resource_version)
+			cJSON_AddStringToObject(pre, "resourceVersion",
+						o->precondition_resource_version);
+	}
+	char *txt = cJSON_PrintUnformatted(j);
+	int rc = buf_adds(out, txt);
+	free(txt);
+	cJSON_Delete(j);
+	return rc;
+}
