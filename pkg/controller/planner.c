@@ -1,0 +1,656 @@
+/* The BatchSchedule planner (pure). The order of decisions:
+ *   1. runs: which are active, which finished since the last status (counted
+ *      once, when they leave status.active), which history to trim;
+ *   2. validity, calendar, zone;
+ *   3. the cursor: restarted at `now` on first sight and after every edit;
+ *   4. suspend / calendar not ready: nothing fires, the cursor moves to now;
+ *   5. the due slots in (cursor, now]: missed-run policy, deadline, then the
+ *      concurrency policy for the one slot that may run;
+ *   6. run-now, the next slot, the wake-up.
+ */
+#include "controller/planner.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "calendar/calendar.h"
+#include "calendar/calsched.h"
+#include "cron/cron.h"
+#include "tz/civil.h"
+#include "tz/tz.h"
+
+#include "base/banned.h"
+
+#define SCAN_MAX PLAN_SCAN_MAX
+
+void plan_init(struct plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	spec_status_init(&p->status);
+	p->wake = SPEC_TIME_UNSET;
+	p->next_slot = SPEC_TIME_UNSET;
+}
+
+void plan_release(struct plan *p)
+{
+	free(p->actions);
+	spec_status_release(&p->status);
+	plan_init(p);
+}
+
+static struct plan_action *add_action(struct plan *p, enum plan_action_kind kind)
+{
+	XGROW(p->actions, p->cap_actions, p->n_actions + 1);
+	struct plan_action *a = &p->actions[p->n_actions++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->slot = SPEC_TIME_UNSET;
+	return a;
+}
+
+static void add_event(struct plan *p, enum plan_event_type type, const char *reason, int64_t count,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_event(struct plan *p, enum plan_event_type type, const char *reason, int64_t count,
+		      const char *fmt, ...)
+{
+	struct plan_action *a = add_action(p, PLAN_EVENT);
+	va_list ap;
+	a->event_type = type;
+	snprintf(a->reason, sizeof(a->reason), "%s", reason);
+	a->count = count;
+	va_start(ap, fmt);
+	vsnprintf(a->message, sizeof(a->message), fmt, ap);
+	va_end(ap);
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static void format_time(int64_t ms, char *out, size_t n)
+{
+	if (rfc3339_format(ms, false, out, n) < 0)
+		snprintf(out, n, "%" PRId64 "ms", ms);
+}
+
+/* ---- 1. runs ---------------------------------------------------------------- */
+
+static bool run_active(const struct plan_run *r)
+{
+	return !r->finished || r->pods_present > 0;
+}
+
+static const struct plan_run *find_run(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_runs; i++)
+		if (in->runs[i].name && strcmp(in->runs[i].name, name) == 0)
+			return &in->runs[i];
+	return NULL;
+}
+
+static bool in_active(const struct spec_status *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_active; i++)
+		if (strcmp(st->active[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static int64_t run_order(const struct plan_run *r)
+{
+	return r->slot != SPEC_TIME_UNSET ? r->slot : r->creation;
+}
+
+static int cmp_active(const void *a, const void *b)
+{
+	const struct spec_active *x = a, *y = b;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Rebuilds status.active from what is seen, counting each run once as it
+ * leaves the list: the persisted list is what makes this idempotent across
+ * restarts. A Job deleted by hand just disappears (counted nowhere). */
+static void update_active(const struct plan_input *in, struct spec_status *st)
+{
+	struct spec_status fresh;
+	spec_status_init(&fresh);
+	for (size_t i = 0; i < in->n_runs; i++) {
+		const struct plan_run *r = &in->runs[i];
+		if (r->name && run_active(r))
+			spec_status_add_active(&fresh, r->name, r->uid, r->slot, r->trigger);
+		if (r->finished && r->succeeded && r->completion != SPEC_TIME_UNSET)
+			st->last_successful_time = max64(st->last_successful_time, r->completion);
+	}
+	for (size_t i = 0; i < in->n_expectations; i++) {
+		const struct plan_expectation *e = &in->expectations[i];
+		if (e->name && !find_run(in, e->name) && !in_active(&fresh, e->name))
+			spec_status_add_active(&fresh, e->name, NULL, e->slot, e->trigger);
+	}
+	for (size_t i = 0; i < st->n_active; i++) {
+		const char *name = st->active[i].name;
+		const struct plan_run *r = find_run(in, name);
+		if (!r || in_active(&fresh, name) || r->killed)
+			continue;
+		if (r->succeeded)
+			st->counters.runs_succeeded++;
+		else
+			st->counters.runs_failed++;
+	}
+	qsort(fresh.active, fresh.n_active, sizeof(*fresh.active), cmp_active);
+	/* Move the fresh list into st. */
+	for (size_t i = 0; i < st->n_active; i++) {
+		free(st->active[i].name);
+		free(st->active[i].uid);
+	}
+	free(st->active);
+	st->active = fresh.active;
+	st->n_active = fresh.n_active;
+	st->cap_active = fresh.cap_active;
+}
+
+static int cmp_run_newest_first(const void *a, const void *b)
+{
+	const struct plan_run *x = *(const struct plan_run *const *)a;
+	const struct plan_run *y = *(const struct plan_run *const *)b;
+	int64_t ox = run_order(x), oy = run_order(y);
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	return strcmp(y->name, x->name);
+}
+
+/* Keeps the newest `limit` finished runs of one outcome. Runs whose pods are
+ * still around are left for a later pass, so that no pod loses its Job while
+ * it still counts for overlap. */
+static void trim_outcome(const struct plan_input *in, struct plan *p, bool succeeded, int32_t limit)
+{
+	const struct plan_run **v = xcalloc(in->n_runs + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < in->n_runs; i++) {
+		const struct plan_run *r = &in->runs[i];
+		if (r->name && r->finished && r->succeeded == succeeded && !r->deleting)
+			v[n++] = r;
+	}
+	qsort(v, n, sizeof(*v), cmp_run_newest_first);
+	for (size_t i = (size_t)(limit > 0 ? limit : 0); i < n; i++) {
+		if (v[i]->pods_present > 0)
+			continue;
+		struct plan_action *a = add_action(p, PLAN_DELETE_JOB);
+		snprintf(a->job_name, sizeof(a->job_name), "%s", v[i]->name);
+		a->slot = v[i]->slot;
+		a->trigger = v[i]->trigger;
+		a->propagation = PLAN_PROPAGATION_BACKGROUND;
+	}
+	free(v);
+}
+
+/* ---- slots ------------------------------------------------------------------- */
+
+/* Where slots come from: the cron pattern in the zone, through the calendar
+ * rules when the schedule has a calendar (calendar NULL: none). */
+struct source {
+	const struct spec *spec;
+	const struct tz *zone;
+	const struct calendar *calendar;
+};
+
+enum { SRC_OK = 0, SRC_NONE = 1, SRC_NOT_COVERED = 2 };
+
+/* The first slot strictly after `after` (seconds). SRC_NOT_COVERED: the slot
+ * at *next cannot be placed because the calendar does not cover what it
+ * needs (*missing_day); it does not run. */
+static int source_next(const struct source *src, int64_t after, int64_t *next, int64_t *missing_day)
+{
+	struct calsched_result res;
+	int rc = calsched_next(src->spec->cron, src->zone, src->calendar,
+			       &src->spec->calendar.rules, after, &res);
+	if (rc == 0) {
+		*next = res.at;
+		return SRC_OK;
+	}
+	if (rc == -ENODATA) {
+		*next = res.at;
+		if (missing_day)
+			*missing_day = res.missing_day;
+		return SRC_NOT_COVERED;
+	}
+	return SRC_NONE;
+}
+
+struct scan {
+	int64_t fired;	     /* slots that fire */
+	int64_t latest;	     /* the latest of them (seconds), -1 when none */
+	int64_t uncovered;   /* slots the calendar cannot place */
+	int64_t missing_day; /* the first day it lacks, when uncovered > 0 */
+};
+
+/* Walks the slots in (after, upto] (seconds), at most SCAN_MAX of them. When
+ * there are more, the latest is found by stepping back from `upto` in
+ * doubling strides; the counts are then lower bounds. */
+static void scan_slots(const struct source *src, int64_t after, int64_t upto, struct scan *sc)
+{
+	int64_t t = after, next, missing = 0, steps = 0;
+	memset(sc, 0, sizeof(*sc));
+	sc->latest = -1;
+	while (steps < SCAN_MAX) {
+		int rc = source_next(src, t, &next, &missing);
+		if (rc == SRC_NONE || next > upto)
+			return;
+		steps++;
+		if (rc == SRC_NOT_COVERED) {
+			if (sc->uncovered++ == 0)
+				sc->missing_day = missing;
+		} else {
+			sc->fired++;
+			sc->latest = next;
+		}
+		t = next;
+	}
+	for (int64_t stride = 1; stride < upto - t; stride *= 2) {
+		int64_t cand;
+		if (source_next(src, upto - stride, &cand, NULL) == SRC_OK && cand <= upto) {
+			int64_t c2;
+			while (source_next(src, cand, &c2, NULL) == SRC_OK && c2 <= upto)
+				cand = c2;
+			sc->latest = max64(sc->latest, cand);
+			return;
+		}
+	}
+}
+
+static void not_covered(const struct plan_input *in, struct plan *p, int64_t day);
+
+/* ---- the plan ------------------------------------------------------------------- */
+
+static void create_job(const struct plan_input *in, struct plan *p, int64_t slot,
+		       enum spec_trigger trigger, char *name_out, size_t name_size)
+{
+	struct spec_status *st = &p->status;
+	struct plan_action *a = add_action(p, PLAN_CREATE_JOB);
+	if (spec_job_name(in->spec->name, slot, a->job_name, sizeof(a->job_name)))
+		BUG_ON("job name does not fit after validation");
+	a->slot = slot;
+	a->trigger = trigger;
+	st->counters.runs_started++;
+	if (trigger == SPEC_TRIGGER_SCHEDULE)
+		st->last_schedule_time = max64(st->last_schedule_time, slot);
+	if (!in_active(st, a->job_name)) {
+		spec_status_add_active(st, a->job_name, NULL, slot, trigger);
+		qsort(st->active, st->n_active, sizeof(*st->active), cmp_active);
+	}
+	if (name_out)
+		snprintf(name_out, name_size, "%s", a->job_name);
+}
+
+/* Replace: terminate every active run; the new run starts once they are gone
+ * (Foreground: the Job stays, with a deletionTimestamp, until its pods are
+ * gone, so "active" keeps covering them). Returns true when deletes were
+ * planned now (false: they were already under way). */
+static bool delete_active(const struct plan_input *in, struct plan *p)
+{
+	bool any = false;
+	for (size_t i = 0; i < p->status.n_active; i++) {
+		const struct spec_active *a = &p->status.active[i];
+		const struct plan_run *r = find_run(in, a->name);
+		if (r && r->deleting)
+			continue;
+		struct plan_action *d = add_action(p, PLAN_DELETE_JOB);
+		snprintf(d->job_name, sizeof(d->job_name), "%s", a->name);
+		d->slot = a->slot;
+		d->trigger = a->trigger;
+		d->propagation = PLAN_PROPAGATION_FOREGROUND;
+		any = true;
+	}
+	return any;
+}
+
+static bool busy(const struct plan_input *in, const struct plan *p)
+{
+	return p->status.n_active > 0 || in->orphan_pods > 0;
+}
+
+/* The concurrency policy for one slot that is allowed to run. */
+static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
+		     enum spec_trigger trigger)
+{
+	struct spec_status *st = &p->status;
+	char when[40];
+	format_time(slot, when, sizeof(when));
+	switch (in->spec->concurrency) {
+	case SPEC_CONCURRENCY_FORBID:
+		if (busy(in, p)) {
+			st->counters.skipped_overlap++;
+			add_event(
+			    p, PLAN_EVENT_NORMAL, "SkippedOverlap", 1,
+			    "slot %s skipped: a run is still active (concurrencyPolicy Forbid)",
+			    when);
+			return;
+		}
+		break;
+	case SPEC_CONCURRENCY_REPLACE:
+		if (busy(in, p)) {
+			if (delete_active(in, p))
+				add_event(p, PLAN_EVENT_NORMAL, "Replacing", 1,
+					  "slot %s: terminating the active runs first "
+					  "(concurrencyPolicy Replace)",
+					  when);
+			st->pending_slot = slot;
+			st->pending_trigger = trigger;
+			return;
+		}
+		break;
+	case SPEC_CONCURRENCY_ALLOW:
+		break;
+	}
+	create_job(in, p, slot, trigger, NULL, 0);
+}
+
+static bool within_deadline(const struct spec *s, int64_t slot, int64_t now)
+{
+	return s->starting_deadline_seconds < 0 ||
+	       now - slot <= s->starting_deadline_seconds * 1000;
+}
+
+static void count_missed(struct plan *p, int64_t n, int64_t latest, const char *why)
+{
+	char when[40];
+	if (n <= 0)
+		return;
+	p->status.counters.missed += n;
+	format_time(latest, when, sizeof(when));
+	add_event(p, PLAN_EVENT_WARNING, "Missed", n, "%" PRId64 " slot%s missed (up to %s): %s", n,
+		  n == 1 ? "" : "s", when, why);
+}
+
+/* Decides the slots in (cursor, now]. */
+static void decide_due(const struct plan_input *in, struct plan *p, const struct source *src)
+{
+	const struct spec *s = in->spec;
+	struct spec_status *st = &p->status;
+	int64_t now = in->now;
+	int64_t after = civil_floor_div(st->cursor, 1000);
+	int64_t upto = civil_floor_div(now, 1000);
+	int64_t count = 0, latest = -1;
+
+	if (upto > after) {
+		struct scan sc;
+		scan_slots(src, after, upto, &sc);
+		count = sc.fired;
+		latest = sc.latest;
+		int64_t dropped = sc.uncovered;
+		if (src->calendar) {
+			/* Slots of the bare pattern that produced no fire were
+			 * dropped by the calendar (rules or coverage). */
+			struct source bare = {.spec = s, .zone = src->zone};
+			struct scan ps;
+			scan_slots(&bare, after, upto, &ps);
+			dropped = max64(dropped, ps.fired - sc.fired);
+		}
+		if (dropped > 0) {
+			st->counters.skipped_calendar += dropped;
+			add_event(p, sc.uncovered ? PLAN_EVENT_WARNING : PLAN_EVENT_NORMAL,
+				  "SkippedCalendar", dropped, "%" PRId64 " slot%s not run: %s",
+				  dropped, dropped == 1 ? "" : "s",
+				  sc.uncovered ? "the calendar does not cover them"
+					       : "not a day the calendar rules allow");
+		}
+		if (sc.uncovered > 0)
+			not_covered(in, p, sc.missing_day);
+	}
+
+	int64_t pending = st->pending_slot;
+	enum spec_trigger ptrig = st->pending_trigger;
+	st->pending_slot = SPEC_TIME_UNSET;
+	int64_t cand = SPEC_TIME_UNSET;
+	enum spec_trigger ctrig = SPEC_TRIGGER_SCHEDULE;
+
+	if (count > 0) {
+		int64_t l = latest * 1000;
+		if (pending != SPEC_TIME_UNSET) /* superseded by a newer slot */
+			count_missed(p, 1, pending, "superseded by a newer slot");
+		if (s->missed_policy == SPEC_MISSED_LATEST) {
+			count_missed(p, count - 1, l,
+				     "missedRunPolicy Latest runs only the most recent");
+			if (within_deadline(s, l, now))
+				cand = l;
+			else
+				count_missed(p, 1, l, "past startingDeadlineSeconds");
+		} else {
+			int64_t grace = s->starting_deadline_seconds >= 0
+					    ? s->starting_deadline_seconds * 1000
+					    : PLAN_NONE_GRACE_MS;
+			if (count == 1 && now - l <= grace)
+				cand = l;
+			else
+				count_missed(p, count, l, "missedRunPolicy None");
+		}
+	} else if (pending != SPEC_TIME_UNSET) {
+		if (within_deadline(s, pending, now)) {
+			cand = pending;
+			ctrig = ptrig;
+		} else {
+			count_missed(p, 1, pending, "past startingDeadlineSeconds");
+		}
+	}
+	/* Every slot up to now is decided. */
+	st->cursor = max64(st->cursor, now);
+	if (cand != SPEC_TIME_UNSET)
+		run_slot(in, p, cand, ctrig);
+}
+
+static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
+			 const char *msg);
+
+/* Fail closed: the calendar lacks `day`, needed to place a slot. */
+static void not_covered(const struct plan_input *in, struct plan *p, int64_t day)
+{
+	char d[16] = "?", msg[256];
+	civil_format_date(day, d, sizeof(d));
+	snprintf(msg, sizeof(msg),
+		 "BusinessCalendar \"%s\" does not cover %s: slots that need it do not run "
+		 "until the calendar is extended",
+		 in->spec->calendar.name, d);
+	set_calendar(in, p, false, "NotCovered", msg);
+}
+
+static void set_ready(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
+		      const char *msg)
+{
+	spec_status_set_condition(&p->status, "Ready", ok, reason, msg, in->spec->generation,
+				  in->now);
+}
+
+static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
+			 const char *msg)
+{
+	spec_status_set_condition(&p->status, "CalendarReady", ok, reason, msg,
+				  in->spec->generation, in->now);
+}
+
+static void run_now(const struct plan_input *in, struct plan *p)
+{
+	int64_t slot = civil_floor_div(in->now, 1000) * 1000;
+	char name[SPEC_JOB_NAME_MAX + 1];
+	if (spec_job_name(in->spec->name, slot, name, sizeof(name)))
+		BUG_ON("job name does not fit after validation");
+	/* A slot created in this very second has the same name: that run is
+	 * the answer (the name is the lock). */
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].kind == PLAN_CREATE_JOB &&
+		    strcmp(p->actions[i].job_name, name) == 0) {
+			p->run_now = PLAN_RUN_NOW_CREATED;
+			snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
+			return;
+		}
+	}
+	if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID && busy(in, p)) {
+		p->run_now = PLAN_RUN_NOW_REFUSED;
+		snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+			 "a run is still active (concurrencyPolicy Forbid)");
+		p->status.counters.skipped_overlap++;
+		return;
+	}
+	if (in->spec->concurrency == SPEC_CONCURRENCY_REPLACE && busy(in, p)) {
+		delete_active(in, p);
+		p->status.pending_slot = slot;
+		p->status.pending_trigger = SPEC_TRIGGER_RUN_NOW;
+		p->run_now = PLAN_RUN_NOW_CREATED;
+		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
+		return;
+	}
+	create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job));
+	p->run_now = PLAN_RUN_NOW_CREATED;
+}
+
+int plan_compute(const struct plan_input *in, struct plan *p)
+{
+	if (!in || !in->spec || !in->status || !in->spec->name)
+		return -EINVAL;
+	const struct spec *s = in->spec;
+	struct spec_status *st = &p->status;
+	int64_t now = in->now;
+	char msg[512];
+
+	plan_release(p);
+	spec_status_copy(st, in->status);
+	update_active(in, st);
+
+	if (in->spec_error) {
+		/* Nothing runs; the cursor restarts once the spec is fixed (that
+		 * is an edit: the generation changes). */
+		set_ready(in, p, false, "InvalidSpec", in->spec_error);
+		st->observed_generation = s->generation;
+		st->next_schedule_time = SPEC_TIME_UNSET;
+		st->pending_slot = SPEC_TIME_UNSET;
+		if (in->run_now) {
+			p->run_now = PLAN_RUN_NOW_REFUSED;
+			snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+				 "the spec is invalid");
+		}
+		return 0;
+	}
+	trim_outcome(in, p, true, s->successful_history_limit);
+	trim_outcome(in, p, false, s->failed_history_limit);
+
+	/* Calendar and zone. */
+	bool cal_ok = true;
+	const struct calendar *cal = NULL;
+	if (s->has_calendar) {
+		switch (in->calendar_state) {
+		case PLAN_CALENDAR_OK:
+			cal = in->calendar;
+			cal_ok = cal != NULL && spec_zone(s, in->calendar_zone) != NULL;
+			if (!cal_ok)
+				snprintf(msg, sizeof(msg),
+					 "BusinessCalendar \"%s\" has no usable time zone",
+					 s->calendar.name);
+			else
+				snprintf(msg, sizeof(msg), "BusinessCalendar \"%s\" is loaded",
+					 s->calendar.name);
+			set_calendar(in, p, cal_ok, cal_ok ? "CalendarLoaded" : "CalendarInvalid",
+				     msg);
+			break;
+		case PLAN_CALENDAR_MISSING:
+			cal_ok = false;
+			snprintf(msg, sizeof(msg), "BusinessCalendar \"%s\" not found",
+				 s->calendar.name);
+			set_calendar(in, p, false, "CalendarNotFound", msg);
+			break;
+		case PLAN_CALENDAR_INVALID:
+			cal_ok = false;
+			snprintf(msg, sizeof(msg), "BusinessCalendar \"%s\" is invalid: %s",
+				 s->calendar.name,
+				 in->calendar_error ? in->calendar_error : "unknown reason");
+			set_calendar(in, p, false, "CalendarInvalid", msg);
+			break;
+		}
+	} else {
+		set_calendar(in, p, true, "NoCalendar", "no calendar: every day counts");
+	}
+	p->zone = spec_zone(s, cal_ok ? in->calendar_zone : NULL);
+	free(st->time_zone);
+	st->time_zone = p->zone ? xstrdup(tz_name(p->zone)) : NULL;
+	snprintf(msg, sizeof(msg), "schedule \"%s\" in %s", s->schedule,
+		 p->zone ? tz_name(p->zone) : "the calendar's zone");
+	set_ready(in, p, true, "Valid", msg);
+
+	/* The cursor: first sight and every edit restart it at now. */
+	if (st->observed_generation != s->generation || st->cursor == SPEC_TIME_UNSET) {
+		st->cursor = now;
+		st->pending_slot = SPEC_TIME_UNSET;
+	}
+	st->observed_generation = s->generation;
+
+	struct source src = {.spec = s, .zone = p->zone, .calendar = cal};
+
+	if (s->suspend) {
+		spec_status_set_condition(st, "Suspended", true, "Suspended",
+					  "spec.suspend is true: no slot runs", s->generation, now);
+		st->cursor = max64(st->cursor, now);
+		st->pending_slot = SPEC_TIME_UNSET;
+		st->next_schedule_time = SPEC_TIME_UNSET;
+	} else {
+		spec_status_set_condition(st, "Suspended", false, "Active",
+					  "slots run as scheduled", s->generation, now);
+		if (!cal_ok) {
+			/* Fail closed: the slots pass without running, counted. */
+			int64_t after = civil_floor_div(st->cursor, 1000);
+			int64_t upto = civil_floor_div(now, 1000);
+			int64_t n = 0;
+			if (upto > after) {
+				/* Counted in the schedule's own zone, or UTC when
+				 * that zone is the (unknown) calendar's. */
+				struct source bare = {.spec = s, .zone = spec_zone(s, NULL)};
+				struct scan sc;
+				scan_slots(&bare, after, upto, &sc);
+				n = sc.fired;
+			}
+			if (n > 0) {
+				st->counters.skipped_calendar += n;
+				add_event(p, PLAN_EVENT_WARNING, "SkippedCalendar", n,
+					  "%" PRId64 " slot%s not run: the calendar is not ready",
+					  n, n == 1 ? "" : "s");
+			}
+			st->cursor = max64(st->cursor, now);
+			st->pending_slot = SPEC_TIME_UNSET;
+			st->next_schedule_time = SPEC_TIME_UNSET;
+		} else {
+			decide_due(in, p, &src);
+		}
+	}
+
+	if (in->run_now)
+		run_now(in, p);
+
+	/* The next slot: strictly after both the cursor and now, so a clock
+	 * stepped back never fires a slot twice. */
+	p->wake = SPEC_TIME_UNSET;
+	if (!s->suspend && cal_ok) {
+		int64_t after = civil_floor_div(max64(st->cursor, now), 1000), next, missing = 0;
+		int rc = source_next(&src, after, &next, &missing);
+		st->next_schedule_time = SPEC_TIME_UNSET;
+		if (rc == SRC_OK) {
+			st->next_schedule_time = next * 1000;
+			p->next_slot = p->wake = next * 1000;
+		} else if (rc == SRC_NOT_COVERED) {
+			/* Nothing can fire until the calendar changes, and its
+			 * changes arrive through the watch: no wake-up. */
+			not_covered(in, p, missing);
+		}
+		/* A Replace slot waiting for the old runs: decide it again when
+		 * its deadline passes, even if nothing else happens. */
+		if (st->pending_slot != SPEC_TIME_UNSET && s->starting_deadline_seconds >= 0) {
+			int64_t dl = st->pending_slot + s->starting_deadline_seconds * 1000 + 1;
+			if (p->wake == SPEC_TIME_UNSET || dl < p->wake)
+				p->wake = dl;
+		}
+	}
+	return 0;
+}

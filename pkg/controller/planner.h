@@ -1,0 +1,131 @@
+/* The BatchSchedule planner: what to do now, as a pure function of
+ * (schedule, its runs, calendar, now). No I/O, no clock, no globals: the
+ * reconciler gathers the inputs, calls plan_compute, carries out the actions
+ * and writes plan.status through the status subresource. The semantics are in
+ * docs/api.md and docs/semantics.md.
+ *
+ * Ownership: every pointer in struct plan_input is borrowed for the duration
+ * of the call. struct plan is the caller's: plan_init allocates nothing,
+ * plan_release frees what plan_compute put in it (and leaves it reusable).
+ * Instants are Unix milliseconds; SPEC_TIME_UNSET means none.
+ */
+#ifndef TAKT_CONTROLLER_PLANNER_H
+#define TAKT_CONTROLLER_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "controller/spec.h"
+
+struct calendar;
+struct tz;
+
+/* A Job owned by the schedule, as seen in the watch. */
+struct plan_run {
+	const char *name;
+	const char *uid;
+	int64_t slot; /* takt.io/scheduled-time, ms; SPEC_TIME_UNSET if absent */
+	enum spec_trigger trigger;
+	int64_t creation;   /* metadata.creationTimestamp, ms (orders history) */
+	bool finished;	    /* Complete or Failed condition True */
+	bool succeeded;	    /* when finished: Complete (else Failed) */
+	int64_t completion; /* ms; SPEC_TIME_UNSET if unknown */
+	/* Pods of this Job not yet gone, terminating ones included: a run is
+	 * active until its Job has finished AND this is 0. */
+	size_t pods_present;
+	bool deleting; /* metadata.deletionTimestamp is set */
+	bool killed;   /* ended by a kill request (counted by the kill path) */
+};
+
+/* A Job created by us and not yet seen in the watch: it counts as active. */
+struct plan_expectation {
+	const char *name;
+	int64_t slot;
+	enum spec_trigger trigger;
+};
+
+enum plan_calendar_state {
+	PLAN_CALENDAR_OK,      /* `calendar` is loaded and valid */
+	PLAN_CALENDAR_MISSING, /* no BusinessCalendar of that name */
+	PLAN_CALENDAR_INVALID, /* exists but does not load: calendar_error says why */
+};
+
+struct plan_input {
+	const struct spec *spec;	  /* identity always; the rest only when valid */
+	const char *spec_error;		  /* non-NULL: spec_parse failed with this message */
+	const struct spec_status *status; /* as persisted (spec_status_parse) */
+	const struct plan_run *runs;
+	size_t n_runs;
+	const struct plan_expectation *expectations;
+	size_t n_expectations;
+	/* Pods labelled takt.io/schedule=<name> whose Job is gone (a Job deleted
+	 * with background propagation): they still block Forbid and Replace. */
+	size_t orphan_pods;
+	/* Looked at only when spec->has_calendar. */
+	enum plan_calendar_state calendar_state;
+	const char *calendar_error;
+	const struct calendar *calendar;
+	const struct tz *calendar_zone;
+	/* A takt.io/run-now request not yet handled: plan one run now, under the
+	 * concurrency policy (plan.run_now says what happened). */
+	bool run_now;
+	int64_t now; /* ms */
+};
+
+enum plan_action_kind { PLAN_CREATE_JOB, PLAN_DELETE_JOB, PLAN_EVENT };
+enum plan_propagation { PLAN_PROPAGATION_BACKGROUND, PLAN_PROPAGATION_FOREGROUND };
+enum plan_event_type { PLAN_EVENT_NORMAL, PLAN_EVENT_WARNING };
+
+struct plan_action {
+	enum plan_action_kind kind;
+	/* CREATE_JOB: build the body with spec_build_job(spec, plan.zone, slot,
+	 * trigger); AlreadyExists counts as success (the name is the lock).
+	 * DELETE_JOB: job_name with `propagation`; NotFound counts as success. */
+	char job_name[SPEC_JOB_NAME_MAX + 1];
+	int64_t slot;
+	enum spec_trigger trigger;
+	enum plan_propagation propagation;
+	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
+	enum plan_event_type event_type;
+	char reason[32];
+	char message[256];
+	int64_t count;
+};
+
+enum plan_run_now_result { PLAN_RUN_NOW_NONE, PLAN_RUN_NOW_CREATED, PLAN_RUN_NOW_REFUSED };
+
+struct plan {
+	struct plan_action *actions;
+	size_t n_actions, cap_actions;
+	struct spec_status status; /* the desired status, to write */
+	/* The zone slots were computed in (borrowed from the input; NULL when
+	 * unknown) — the zone to pass to spec_build_job. */
+	const struct tz *zone;
+	/* When to call plan_compute again without any event: the next slot, a
+	 * deadline, or SPEC_TIME_UNSET (wait for the watch). */
+	int64_t wake;
+	/* The instant the next CREATE is expected (equals the next slot); the
+	 * loop may pre-build that Job's body. SPEC_TIME_UNSET when none. */
+	int64_t next_slot;
+	enum plan_run_now_result run_now;
+	char run_now_job[SPEC_JOB_NAME_MAX + 1];
+	char run_now_refused[128];
+};
+
+void plan_init(struct plan *p);
+void plan_release(struct plan *p);
+
+/* Computes the plan. `out` must be initialised (its old contents are
+ * released). Returns 0; -EINVAL only for a programmer error in the input
+ * (no spec, no status). */
+int plan_compute(const struct plan_input *in, struct plan *out);
+
+/* How a slot is decided; exposed for tests and docs. */
+/* Bounds the work of one call whatever the downtime (a 1-second schedule
+ * down for a day has 86400 slots): at most this many slots are walked; the
+ * latest is still found, and the counts are then lower bounds. */
+#define PLAN_SCAN_MAX	   100000
+#define PLAN_NONE_GRACE_MS (60LL * 1000) /* None without a deadline: "late" bound */
+
+#endif

@@ -1,0 +1,994 @@
+/* Unit tests for pkg/controller/planner: the scheduling semantics, as
+ * scenarios. A fixture holds the world (spec, persisted status, the Jobs and
+ * their pods, the calendar); `step` runs the planner at an instant and
+ * `apply` carries out its actions the way the API would. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "calendar/calendar.h"
+#include "controller/planner.h"
+#include "controller/spec.h"
+#include "tz/civil.h"
+#include "tz/tz.h"
+
+#define MAXRUNS 64
+
+struct fx {
+	struct spec spec;
+	char spec_err[256];
+	bool invalid;
+	struct spec_status status;
+	struct plan_run runs[MAXRUNS];
+	char names[MAXRUNS][SPEC_JOB_NAME_MAX + 1];
+	size_t n_runs;
+	struct plan_expectation exp[8];
+	size_t n_exp;
+	size_t orphan_pods;
+	enum plan_calendar_state cal_state;
+	const char *cal_error;
+	struct calendar *cal;
+	struct tz *cal_zone;
+	bool run_now;
+	struct plan plan;
+};
+
+static int64_t at(const char *rfc3339)
+{
+	int64_t ms;
+	if (rfc3339_parse(rfc3339, &ms))
+		fail_msg("bad time %s", rfc3339);
+	return ms;
+}
+
+/* Monday 2026-03-02 00:00:00 UTC. */
+#define T0 INT64_C(1772409600000)
+
+static struct fx *fx_new(const char *spec_fields, int64_t generation)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char text[4096];
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"name\":\"bs\",\"namespace\":\"ns\",\"uid\":\"u\","
+		 "\"generation\":%lld},\"spec\":{%s,\"jobTemplate\":{\"spec\":{}}}}",
+		 (long long)generation, spec_fields);
+	cJSON *o = cJSON_Parse(text);
+	assert_non_null(o);
+	f->invalid = spec_parse(o, &f->spec, f->spec_err, sizeof(f->spec_err)) != 0;
+	cJSON_Delete(o);
+	spec_status_init(&f->status);
+	plan_init(&f->plan);
+	return f;
+}
+
+/* An edit: the new spec, a new generation; status and runs stay. */
+static void fx_edit(struct fx *f, const char *spec_fields, int64_t generation)
+{
+	struct fx *g = fx_new(spec_fields, generation);
+	spec_release(&f->spec);
+	f->spec = g->spec;
+	f->invalid = g->invalid;
+	memcpy(f->spec_err, g->spec_err, sizeof(f->spec_err));
+	spec_status_release(&g->status);
+	plan_release(&g->plan);
+	free(g);
+}
+
+static void fx_free(struct fx *f)
+{
+	spec_release(&f->spec);
+	spec_status_release(&f->status);
+	plan_release(&f->plan);
+	if (f->cal)
+		calendar_free(f->cal);
+	if (f->cal_zone)
+		tz_free(f->cal_zone);
+	free(f);
+}
+
+static struct plan_run *add_run(struct fx *f, const char *name, int64_t slot)
+{
+	assert_true(f->n_runs < MAXRUNS);
+	size_t i = f->n_runs++;
+	snprintf(f->names[i], sizeof(f->names[i]), "%s", name);
+	struct plan_run *r = &f->runs[i];
+	memset(r, 0, sizeof(*r));
+	r->name = f->names[i];
+	r->slot = slot;
+	r->creation = slot;
+	r->completion = SPEC_TIME_UNSET;
+	r->pods_present = 1;
+	return r;
+}
+
+static struct plan_run *find(struct fx *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_runs; i++)
+		if (strcmp(f->names[i], name) == 0)
+			return &f->runs[i];
+	return NULL;
+}
+
+static void remove_run(struct fx *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_runs; i++) {
+		if (strcmp(f->names[i], name) == 0) {
+			f->n_runs--;
+			for (size_t j = i; j < f->n_runs; j++) {
+				f->runs[j] = f->runs[j + 1];
+				memcpy(f->names[j], f->names[j + 1], sizeof(f->names[j]));
+			}
+			for (size_t j = 0; j < f->n_runs; j++)
+				f->runs[j].name = f->names[j];
+			return;
+		}
+	}
+}
+
+static void finish(struct fx *f, const char *name, bool ok, int64_t when, size_t pods_left)
+{
+	struct plan_run *r = find(f, name);
+	assert_non_null(r);
+	r->finished = true;
+	r->succeeded = ok;
+	r->completion = when;
+	r->pods_present = pods_left;
+}
+
+/* Runs the planner at `now` and persists its status (as the status write
+ * would). Actions are not carried out: see apply. */
+static struct plan *step(struct fx *f, int64_t now)
+{
+	struct plan_input in = {
+	    .spec = &f->spec,
+	    .spec_error = f->invalid ? f->spec_err : NULL,
+	    .status = &f->status,
+	    .runs = f->runs,
+	    .n_runs = f->n_runs,
+	    .expectations = f->exp,
+	    .n_expectations = f->n_exp,
+	    .orphan_pods = f->orphan_pods,
+	    .calendar_state = f->cal_state,
+	    .calendar_error = f->cal_error,
+	    .calendar = f->cal,
+	    .calendar_zone = f->cal_zone,
+	    .run_now = f->run_now,
+	    .now = now,
+	};
+	assert_int_equal(plan_compute(&in, &f->plan), 0);
+	spec_status_copy(&f->status, &f->plan.status);
+	/* The status survives a restart only through JSON: go through it. */
+	cJSON *json = spec_status_to_json(&f->status);
+	cJSON *obj = cJSON_CreateObject();
+	cJSON_AddItemToObject(obj, "status", json);
+	spec_status_release(&f->status);
+	spec_status_parse(obj, &f->status);
+	cJSON_Delete(obj);
+	return &f->plan;
+}
+
+/* Carries out the actions: creates become running Jobs with one pod;
+ * foreground deletes mark the Job deleting; background deletes remove it. */
+static void apply(struct fx *f)
+{
+	for (size_t i = 0; i < f->plan.n_actions; i++) {
+		const struct plan_action *a = &f->plan.actions[i];
+		if (a->kind == PLAN_CREATE_JOB) {
+			if (!find(f, a->job_name))
+				add_run(f, a->job_name, a->slot)->trigger = a->trigger;
+		} else if (a->kind == PLAN_DELETE_JOB) {
+			if (a->propagation == PLAN_PROPAGATION_FOREGROUND) {
+				struct plan_run *r = find(f, a->job_name);
+				if (r)
+					r->deleting = true;
+			} else {
+				remove_run(f, a->job_name);
+			}
+		}
+	}
+}
+
+static size_t count_kind(const struct plan *p, enum plan_action_kind k)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_actions; i++)
+		n += p->actions[i].kind == k;
+	return n;
+}
+
+static const struct plan_action *the_create(const struct plan *p)
+{
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 1);
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB)
+			return &p->actions[i];
+	return NULL;
+}
+
+static const struct plan_action *event(const struct plan *p, const char *reason)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_EVENT && strcmp(p->actions[i].reason, reason) == 0)
+			return &p->actions[i];
+	return NULL;
+}
+
+static void assert_condition(const struct spec_status *st, const char *type, const char *status,
+			     const char *reason)
+{
+	const struct spec_condition *c = spec_status_condition(st, type);
+	if (!c)
+		fail_msg("no %s condition", type);
+	if (strcmp(c->status, status) != 0 || strcmp(c->reason, reason) != 0)
+		fail_msg("%s is %s/%s (%s), want %s/%s", type, c->status, c->reason, c->message,
+			 status, reason);
+}
+
+static char *job(int64_t slot_ms)
+{
+	static char name[SPEC_JOB_NAME_MAX + 1];
+	assert_int_equal(spec_job_name("bs", slot_ms, name, sizeof(name)), 0);
+	return name;
+}
+
+#define EVERY_SECOND "\"schedule\":\"* * * * * *\""
+
+/* ---- first sight, firing, the cursor ------------------------------------- */
+
+static void test_first_sight_never_fires_retroactively(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	struct plan *p = step(f, T0 + 500);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 500);
+	assert_int_equal(f->status.observed_generation, 1);
+	assert_int_equal(f->status.next_schedule_time, T0 + 1000);
+	assert_int_equal(p->wake, T0 + 1000);
+	assert_int_equal(p->next_slot, T0 + 1000);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_condition(&f->status, "Suspended", "False", "Active");
+	assert_condition(&f->status, "CalendarReady", "True", "NoCalendar");
+	assert_string_equal(f->status.time_zone, "UTC");
+	assert_int_equal(f->status.counters.missed, 0);
+	fx_free(f);
+}
+
+static void test_due_slot_fires_once(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 500);
+	struct plan *p = step(f, T0 + 1003);
+	const struct plan_action *c = the_create(p);
+	assert_string_equal(c->job_name, "bs-1772409601");
+	assert_int_equal(c->slot, T0 + 1000);
+	assert_int_equal(c->trigger, SPEC_TRIGGER_SCHEDULE);
+	assert_int_equal(f->status.counters.runs_started, 1);
+	assert_int_equal(f->status.last_schedule_time, T0 + 1000);
+	assert_int_equal(f->status.n_active, 1);
+	assert_string_equal(f->status.active[0].name, "bs-1772409601");
+	assert_int_equal(f->status.next_schedule_time, T0 + 2000);
+	/* The same instant again (a second reconcile): nothing more. */
+	apply(f);
+	p = step(f, T0 + 1003);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.runs_started, 1);
+	/* The slot exactly at now fires (slot <= now). */
+	finish(f, "bs-1772409601", true, T0 + 1500, 0);
+	p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	fx_free(f);
+}
+
+static void test_deadline_boundary(void **state)
+{
+	/* now - slot == deadline fires; one millisecond more is missed. */
+	const int64_t offsets[] = {0, 4999, 5000, 5001, 59999};
+	const bool fires[] = {true, true, true, false, false};
+	for (size_t i = 0; i < 5; i++) {
+		struct fx *f =
+		    fx_new("\"schedule\":\"0 * * * * *\",\"startingDeadlineSeconds\":5", 1);
+		step(f, T0 + 1);
+		struct plan *p = step(f, T0 + 60000 + offsets[i]);
+		if (fires[i]) {
+			assert_int_equal(the_create(p)->slot, T0 + 60000);
+			assert_int_equal(f->status.counters.missed, 0);
+		} else {
+			assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+			assert_int_equal(f->status.counters.missed, 1);
+			assert_non_null(event(p, "Missed"));
+			assert_int_equal(event(p, "Missed")->event_type, PLAN_EVENT_WARNING);
+		}
+		fx_free(f);
+	}
+}
+
+static void test_deadline_zero(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 * * * * *\",\"startingDeadlineSeconds\":0", 1);
+	step(f, T0 + 1);
+	assert_int_equal(the_create(step(f, T0 + 60000))->slot, T0 + 60000);
+	fx_free(f);
+	f = fx_new("\"schedule\":\"0 * * * * *\",\"startingDeadlineSeconds\":0", 1);
+	step(f, T0 + 1);
+	assert_int_equal(count_kind(step(f, T0 + 60001), PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	fx_free(f);
+}
+
+/* ---- missed slots ----------------------------------------------------------- */
+
+struct missed_case {
+	const char *spec;
+	int64_t now;	 /* after a first sight at T0 */
+	int64_t created; /* slot created, or -1 */
+	int64_t missed;
+};
+
+static const struct missed_case missed_cases[] = {
+    /* Latest without a deadline: the most recent, however late. */
+    {EVERY_SECOND, T0 + 5200, T0 + 5000, 4},
+    {"\"schedule\":\"0 0 * * * *\"", T0 + 3 * 3600000 + 1800000, T0 + 3 * 3600000, 2},
+    /* Latest with a deadline: the most recent only if within it. */
+    {EVERY_SECOND ",\"startingDeadlineSeconds\":2", T0 + 5200, T0 + 5000, 4},
+    {"\"schedule\":\"*/10 * * * * *\",\"startingDeadlineSeconds\":1", T0 + 32000, -1, 3},
+    {"\"schedule\":\"*/10 * * * * *\",\"startingDeadlineSeconds\":2", T0 + 32000, T0 + 30000, 2},
+    /* None: several due slots are all missed. */
+    {EVERY_SECOND ",\"missedRunPolicy\":\"None\"", T0 + 5200, -1, 5},
+    {EVERY_SECOND ",\"missedRunPolicy\":\"None\"", T0 + 1200, T0 + 1000, 0},
+    /* None, one slot: on time within the deadline, else 60 s. */
+    {"\"schedule\":\"0 */5 * * * *\",\"missedRunPolicy\":\"None\"", T0 + 300000 + 59000,
+     T0 + 300000, 0},
+    {"\"schedule\":\"0 */5 * * * *\",\"missedRunPolicy\":\"None\"", T0 + 300000 + 61000, -1, 1},
+    {"\"schedule\":\"0 */5 * * * *\",\"missedRunPolicy\":\"None\",\"startingDeadlineSeconds\":120",
+     T0 + 300000 + 119000, T0 + 300000, 0},
+    {"\"schedule\":\"0 */5 * * * *\",\"missedRunPolicy\":\"None\",\"startingDeadlineSeconds\":3",
+     T0 + 300000 + 3001, -1, 1},
+};
+
+static void test_missed_slots_table(void **state)
+{
+	for (size_t i = 0; i < sizeof(missed_cases) / sizeof(missed_cases[0]); i++) {
+		const struct missed_case *c = &missed_cases[i];
+		struct fx *f = fx_new(c->spec, 1);
+		step(f, T0);
+		struct plan *p = step(f, c->now);
+		size_t creates = count_kind(p, PLAN_CREATE_JOB);
+		if (c->created < 0 ? creates != 0
+				   : creates != 1 || the_create(p)->slot != c->created)
+			fail_msg("case %zu: %zu creates (first slot %lld), want %lld", i, creates,
+				 creates ? (long long)p->actions[0].slot : -1LL,
+				 (long long)c->created);
+		if (f->status.counters.missed != c->missed)
+			fail_msg("case %zu: missed %lld, want %lld", i,
+				 (long long)f->status.counters.missed, (long long)c->missed);
+		if (c->missed > 0) {
+			int64_t sum = 0;
+			for (size_t k = 0; k < p->n_actions; k++)
+				if (p->actions[k].kind == PLAN_EVENT &&
+				    strcmp(p->actions[k].reason, "Missed") == 0)
+					sum += p->actions[k].count;
+			assert_int_equal(sum, c->missed);
+		}
+		assert_true(f->status.cursor >= c->now);
+		fx_free(f);
+	}
+}
+
+/* Downtime longer than the scan window: bounded work, the latest fires. */
+static void test_long_downtime_is_bounded(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	int64_t now = T0 + 3 * 86400000LL + 250;
+	struct plan *p = step(f, now);
+	assert_int_equal(the_create(p)->slot, now - 250);
+	/* 259200 slots: the walk stops at PLAN_SCAN_MAX, the count is a
+	 * lower bound. */
+	assert_true(f->status.counters.missed >= PLAN_SCAN_MAX - 1);
+	assert_true(f->status.counters.missed < 3 * 86400);
+	assert_int_equal(f->status.cursor, now);
+	fx_free(f);
+}
+
+/* ---- the clock ---------------------------------------------------------------- */
+
+static void test_clock_steps_back(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	assert_int_equal(the_create(step(f, T0 + 1000))->slot, T0 + 1000);
+	apply(f);
+	finish(f, job(T0 + 1000), true, T0 + 1100, 0);
+	/* Back by 900 ms, then forward again through the slot: no refire. */
+	struct plan *p = step(f, T0 + 100);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(p->wake, T0 + 2000);
+	assert_int_equal(f->status.next_schedule_time, T0 + 2000);
+	p = step(f, T0 + 1000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	p = step(f, T0 + 1999);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	assert_int_equal(f->status.counters.runs_started, 2);
+	fx_free(f);
+}
+
+static void test_clock_steps_forward(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	/* A jump of an hour: the slots in between are missed, the latest runs. */
+	struct plan *p = step(f, T0 + 3600000 + 100);
+	assert_int_equal(the_create(p)->slot, T0 + 3600000);
+	assert_int_equal(f->status.counters.missed, 359);
+	assert_int_equal(p->wake, T0 + 3610000);
+	fx_free(f);
+}
+
+/* ---- concurrency --------------------------------------------------------------- */
+
+static void test_forbid_skips_while_active(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	const struct plan_action *e = event(p, "SkippedOverlap");
+	assert_non_null(e);
+	assert_int_equal(e->count, 1);
+	assert_int_equal(e->event_type, PLAN_EVENT_NORMAL);
+	assert_int_equal(f->status.cursor, T0 + 2000);
+	fx_free(f);
+}
+
+/* The Job finished but a pod is still terminating: still active. */
+static void test_forbid_with_terminating_pod(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	finish(f, job(T0 + 1000), true, T0 + 1500, 1);
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	assert_int_equal(f->status.n_active, 1);
+	assert_int_equal(f->status.counters.runs_succeeded, 0);
+	/* The pod is gone: the run leaves active, counted once. */
+	find(f, job(T0 + 1000))->pods_present = 0;
+	p = step(f, T0 + 3000);
+	assert_int_equal(the_create(p)->slot, T0 + 3000);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	assert_int_equal(f->status.last_successful_time, T0 + 1500);
+	apply(f);
+	p = step(f, T0 + 3500);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	fx_free(f);
+}
+
+/* Pods whose Job is already gone still block. */
+static void test_forbid_with_orphan_pods(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	f->orphan_pods = 1;
+	struct plan *p = step(f, T0 + 1000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	f->orphan_pods = 0;
+	assert_int_equal(the_create(step(f, T0 + 2000))->slot, T0 + 2000);
+	fx_free(f);
+}
+
+/* A Job we created but have not seen yet counts as active. */
+static void test_expectation_blocks_one_second_schedule(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	struct plan *p = step(f, T0 + 1000);
+	const struct plan_action *c = the_create(p);
+	static char name[SPEC_JOB_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", c->job_name);
+	f->exp[0] = (struct plan_expectation){name, c->slot, SPEC_TRIGGER_SCHEDULE};
+	f->n_exp = 1;
+	/* The status write of the first plan was lost: only the expectation
+	 * remembers the Job. */
+	for (size_t i = 0; i < f->status.n_active; i++) {
+		free(f->status.active[i].name);
+		free(f->status.active[i].uid);
+	}
+	f->status.n_active = 0;
+	p = step(f, T0 + 2000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	assert_int_equal(f->status.n_active, 1);
+	assert_string_equal(f->status.active[0].name, name);
+	assert_null(f->status.active[0].uid);
+	/* Seen, finished, gone: the next slot runs. */
+	f->n_exp = 0;
+	add_run(f, name, T0 + 1000);
+	finish(f, name, false, T0 + 2500, 0);
+	p = step(f, T0 + 3000);
+	assert_int_equal(the_create(p)->slot, T0 + 3000);
+	fx_free(f);
+}
+
+static void test_allow_overlaps(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	apply(f);
+	assert_int_equal(f->status.n_active, 2);
+	assert_int_equal(f->status.counters.skipped_overlap, 0);
+	fx_free(f);
+}
+
+static void test_replace_deletes_then_creates(void **state)
+{
+	struct fx *f =
+	    fx_new("\"schedule\":\"*/10 * * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
+	step(f, T0 + 1);
+	step(f, T0 + 10000);
+	apply(f);
+	/* Next slot: the old run is deleted (foreground), the new one waits. */
+	struct plan *p = step(f, T0 + 20000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	assert_string_equal(p->actions[0].job_name, job(T0 + 10000));
+	assert_int_equal(p->actions[0].propagation, PLAN_PROPAGATION_FOREGROUND);
+	assert_non_null(event(p, "Replacing"));
+	assert_int_equal(f->status.pending_slot, T0 + 20000);
+	apply(f);
+	/* Being deleted, pods terminating: no second delete, still waiting. */
+	p = step(f, T0 + 20500);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 0);
+	assert_int_equal(f->status.pending_slot, T0 + 20000);
+	/* Gone: the waiting slot runs now, under its own name. */
+	remove_run(f, job(T0 + 10000));
+	p = step(f, T0 + 21000);
+	const struct plan_action *c = the_create(p);
+	assert_int_equal(c->slot, T0 + 20000);
+	assert_string_equal(c->job_name, job(T0 + 20000));
+	assert_int_equal(f->status.pending_slot, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.counters.runs_started, 2);
+	/* The deleted run was neither a success nor a failure. */
+	assert_int_equal(f->status.counters.runs_failed, 0);
+	fx_free(f);
+}
+
+static void test_replace_pending_past_deadline_is_missed(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 * * * * *\",\"concurrencyPolicy\":\"Replace\","
+			      "\"startingDeadlineSeconds\":5",
+			      1);
+	step(f, T0 + 1);
+	step(f, T0 + 60000);
+	apply(f);
+	struct plan *p = step(f, T0 + 120000);
+	apply(f);
+	assert_int_equal(f->status.pending_slot, T0 + 120000);
+	/* Woken when the deadline passes, even without an event. */
+	assert_int_equal(p->wake, T0 + 125001);
+	p = step(f, T0 + 125001);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_int_equal(f->status.pending_slot, SPEC_TIME_UNSET);
+	fx_free(f);
+}
+
+/* A newer slot supersedes one still waiting for Replace. */
+static void test_replace_pending_superseded(void **state)
+{
+	struct fx *f =
+	    fx_new("\"schedule\":\"*/10 * * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
+	step(f, T0 + 1);
+	step(f, T0 + 10000);
+	apply(f);
+	step(f, T0 + 20000);
+	apply(f);
+	struct plan *p = step(f, T0 + 30000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.pending_slot, T0 + 30000);
+	assert_int_equal(f->status.counters.missed, 1);
+	fx_free(f);
+}
+
+/* ---- runs: counted once, deleted by hand, killed ------------------------------------ */
+
+static void test_runs_counted_once(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	step(f, T0 + 2000);
+	apply(f);
+	finish(f, job(T0 + 1000), false, T0 + 2100, 0);
+	finish(f, job(T0 + 2000), true, T0 + 2200, 0);
+	step(f, T0 + 2300);
+	assert_int_equal(f->status.counters.runs_failed, 1);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	assert_int_equal(f->status.n_active, 0);
+	step(f, T0 + 2400);
+	step(f, T0 + 2500);
+	assert_int_equal(f->status.counters.runs_failed, 1);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	assert_int_equal(f->status.last_successful_time, T0 + 2200);
+	fx_free(f);
+}
+
+static void test_job_deleted_by_hand(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	assert_int_equal(f->status.n_active, 1);
+	remove_run(f, job(T0 + 1000));
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	assert_int_equal(f->status.n_active, 1);
+	assert_string_equal(f->status.active[0].name, job(T0 + 2000));
+	assert_int_equal(f->status.counters.runs_failed, 0);
+	assert_int_equal(f->status.counters.runs_succeeded, 0);
+	fx_free(f);
+}
+
+static void test_killed_run_not_counted_failed(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	finish(f, job(T0 + 1000), false, T0 + 1400, 0);
+	find(f, job(T0 + 1000))->killed = true;
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	assert_int_equal(f->status.counters.runs_failed, 0);
+	fx_free(f);
+}
+
+/* ---- edits and suspend ------------------------------------------------------------ */
+
+static void test_edit_during_run(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	/* Edited at T0+5500 (generation 2): the cursor restarts, the slots
+	 * before the edit are neither run nor missed. */
+	fx_edit(f, "\"schedule\":\"*/2 * * * * *\"", 2);
+	struct plan *p = step(f, T0 + 5500);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 0);
+	assert_int_equal(f->status.cursor, T0 + 5500);
+	assert_int_equal(f->status.observed_generation, 2);
+	assert_int_equal(f->status.next_schedule_time, T0 + 6000);
+	/* The old run is still active and still blocks (Forbid). */
+	assert_int_equal(f->status.n_active, 1);
+	p = step(f, T0 + 6000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	finish(f, job(T0 + 1000), true, T0 + 6500, 0);
+	p = step(f, T0 + 8000);
+	assert_int_equal(the_create(p)->slot, T0 + 8000);
+	fx_free(f);
+}
+
+static void test_suspend_and_resume(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND ",\"suspend\":true", 1);
+	struct plan *p = step(f, T0);
+	assert_condition(&f->status, "Suspended", "True", "Suspended");
+	assert_int_equal(p->wake, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.next_schedule_time, SPEC_TIME_UNSET);
+	p = step(f, T0 + 5000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 5000);
+	assert_int_equal(f->status.counters.missed, 0);
+	/* Resumed at T0+9300: the suspended slots never run. */
+	fx_edit(f, EVERY_SECOND ",\"suspend\":false", 2);
+	p = step(f, T0 + 9300);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_condition(&f->status, "Suspended", "False", "Active");
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(p->wake, T0 + 10000);
+	assert_int_equal(the_create(step(f, T0 + 10000))->slot, T0 + 10000);
+	fx_free(f);
+}
+
+/* Suspending does not touch the runs: they finish and are counted. */
+static void test_suspend_keeps_tracking_runs(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	fx_edit(f, EVERY_SECOND ",\"suspend\":true", 2);
+	finish(f, job(T0 + 1000), true, T0 + 1800, 0);
+	struct plan *p = step(f, T0 + 2000);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 0);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	assert_int_equal(f->status.n_active, 0);
+	fx_free(f);
+}
+
+/* ---- history ---------------------------------------------------------------------- */
+
+static void test_history_trimming(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\",\"successfulJobsHistoryLimit\":2,"
+			      "\"failedJobsHistoryLimit\":1",
+			      1);
+	step(f, T0);
+	char name[32];
+	for (int i = 1; i <= 4; i++) { /* succeeded at slots 1..4 */
+		snprintf(name, sizeof(name), "bs-%d", i);
+		add_run(f, name, i * 1000);
+		finish(f, name, true, i * 1000 + 10, 0);
+	}
+	for (int i = 5; i <= 7; i++) { /* failed at slots 5..7 */
+		snprintf(name, sizeof(name), "bs-%d", i);
+		add_run(f, name, i * 1000);
+		finish(f, name, false, i * 1000 + 10, 0);
+	}
+	/* Old, but a pod is still terminating: kept for now. */
+	add_run(f, "bs-0", 0);
+	finish(f, "bs-0", true, 10, 1);
+	/* Already being deleted: not deleted again. */
+	add_run(f, "bs-8", 8000);
+	finish(f, "bs-8", false, 8010, 0);
+	find(f, "bs-8")->deleting = true;
+	/* Active: never trimmed. */
+	add_run(f, "bs-9", 9000);
+
+	struct plan *p = step(f, T0 + 10);
+	const char *want[] = {"bs-2", "bs-1", "bs-6", "bs-5"};
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].kind != PLAN_DELETE_JOB)
+			continue;
+		assert_true(n < 4);
+		assert_string_equal(p->actions[i].job_name, want[n]);
+		assert_int_equal(p->actions[i].propagation, PLAN_PROPAGATION_BACKGROUND);
+		n++;
+	}
+	assert_int_equal(n, 4);
+	apply(f);
+	p = step(f, T0 + 20);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 0);
+	/* Limits of 0 keep nothing. */
+	fx_edit(f,
+		"\"schedule\":\"0 0 * * * *\",\"successfulJobsHistoryLimit\":0,"
+		"\"failedJobsHistoryLimit\":0",
+		2);
+	p = step(f, T0 + 30);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 3); /* bs-3, bs-4, bs-7 */
+	fx_free(f);
+}
+
+/* ---- invalid spec ------------------------------------------------------------------ */
+
+static void test_invalid_spec_ready_false(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"60 * * * *\"", 3);
+	assert_true(f->invalid);
+	struct plan *p = step(f, T0);
+	assert_int_equal(p->n_actions, 0);
+	assert_condition(&f->status, "Ready", "False", "InvalidSpec");
+	assert_string_equal(spec_status_condition(&f->status, "Ready")->message,
+			    "spec.schedule: minute: 60 is out of range 0-59");
+	assert_int_equal(spec_status_condition(&f->status, "Ready")->observed_generation, 3);
+	assert_int_equal(f->status.observed_generation, 3);
+	assert_int_equal(p->wake, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.next_schedule_time, SPEC_TIME_UNSET);
+	/* Fixed (an edit): Ready again, from the time of the fix. */
+	fx_edit(f, EVERY_SECOND, 4);
+	p = step(f, T0 + 7500);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(spec_status_condition(&f->status, "Ready")->last_transition, T0 + 7500);
+	assert_int_equal(p->wake, T0 + 8000);
+	fx_free(f);
+
+	f = fx_new(EVERY_SECOND ",\"timeZone\":\"Mars/Base\"", 1);
+	step(f, T0);
+	assert_string_equal(spec_status_condition(&f->status, "Ready")->message,
+			    "spec.timeZone: unknown time zone \"Mars/Base\"");
+	fx_free(f);
+}
+
+/* ---- run-now ---------------------------------------------------------------------- */
+
+static void test_run_now(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\"", 1);
+	step(f, T0);
+	f->run_now = true;
+	struct plan *p = step(f, T0 + 42700);
+	const struct plan_action *c = the_create(p);
+	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
+	assert_int_equal(c->slot, T0 + 42000);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
+	assert_string_equal(p->run_now_job, job(T0 + 42000));
+	assert_int_equal(f->status.last_schedule_time, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.counters.runs_started, 1);
+	apply(f);
+	/* Forbid while it runs: refused, with the reason. */
+	p = step(f, T0 + 50000);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_REFUSED);
+	assert_string_equal(p->run_now_refused, "a run is still active (concurrencyPolicy Forbid)");
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	fx_free(f);
+}
+
+/* ---- calendar ---------------------------------------------------------------------- */
+
+static void use_calendar(struct fx *f, const char *until)
+{
+	char text[512], err[256];
+	snprintf(text, sizeof(text),
+		 "{\"timeZone\":\"UTC\",\"validFrom\":\"2026-03-01\",\"validUntil\":\"%s\","
+		 "\"holidays\":[\"2026-03-04\"]}",
+		 until);
+	cJSON *j = cJSON_Parse(text);
+	if (f->cal)
+		calendar_free(f->cal);
+	f->cal = NULL;
+	if (calendar_from_spec_json(j, NULL, 0, &f->cal, err, sizeof(err)))
+		fail_msg("calendar: %s", err);
+	cJSON_Delete(j);
+	if (!f->cal_zone)
+		assert_int_equal(tz_load("UTC", &f->cal_zone, err, sizeof(err)), 0);
+	f->cal_state = PLAN_CALENDAR_OK;
+}
+
+#define DAILY_9_CAL "\"schedule\":\"0 0 9 * * *\",\"calendar\":{\"name\":\"krx\"}"
+
+static void test_calendar_business_days(void **state)
+{
+	struct fx *f = fx_new(DAILY_9_CAL, 1);
+	use_calendar(f, "2026-03-31");
+	struct plan *p = step(f, at("2026-03-03T10:00:00Z")); /* Tuesday */
+	assert_condition(&f->status, "CalendarReady", "True", "CalendarLoaded");
+	/* Wednesday 4th is a holiday: next is Thursday. */
+	assert_int_equal(p->wake, at("2026-03-05T09:00:00Z"));
+	p = step(f, at("2026-03-05T09:00:00.050Z"));
+	assert_int_equal(the_create(p)->slot, at("2026-03-05T09:00:00Z"));
+	/* The holiday's slot was dropped by the calendar: counted, not missed. */
+	assert_int_equal(f->status.counters.skipped_calendar, 1);
+	assert_non_null(event(p, "SkippedCalendar"));
+	assert_int_equal(f->status.counters.missed, 0);
+	apply(f);
+	finish(f, job(at("2026-03-05T09:00:00Z")), true, at("2026-03-05T09:01:00Z"), 0);
+	step(f, at("2026-03-06T09:00:00Z")); /* Friday */
+	apply(f);
+	finish(f, job(at("2026-03-06T09:00:00Z")), true, at("2026-03-06T09:01:00Z"), 0);
+	assert_int_equal(f->status.next_schedule_time, at("2026-03-09T09:00:00Z"));
+	p = step(f, at("2026-03-09T09:00:00Z")); /* Monday, after the weekend */
+	assert_int_equal(the_create(p)->slot, at("2026-03-09T09:00:00Z"));
+	assert_int_equal(f->status.counters.skipped_calendar, 3);
+	assert_int_equal(f->status.counters.missed, 0);
+	fx_free(f);
+}
+
+static void test_calendar_missing_fails_closed_and_recovers(void **state)
+{
+	struct fx *f = fx_new(DAILY_9_CAL, 1);
+	f->cal_state = PLAN_CALENDAR_MISSING;
+	struct plan *p = step(f, at("2026-03-02T08:00:00Z"));
+	assert_condition(&f->status, "CalendarReady", "False", "CalendarNotFound");
+	assert_string_equal(spec_status_condition(&f->status, "CalendarReady")->message,
+			    "BusinessCalendar \"krx\" not found");
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(p->wake, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.next_schedule_time, SPEC_TIME_UNSET);
+	assert_null(f->status.time_zone); /* the calendar's, unknown */
+	p = step(f, at("2026-03-03T09:30:00Z"));
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_calendar, 2);
+	assert_int_equal(event(p, "SkippedCalendar")->event_type, PLAN_EVENT_WARNING);
+	/* Invalid: the reason in the message. */
+	f->cal_state = PLAN_CALENDAR_INVALID;
+	f->cal_error = "2026-05-05 is listed both as a holiday and as a business day";
+	p = step(f, at("2026-03-03T09:40:00Z"));
+	assert_condition(&f->status, "CalendarReady", "False", "CalendarInvalid");
+	assert_string_equal(spec_status_condition(&f->status, "CalendarReady")->message,
+			    "BusinessCalendar \"krx\" is invalid: 2026-05-05 is listed both as a "
+			    "holiday and as a business day");
+	/* Recovery: the slots of the outage stay unrun; the next one fires. */
+	use_calendar(f, "2026-03-31");
+	p = step(f, at("2026-03-03T10:00:00Z"));
+	assert_condition(&f->status, "CalendarReady", "True", "CalendarLoaded");
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_string_equal(f->status.time_zone, "UTC");
+	assert_int_equal(p->wake, at("2026-03-05T09:00:00Z"));
+	assert_int_equal(the_create(step(f, at("2026-03-05T09:00:00Z")))->slot,
+			 at("2026-03-05T09:00:00Z"));
+	fx_free(f);
+}
+
+static void test_calendar_coverage_ends(void **state)
+{
+	struct fx *f = fx_new(DAILY_9_CAL, 1);
+	use_calendar(f, "2026-03-10");
+	step(f, at("2026-03-10T08:00:00Z"));
+	assert_condition(&f->status, "CalendarReady", "True", "CalendarLoaded");
+	struct plan *p = step(f, at("2026-03-10T09:00:00Z"));
+	assert_int_equal(the_create(p)->slot, at("2026-03-10T09:00:00Z"));
+	/* The next slot needs 2026-03-11: not covered, fail closed now. */
+	assert_condition(&f->status, "CalendarReady", "False", "NotCovered");
+	const char *msg = spec_status_condition(&f->status, "CalendarReady")->message;
+	if (!strstr(msg, "does not cover 2026-03-11"))
+		fail_msg("message: %s", msg);
+	assert_int_equal(p->wake, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.next_schedule_time, SPEC_TIME_UNSET);
+	apply(f);
+	finish(f, job(at("2026-03-10T09:00:00Z")), true, at("2026-03-10T09:01:00Z"), 0);
+	/* Woken later anyway: the uncovered slots do not run, counted. */
+	p = step(f, at("2026-03-12T09:30:00Z"));
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_calendar, 2);
+	assert_condition(&f->status, "CalendarReady", "False", "NotCovered");
+	/* Extended: ready again, from the next slot on. */
+	use_calendar(f, "2026-12-31");
+	p = step(f, at("2026-03-12T10:00:00Z"));
+	assert_condition(&f->status, "CalendarReady", "True", "CalendarLoaded");
+	assert_int_equal(p->wake, at("2026-03-13T09:00:00Z"));
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_first_sight_never_fires_retroactively),
+	    cmocka_unit_test(test_due_slot_fires_once),
+	    cmocka_unit_test(test_deadline_boundary),
+	    cmocka_unit_test(test_deadline_zero),
+	    cmocka_unit_test(test_missed_slots_table),
+	    cmocka_unit_test(test_long_downtime_is_bounded),
+	    cmocka_unit_test(test_clock_steps_back),
+	    cmocka_unit_test(test_clock_steps_forward),
+	    cmocka_unit_test(test_forbid_skips_while_active),
+	    cmocka_unit_test(test_forbid_with_terminating_pod),
+	    cmocka_unit_test(test_forbid_with_orphan_pods),
+	    cmocka_unit_test(test_expectation_blocks_one_second_schedule),
+	    cmocka_unit_test(test_allow_overlaps),
+	    cmocka_unit_test(test_replace_deletes_then_creates),
+	    cmocka_unit_test(test_replace_pending_past_deadline_is_missed),
+	    cmocka_unit_test(test_replace_pending_superseded),
+	    cmocka_unit_test(test_runs_counted_once),
+	    cmocka_unit_test(test_job_deleted_by_hand),
+	    cmocka_unit_test(test_killed_run_not_counted_failed),
+	    cmocka_unit_test(test_edit_during_run),
+	    cmocka_unit_test(test_suspend_and_resume),
+	    cmocka_unit_test(test_suspend_keeps_tracking_runs),
+	    cmocka_unit_test(test_history_trimming),
+	    cmocka_unit_test(test_invalid_spec_ready_false),
+	    cmocka_unit_test(test_run_now),
+	    cmocka_unit_test(test_calendar_business_days),
+	    cmocka_unit_test(test_calendar_missing_fails_closed_and_recovers),
+	    cmocka_unit_test(test_calendar_coverage_ends),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
