@@ -85,18 +85,19 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
  * name cannot forge log lines. */
 static void quote_name(const char *name, char *out, size_t n)
 {
-	size_t j = 0;
-	for (size_t i = 0; name[i] && j + 4 < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (i >= 64) {
-			out[j++] = '.';
-			out[j++] = '.';
-			out[j++] = '.';
-			break;
-		}
+	/* Room for "..." and the NUL after at most 64 characters. */
+	size_t limit = n > 4 ? n - 4 : 0, j = 0;
+	const char *p = name;
+	for (; *p && j < limit && j < 64; p++) {
+		unsigned char c = (unsigned char)*p;
 		out[j++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
 	}
-	out[j] = '\0';
+	if (*p && n >= 4) {
+		memcpy(out + j, "...", 3);
+		j += 3;
+	}
+	if (n > 0)
+		out[j] = '\0';
 }
 
 /* Number of entries of a[0..n) that are <= x. */

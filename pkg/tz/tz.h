@@ -47,7 +47,9 @@ int64_t tz_utc_to_local(const struct tz *z, int64_t utc);
  *   TZ_UNIQUE:  one instant, utc[0].
  *   TZ_OVERLAP: two instants (fall-back), utc[0] < utc[1].
  *   TZ_GAP:     none (spring-forward); gap_end is the first UTC instant after
- *               the gap, i.e. the transition instant itself. */
+ *               the gap, i.e. the transition instant itself (utc[0] holds it
+ *               too). E.g. New York 2026-03-08 02:30 -> gap_end 07:00Z,
+ *               which reads 03:00 local. */
 enum tz_kind { TZ_UNIQUE = 1, TZ_OVERLAP = 2, TZ_GAP = 0 };
 struct tz_mapping {
 	enum tz_kind kind;
@@ -57,7 +59,8 @@ struct tz_mapping {
 void tz_local_to_utc(const struct tz *z, int64_t local, struct tz_mapping *out);
 
 /* The first UTC instant strictly after `utc` at which the offset changes, or
- * INT64_MAX when there is none. Lets iterators skip whole stable spans. */
+ * INT64_MAX when there is none. Lets iterators skip whole stable spans.
+ * Changes of abbreviation or of the DST flag alone are not transitions. */
 int64_t tz_next_transition(const struct tz *z, int64_t utc);
 
 #endif
