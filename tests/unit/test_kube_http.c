@@ -1,0 +1,697 @@
+/* Unit tests for pkg/kube/http against a small HTTP/1.1 server that runs in
+ * the same event loop (no cluster needed): methods and content types,
+ * Status parsing, transport errors, timeouts, connection reuse, FIFO rate
+ * limiting, streaming and cancellation, path helpers. The live apiserver is
+ * exercised by tests/integration/itest_kube_http.c. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/buf.h"
+#include "kube/config.h"
+#include "kube/http.h"
+#include "loop/loop.h"
+
+/* ---- the fake server ---- */
+
+#define MAX_CONNS 16
+#define MAX_LOG	  64
+
+struct conn {
+	int fd;
+	struct buf in;
+	bool streaming;
+};
+
+struct server {
+	struct loop *l;
+	int lfd;
+	int port;
+	int accepted;
+	struct conn conns[MAX_CONNS];
+	/* One line per request: "METHOD PATH|content-type|body". */
+	char *log[MAX_LOG];
+	int nlog;
+	char auth[128];
+};
+
+static struct server srv;
+
+static void conn_close(struct conn *c)
+{
+	loop_fd_unwatch(srv.l, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	buf_release(&c->in);
+}
+
+static void send_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void respond(struct conn *c, int status, const char *body)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n",
+			 status, strlen(body));
+	send_all(c->fd, head, (size_t)n);
+	send_all(c->fd, body, strlen(body));
+}
+
+static void send_chunk(struct conn *c, const char *s)
+{
+	char head[32];
+	int n = snprintf(head, sizeof(head), "%zx\r\n", strlen(s));
+	send_all(c->fd, head, (size_t)n);
+	send_all(c->fd, s, strlen(s));
+	send_all(c->fd, "\r\n", 2);
+}
+
+static void on_stream_tick(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct conn *c = ud;
+	if (c->fd < 0 || !c->streaming)
+		return;
+	send_chunk(c, "line2\n");
+	send_all(c->fd, "0\r\n\r\n", 5);
+	c->streaming = false;
+}
+
+static const char *header_value(const char *req, const char *name, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	size_t nl = strlen(name);
+	for (const char *p = strstr(req, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+			const char *v = p + 2 + nl + 1;
+			while (*v == ' ')
+				v++;
+			const char *e = strstr(v, "\r\n");
+			snprintf(out, outlen, "%.*s", (int)(e - v), v);
+			return out;
+		}
+	}
+	return out;
+}
+
+static void handle(struct conn *c, const char *req, const char *body, size_t blen)
+{
+	char method[16], path[256], ctype[128];
+	sscanf(req, "%15s %255s", method, path);
+	header_value(req, "Content-Type", ctype, sizeof(ctype));
+	header_value(req, "Authorization", srv.auth, sizeof(srv.auth));
+	if (srv.nlog < MAX_LOG) {
+		struct buf line;
+		buf_init(&line, BUF_UNLIMITED);
+		buf_addf(&line, "%s %s|%s|%.*s", method, path, ctype, (int)blen, body);
+		srv.log[srv.nlog++] = buf_detach(&line, NULL);
+	}
+	if (strncmp(path, "/ok", 3) == 0) {
+		respond(c, 200, "{\"kind\":\"Thing\",\"n\":1}");
+	} else if (strcmp(path, "/big") == 0) {
+		respond(c, 200, "{\"kind\":\"Thing\",\"padding\":\"0123456789012345678901234\"}");
+	} else if (strcmp(path, "/notfound") == 0) {
+		respond(c, 404,
+			"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+			"\"message\":\"configmaps \\\"x\\\" not found\",\"reason\":\"NotFound\","
+			"\"details\":{\"name\":\"x\",\"kind\":\"configmaps\"},\"code\":404}");
+	} else if (strcmp(path, "/gone") == 0) {
+		respond(c, 410,
+			"{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"too old "
+			"resource version: 1 (5)\",\"reason\":\"Expired\",\"code\":410}");
+	} else if (strcmp(path, "/html") == 0) {
+		respond(c, 502, "<html>bad gateway</html>");
+	} else if (strcmp(path, "/slow") == 0) {
+		/* Never answers: the client's timeout must fire. */
+	} else if (strcmp(path, "/stream") == 0) {
+		const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+		send_all(c->fd, head, strlen(head));
+		send_chunk(c, "line1\n");
+		c->streaming = true;
+		loop_timer_after(srv.l, 30, on_stream_tick, c);
+	} else {
+		respond(c, 500, "{}");
+	}
+}
+
+static void on_conn_readable(struct loop *l, int fd, unsigned ev, void *ud)
+{
+	struct conn *c = ud;
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	buf_add(&c->in, tmp, (size_t)n);
+	for (;;) {
+		const char *s = buf_str(&c->in);
+		const char *end = strstr(s, "\r\n\r\n");
+		if (!end)
+			return;
+		size_t hlen = (size_t)(end - s) + 4;
+		char cl[32];
+		header_value(s, "Content-Length", cl, sizeof(cl));
+		size_t blen = cl[0] ? strtoul(cl, NULL, 10) : 0;
+		if (c->in.len < hlen + blen)
+			return;
+		char *req = strndup(s, hlen);
+		char *body = strndup(s + hlen, blen);
+		buf_consume(&c->in, hlen + blen);
+		handle(c, req, body, blen);
+		free(req);
+		free(body);
+	}
+}
+
+static void on_accept(struct loop *l, int fd, unsigned ev, void *ud)
+{
+	int cfd = accept(fd, NULL, NULL);
+	assert_true(cfd >= 0);
+	srv.accepted++;
+	for (int i = 0; i < MAX_CONNS; i++) {
+		if (srv.conns[i].fd < 0) {
+			srv.conns[i].fd = cfd;
+			buf_init(&srv.conns[i].in, 1 << 20);
+			assert_int_equal(
+			    loop_fd_watch(l, cfd, LOOP_READ, on_conn_readable, &srv.conns[i]), 0);
+			return;
+		}
+	}
+	fail_msg("too many connections");
+}
+
+static void server_start(struct loop *l)
+{
+	memset(&srv, 0, sizeof(srv));
+	srv.l = l;
+	for (int i = 0; i < MAX_CONNS; i++)
+		srv.conns[i].fd = -1;
+	srv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(srv.lfd >= 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(srv.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t alen = sizeof(a);
+	getsockname(srv.lfd, (struct sockaddr *)&a, &alen);
+	srv.port = ntohs(a.sin_port);
+	assert_int_equal(listen(srv.lfd, 16), 0);
+	assert_int_equal(loop_fd_watch(l, srv.lfd, LOOP_READ, on_accept, NULL), 0);
+}
+
+static void server_stop(void)
+{
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (srv.conns[i].fd >= 0)
+			conn_close(&srv.conns[i]);
+	loop_fd_unwatch(srv.l, srv.lfd);
+	close(srv.lfd);
+	for (int i = 0; i < srv.nlog; i++)
+		free(srv.log[i]);
+}
+
+/* ---- fixture: loop + server + client ---- */
+
+struct fx {
+	struct loop *l;
+	struct kube_config *cfg;
+	struct kube_http *h;
+};
+
+static struct kube_config *config_for_port(int port)
+{
+	char text[512], err[256];
+	snprintf(text, sizeof(text),
+		 "current-context: t\nclusters:\n- name: c\n  cluster: {server: "
+		 "'http://127.0.0.1:%d'}\ncontexts:\n- name: t\n  context: {cluster: c, user: "
+		 "u}\nusers:\n- name: u\n  user: {token: sekrit}\n",
+		 port);
+	struct kube_config *c;
+	assert_int_equal(
+	    kube_config_load_text(text, strlen(text), NULL, NULL, &c, err, sizeof(err)), 0);
+	return c;
+}
+
+static int fx_setup_opts(void **state, const struct kube_http_opts *opts)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_int_equal(loop_new(&f->l), 0);
+	server_start(f->l);
+	f->cfg = config_for_port(srv.port);
+	assert_int_equal(kube_http_new(f->l, f->cfg, opts, &f->h), 0);
+	*state = f;
+	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_setup_opts(state, NULL);
+}
+
+static int fx_setup_limited(void **state)
+{
+	struct kube_http_opts o = {.qps = 20, .burst = 1};
+	return fx_setup_opts(state, &o);
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	kube_http_free(f->h);
+	server_stop();
+	kube_config_free(f->cfg);
+	loop_free(f->l);
+	free(f);
+	return 0;
+}
+
+/* ---- async helpers ---- */
+
+struct got {
+	int calls;
+	int status, err, code;
+	char reason[64], message[256], transport[256];
+	char body[512];
+	char data[512];
+	int order;
+};
+
+static int g_done_seq;
+
+static void on_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct got *g = ud;
+	g->calls++;
+	g->status = res->status;
+	g->err = res->err;
+	g->code = res->code;
+	g->order = ++g_done_seq;
+	snprintf(g->reason, sizeof(g->reason), "%s", res->reason);
+	snprintf(g->message, sizeof(g->message), "%s", res->message);
+	snprintf(g->transport, sizeof(g->transport), "%s", res->transport_error);
+	snprintf(g->body, sizeof(g->body), "%.*s", (int)res->body_len, res->body);
+}
+
+static void on_data(struct kube_req *req, const char *d, size_t n, void *ud)
+{
+	struct got *g = ud;
+	size_t have = strlen(g->data);
+	snprintf(g->data + have, sizeof(g->data) - have, "%.*s", (int)n, d);
+}
+
+static void run_until(struct loop *l, const int *counter, int want)
+{
+	int64_t give_up = loop_now_monotonic_ms() + 10000;
+	while (*counter < want) {
+		assert_true(loop_now_monotonic_ms() < give_up);
+		assert_true(loop_run_once(l, 100) >= 0);
+	}
+}
+
+/* ---- tests ---- */
+
+static void test_get_sends_token_and_accept(void **state)
+{
+	struct fx *f = *state;
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/ok?x=1", NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.body, "{\"kind\":\"Thing\",\"n\":1}");
+	assert_string_equal(r.reason, "");
+	assert_string_equal(r.transport_error, "");
+	kube_response_release(&r);
+	assert_int_equal(srv.nlog, 1);
+	assert_string_equal(srv.log[0], "GET /ok?x=1||");
+	assert_string_equal(srv.auth, "Bearer sekrit");
+}
+
+static void test_methods_and_content_types(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		enum kube_method m;
+		const char *want;
+	} cases[] = {
+	    {KUBE_POST, "POST /ok|application/json|{\"a\":1}"},
+	    {KUBE_PUT, "PUT /ok|application/json|{\"a\":1}"},
+	    {KUBE_PATCH_MERGE, "PATCH /ok|application/merge-patch+json|{\"a\":1}"},
+	    {KUBE_PATCH_JSON, "PATCH /ok|application/json-patch+json|{\"a\":1}"},
+	    {KUBE_PATCH_STRATEGIC, "PATCH /ok|application/strategic-merge-patch+json|{\"a\":1}"},
+	    {KUBE_PATCH_APPLY, "PATCH /ok|application/apply-patch+yaml|{\"a\":1}"},
+	    {KUBE_DELETE, "DELETE /ok|application/json|{\"a\":1}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kube_response r;
+		assert_int_equal(kube_http_do(f->h, cases[i].m, "/ok", "{\"a\":1}", 7, &r), 0);
+		assert_int_equal(r.status, 200);
+		kube_response_release(&r);
+		assert_string_equal(srv.log[i], cases[i].want);
+	}
+	/* DELETE without a body. */
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_DELETE, "/ok", NULL, 0, &r), 0);
+	kube_response_release(&r);
+	assert_string_equal(srv.log[7], "DELETE /ok||");
+}
+
+static void test_error_status_is_parsed_and_kept(void **state)
+{
+	struct fx *f = *state;
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/notfound", NULL, 0, &r), 0);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r.err, 0);
+	assert_string_equal(r.reason, "NotFound");
+	assert_string_equal(r.message, "configmaps \"x\" not found");
+	assert_int_equal(r.code, 404);
+	/* The whole body is still there. */
+	assert_non_null(strstr(r.body, "\"details\""));
+	kube_response_release(&r);
+
+	/* Not a Status: reason from the HTTP status, message is the body. */
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/html", NULL, 0, &r), 0);
+	assert_int_equal(r.status, 502);
+	assert_string_equal(r.reason, "Unknown");
+	assert_string_equal(r.message, "<html>bad gateway</html>");
+	assert_int_equal(r.code, 502);
+	kube_response_release(&r);
+}
+
+static void test_connection_refused(void **state)
+{
+	struct fx *f = *state;
+	/* A port that was just free: bind, read the port, close. */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bind(s, (struct sockaddr *)&a, sizeof(a));
+	socklen_t alen = sizeof(a);
+	getsockname(s, (struct sockaddr *)&a, &alen);
+	close(s);
+	struct kube_config *cfg = config_for_port(ntohs(a.sin_port));
+	struct kube_http *h;
+	assert_int_equal(kube_http_new(f->l, cfg, NULL, &h), 0);
+	struct kube_response r;
+	assert_int_equal(kube_http_do(h, KUBE_GET, "/ok", NULL, 0, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.err, -ECONNREFUSED);
+	assert_true(strlen(r.transport_error) > 0);
+	kube_response_release(&r);
+	kube_http_free(h);
+	kube_config_free(cfg);
+}
+
+static void test_request_timeout(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = "/slow", .timeout_ms = 150, .done = on_done, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	assert_int_equal(g.calls, 0); /* never inside kube_http_request */
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.err, -ETIMEDOUT);
+	assert_int_equal(g.status, 0);
+	assert_true(strlen(g.transport) > 0);
+}
+
+static void test_connection_reused(void **state)
+{
+	struct fx *f = *state;
+	for (int i = 0; i < 5; i++) {
+		struct kube_response r;
+		assert_int_equal(kube_http_do(f->h, KUBE_GET, "/ok", NULL, 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		kube_response_release(&r);
+	}
+	/* An error status does not cost the connection either. */
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/notfound", NULL, 0, &r), 0);
+	kube_response_release(&r);
+	assert_int_equal(srv.accepted, 1);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.connects, 1);
+	assert_int_equal(st.requests_done, 6);
+	assert_int_equal(st.in_flight, 0);
+}
+
+static void test_rate_limit_fifo(void **state)
+{
+	struct fx *f = *state; /* qps 20, burst 1 */
+	struct got g[6];
+	memset(g, 0, sizeof(g));
+	int64_t t0 = loop_now_monotonic_ms();
+	char path[32];
+	for (int i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "/ok/%d", i);
+		struct kube_req_opts o = {
+		    .method = KUBE_GET, .path = path, .done = on_done, .ud = &g[i]};
+		assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	}
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.requests_started, 1);
+	assert_int_equal(st.waiting, 5);
+	assert_int_equal(st.requests_queued, 5);
+	run_until(f->l, &g[5].calls, 1);
+	for (int i = 0; i < 6; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "GET /ok/%d||", i);
+		assert_string_equal(srv.log[i], want);
+		assert_int_equal(g[i].calls, 1);
+	}
+	/* Five waited for tokens at 20/s: at least 250 ms in all (a lower
+	 * bound, so a slow machine cannot break it). */
+	assert_true(loop_now_monotonic_ms() - t0 >= 245);
+}
+
+static void test_cancel_queued_request(void **state)
+{
+	struct fx *f = *state; /* qps 20, burst 1 */
+	struct got g[3];
+	memset(g, 0, sizeof(g));
+	struct kube_req *reqs[3];
+	for (int i = 0; i < 3; i++) {
+		struct kube_req_opts o = {
+		    .method = KUBE_GET, .path = "/ok", .done = on_done, .ud = &g[i]};
+		assert_int_equal(kube_http_request(f->h, &o, &reqs[i]), 0);
+	}
+	assert_string_equal(kube_req_path(reqs[1]), "/ok");
+	kube_req_cancel(reqs[1]);
+	run_until(f->l, &g[2].calls, 1);
+	assert_int_equal(g[0].calls, 1);
+	assert_int_equal(g[1].calls, 0);
+	assert_int_equal(srv.nlog, 2);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.waiting, 0);
+}
+
+static void test_stream_chunks_then_done_and_exempt(void **state)
+{
+	struct fx *f = *state; /* qps 20, burst 1: the stream must not wait */
+	struct got plain = {0}, s = {0};
+	struct kube_req_opts o = {.method = KUBE_GET, .path = "/ok", .done = on_done, .ud = &plain};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	struct kube_req_opts so = {
+	    .method = KUBE_GET, .path = "/stream", .done = on_done, .on_data = on_data, .ud = &s};
+	assert_int_equal(kube_http_request(f->h, &so, NULL), 0);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.requests_started, 2);
+	run_until(f->l, &s.calls, 1);
+	assert_string_equal(s.data, "line1\nline2\n");
+	assert_int_equal(s.status, 200);
+	assert_int_equal(s.err, 0);
+	assert_string_equal(s.body, "");
+}
+
+static void on_data_cancel(struct kube_req *req, const char *d, size_t n, void *ud)
+{
+	on_data(req, d, n, ud);
+	kube_req_cancel(req);
+}
+
+static void test_cancel_stream_from_its_data_callback(void **state)
+{
+	struct fx *f = *state;
+	struct got s = {0};
+	struct kube_req_opts so = {.method = KUBE_GET,
+				   .path = "/stream",
+				   .done = on_done,
+				   .on_data = on_data_cancel,
+				   .ud = &s};
+	assert_int_equal(kube_http_request(f->h, &so, NULL), 0);
+	int64_t until = loop_now_monotonic_ms() + 200;
+	while (loop_now_monotonic_ms() < until)
+		assert_true(loop_run_once(f->l, 20) >= 0);
+	assert_string_equal(s.data, "line1\n");
+	assert_int_equal(s.calls, 0);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.in_flight, 0);
+}
+
+static void test_stream_error_status_not_streamed(void **state)
+{
+	struct fx *f = *state;
+	struct got s = {0};
+	struct kube_req_opts so = {
+	    .method = KUBE_GET, .path = "/gone", .done = on_done, .on_data = on_data, .ud = &s};
+	assert_int_equal(kube_http_request(f->h, &so, NULL), 0);
+	run_until(f->l, &s.calls, 1);
+	assert_string_equal(s.data, "");
+	assert_int_equal(s.status, 410);
+	assert_string_equal(s.reason, "Expired");
+	assert_string_equal(s.message, "too old resource version: 1 (5)");
+}
+
+static void test_cancel_in_flight_from_timer(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req *r;
+	struct kube_req_opts o = {.method = KUBE_GET, .path = "/slow", .done = on_done, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, &r), 0);
+	int64_t until = loop_now_monotonic_ms() + 50;
+	while (loop_now_monotonic_ms() < until)
+		assert_true(loop_run_once(f->l, 10) >= 0);
+	assert_int_equal(srv.nlog, 1);
+	kube_req_cancel(r);
+	until = loop_now_monotonic_ms() + 50;
+	while (loop_now_monotonic_ms() < until)
+		assert_true(loop_run_once(f->l, 10) >= 0);
+	assert_int_equal(g.calls, 0);
+}
+
+static void test_body_cap(void **state)
+{
+	struct loop *l;
+	assert_int_equal(loop_new(&l), 0);
+	server_start(l);
+	struct kube_config *cfg = config_for_port(srv.port);
+	struct kube_http_opts o = {.max_body = 16};
+	struct kube_http *h;
+	assert_int_equal(kube_http_new(l, cfg, &o, &h), 0);
+	struct kube_response r;
+	assert_int_equal(kube_http_do(h, KUBE_GET, "/big", NULL, 0, &r), 0);
+	assert_int_equal(r.err, -EFBIG);
+	assert_int_equal(r.status, 200);
+	kube_response_release(&r);
+	kube_http_free(h);
+	server_stop();
+	kube_config_free(cfg);
+	loop_free(l);
+}
+
+static void test_bad_requests_refused(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {.method = KUBE_GET, .path = "ok", .done = on_done, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), -EINVAL);
+	o.path = "/ok";
+	o.done = NULL;
+	assert_int_equal(kube_http_request(f->h, &o, NULL), -EINVAL);
+}
+
+static void test_paths_and_queries(void **state)
+{
+	struct buf b;
+	buf_init(&b, BUF_UNLIMITED);
+	assert_int_equal(kube_path(&b, "takt.io", "v1alpha1", "trading", "batchschedules",
+				   "publish-quotes", "status"),
+			 0);
+	assert_string_equal(buf_str(&b), "/apis/takt.io/v1alpha1/namespaces/trading/batchschedules/"
+					 "publish-quotes/status");
+	buf_reset(&b);
+	assert_int_equal(kube_path(&b, "", "v1", "default", "configmaps", NULL, NULL), 0);
+	assert_string_equal(buf_str(&b), "/api/v1/namespaces/default/configmaps");
+	buf_reset(&b);
+	assert_int_equal(kube_path(&b, NULL, NULL, NULL, "namespaces", "a b/c", NULL), 0);
+	assert_string_equal(buf_str(&b), "/api/v1/namespaces/a%20b%2Fc");
+	buf_reset(&b);
+	kube_path(&b, "batch", "v1", NULL, "jobs", NULL, NULL);
+	assert_int_equal(kube_query_add(&b, "labelSelector", "takt.io/schedule=a,b in (x)"), 0);
+	assert_int_equal(kube_query_add(&b, "watch", "1"), 0);
+	assert_string_equal(buf_str(&b), "/apis/batch/v1/jobs?labelSelector=takt.io%2Fschedule%3Da"
+					 "%2Cb%20in%20%28x%29&watch=1");
+	buf_release(&b);
+
+	struct buf small;
+	buf_init(&small, 8);
+	assert_int_equal(kube_path(&small, "takt.io", "v1alpha1", NULL, "x", NULL, NULL), -ENOSPC);
+	buf_release(&small);
+}
+
+static void test_delete_body(void **state)
+{
+	struct buf b;
+	buf_init(&b, BUF_UNLIMITED);
+	struct kube_delete_opts none = {0};
+	assert_int_equal(kube_delete_body(&b, &none), 0);
+	assert_string_equal(buf_str(&b), "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\"}");
+	buf_reset(&b);
+	long zero = 0;
+	struct kube_delete_opts all = {.propagation_policy = "Foreground",
+				       .grace_period_seconds = &zero,
+				       .precondition_uid = "u-1",
+				       .precondition_resource_version = "42"};
+	assert_int_equal(kube_delete_body(&b, &all), 0);
+	assert_string_equal(
+	    buf_str(&b), "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"propagationPolicy\":"
+			 "\"Foreground\",\"gracePeriodSeconds\":0,\"preconditions\":{\"uid\":"
+			 "\"u-1\",\"resourceVersion\":\"42\"}}");
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_get_sends_token_and_accept, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_methods_and_content_types, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_error_status_is_parsed_and_kept, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_refused, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_request_timeout, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_reused, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_rate_limit_fifo, fx_setup_limited, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_queued_request, fx_setup_limited,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_chunks_then_done_and_exempt,
+					    fx_setup_limited, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_stream_from_its_data_callback, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_error_status_not_streamed, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel_in_flight_from_timer, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test(test_body_cap),
+	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, fx_setup, fx_teardown),
+	    cmocka_unit_test(test_paths_and_queries),
+	    cmocka_unit_test(test_delete_body),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
