@@ -453,6 +453,66 @@ static void test_all_system_zones(void **state)
 	assert_true(all_zones_checked > 300);
 }
 
+/* "Slim" TZif files (zic -b slim, as Alpine and distroless images ship) stop
+ * listing transitions in 2007 for New York and leave the rest to the footer
+ * rule. Every zone is compiled slim from Debian's tzdata.zi and compared with
+ * glibc reading the same slim files. Skipped without zic. */
+static char slim_root[64];
+static long slim_checked;
+
+static int check_slim_zone(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	if (flag != FTW_F)
+		return 0;
+	const char *name = path + strlen(slim_root) + 1;
+	struct tz *z = NULL;
+	char err[256];
+	if (tz_load(name, &z, err, sizeof(err)) != 0)
+		fail_msg("slim %s: %s", name, err);
+	use_glibc_zone(path); /* glibc reads an absolute path as a file */
+	check_against_glibc(z, -2145916800, 7258118400, 86400 * 11 + 3607);
+	for (int64_t t = tz_next_transition(z, 0); t < 4102444800; t = tz_next_transition(z, t))
+		if (tz_offset_at(z, t - 1) != glibc_off(t - 1) ||
+		    tz_offset_at(z, t) != glibc_off(t))
+			fail_msg("slim %s: transition at %lld differs from glibc", name,
+				 (long long)t);
+	tz_free(z);
+	slim_checked++;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+static void test_slim_zones_match_glibc(void **state)
+{
+	if (access("/usr/sbin/zic", X_OK) != 0 ||
+	    access("/usr/share/zoneinfo/tzdata.zi", R_OK) != 0)
+		skip();
+	snprintf(slim_root, sizeof(slim_root), "/tmp/takt-slim-XXXXXX");
+	assert_non_null(mkdtemp(slim_root));
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/zic -b slim -d %s /usr/share/zoneinfo/tzdata.zi",
+		 slim_root);
+	assert_int_equal(system(cmd), 0);
+	const char *saved = getenv("TZDIR");
+	char *copy = saved ? strdup(saved) : NULL;
+	setenv("TZDIR", slim_root, 1);
+	slim_checked = 0;
+	int rc = nftw(slim_root, check_slim_zone, 16, FTW_PHYS);
+	if (copy) {
+		setenv("TZDIR", copy, 1);
+		free(copy);
+	} else {
+		unsetenv("TZDIR");
+	}
+	nftw(slim_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(rc, 0);
+	assert_true(slim_checked > 300);
+}
+
 static void test_utc_builtin(void **state)
 {
 	const char *saved = getenv("TZDIR");
@@ -898,6 +958,7 @@ int main(void)
 	    cmocka_unit_test(test_year_2100_from_footer),
 	    cmocka_unit_test(test_local_to_utc_brute_force),
 	    cmocka_unit_test(test_all_system_zones),
+	    cmocka_unit_test(test_slim_zones_match_glibc),
 	    cmocka_unit_test(test_utc_builtin),
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_tzdir_honoured),
