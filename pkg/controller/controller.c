@@ -1,0 +1,1129 @@
+/* The BatchSchedule controller; see controller.h. */
+#include "controller/controller.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/buf.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "controller/informer.h"
+#include "controller/planner.h"
+#include "controller/spec.h"
+#include "kube/http.h"
+#include "kube/store.h"
+#include "kube/workqueue.h"
+#include "loop/loop.h"
+#include "tz/civil.h"
+
+#include "base/banned.h"
+
+#define GROUP	       "takt.io"
+#define VERSION	       "v1alpha1"
+#define LABEL_SCHEDULE "takt.io/schedule"
+#define ANN_SCHEDULED  "takt.io/scheduled-time"
+#define ANN_TRIGGER    "takt.io/trigger"
+#define COMPONENT      "takt-controller"
+#define IDX_SCHEDULE   "schedule"
+#define IDX_JOB	       "job"
+
+/* A POSTed Job not seen in the watch after this long is forgotten (the
+ * watch is broken or the Job was deleted at once); a relist settles it. */
+#define EXPECTATION_TTL_MS 30000
+/* Repeats of one Event reason on one schedule within this window update
+ * the same Event (count, lastTimestamp) instead of creating another. */
+#define EVENT_AGGREGATE_MS (10 * 60 * 1000)
+#define MAX_EVENT_REASONS  8
+#define BODY_MAX	   (4u * 1024 * 1024)
+
+struct expectation {
+	char name[SPEC_JOB_NAME_MAX + 1];
+	int64_t slot;
+	enum spec_trigger trigger;
+	int64_t expires_mono;
+};
+
+struct agg_event {
+	char reason[32];
+	char name[128]; /* "" when none is known */
+	enum plan_event_type type;
+	int64_t count;
+	int64_t last_ms;
+};
+
+/* Everything the controller remembers about one schedule between
+ * reconciles. */
+struct sched {
+	struct controller *c;
+	char *key;
+	/* The parsed spec, kept while uid, generation and annotations are
+	 * unchanged: parsing loads the time zone, which is file I/O. */
+	bool have_spec;
+	char *spec_uid;
+	int64_t spec_gen;
+	char *spec_ann; /* serialized metadata.annotations */
+	int spec_rc;
+	char spec_err[512];
+	struct spec spec;
+
+	struct expectation *exp;
+	size_t n_exp, cap_exp;
+
+	loop_timer_id wake_timer;
+	int64_t wake_at;
+
+	/* The Job body for the next slot, built ahead. */
+	int64_t prep_slot;
+	int64_t prep_gen;
+	char *prep_body;
+
+	/* The object our last status write returned: newer than the store
+	 * until the watch catches up. */
+	cJSON *written;
+	uint64_t written_rv;
+
+	/* The reconcile in progress (the work queue runs one per key). */
+	bool busy;
+	int pending;
+	bool failed;
+	bool status_sent;
+	struct plan plan;
+	cJSON *status_patch;
+	char *old_ready_msg;
+
+	struct agg_event events[MAX_EVENT_REASONS];
+	size_t n_events;
+};
+
+enum op_kind { OP_CREATE, OP_DELETE, OP_STATUS, OP_EVENT_POST, OP_EVENT_PATCH };
+
+/* A request in flight, listed so controller_free can cancel it. */
+struct op {
+	struct op *prev, *next;
+	struct controller *c;
+	struct kube_req *req;
+	enum op_kind kind;
+	char *key;
+	char name[SPEC_JOB_NAME_MAX + 1];
+	char reason[32];
+	int64_t sent_ns;
+};
+
+struct controller {
+	struct loop *loop;
+	struct kube_http *http;
+	char *ns;
+	char *instance;
+	struct store *schedules, *jobs, *pods;
+	struct informer *inf_schedules, *inf_jobs, *inf_pods;
+	struct wq *queue;
+	struct hmap *scheds; /* key -> struct sched */
+	struct op *ops;
+	bool all_synced;
+	struct controller_stats stats;
+};
+
+static void drain(struct controller *c);
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(jget(o, k));
+}
+
+static const char *md_str(const cJSON *obj, const char *k)
+{
+	return jstr(jget(obj, "metadata"), k);
+}
+
+static const char *label(const cJSON *obj, const char *k)
+{
+	return jstr(jget(jget(obj, "metadata"), "labels"), k);
+}
+
+static const char *annotation(const cJSON *obj, const char *k)
+{
+	return jstr(jget(jget(obj, "metadata"), "annotations"), k);
+}
+
+static int64_t time_ms(const char *s)
+{
+	int64_t ms;
+	if (!s || rfc3339_parse(s, &ms))
+		return SPEC_TIME_UNSET;
+	return ms;
+}
+
+static uint64_t rv_number(const cJSON *obj)
+{
+	const char *rv = md_str(obj, "resourceVersion");
+	return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+/* The controller ownerReference's uid, or NULL. */
+static const char *controller_uid(const cJSON *obj, const char *kind)
+{
+	const cJSON *it;
+	const cJSON *refs = jget(jget(obj, "metadata"), "ownerReferences");
+	cJSON_ArrayForEach(it, refs)
+	{
+		if (cJSON_IsTrue(jget(it, "controller")) && jstr(it, "kind") &&
+		    !strcmp(jstr(it, "kind"), kind))
+			return jstr(it, "uid");
+	}
+	return NULL;
+}
+
+/* ---- per-schedule state --------------------------------------------------------- */
+
+static struct sched *sched_get(struct controller *c, const char *key)
+{
+	struct sched *s = hmap_get(c->scheds, key);
+	if (s)
+		return s;
+	s = xcalloc(1, sizeof(*s));
+	s->c = c;
+	s->key = xstrdup(key);
+	spec_init(&s->spec);
+	plan_init(&s->plan);
+	s->prep_slot = SPEC_TIME_UNSET;
+	s->wake_at = SPEC_TIME_UNSET;
+	hmap_put(c->scheds, key, s);
+	return s;
+}
+
+static void sched_forget_spec(struct sched *s)
+{
+	spec_release(&s->spec);
+	free(s->spec_uid);
+	free(s->spec_ann);
+	s->spec_uid = s->spec_ann = NULL;
+	s->have_spec = false;
+}
+
+static void sched_free(void *p)
+{
+	struct sched *s = p;
+	sched_forget_spec(s);
+	plan_release(&s->plan);
+	free(s->exp);
+	free(s->prep_body);
+	cJSON_Delete(s->written);
+	cJSON_Delete(s->status_patch);
+	free(s->old_ready_msg);
+	free(s->key);
+	free(s);
+}
+
+static void expectation_drop(struct sched *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_exp; i++) {
+		if (!strcmp(s->exp[i].name, name)) {
+			s->exp[i] = s->exp[--s->n_exp];
+			return;
+		}
+	}
+}
+
+/* The schedule object to plan from: the store's, unless our own last status
+ * write returned a newer one the watch has not delivered yet (planning from
+ * the older status would decide its slots a second time). */
+static const cJSON *freshest(struct sched *s, const cJSON *stored)
+{
+	if (!s->written)
+		return stored;
+	if (stored) {
+		const char *u1 = md_str(stored, "uid"), *u2 = md_str(s->written, "uid");
+		if (u1 && u2 && !strcmp(u1, u2) && rv_number(stored) < s->written_rv)
+			return s->written;
+	}
+	cJSON_Delete(s->written);
+	s->written = NULL;
+	s->written_rv = 0;
+	return stored;
+}
+
+/* Parses the spec unless the cached parse is of the same object version
+ * (uid, generation, annotations: status writes change nothing here). */
+static void sched_parse(struct sched *s, const cJSON *obj)
+{
+	const char *uid = md_str(obj, "uid");
+	int64_t gen = (int64_t)cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
+	char *ann = cJSON_PrintUnformatted(jget(jget(obj, "metadata"), "annotations"));
+	if (!ann)
+		ann = xstrdup("");
+	if (s->have_spec && uid && s->spec_uid && !strcmp(uid, s->spec_uid) && gen == s->spec_gen &&
+	    !strcmp(ann, s->spec_ann)) {
+		free(ann);
+		return;
+	}
+	sched_forget_spec(s);
+	s->spec_err[0] = 0;
+	s->spec_rc = spec_parse(obj, &s->spec, s->spec_err, sizeof(s->spec_err));
+	s->spec_uid = uid ? xstrdup(uid) : NULL;
+	s->spec_gen = gen;
+	s->spec_ann = ann;
+	s->have_spec = true;
+	/* A body built for the old version must not be sent. */
+	free(s->prep_body);
+	s->prep_body = NULL;
+	s->prep_slot = SPEC_TIME_UNSET;
+}
+
+/* ---- gathering the planner's input ---------------------------------------------- */
+
+/* A pod counts for overlap until it is gone: running, pending, or being
+ * deleted. A pod that has ended (and is not being deleted) does not. */
+static bool pod_present(const cJSON *pod)
+{
+	if (md_str(pod, "deletionTimestamp"))
+		return true;
+	const char *phase = jstr(jget(pod, "status"), "phase");
+	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
+}
+
+static void job_outcome(const cJSON *job, struct plan_run *r)
+{
+	const cJSON *st = jget(job, "status");
+	const cJSON *it;
+	r->finished = false;
+	r->succeeded = false;
+	r->completion = SPEC_TIME_UNSET;
+	cJSON_ArrayForEach(it, jget(st, "conditions"))
+	{
+		const char *type = jstr(it, "type"), *status = jstr(it, "status");
+		if (!type || !status || strcmp(status, "True"))
+			continue;
+		if (!strcmp(type, "Complete")) {
+			r->finished = r->succeeded = true;
+			r->completion = time_ms(jstr(st, "completionTime"));
+			if (r->completion == SPEC_TIME_UNSET)
+				r->completion = time_ms(jstr(it, "lastTransitionTime"));
+		} else if (!strcmp(type, "Failed")) {
+			r->finished = true;
+			r->succeeded = false;
+			r->completion = time_ms(jstr(it, "lastTransitionTime"));
+		}
+	}
+}
+
+struct gathered {
+	struct plan_run *runs;
+	size_t n_runs;
+	struct plan_expectation *exps;
+	size_t n_exps;
+	size_t orphans;
+	struct store_list jobs, pods;
+};
+
+static void gathered_release(struct gathered *g)
+{
+	free(g->runs);
+	free(g->exps);
+	store_list_release(&g->jobs);
+	store_list_release(&g->pods);
+}
+
+static void gather(struct controller *c, struct sched *s, const char *uid, struct gathered *g)
+{
+	struct buf k;
+	memset(g, 0, sizeof(*g));
+	buf_init(&k, 1024);
+	store_by_index(c->jobs, IDX_SCHEDULE, s->key, &g->jobs);
+	g->runs = xcalloc(g->jobs.n + 1, sizeof(*g->runs));
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const cJSON *job = g->jobs.items[i];
+		const char *owner = controller_uid(job, "BatchSchedule");
+		/* Same name, other schedule (deleted and re-created): not ours. */
+		if (!owner || !uid || strcmp(owner, uid))
+			continue;
+		struct plan_run *r = &g->runs[g->n_runs++];
+		r->name = md_str(job, "name");
+		r->uid = md_str(job, "uid");
+		r->slot = time_ms(annotation(job, ANN_SCHEDULED));
+		if (spec_trigger_parse(annotation(job, ANN_TRIGGER), &r->trigger))
+			r->trigger = SPEC_TRIGGER_SCHEDULE;
+		r->creation = time_ms(md_str(job, "creationTimestamp"));
+		job_outcome(job, r);
+		r->deleting = md_str(job, "deletionTimestamp") != NULL;
+		struct store_list pods;
+		buf_reset(&k);
+		store_key(job, &k);
+		store_by_index(c->pods, IDX_JOB, buf_str(&k), &pods);
+		for (size_t j = 0; j < pods.n; j++)
+			if (pod_present(pods.items[j]))
+				r->pods_present++;
+		store_list_release(&pods);
+	}
+	/* Pods of the schedule whose Job is gone still hold Forbid/Replace. */
+	store_by_index(c->pods, IDX_SCHEDULE, s->key, &g->pods);
+	for (size_t i = 0; i < g->pods.n; i++) {
+		const cJSON *pod = g->pods.items[i];
+		if (!pod_present(pod))
+			continue;
+		buf_reset(&k);
+		if (store_index_controller(pod, "Job", &k) != 1)
+			continue;
+		if (!store_get(c->jobs, buf_str(&k)))
+			g->orphans++;
+	}
+	/* Expectations: drop those the watch has shown, or that expired. */
+	int64_t now = loop_now_monotonic_ms();
+	const char *ns = s->spec.namespace;
+	for (size_t i = 0; i < s->n_exp;) {
+		if (store_get_ns(c->jobs, ns, s->exp[i].name) || now > s->exp[i].expires_mono) {
+			s->exp[i] = s->exp[--s->n_exp];
+			continue;
+		}
+		i++;
+	}
+	g->exps = xcalloc(s->n_exp + 1, sizeof(*g->exps));
+	for (size_t i = 0; i < s->n_exp; i++) {
+		g->exps[i].name = s->exp[i].name;
+		g->exps[i].slot = s->exp[i].slot;
+		g->exps[i].trigger = s->exp[i].trigger;
+	}
+	g->n_exps = s->n_exp;
+	buf_release(&k);
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static struct op *op_new(struct controller *c, enum op_kind kind, const char *key)
+{
+	struct op *o = xcalloc(1, sizeof(*o));
+	o->c = c;
+	o->kind = kind;
+	o->key = xstrdup(key);
+	o->sent_ns = loop_now_realtime_ns();
+	o->next = c->ops;
+	if (c->ops)
+		c->ops->prev = o;
+	c->ops = o;
+	return o;
+}
+
+static void op_free(struct op *o)
+{
+	struct controller *c = o->c;
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		c->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	free(o->key);
+	free(o);
+}
+
+static void op_done(struct kube_req *req, const struct kube_result *res, void *ud);
+
+/* Sends; on a refusal to queue, completes the op as a transport failure. */
+static int op_send(struct op *o, enum kube_method m, const char *path, const char *body, size_t len)
+{
+	struct kube_req_opts ro = {
+	    .method = m,
+	    .path = path,
+	    .body = body,
+	    .body_len = body ? len : 0,
+	    .done = op_done,
+	    .ud = o,
+	};
+	int rc = kube_http_request(o->c->http, &ro, &o->req);
+	if (rc < 0) {
+		LOG_ERROR("request not queued", "obj=%s path=%s rc=%d", o->key, path, rc);
+		op_free(o);
+	}
+	return rc;
+}
+
+static void split_key(const char *key, char *ns, size_t nsz, const char **name)
+{
+	const char *slash = strchr(key, '/');
+	size_t n = slash ? (size_t)(slash - key) : 0;
+	if (n >= nsz)
+		n = nsz - 1;
+	memcpy(ns, key, n);
+	ns[n] = 0;
+	*name = slash ? slash + 1 : key;
+}
+
+/* ---- Events ---------------------------------------------------------------------- */
+
+static struct agg_event *agg_find(struct sched *s, const char *reason)
+{
+	for (size_t i = 0; i < s->n_events; i++)
+		if (!strcmp(s->events[i].reason, reason))
+			return &s->events[i];
+	if (s->n_events < MAX_EVENT_REASONS) {
+		struct agg_event *a = &s->events[s->n_events++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->reason, sizeof(a->reason), "%s", reason);
+		return a;
+	}
+	return NULL;
+}
+
+/* Posts an Event on the schedule, or bumps the count of the last one with
+ * the same reason (the apiserver's own Events aggregate the same way). Fire
+ * and forget: a lost Event never blocks a run. */
+static void emit_event(struct controller *c, struct sched *s, enum plan_event_type type,
+		       const char *reason, const char *message, int64_t count)
+{
+	const struct spec *sp = &s->spec;
+	if (!sp->name || !sp->namespace)
+		return;
+	int64_t now = loop_now_realtime_ms();
+	char ts[40];
+	rfc3339_format(now, false, ts, sizeof(ts));
+	if (count < 1)
+		count = 1;
+	struct agg_event *a = agg_find(s, reason);
+	struct buf path;
+	buf_init(&path, 4096);
+	cJSON *ev = cJSON_CreateObject();
+	struct op *o;
+	if (a && a->name[0] && a->type == type && now - a->last_ms < EVENT_AGGREGATE_MS) {
+		a->count += count;
+		a->last_ms = now;
+		cJSON_AddNumberToObject(ev, "count", (double)a->count);
+		cJSON_AddStringToObject(ev, "lastTimestamp", ts);
+		cJSON_AddStringToObject(ev, "message", message);
+		kube_path(&path, "", "v1", sp->namespace, "events", a->name, NULL);
+		o = op_new(c, OP_EVENT_PATCH, s->key);
+		snprintf(o->reason, sizeof(o->reason), "%s", reason);
+		char *body = cJSON_PrintUnformatted(ev);
+		op_send(o, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body));
+		free(body);
+	} else {
+		char name[128];
+		snprintf(name, sizeof(name), "%s.%" PRIx64, sp->name,
+			 (uint64_t)loop_now_realtime_ns());
+		if (a) {
+			snprintf(a->name, sizeof(a->name), "%s", name);
+			a->type = type;
+			a->count = count;
+			a->last_ms = now;
+		}
+		cJSON_AddStringToObject(ev, "apiVersion", "v1");
+		cJSON_AddStringToObject(ev, "kind", "Event");
+		cJSON *md = cJSON_AddObjectToObject(ev, "metadata");
+		cJSON_AddStringToObject(md, "name", name);
+		cJSON_AddStringToObject(md, "namespace", sp->namespace);
+		cJSON *io = cJSON_AddObjectToObject(ev, "involvedObject");
+		cJSON_AddStringToObject(io, "apiVersion", GROUP "/" VERSION);
+		cJSON_AddStringToObject(io, "kind", "BatchSchedule");
+		cJSON_AddStringToObject(io, "namespace", sp->namespace);
+		cJSON_AddStringToObject(io, "name", sp->name);
+		if (sp->uid)
+			cJSON_AddStringToObject(io, "uid", sp->uid);
+		cJSON_AddStringToObject(ev, "reason", reason);
+		cJSON_AddStringToObject(ev, "message", message);
+		cJSON_AddStringToObject(ev, "type",
+					type == PLAN_EVENT_WARNING ? "Warning" : "Normal");
+		cJSON_AddNumberToObject(ev, "count", (double)count);
+		cJSON_AddStringToObject(ev, "firstTimestamp", ts);
+		cJSON_AddStringToObject(ev, "lastTimestamp", ts);
+		cJSON *src = cJSON_AddObjectToObject(ev, "source");
+		cJSON_AddStringToObject(src, "component", COMPONENT);
+		cJSON_AddStringToObject(ev, "reportingComponent", COMPONENT);
+		cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
+		kube_path(&path, "", "v1", sp->namespace, "events", NULL, NULL);
+		o = op_new(c, OP_EVENT_POST, s->key);
+		snprintf(o->reason, sizeof(o->reason), "%s", reason);
+		char *body = cJSON_PrintUnformatted(ev);
+		op_send(o, KUBE_POST, buf_str(&path), body, strlen(body));
+		free(body);
+	}
+	LOG_INFO("event", "obj=%s reason=%s type=%s count=%" PRId64 " message=\"%s\"", s->key,
+		 reason, type == PLAN_EVENT_WARNING ? "Warning" : "Normal", count, message);
+	cJSON_Delete(ev);
+	buf_release(&path);
+}
+
+/* ---- reconcile --------------------------------------------------------------------- */
+
+static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
+
+/* The end of a reconcile: arm the wake-up, build the next Job ahead, hand
+ * the key back to the queue. */
+static void finish(struct controller *c, struct sched *s)
+{
+	struct plan *p = &s->plan;
+	if (!s->failed && s->spec_rc == 0) {
+		/* Build the next slot's Job now, so that firing is sending. */
+		if (p->next_slot != SPEC_TIME_UNSET &&
+		    (s->prep_slot != p->next_slot || s->prep_gen != s->spec_gen || !s->prep_body)) {
+			cJSON *job = NULL;
+			char err[256];
+			free(s->prep_body);
+			s->prep_body = NULL;
+			s->prep_slot = SPEC_TIME_UNSET;
+			if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE,
+					   &job, err, sizeof(err)) == 0) {
+				s->prep_body = cJSON_PrintUnformatted(job);
+				s->prep_slot = p->next_slot;
+				s->prep_gen = s->spec_gen;
+			}
+			cJSON_Delete(job);
+		}
+	}
+	int64_t wake = p->wake;
+	if (wake != s->wake_at || !s->wake_timer) {
+		loop_timer_cancel(c->loop, s->wake_timer);
+		s->wake_timer = 0;
+		s->wake_at = wake;
+		if (wake != SPEC_TIME_UNSET)
+			s->wake_timer = loop_timer_at_realtime(c->loop, wake, wake_cb, s);
+	}
+	char *key = xstrdup(s->key);
+	bool failed = s->failed;
+	bool exp_left = s->n_exp > 0;
+	s->busy = false;
+	cJSON_Delete(s->status_patch);
+	s->status_patch = NULL;
+	wq_done(c->queue, key);
+	if (failed)
+		wq_add_rate_limited(c->queue, key);
+	else
+		wq_forget(c->queue, key);
+	/* Look again when an expectation would expire unseen. */
+	if (exp_left)
+		wq_add_after(c->queue, key, EXPECTATION_TTL_MS + 100);
+	free(key);
+}
+
+static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct sched *s = ud;
+	s->wake_timer = 0;
+	s->wake_at = SPEC_TIME_UNSET;
+	LOG_DEBUG("wake", "obj=%s", s->key);
+	wq_add(s->c->queue, s->key);
+	/* Straight to reconcile in this callback: no loop turn is lost
+	 * between the slot's instant and the POST. */
+	drain(s->c);
+}
+
+static void send_status(struct controller *c, struct sched *s);
+
+static void maybe_status(struct controller *c, struct sched *s)
+{
+	if (s->pending > 0)
+		return;
+	if (s->failed || s->status_sent || !s->status_patch) {
+		finish(c, s);
+		return;
+	}
+	send_status(c, s);
+}
+
+static void send_status(struct controller *c, struct sched *s)
+{
+	char ns[256];
+	const char *name;
+	struct buf path;
+	split_key(s->key, ns, sizeof(ns), &name);
+	buf_init(&path, 4096);
+	kube_path(&path, GROUP, VERSION, ns, "batchschedules", name, "status");
+	s->status_sent = true;
+	s->pending++;
+	struct op *o = op_new(c, OP_STATUS, s->key);
+	char *body = cJSON_PrintUnformatted(s->status_patch);
+	if (op_send(o, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body)) < 0) {
+		s->pending--;
+		s->failed = true;
+		finish(c, s);
+	}
+	free(body);
+	buf_release(&path);
+}
+
+static void op_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct op *o = ud;
+	struct controller *c = o->c;
+	struct sched *s = hmap_get(c->scheds, o->key);
+	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+	double ms = (double)(loop_now_realtime_ns() - o->sent_ns) / 1e6;
+
+	switch (o->kind) {
+	case OP_CREATE:
+		if (ok || res->status == 409) {
+			c->stats.jobs_created++;
+			LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f",
+				 o->key, o->name, ms);
+		} else {
+			LOG_ERROR("job create failed",
+				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
+				  o->name, res->status, res->reason, res->message,
+				  res->transport_error);
+			if (s) {
+				expectation_drop(s, o->name);
+				s->failed = true;
+			}
+		}
+		break;
+	case OP_DELETE:
+		if (ok || res->status == 404) {
+			c->stats.jobs_deleted++;
+			LOG_INFO("job deleted", "obj=%s job=%s", o->key, o->name);
+		} else {
+			LOG_ERROR("job delete failed",
+				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
+				  o->name, res->status, res->reason, res->message,
+				  res->transport_error);
+			if (s)
+				s->failed = true;
+		}
+		break;
+	case OP_STATUS:
+		if (ok) {
+			c->stats.status_writes++;
+			if (s) {
+				cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
+				if (cJSON_IsObject(obj)) {
+					cJSON_Delete(s->written);
+					s->written = obj;
+					s->written_rv = rv_number(obj);
+				} else {
+					cJSON_Delete(obj);
+				}
+			}
+		} else if (res->status != 404) {
+			LOG_ERROR("status write failed",
+				  "obj=%s status=%d reason=%s message=\"%s\" %s", o->key,
+				  res->status, res->reason, res->message, res->transport_error);
+			if (s)
+				s->failed = true;
+		}
+		break;
+	case OP_EVENT_POST:
+	case OP_EVENT_PATCH:
+		if (ok) {
+			c->stats.events_posted++;
+		} else {
+			LOG_WARN("event not recorded",
+				 "obj=%s reason=%s status=%d message=\"%s\" %s", o->key, o->reason,
+				 res->status, res->message, res->transport_error);
+			/* The aggregated Event is gone: the next one starts anew. */
+			struct agg_event *a = s ? agg_find(s, o->reason) : NULL;
+			if (a)
+				a->name[0] = 0;
+		}
+		op_free(o);
+		return;
+	}
+	op_free(o);
+	if (s && s->busy) {
+		s->pending--;
+		maybe_status(c, s);
+	}
+}
+
+/* The status to write, as a merge patch: every top-level field we no longer
+ * set is nulled (a merge patch keeps what it does not mention). NULL when
+ * nothing changed but the cursor: the cursor moves on every reconcile, and
+ * writing it alone would answer each of our own status events with another
+ * write. A stale cursor only makes a restarted controller look at slots
+ * that, had they existed, would have changed something else. */
+static cJSON *status_patch(const cJSON *obj, const struct spec_status *next)
+{
+	struct spec_status old;
+	spec_status_parse(obj, &old);
+	cJSON *a = spec_status_to_json(&old);
+	cJSON *b = spec_status_to_json(next);
+	spec_status_release(&old);
+	cJSON_DeleteItemFromObjectCaseSensitive(a, "lastSlotConsidered");
+	cJSON *cursor = cJSON_DetachItemFromObjectCaseSensitive(b, "lastSlotConsidered");
+	const cJSON *raw = jget(obj, "status");
+	bool same = raw && cJSON_Compare(a, b, 1);
+	cJSON_Delete(a);
+	if (same) {
+		cJSON_Delete(cursor);
+		cJSON_Delete(b);
+		return NULL;
+	}
+	if (cursor)
+		cJSON_AddItemToObject(b, "lastSlotConsidered", cursor);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, raw)
+	{
+		if (it->string && !cJSON_GetObjectItemCaseSensitive(b, it->string))
+			cJSON_AddNullToObject(b, it->string);
+	}
+	cJSON *patch = cJSON_CreateObject();
+	cJSON_AddItemToObject(patch, "status", b);
+	return patch;
+}
+
+static void send_create(struct controller *c, struct sched *s, const struct plan_action *a)
+{
+	char *body = NULL;
+	char err[256];
+	if (a->trigger == SPEC_TRIGGER_SCHEDULE && s->prep_body && s->prep_slot == a->slot &&
+	    s->prep_gen == s->spec_gen) {
+		body = s->prep_body;
+		s->prep_body = NULL;
+		s->prep_slot = SPEC_TIME_UNSET;
+	} else {
+		cJSON *job = NULL;
+		if (spec_build_job(&s->spec, s->plan.zone, a->slot, a->trigger, &job, err,
+				   sizeof(err))) {
+			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
+				  err);
+			s->failed = true;
+			return;
+		}
+		body = cJSON_PrintUnformatted(job);
+		cJSON_Delete(job);
+	}
+	/* Counted active from now: a second reconcile before the watch shows
+	 * the Job must not start another run. */
+	XGROW(s->exp, s->cap_exp, s->n_exp + 1);
+	struct expectation *e = &s->exp[s->n_exp++];
+	snprintf(e->name, sizeof(e->name), "%s", a->job_name);
+	e->slot = a->slot;
+	e->trigger = a->trigger;
+	e->expires_mono = loop_now_monotonic_ms() + EXPECTATION_TTL_MS;
+
+	struct buf path;
+	buf_init(&path, 4096);
+	kube_path(&path, "batch", "v1", s->spec.namespace, "jobs", NULL, NULL);
+	struct op *o = op_new(c, OP_CREATE, s->key);
+	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
+	s->pending++;
+	if (op_send(o, KUBE_POST, buf_str(&path), body, strlen(body)) < 0) {
+		s->pending--;
+		s->failed = true;
+		expectation_drop(s, a->job_name);
+	} else {
+		int64_t late = loop_now_realtime_ms() - a->slot;
+		LOG_DEBUG("job sent", "obj=%s job=%s late_ms=%" PRId64, s->key, a->job_name, late);
+	}
+	free(body);
+	buf_release(&path);
+}
+
+static void send_delete(struct controller *c, struct sched *s, const struct plan_action *a)
+{
+	struct buf path, body;
+	buf_init(&path, 4096);
+	buf_init(&body, 1024);
+	kube_path(&path, "batch", "v1", s->spec.namespace, "jobs", a->job_name, NULL);
+	struct kube_delete_opts d = {
+	    .propagation_policy =
+		a->propagation == PLAN_PROPAGATION_FOREGROUND ? "Foreground" : "Background",
+	};
+	kube_delete_body(&body, &d);
+	struct op *o = op_new(c, OP_DELETE, s->key);
+	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
+	s->pending++;
+	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0) {
+		s->pending--;
+		s->failed = true;
+	}
+	buf_release(&path);
+	buf_release(&body);
+}
+
+static void reconcile(struct controller *c, const char *key)
+{
+	struct sched *s = sched_get(c, key);
+	c->stats.reconciles++;
+	const cJSON *obj = freshest(s, store_get(c->schedules, key));
+	if (!obj) {
+		/* Deleted: its Jobs go with it (ownerReferences); forget it. */
+		LOG_INFO("schedule gone", "obj=%s", key);
+		loop_timer_cancel(c->loop, s->wake_timer);
+		wq_done(c->queue, key);
+		wq_forget(c->queue, key);
+		sched_free(hmap_del(c->scheds, key));
+		return;
+	}
+	sched_parse(s, obj);
+	s->busy = true;
+	s->pending = 0;
+	s->failed = false;
+	s->status_sent = false;
+
+	struct spec_status status;
+	spec_status_parse(obj, &status);
+	const struct spec_condition *ready = spec_status_condition(&status, "Ready");
+	bool was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
+				ready->message && !strcmp(ready->message, s->spec_err);
+
+	struct gathered g;
+	gather(c, s, s->spec.uid, &g);
+	struct plan_input in = {
+	    .spec = &s->spec,
+	    .spec_error = s->spec_rc ? s->spec_err : NULL,
+	    .status = &status,
+	    .runs = g.runs,
+	    .n_runs = g.n_runs,
+	    .expectations = g.exps,
+	    .n_expectations = g.n_exps,
+	    .orphan_pods = g.orphans,
+	    /* BusinessCalendars are not watched yet: fail closed. */
+	    .calendar_state = PLAN_CALENDAR_MISSING,
+	    .now = loop_now_realtime_ms(),
+	};
+	int rc = plan_compute(&in, &s->plan);
+	gathered_release(&g);
+	if (rc < 0) {
+		LOG_ERROR("plan failed", "obj=%s rc=%d", key, rc);
+		spec_status_release(&status);
+		s->failed = true;
+		finish(c, s);
+		return;
+	}
+	/* The Job POSTs first: they are what must leave on time. */
+	for (size_t i = 0; i < s->plan.n_actions; i++)
+		if (s->plan.actions[i].kind == PLAN_CREATE_JOB)
+			send_create(c, s, &s->plan.actions[i]);
+	for (size_t i = 0; i < s->plan.n_actions; i++) {
+		const struct plan_action *a = &s->plan.actions[i];
+		if (a->kind == PLAN_DELETE_JOB)
+			send_delete(c, s, a);
+		else if (a->kind == PLAN_EVENT)
+			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
+	}
+	if (s->spec_rc && !was_invalid_same) {
+		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", key, s->spec_err);
+		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
+	}
+	s->status_patch = status_patch(obj, &s->plan.status);
+	spec_status_release(&status);
+	/* The status waits for the Jobs: a failed create is not recorded as a
+	 * run, and the slot is decided again on the retry. */
+	maybe_status(c, s);
+}
+
+static void drain(struct controller *c)
+{
+	const char *key;
+	if (!c->all_synced)
+		return;
+	while ((key = wq_get(c->queue)) != NULL) {
+		char *k = xstrdup(key);
+		reconcile(c, k);
+		free(k);
+	}
+}
+
+static void queue_ready(struct wq *q, void *ud)
+{
+	(void)q;
+	drain(ud);
+}
+
+/* ---- event handlers ---------------------------------------------------------------- */
+
+static void enqueue_all(struct controller *c)
+{
+	struct store_list l;
+	struct buf k;
+	buf_init(&k, 1024);
+	store_list(c->schedules, NULL, NULL, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		buf_reset(&k);
+		if (store_key(l.items[i], &k) == 0)
+			wq_add(c->queue, buf_str(&k));
+	}
+	store_list_release(&l);
+	/* Schedules we know that the store no longer has: reconcile forgets
+	 * them. */
+	size_t pos = 0;
+	const char *key;
+	while (hmap_next(c->scheds, &pos, &key, NULL))
+		if (!store_get(c->schedules, key))
+			wq_add(c->queue, key);
+	buf_release(&k);
+}
+
+static void schedule_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
+			     const cJSON *new_obj)
+{
+	struct controller *c = ud;
+	(void)ev;
+	(void)old_obj;
+	(void)new_obj;
+	wq_add(c->queue, key);
+}
+
+/* A Job or Pod changed: its schedule is the label plus the namespace. */
+static void child_changed(struct controller *c, const cJSON *obj)
+{
+	const char *sched = label(obj, LABEL_SCHEDULE);
+	const char *ns = md_str(obj, "namespace");
+	if (!sched || !ns)
+		return;
+	struct buf k;
+	buf_init(&k, 1024);
+	buf_addf(&k, "%s/%s", ns, sched);
+	wq_add(c->queue, buf_str(&k));
+	buf_release(&k);
+}
+
+static void job_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
+			const cJSON *new_obj)
+{
+	struct controller *c = ud;
+	const cJSON *obj = new_obj ? new_obj : old_obj;
+	(void)key;
+	if (ev == STORE_ADDED) {
+		/* The watch shows our POST: the expectation is met. */
+		struct buf k;
+		buf_init(&k, 1024);
+		buf_addf(&k, "%s/%s", md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
+			 label(obj, LABEL_SCHEDULE) ? label(obj, LABEL_SCHEDULE) : "");
+		struct sched *s = hmap_get(c->scheds, buf_str(&k));
+		if (s && md_str(obj, "name"))
+			expectation_drop(s, md_str(obj, "name"));
+		buf_release(&k);
+	}
+	child_changed(c, obj);
+}
+
+static void pod_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
+			const cJSON *new_obj)
+{
+	struct controller *c = ud;
+	(void)ev;
+	(void)key;
+	child_changed(c, new_obj ? new_obj : old_obj);
+}
+
+static void informer_listed(struct informer *inf, void *ud)
+{
+	struct controller *c = ud;
+	bool was = c->all_synced;
+	c->all_synced = informer_synced(c->inf_schedules) && informer_synced(c->inf_jobs) &&
+			informer_synced(c->inf_pods);
+	if (was)
+		c->stats.relists++;
+	if (!c->all_synced)
+		return;
+	if (!was)
+		LOG_INFO("caches synced", "schedules=%zu jobs=%zu pods=%zu",
+			 store_len(c->schedules), store_len(c->jobs), store_len(c->pods));
+	else
+		LOG_INFO("relisted", "resource=%s",
+			 inf == c->inf_jobs   ? "jobs"
+			 : inf == c->inf_pods ? "pods"
+					      : "batchschedules");
+	/* After a watch gap every decision may be stale. */
+	enqueue_all(c);
+	drain(c);
+}
+
+static void clock_jumped(struct loop *l, int64_t delta_ms, void *ud)
+{
+	struct controller *c = ud;
+	(void)l;
+	LOG_WARN("wall clock jumped: recomputing every schedule", "delta_ms=%" PRId64, delta_ms);
+	/* Wall-clock timers keep their instants; the plans may not. */
+	enqueue_all(c);
+	drain(c);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+int controller_new(struct loop *l, struct kube_http *h, const struct controller_opts *o,
+		   struct controller **out)
+{
+	struct controller *c = xcalloc(1, sizeof(*c));
+	char host[256] = COMPONENT;
+	c->loop = l;
+	c->http = h;
+	c->ns = o && o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
+	if (o && o->instance)
+		snprintf(host, sizeof(host), "%s", o->instance);
+	else if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "%s", COMPONENT);
+	host[sizeof(host) - 1] = 0;
+	c->instance = xstrdup(host);
+	c->scheds = hmap_new();
+
+	c->schedules = store_new(GROUP "/batchschedules");
+	c->jobs = store_new("jobs");
+	c->pods = store_new("pods");
+	store_add_index(c->jobs, IDX_SCHEDULE, store_index_label, LABEL_SCHEDULE);
+	store_add_index(c->pods, IDX_SCHEDULE, store_index_label, LABEL_SCHEDULE);
+	store_add_index(c->pods, IDX_JOB, store_index_controller, "Job");
+	store_on_change(c->schedules, schedule_changed, c);
+	store_on_change(c->jobs, job_changed, c);
+	store_on_change(c->pods, pod_changed, c);
+
+	struct informer_opts io = {
+	    .group = GROUP, .version = VERSION, .resource = "batchschedules", .ns = c->ns};
+	c->inf_schedules = informer_new(l, h, c->schedules, &io, informer_listed, c);
+	io = (struct informer_opts){.group = "batch",
+				    .version = "v1",
+				    .resource = "jobs",
+				    .ns = c->ns,
+				    .label_selector = LABEL_SCHEDULE};
+	c->inf_jobs = informer_new(l, h, c->jobs, &io, informer_listed, c);
+	io.group = "";
+	io.resource = "pods";
+	c->inf_pods = informer_new(l, h, c->pods, &io, informer_listed, c);
+
+	c->queue = wq_new_loop(l, NULL, queue_ready, c);
+	loop_on_clock_jump(l, clock_jumped, c);
+	*out = c;
+	return 0;
+}
+
+void controller_start(struct controller *c)
+{
+	informer_start(c->inf_schedules);
+	informer_start(c->inf_jobs);
+	informer_start(c->inf_pods);
+}
+
+static void sched_free_timer(void *p)
+{
+	struct sched *s = p;
+	loop_timer_cancel(s->c->loop, s->wake_timer);
+	sched_free(s);
+}
+
+void controller_free(struct controller *c)
+{
+	if (!c)
+		return;
+	while (c->ops) {
+		kube_req_cancel(c->ops->req);
+		op_free(c->ops);
+	}
+	informer_free(c->inf_schedules);
+	informer_free(c->inf_jobs);
+	informer_free(c->inf_pods);
+	hmap_free(c->scheds, sched_free_timer);
+	wq_free(c->queue);
+	store_free(c->schedules);
+	store_free(c->jobs);
+	store_free(c->pods);
+	free(c->ns);
+	free(c->instance);
+	free(c);
+}
+
+void controller_get_stats(const struct controller *c, struct controller_stats *st)
+{
+	*st = c->stats;
+}

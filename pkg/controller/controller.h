@@ -1,0 +1,57 @@
+/* The BatchSchedule controller: the I/O around the planner.
+ *
+ * Informers (list + watch) keep stores of BatchSchedules, of the Jobs and of
+ * the Pods labelled takt.io/schedule. Every change to one of them puts its
+ * schedule's key ("ns/name") on a work queue; reconcile(key) gathers the
+ * planner's input from the stores, calls plan_compute, carries out the
+ * actions (create or delete Jobs, post Events), writes the status through the
+ * status subresource when it changed, and arms a wall-clock timer for the
+ * plan's wake-up. Nothing is reconciled before all three stores have been
+ * listed once, so a restarted controller sees the runs already there.
+ *
+ * Firing on time: the Job body for the next slot is built when the timer is
+ * armed; when the timer fires, the reconcile that follows only has to plan
+ * (from memory) and send.
+ *
+ * Runs created but not yet seen in the watch are "expectations": they count
+ * as active (Forbid holds in the gap between our POST and its watch event)
+ * until the watch shows the Job, the POST fails, or 30 s pass.
+ *
+ * Ownership: controller_new borrows the loop and the HTTP client, which must
+ * outlive the controller. controller_free cancels every request, timer and
+ * watch it started without running their callbacks, and frees everything.
+ * Loop thread only.
+ */
+#ifndef TAKT_CONTROLLER_CONTROLLER_H
+#define TAKT_CONTROLLER_CONTROLLER_H
+
+#include <stdint.h>
+
+struct loop;
+struct kube_http;
+struct controller;
+
+struct controller_opts {
+	const char *namespace; /* NULL or "": every namespace */
+	const char *instance;  /* Events' reportingInstance; NULL: the host name */
+};
+
+/* Returns 0 (and *out), or a negative errno. Nothing starts before
+ * controller_start. */
+int controller_new(struct loop *l, struct kube_http *h, const struct controller_opts *o,
+		   struct controller **out);
+/* Starts the informers; reconciling begins once they have all listed. */
+void controller_start(struct controller *c);
+void controller_free(struct controller *c);
+
+struct controller_stats {
+	uint64_t reconciles;
+	uint64_t jobs_created; /* POSTs answered 201 (or AlreadyExists) */
+	uint64_t jobs_deleted;
+	uint64_t status_writes;
+	uint64_t events_posted;
+	uint64_t relists; /* completed lists after the first of each informer */
+};
+void controller_get_stats(const struct controller *c, struct controller_stats *st);
+
+#endif
