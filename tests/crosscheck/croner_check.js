@@ -89,6 +89,7 @@ function field(kind) {
 	if (r < 0.3) return "*";
 	if ((kind === "dom" || kind === "dow") && r < 0.4) return "?";
 	if (kind === "dom" && r < 0.43) return pick(["LW", "lw"]);
+	if (kind === "dom" && r < 0.44) return pick(["LW", "lw"]) + "," + int(1, 31);
 	const n = chance(0.7) ? 1 : int(2, 3);
 	const parts = [];
 	for (let i = 0; i < n; i++) parts.push(element(kind));
@@ -215,6 +216,25 @@ function dstExpression(localHour) {
 	return f.join(" ");
 }
 
+// Invalid field values, per field, for the "both refuse" check.
+const INVALID = {
+	sec: ["60", "61", "*/0", "*/61", "5-1", "x", "1,,2", "L", "5W", "1-", "#1"],
+	min: ["60", "99", "*/0", "*/61", "30-10", "a", "1,", "L", "5#1", "-5"],
+	hour: ["24", "25", "*/0", "*/25", "20-3", "h", "L", "1W"],
+	dom: ["0", "32", "*/0", "*/32", "20-10", "32W", "0W", "1#1", "x"],
+	month: ["0", "13", "*/0", "*/13", "DEC-JAN", "JANUARY", "FOO", "L"],
+	dow: ["8", "9", "*/0", "*/8", "FRI-MON", "MONDAY", "1#6", "1#0", "9L", "FOO"],
+};
+const ORDER = ["sec", "min", "hour", "dom", "month", "dow"];
+function invalidExpression() {
+	const f = ["0", "*", "*", "*", "*", "*"].map((x, i) => (chance(0.5) ? x : field(ORDER[i])));
+	const k = int(0, 5);
+	f[k] = pick(INVALID[ORDER[k]]);
+	return f.join(" ");
+}
+const invalid = [];
+for (let i = 0; i < Math.floor(CASES / 10); i++) invalid.push(invalidExpression());
+
 const cases = [];
 for (let i = 0; i < CASES; i++) {
 	const expr = expression();
@@ -286,10 +306,28 @@ for (let i = 0; i < cases.length; i++) {
 	diffs.push({ ...c, ours: o, theirs });
 }
 
+// Both engines must refuse each invalid expression.
+const invalidDiffs = [];
+{
+	const input = invalid.map((e) => `0\tUTC\t1\t${e}`).join("\n") + "\n";
+	const r = spawnSync(bin, ["next", "--batch"], { input, maxBuffer: 1 << 26 });
+	const lines = r.stdout.toString().split("\n");
+	invalid.forEach((e, i) => {
+		let theirs = "accepted";
+		try {
+			new Cron(e, { paused: true, legacyMode: true, sloppyRanges: true });
+		} catch (x) {
+			theirs = "refused";
+		}
+		const ours = lines[i].startsWith("error:") ? "refused" : "accepted";
+		if (ours !== "refused" || theirs !== "refused") invalidDiffs.push({ e, ours, theirs, msg: lines[i] });
+	});
+}
+
 const iso = (s) =>
 	s.startsWith("error") || s === "" ? s || "(none)" : s.split(" ").map((x) => new Date(x * 1000).toISOString().replace(".000", "")).join(" ");
 let n = 0;
-console.log("1..2");
+console.log("1..3");
 console.log(`# seed ${SEED}: ${cases.length} cases (${DST_CASES} aimed at DST transitions), ${compared} compared (${dstCompared} DST), ${agreed} agree (${bothRejected} refused or never firing in both), ${diffs.length} differ`);
 for (const [k, v] of Object.entries(excluded))
 	console.log(`# excluded (docs/cron.md, known difference "${k}"): ${v.cases} cases, of which ${v.differ} differ`);
@@ -301,4 +339,6 @@ for (const d of diffs.slice(0, 20)) {
 const minCompared = Math.floor(cases.length * 0.9);
 console.log(`${compared >= minCompared ? "ok" : "not ok"} ${++n} - at least ${minCompared} cases compared (${compared})`);
 console.log(`${diffs.length === 0 ? "ok" : "not ok"} ${++n} - every first-5 fire list agrees with croner (${diffs.length} differ)`);
-process.exit(diffs.length === 0 && compared >= minCompared ? 0 : 1);
+for (const d of invalidDiffs.slice(0, 20)) console.log(`# INVALID ${JSON.stringify(d.e)}: ours ${d.ours} (${d.msg}), croner ${d.theirs}`);
+console.log(`${invalidDiffs.length === 0 ? "ok" : "not ok"} ${++n} - ${invalid.length} invalid expressions refused by both (${invalidDiffs.length} not)`);
+process.exit(diffs.length === 0 && invalidDiffs.length === 0 && compared >= minCompared ? 0 : 1);
