@@ -1,7 +1,8 @@
 /* libFuzzer target for the pkg/tz parsers: TZif images, the POSIX TZ footer
  * rule, RFC 3339 and dates.
  *
- * The first byte chooses what the rest is:
+ * The first byte modulo 3 chooses what the rest is (so the text seeds in
+ * corpus/tzif start with an ASCII '1' or '2'):
  *   0: a whole TZif image;
  *   1: a footer rule, wrapped in a minimal TZif v2 image (so the rule parser
  *      and the 400-year expansion are reached without the fuzzer having to
