@@ -39,8 +39,9 @@ struct tz {
 	int32_t *off; /* off[i]: offset from at[i] until at[i+1] */
 	int32_t off0; /* offset before at[0] (or always, when n == 0) */
 	int32_t min_off, max_off;
-	/* Periodic extension: instants >= cyc_lo + CYCLE_SECS (and, for a zone
-	 * that is all rule, < cyc_lo) are reduced into [cyc_lo, cyc_lo + cycle). */
+	/* Periodic extension: instants >= cyc_lo + CYCLE_SECS (and, when the
+	 * rule also governs the past, those in (below_from, cyc_lo)) are
+	 * reduced into [cyc_lo, cyc_lo + cycle). */
 	bool periodic;
 	bool periodic_below;
 	int64_t cyc_lo;
