@@ -30,6 +30,8 @@ struct calendar_listing {
 struct calendar_month {
 	uint32_t business;
 	uint32_t covered;
+	uint32_t full; /* every day of the month */
+	int64_t start; /* day number of its 1st */
 };
 
 struct calendar {
@@ -498,6 +500,8 @@ int calendar_builder_build(const struct calendar_builder *b, struct calendar **o
 	int dim = civil_days_in_month(y, m);
 	int wd = civil_weekday(from);
 	uint32_t mi = 0;
+	c->months[0].start = from - (d - 1);
+	c->months[0].full = (uint32_t)((UINT64_C(1) << dim) - 1);
 	for (uint32_t i = 0; i < ndays; i++) {
 		bool business;
 		if (mark[i] & 2)
@@ -521,6 +525,10 @@ int calendar_builder_build(const struct calendar_builder *b, struct calendar **o
 				y++;
 			}
 			dim = civil_days_in_month(y, m);
+			if (mi < c->nmonths) {
+				c->months[mi].start = from + i + 1;
+				c->months[mi].full = (uint32_t)((UINT64_C(1) << dim) - 1);
+			}
 		}
 	}
 	free(mark);
@@ -806,14 +814,28 @@ int calendar_prev_business_day(const struct calendar *c, int64_t day, int64_t *o
 }
 
 /* The month's masks, or NULL when the month lies wholly outside. */
-static const struct calendar_month *month_at(const struct calendar *c, int year, int month,
-					     uint32_t *full)
+static const struct calendar_month *month_at(const struct calendar *c, int year, int month)
 {
 	int64_t idx = (int64_t)year * 12 + (month - 1) - c->first_month;
 	if (idx < 0 || idx >= c->nmonths)
 		return NULL;
-	*full = (uint32_t)((UINT64_C(1) << civil_days_in_month(year, month)) - 1);
 	return &c->months[idx];
+}
+
+/* The month holding a covered day, without a civil conversion: estimate
+ * the index from the mean Gregorian month, then step to the exact one. */
+static const struct calendar_month *month_of(const struct calendar *c, int64_t day)
+{
+	int64_t i = (day - c->months[0].start) * 4800 / 146097;
+	if (i >= c->nmonths)
+		i = c->nmonths - 1;
+	if (i < 0)
+		i = 0;
+	while (i + 1 < c->nmonths && c->months[i + 1].start <= day)
+		i++;
+	while (i > 0 && c->months[i].start > day)
+		i--;
+	return &c->months[i];
 }
 
 static int select_bit(uint32_t mask, int n)
@@ -827,30 +849,25 @@ int calendar_nth_business_day(const struct calendar *c, int year, int month, int
 {
 	if (n == 0 || month < 1 || month > 12)
 		return -EINVAL;
-	uint32_t full;
-	const struct calendar_month *cm = month_at(c, year, month, &full);
-	if (!cm || cm->covered != full)
+	const struct calendar_month *cm = month_at(c, year, month);
+	if (!cm || cm->covered != cm->full)
 		return -ENODATA;
 	int count = __builtin_popcount(cm->business);
 	int k = n > 0 ? n : count + n + 1;
 	if (k < 1 || k > count)
 		return -ENOENT;
-	*out = civil_days_from_ymd(year, month, 1) + select_bit(cm->business, k);
+	*out = cm->start + select_bit(cm->business, k);
 	return 0;
 }
 
 int calendar_is_nth_business_day(const struct calendar *c, int64_t day, int n)
 {
-	int y, m, d;
 	if (day < c->first || day > c->last)
 		return -ENODATA;
-	civil_ymd_from_days(day, &y, &m, &d);
-	uint32_t full;
-	const struct calendar_month *cm = month_at(c, y, m, &full);
-	if (!cm)
-		return -ENODATA;
+	const struct calendar_month *cm = month_of(c, day);
+	int d = (int)(day - cm->start) + 1;
 	uint32_t upto = (uint32_t)((UINT64_C(1) << d) - 1); /* days 1..d */
-	uint32_t from = full & ~(upto >> 1);		    /* days d..end */
+	uint32_t from = cm->full & ~(upto >> 1);	    /* days d..end */
 	uint32_t need = n > 0 ? upto : from;
 	if ((cm->covered & need) != need)
 		return -ENODATA;
@@ -863,11 +880,10 @@ int calendar_is_nth_business_day(const struct calendar *c, int64_t day, int n)
 
 int calendar_business_days_in_month(const struct calendar *c, int year, int month)
 {
-	uint32_t full;
 	if (month < 1 || month > 12)
 		return -EINVAL;
-	const struct calendar_month *cm = month_at(c, year, month, &full);
-	if (!cm || cm->covered != full)
+	const struct calendar_month *cm = month_at(c, year, month);
+	if (!cm || cm->covered != cm->full)
 		return -ENODATA;
 	return __builtin_popcount(cm->business);
 }

@@ -32,7 +32,7 @@
 struct calendar;
 struct cJSON;
 
-/* 100 years: bounds the table (about 4.6 KiB of bits plus 9.6 KiB of month
+/* 100 years: bounds the table (about 4.6 KiB of bits plus 29 KiB of month
  * masks) whatever a spec or a table claims. */
 #define CALENDAR_MAX_DAYS 36525
 /* A ConfigMap holds at most 1 MiB; twice that is refused unread. */

@@ -478,6 +478,24 @@ static void test_coverage_errors(void **state)
 	struct calendar *c =
 	    must_json("{\"validFrom\":\"2000-01-01\",\"validUntil\":\"2099-12-31\"}", NULL);
 	assert_int_equal(calendar_day_count(c), 36525);
+	/* Month ranks agree both ways across the whole century. */
+	for (int y = 2000; y <= 2099; y++) {
+		for (int m = 1; m <= 12; m++) {
+			int count = calendar_business_days_in_month(c, y, m);
+			assert_true(count >= 20 && count <= 23);
+			for (int k = 1; k <= count; k++) {
+				int64_t a;
+				assert_int_equal(calendar_nth_business_day(c, y, m, k, &a), 0);
+				int yy, mm, dd;
+				civil_ymd_from_days(a, &yy, &mm, &dd);
+				assert_true(yy == y && mm == m);
+				assert_int_equal(calendar_is_nth_business_day(c, a, k), 1);
+				assert_int_equal(calendar_is_nth_business_day(c, a, k - count - 1),
+						 1);
+				assert_int_equal(calendar_is_nth_business_day(c, a, k + 1), 0);
+			}
+		}
+	}
 	calendar_free(c);
 	c = must_json("{\"validFrom\":\"2026-01-01\"}", "2026-03-01,N\n2026-02-01,N\n");
 	assert_int_equal(calendar_last_day(c), D(2026, 3, 1));
