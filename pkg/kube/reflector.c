@@ -1,0 +1,562 @@
+#include "kube/reflector.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "kube/http.h"
+#include "kube/lines.h"
+#include "kube/store.h"
+#include "loop/loop.h"
+#include "base/banned.h"
+
+enum step { STEP_LIST, STEP_WATCH };
+
+/* What a watch line asked for when it stopped the stream. */
+enum abort_action { ABORT_NONE = 0, ABORT_RELIST, ABORT_BACKOFF_WATCH, ABORT_BACKOFF_RELIST };
+
+struct reflector {
+	struct loop *loop;
+	struct kube_http *http;
+	struct store *store;
+	char *group, *version, *resource, *ns, *selector, *what;
+	int watch_timeout_s, page_limit;
+	int64_t base_ms, max_ms;
+	struct reflector_transport tr;
+	reflector_list_fn *on_list;
+	void *ud;
+
+	enum reflector_state state;
+	bool started, synced;
+	struct kube_req *req; /* the request in flight, if any */
+	loop_timer_id timer;
+	enum step next;
+	unsigned failures;
+	uint64_t rnd;
+
+	/* A list in progress: items of the pages so far, and where to go on. */
+	cJSON **items;
+	size_t nitems, items_cap;
+	char *cont;
+
+	/* The watch in progress. */
+	struct lines *lines;
+	int64_t watch_started_ms;
+	uint64_t watch_events;
+	enum abort_action abort;
+
+	struct reflector_stats st;
+};
+
+static int http_request(void *ctx, const struct kube_req_opts *o, struct kube_req **out)
+{
+	return kube_http_request(ctx, o, out);
+}
+
+static void http_cancel(void *ctx, struct kube_req *r)
+{
+	kube_req_cancel(r);
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return xstrdup(s ? s : "");
+}
+
+struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct store *s,
+				const struct reflector_opts *o, reflector_list_fn *on_list,
+				void *ud)
+{
+	if (!o || !o->version || !o->resource || !*o->resource)
+		return NULL;
+	BUG_ON(!l || !s || (!h && !o->transport));
+	struct reflector *r = xcalloc(1, sizeof(*r));
+	r->loop = l;
+	r->http = h;
+	r->store = s;
+	r->group = dup_or_empty(o->group);
+	r->version = dup_or_empty(o->version);
+	r->resource = dup_or_empty(o->resource);
+	r->ns = dup_or_empty(o->ns);
+	r->selector = dup_or_empty(o->label_selector);
+	struct buf w;
+	buf_init(&w, BUF_UNLIMITED);
+	buf_addf(&w, "%s%s%s/%s", r->group, *r->group ? "/" : "", r->version, r->resource);
+	r->what = buf_detach(&w, NULL);
+	r->watch_timeout_s = o->watch_timeout_s > 0 ? o->watch_timeout_s : 300;
+	r->page_limit = o->page_limit > 0 ? o->page_limit : 500;
+	r->base_ms = o->backoff_base_ms > 0 ? o->backoff_base_ms : 200;
+	r->max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
+	if (r->max_ms < r->base_ms)
+		r->max_ms = r->base_ms;
+	if (o->transport) {
+		r->tr = *o->transport;
+	} else {
+		r->tr.request = http_request;
+		r->tr.cancel = http_cancel;
+		r->tr.ctx = h;
+	}
+	r->on_list = on_list;
+	r->ud = ud;
+	r->lines = lines_new(o->max_line ? o->max_line : 16u << 20);
+	r->rnd = (uint64_t)loop_now_monotonic_ns() ^ (uint64_t)(uintptr_t)r;
+	if (!r->rnd)
+		r->rnd = 88172645463325252ull;
+	return r;
+}
+
+static void drop_list(struct reflector *r)
+{
+	for (size_t i = 0; i < r->nitems; i++)
+		cJSON_Delete(r->items[i]);
+	free(r->items);
+	r->items = NULL;
+	r->nitems = r->items_cap = 0;
+	free(r->cont);
+	r->cont = NULL;
+}
+
+static void cancel_req(struct reflector *r)
+{
+	if (r->req) {
+		r->tr.cancel(r->tr.ctx, r->req);
+		r->req = NULL;
+	}
+}
+
+void reflector_free(struct reflector *r)
+{
+	if (!r)
+		return;
+	cancel_req(r);
+	loop_timer_cancel(r->loop, r->timer);
+	drop_list(r);
+	lines_free(r->lines);
+	free(r->group);
+	free(r->version);
+	free(r->resource);
+	free(r->ns);
+	free(r->selector);
+	free(r->what);
+	free(r);
+}
+
+enum reflector_state reflector_state(const struct reflector *r)
+{
+	return r->state;
+}
+
+const char *reflector_state_name(enum reflector_state st)
+{
+	switch (st) {
+	case REFLECTOR_IDLE:
+		return "Idle";
+	case REFLECTOR_LISTING:
+		return "Listing";
+	case REFLECTOR_WATCHING:
+		return "Watching";
+	case REFLECTOR_BACKOFF:
+		return "Backoff";
+	case REFLECTOR_RELISTING:
+		return "Relisting";
+	}
+	return "?";
+}
+
+bool reflector_synced(const struct reflector *r)
+{
+	return r->synced;
+}
+
+const char *reflector_what(const struct reflector *r)
+{
+	return r->what;
+}
+
+void reflector_get_stats(const struct reflector *r, struct reflector_stats *st)
+{
+	*st = r->st;
+}
+
+static uint64_t next_rand(struct reflector *r)
+{
+	r->rnd ^= r->rnd << 13;
+	r->rnd ^= r->rnd >> 7;
+	r->rnd ^= r->rnd << 17;
+	return r->rnd;
+}
+
+static void start_list(struct reflector *r);
+static void start_watch(struct reflector *r);
+
+static void on_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct reflector *r = ud;
+	r->timer = 0;
+	if (r->next == STEP_LIST)
+		start_list(r);
+	else
+		start_watch(r);
+}
+
+/* Every transition goes through the loop, never straight from inside an
+ * HTTP callback, so a request is never started from within another's. */
+static void schedule(struct reflector *r, enum step next, int64_t delay_ms, enum reflector_state st)
+{
+	loop_timer_cancel(r->loop, r->timer);
+	r->next = next;
+	r->state = st;
+	r->timer = loop_timer_after(r->loop, delay_ms, on_timer, r);
+}
+
+static enum reflector_state list_state(const struct reflector *r)
+{
+	return r->synced ? REFLECTOR_RELISTING : REFLECTOR_LISTING;
+}
+
+static void backoff(struct reflector *r, enum step next)
+{
+	int64_t d = r->base_ms;
+	for (unsigned i = 0; i < r->failures && d < r->max_ms; i++)
+		d *= 2;
+	if (d > r->max_ms)
+		d = r->max_ms;
+	r->failures++;
+	/* Jitter in [d/2, d]: replicas and resources that failed together
+	 * (an apiserver restart) do not come back together. */
+	int64_t half = d / 2;
+	d = half + (int64_t)(next_rand(r) % (uint64_t)(d - half + 1));
+	r->st.errors++;
+	r->st.last_backoff_ms = d;
+	if (next == STEP_LIST)
+		drop_list(r);
+	LOG_DEBUG("reflector backoff", "resource=%s delay_ms=%lld failures=%u", r->what,
+		  (long long)d, r->failures);
+	schedule(r, next, d, REFLECTOR_BACKOFF);
+}
+
+static void relist_now(struct reflector *r)
+{
+	drop_list(r);
+	schedule(r, STEP_LIST, 0, REFLECTOR_RELISTING);
+}
+
+void reflector_start(struct reflector *r)
+{
+	if (r->started)
+		return;
+	r->started = true;
+	schedule(r, STEP_LIST, 0, REFLECTOR_LISTING);
+}
+
+static int base_path(const struct reflector *r, struct buf *p)
+{
+	return kube_path(p, r->group, r->version, r->ns, r->resource, NULL, NULL);
+}
+
+static void log_failure(const struct reflector *r, const char *what, const struct kube_result *res)
+{
+	LOG_WARN(
+	    what, "resource=%s ns=%s status=%d err=%d reason=%s message=\"%s\" transport=\"%s\"",
+	    r->what, r->ns, res->status, res->err, res->reason ? res->reason : "",
+	    res->message ? res->message : "", res->transport_error ? res->transport_error : "");
+}
+
+static void list_done(struct kube_req *req, const struct kube_result *res, void *ud);
+
+static void start_list(struct reflector *r)
+{
+	struct buf p;
+	char limit[24];
+	buf_init(&p, 64 * 1024);
+	snprintf(limit, sizeof(limit), "%d", r->page_limit);
+	int rc = base_path(r, &p);
+	if (rc == 0)
+		rc = kube_query_add(&p, "limit", limit);
+	if (rc == 0 && r->cont)
+		rc = kube_query_add(&p, "continue", r->cont);
+	if (rc == 0 && *r->selector)
+		rc = kube_query_add(&p, "labelSelector", r->selector);
+	r->state = list_state(r);
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = buf_str(&p), .done = list_done, .ud = r};
+	if (rc == 0)
+		rc = r->tr.request(r->tr.ctx, &o, &r->req);
+	buf_release(&p);
+	if (rc < 0) {
+		LOG_ERROR("list request not started", "resource=%s err=%d", r->what, rc);
+		r->req = NULL;
+		backoff(r, STEP_LIST);
+	}
+}
+
+static const char *meta_str(const cJSON *obj, const char *field)
+{
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, field);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void list_complete(struct reflector *r, const char *rv)
+{
+	cJSON **items = r->items;
+	size_t n = r->nitems;
+	r->items = NULL;
+	r->nitems = r->items_cap = 0;
+	store_replace_take(r->store, items, n);
+	free(items);
+	store_set_resource_version(r->store, rv);
+	bool relist = r->st.lists > 0;
+	r->st.lists++;
+	if (relist)
+		r->st.relists++;
+	r->synced = true;
+	LOG_INFO("listed", "resource=%s ns=%s objects=%zu rv=%s relist=%d", r->what, r->ns,
+		 store_len(r->store), rv, relist);
+	/* The watch is scheduled before the callback so that the callback sees
+	 * the state the reflector will be in. */
+	schedule(r, STEP_WATCH, 0, REFLECTOR_WATCHING);
+	if (r->on_list)
+		r->on_list(r, relist, r->ud);
+}
+
+static void list_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct reflector *r = ud;
+	r->req = NULL;
+	if (res->err || res->status != 200) {
+		if (res->status == 410)
+			/* The continue token expired mid-pagination: start over. */
+			r->st.gone++;
+		log_failure(r, "list failed", res);
+		backoff(r, STEP_LIST);
+		return;
+	}
+	cJSON *list = cJSON_ParseWithLength(res->body, res->body_len);
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
+	const char *rv = meta_str(list, "resourceVersion");
+	if (!list || (items && !cJSON_IsArray(items)) || !rv) {
+		LOG_WARN("list response unreadable", "resource=%s bytes=%zu", r->what,
+			 res->body_len);
+		cJSON_Delete(list);
+		backoff(r, STEP_LIST);
+		return;
+	}
+	cJSON *it;
+	while (items && (it = items->child) != NULL) {
+		cJSON_DetachItemViaPointer((cJSON *)items, it);
+		XGROW(r->items, r->items_cap, r->nitems + 1);
+		r->items[r->nitems++] = it;
+	}
+	const char *cont = meta_str(list, "continue");
+	free(r->cont);
+	r->cont = NULL;
+	if (cont && *cont) {
+		r->cont = xstrdup(cont);
+		schedule(r, STEP_LIST, 0, list_state(r));
+	} else {
+		list_complete(r, rv);
+	}
+	cJSON_Delete(list);
+}
+
+static void watch_data(struct kube_req *req, const char *data, size_t len, void *ud);
+static void watch_done(struct kube_req *req, const struct kube_result *res, void *ud);
+
+static void start_watch(struct reflector *r)
+{
+	struct buf p;
+	char tmo[24];
+	buf_init(&p, 64 * 1024);
+	/* ± 10%: watches opened together (startup) do not all end together. */
+	int spread = r->watch_timeout_s / 10;
+	int t = r->watch_timeout_s - spread + (int)(next_rand(r) % (uint64_t)(2 * spread + 1));
+	snprintf(tmo, sizeof(tmo), "%d", t);
+	int rc = base_path(r, &p);
+	if (rc == 0)
+		rc = kube_query_add(&p, "watch", "1");
+	if (rc == 0)
+		rc = kube_query_add(&p, "resourceVersion", store_resource_version(r->store));
+	if (rc == 0)
+		rc = kube_query_add(&p, "allowWatchBookmarks", "true");
+	if (rc == 0)
+		rc = kube_query_add(&p, "timeoutSeconds", tmo);
+	if (rc == 0 && *r->selector)
+		rc = kube_query_add(&p, "labelSelector", r->selector);
+	r->state = REFLECTOR_WATCHING;
+	lines_reset(r->lines);
+	r->abort = ABORT_NONE;
+	r->watch_events = 0;
+	r->watch_started_ms = loop_now_monotonic_ms();
+	/* The server ends the stream at timeoutSeconds; our own limit, well
+	 * after it, only catches a connection that died silently. */
+	struct kube_req_opts o = {.method = KUBE_GET,
+				  .path = buf_str(&p),
+				  .timeout_ms = (long)(t + 60) * 1000,
+				  .done = watch_done,
+				  .on_data = watch_data,
+				  .ud = r};
+	if (rc == 0)
+		rc = r->tr.request(r->tr.ctx, &o, &r->req);
+	buf_release(&p);
+	if (rc < 0) {
+		LOG_ERROR("watch request not started", "resource=%s err=%d", r->what, rc);
+		r->req = NULL;
+		backoff(r, STEP_WATCH);
+		return;
+	}
+	r->st.watches++;
+}
+
+static void advance_rv(struct reflector *r, const cJSON *obj)
+{
+	const char *rv = meta_str(obj, "resourceVersion");
+	if (rv && *rv)
+		store_set_resource_version(r->store, rv);
+}
+
+static int bad_line(struct reflector *r, const char *why, const char *line, size_t len)
+{
+	r->st.bad_lines++;
+	LOG_WARN("watch line dropped, relisting",
+		 "resource=%s ns=%s why=%s bytes=%zu start=\"%.60s\"", r->what, r->ns, why, len,
+		 line);
+	r->abort = ABORT_BACKOFF_RELIST;
+	return -ECANCELED;
+}
+
+/* One watch event. Returns 0 to go on, -ECANCELED to stop the stream with
+ * r->abort saying what next. */
+static int on_line(void *ctx, const char *line, size_t len)
+{
+	struct reflector *r = ctx;
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+		i++;
+	if (i == len)
+		return 0;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	if (!ev)
+		return bad_line(r, "json", line, len);
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(ev, "object");
+	if (!cJSON_IsString(type) || !cJSON_IsObject(obj)) {
+		cJSON_Delete(ev);
+		return bad_line(r, "shape", line, len);
+	}
+	const char *t = type->valuestring;
+	int rc = 0;
+	if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
+		cJSON_DetachItemViaPointer(ev, obj);
+		advance_rv(r, obj);
+		r->st.events++;
+		r->watch_events++;
+		r->failures = 0;
+		store_upsert_take(r->store, obj);
+	} else if (strcmp(t, "DELETED") == 0) {
+		advance_rv(r, obj);
+		r->st.events++;
+		r->watch_events++;
+		r->failures = 0;
+		store_delete(r->store, obj);
+	} else if (strcmp(t, "BOOKMARK") == 0) {
+		advance_rv(r, obj);
+		r->st.bookmarks++;
+		r->watch_events++;
+		r->failures = 0;
+	} else if (strcmp(t, "ERROR") == 0) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(obj, "reason");
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(obj, "message");
+		int c = cJSON_IsNumber(code) ? code->valueint : 0;
+		LOG_INFO("watch error event", "resource=%s ns=%s code=%d reason=%s message=\"%s\"",
+			 r->what, r->ns, c, cJSON_IsString(reason) ? reason->valuestring : "",
+			 cJSON_IsString(msg) ? msg->valuestring : "");
+		if (c == 410) {
+			r->st.gone++;
+			r->abort = ABORT_RELIST;
+		} else {
+			r->abort = ABORT_BACKOFF_WATCH;
+		}
+		rc = -ECANCELED;
+	} else {
+		LOG_WARN("unknown watch event type ignored", "resource=%s type=%s", r->what, t);
+	}
+	cJSON_Delete(ev);
+	return rc;
+}
+
+static void act_on_abort(struct reflector *r)
+{
+	switch (r->abort) {
+	case ABORT_RELIST:
+		relist_now(r);
+		break;
+	case ABORT_BACKOFF_WATCH:
+		backoff(r, STEP_WATCH);
+		break;
+	case ABORT_BACKOFF_RELIST:
+		backoff(r, STEP_LIST);
+		break;
+	case ABORT_NONE:
+		break;
+	}
+	r->abort = ABORT_NONE;
+}
+
+static void watch_data(struct kube_req *req, const char *data, size_t len, void *ud)
+{
+	struct reflector *r = ud;
+	int rc = lines_feed(r->lines, data, len, on_line, r);
+	if (rc == -EMSGSIZE && r->abort == ABORT_NONE) {
+		r->st.bad_lines++;
+		LOG_WARN("over-long watch line dropped, relisting", "resource=%s ns=%s", r->what,
+			 r->ns);
+		r->abort = ABORT_BACKOFF_RELIST;
+	}
+	if (r->abort != ABORT_NONE) {
+		cancel_req(r);
+		act_on_abort(r);
+	}
+}
+
+static void watch_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct reflector *r = ud;
+	r->req = NULL;
+	if (res->err == 0 && res->status >= 200 && res->status < 300) {
+		/* The last event normally ends with '\n'; a tail is delivered in
+		 * case the server did not write one. */
+		lines_finish(r->lines, on_line, r);
+		if (r->abort != ABORT_NONE) {
+			act_on_abort(r);
+			return;
+		}
+		int64_t lived = loop_now_monotonic_ms() - r->watch_started_ms;
+		if (r->watch_events == 0 && lived < 1000) {
+			LOG_WARN("watch ended at once", "resource=%s ns=%s", r->what, r->ns);
+			backoff(r, STEP_WATCH);
+			return;
+		}
+		r->failures = 0;
+		LOG_DEBUG("watch ended, resuming", "resource=%s rv=%s", r->what,
+			  store_resource_version(r->store));
+		schedule(r, STEP_WATCH, 0, REFLECTOR_WATCHING);
+		return;
+	}
+	lines_reset(r->lines);
+	if (res->status == 410) {
+		r->st.gone++;
+		log_failure(r, "watch resourceVersion gone, relisting", res);
+		relist_now(r);
+		return;
+	}
+	log_failure(r, "watch failed", res);
+	backoff(r, STEP_WATCH);
+}

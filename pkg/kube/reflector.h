@@ -1,0 +1,131 @@
+/* The reflector: list + watch of one resource into a store (client-go's
+ * Reflector, on the event loop).
+ *
+ * States (reflector_state), after architecture.md:
+ *
+ *   IDLE --start--> LISTING --list done--> WATCHING --stream ends--> WATCHING
+ *                      ^                      |  (reconnect from the last
+ *                      |                      |   resourceVersion)
+ *                      |            410 Gone, |  error (transport, 5xx, 403,
+ *                      |      over-long line, |  ERROR event other than 410)
+ *                      |        malformed JSON|        |
+ *                      |                      v        v
+ *                   RELISTING <----------- BACKOFF ----+--> WATCHING
+ *
+ *   - LISTING: paged GET (limit + continue) of the collection; when the last
+ *     page arrives the store is replaced (store_replace_take reports what
+ *     changed since, deletions included), its resourceVersion recorded, the
+ *     reflector is synced, and `on_list` runs.
+ *   - WATCHING: GET ?watch=1 from that resourceVersion with
+ *     allowWatchBookmarks=true and timeoutSeconds (opts, ± 10% jitter so
+ *     watches of many resources do not end together). Each line is one event:
+ *     ADDED/MODIFIED/DELETED apply to the store (whose change callback the
+ *     owner set with store_on_change), BOOKMARK only moves the
+ *     resourceVersion, ERROR carries a Status. A normal end reconnects at
+ *     once from the last resourceVersion (after a backoff if the stream ended
+ *     within a second with no event, so a server that closes at once is not
+ *     hammered).
+ *   - RELISTING: after 410 Gone (the HTTP status or an ERROR event with code
+ *     410: our resourceVersion was compacted), or when an event was lost to
+ *     an over-long or unparseable line (resuming from the last
+ *     resourceVersion would replay the same bad line). Events were missed:
+ *     `on_list` runs with relist=true after it, so the owner can re-enqueue
+ *     everything and apply its missed-run policy. A relist caused by a bad
+ *     line goes through BACKOFF first.
+ *   - BACKOFF: exponential from backoff_base_ms, doubling to backoff_max_ms,
+ *     with jitter (a uniform draw in [d/2, d]); the failure count resets when
+ *     a watch delivers a valid event or ends normally. Then the step that
+ *     failed is retried (list, or watch from the last resourceVersion).
+ *
+ * Nothing is fatal: every failure is logged with the resource and retried.
+ * Objects in the store are exactly what the apiserver sent (list items may
+ * lack kind/apiVersion, as the list API leaves them out).
+ *
+ * Ownership: reflector_new borrows the loop, the HTTP client and the store
+ * (all must outlive the reflector) and copies the option strings.
+ * reflector_free cancels the request in flight and its timer and calls
+ * nothing; it must not be called from the reflector's own callbacks (nor
+ * from the store's change callback while the reflector is applying events).
+ * Loop thread only.
+ */
+#ifndef TAKT_KUBE_REFLECTOR_H
+#define TAKT_KUBE_REFLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct kube_http;
+struct kube_req;
+struct kube_req_opts;
+struct store;
+struct reflector;
+
+enum reflector_state {
+	REFLECTOR_IDLE = 0,
+	REFLECTOR_LISTING,
+	REFLECTOR_WATCHING,
+	REFLECTOR_BACKOFF,
+	REFLECTOR_RELISTING,
+};
+
+/* How requests are made. NULL in the options: through the kube_http client.
+ * Tests substitute a fake to feed lists and watch streams by hand. */
+struct reflector_transport {
+	int (*request)(void *ctx, const struct kube_req_opts *o, struct kube_req **out);
+	void (*cancel)(void *ctx, struct kube_req *r);
+	void *ctx;
+};
+
+struct reflector_opts {
+	const char *group;	    /* "" or NULL: core */
+	const char *version;	    /* "v1" */
+	const char *resource;	    /* plural: "pods", "batchschedules" */
+	const char *ns;		    /* NULL or "": all namespaces, or cluster-scoped */
+	const char *label_selector; /* NULL: everything */
+	int watch_timeout_s;	    /* 0: 300 */
+	int page_limit;		    /* 0: 500 */
+	int64_t backoff_base_ms;    /* 0: 200 */
+	int64_t backoff_max_ms;	    /* 0: 30000 */
+	size_t max_line;	    /* one watch event, bytes; 0: 16 MiB */
+	const struct reflector_transport *transport; /* NULL: the HTTP client */
+};
+
+/* After every completed list: the first (relist false) and each relist
+ * after a gap (relist true: events may have been missed). The store already
+ * holds the new picture and has reported its differences. */
+typedef void reflector_list_fn(struct reflector *r, bool relist, void *ud);
+
+/* h may be NULL when opts->transport is set. Returns NULL only for options
+ * missing version or resource. */
+struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct store *s,
+				const struct reflector_opts *o, reflector_list_fn *on_list,
+				void *ud);
+void reflector_free(struct reflector *r);
+
+/* Starts the first list (IDLE -> LISTING); a no-op when already started. */
+void reflector_start(struct reflector *r);
+
+enum reflector_state reflector_state(const struct reflector *r);
+const char *reflector_state_name(enum reflector_state st);
+/* A list has completed at least once: the store is a true picture. */
+bool reflector_synced(const struct reflector *r);
+/* The resource, for logs: "batch/v1/jobs" or "v1/pods" (with "ns=" in
+ * logs when namespaced). Borrowed from the reflector. */
+const char *reflector_what(const struct reflector *r);
+
+struct reflector_stats {
+	uint64_t lists;		 /* completed lists (first + relists) */
+	uint64_t relists;	 /* completed lists after a gap */
+	uint64_t watches;	 /* watch requests started */
+	uint64_t events;	 /* ADDED/MODIFIED/DELETED applied */
+	uint64_t bookmarks;	 /* BOOKMARK events */
+	uint64_t gone;		 /* 410s seen (HTTP or ERROR event) */
+	uint64_t errors;	 /* failures that led to BACKOFF */
+	uint64_t bad_lines;	 /* malformed or over-long watch lines */
+	int64_t last_backoff_ms; /* the last backoff delay chosen */
+};
+void reflector_get_stats(const struct reflector *r, struct reflector_stats *st);
+
+#endif
