@@ -144,7 +144,8 @@ static void update_active(const struct plan_input *in, struct spec_status *st)
 		else
 			st->counters.runs_failed++;
 	}
-	qsort(fresh.active, fresh.n_active, sizeof(*fresh.active), cmp_active);
+	if (fresh.n_active > 1)
+		qsort(fresh.active, fresh.n_active, sizeof(*fresh.active), cmp_active);
 	/* Move the fresh list into st. */
 	for (size_t i = 0; i < st->n_active; i++) {
 		free(st->active[i].name);
@@ -269,13 +270,24 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 
 /* ---- the plan ------------------------------------------------------------------- */
 
-static void create_job(const struct plan_input *in, struct plan *p, int64_t slot,
+/* Returns false when the slot cannot be named (before 1970, or after 2286
+ * with a 52-character name): it is then counted missed, with a Warning. */
+static bool create_job(const struct plan_input *in, struct plan *p, int64_t slot,
 		       enum spec_trigger trigger, char *name_out, size_t name_size)
 {
 	struct spec_status *st = &p->status;
+	char name[SPEC_JOB_NAME_MAX + 1], when[40];
+	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+		format_time(slot, when, sizeof(when));
+		st->counters.missed++;
+		add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
+			  "slot %s cannot run: its Job name \"%s-<unix-seconds>\" would not fit "
+			  "%d characters",
+			  when, in->spec->name, SPEC_JOB_NAME_MAX);
+		return false;
+	}
 	struct plan_action *a = add_action(p, PLAN_CREATE_JOB);
-	if (spec_job_name(in->spec->name, slot, a->job_name, sizeof(a->job_name)))
-		BUG_ON("job name does not fit after validation");
+	memcpy(a->job_name, name, sizeof(name));
 	a->slot = slot;
 	a->trigger = trigger;
 	st->counters.runs_started++;
@@ -287,6 +299,7 @@ static void create_job(const struct plan_input *in, struct plan *p, int64_t slot
 	}
 	if (name_out)
 		snprintf(name_out, name_size, "%s", a->job_name);
+	return true;
 }
 
 /* Replace: terminate every active run; the new run starts once they are gone
@@ -407,6 +420,10 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 
 	int64_t pending = st->pending_slot;
 	enum spec_trigger ptrig = st->pending_trigger;
+	/* A waiting slot was considered, so it lies at or before the cursor;
+	 * anything else is a status edited by hand: dropped. */
+	if (pending != SPEC_TIME_UNSET && (pending < 0 || pending > st->cursor))
+		pending = SPEC_TIME_UNSET;
 	st->pending_slot = SPEC_TIME_UNSET;
 	int64_t cand = SPEC_TIME_UNSET;
 	enum spec_trigger ctrig = SPEC_TRIGGER_SCHEDULE;
@@ -478,8 +495,12 @@ static void run_now(const struct plan_input *in, struct plan *p)
 {
 	int64_t slot = civil_floor_div(in->now, 1000) * 1000;
 	char name[SPEC_JOB_NAME_MAX + 1];
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name)))
-		BUG_ON("job name does not fit after validation");
+	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+		p->run_now = PLAN_RUN_NOW_REFUSED;
+		snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+			 "the Job name would not fit %d characters", SPEC_JOB_NAME_MAX);
+		return;
+	}
 	/* A slot created in this very second has the same name: that run is
 	 * the answer (the name is the lock). */
 	for (size_t i = 0; i < p->n_actions; i++) {
@@ -505,8 +526,8 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
-	create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job));
-	p->run_now = PLAN_RUN_NOW_CREATED;
+	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job)))
+		p->run_now = PLAN_RUN_NOW_CREATED;
 }
 
 int plan_compute(const struct plan_input *in, struct plan *p)
