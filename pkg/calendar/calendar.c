@@ -296,14 +296,15 @@ static int parse_flag(const struct csv_field *f, bool *business)
 int calendar_builder_add_csv(struct calendar_builder *b, const char *name, const char *text,
 			     size_t len, char *err, size_t errlen)
 {
-	char pre[80];
+	/* The name comes from the spec: printable and bounded like any value. */
+	char safe[48], pre[56];
+	quote_value(name ? name : "table", strlen(name ? name : "table"), safe, sizeof(safe));
 	if (name)
-		snprintf(pre, sizeof(pre), "%.60s ", name);
+		snprintf(pre, sizeof(pre), "%s ", safe);
 	else
 		pre[0] = '\0';
 	if (len > CALENDAR_CSV_MAX) {
-		seterr(err, errlen, "%.60s is %zu bytes; at most %u", name ? name : "the table",
-		       len, CALENDAR_CSV_MAX);
+		seterr(err, errlen, "%s is %zu bytes; at most %u", safe, len, CALENDAR_CSV_MAX);
 		return -EFBIG;
 	}
 	if (b->nsources >= UINT16_MAX) {
@@ -380,7 +381,7 @@ int calendar_builder_add_csv(struct calendar_builder *b, const char *name, const
 		add_listing(b, day, FROM_CSV, row, source, business);
 	}
 	XGROW(b->sources, b->capsources, b->nsources + 1);
-	b->sources[b->nsources++] = xstrdup(name ? name : "table");
+	b->sources[b->nsources++] = xstrdup(safe);
 	return 0;
 fail:
 	b->nlist = keep;
@@ -400,7 +401,7 @@ static void describe_listing(const struct calendar_builder *b, const struct cale
 		snprintf(out, n, "extraBusinessDays[%" PRIu32 "]", l->index);
 		break;
 	default:
-		snprintf(out, n, "%.60s row %" PRIu32, b->sources[l->source], l->index);
+		snprintf(out, n, "%s row %" PRIu32, b->sources[l->source], l->index);
 		break;
 	}
 }
@@ -697,8 +698,11 @@ int calendar_from_spec_json(const struct cJSON *spec, const char *csv, size_t cs
 	if (has_source < 0)
 		goto out;
 	if (has_source && !csv) {
-		seterr(err, errlen, "source: the table %s/%s key %s was not supplied",
-		       ref.namespace_, ref.name, ref.key);
+		char ns[48], nm[48], key[48];
+		quote_value(ref.namespace_, strlen(ref.namespace_), ns, sizeof(ns));
+		quote_value(ref.name, strlen(ref.name), nm, sizeof(nm));
+		quote_value(ref.key, strlen(ref.key), key, sizeof(key));
+		seterr(err, errlen, "source: the table %s/%s key %s was not supplied", ns, nm, key);
 		goto out;
 	}
 	if (csv) {

@@ -41,6 +41,23 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A value quoted into a message: printable and bounded, as it may come from
+ * any user's spec and end up in an Event. */
+static const char *safe(const char *s, char out[48])
+{
+	size_t o = 0;
+	for (size_t i = 0; s && s[i] && o < 40; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+	}
+	if (s && o == 40 && s[40]) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* --- rules ----------------------------------------------------------------- */
 
 void calsched_rules_init(struct calsched_rules *r)
@@ -57,8 +74,9 @@ int calsched_parse_days(const char *s, enum calsched_days *out, char *err, size_
 	else if (s && strcmp(s, "NonBusinessDays") == 0)
 		*out = CALSCHED_NON_BUSINESS_DAYS;
 	else {
-		seterr(err, errlen, "days: \"%.40s\" is not one of BusinessDays NonBusinessDays",
-		       s ? s : "");
+		char q[48];
+		seterr(err, errlen, "days: \"%s\" is not one of BusinessDays NonBusinessDays",
+		       safe(s, q));
 		return -EINVAL;
 	}
 	return 0;
@@ -73,10 +91,11 @@ int calsched_parse_shift(const char *s, enum calsched_shift *out, char *err, siz
 	else if (s && strcmp(s, "PreviousBusinessDay") == 0)
 		*out = CALSCHED_PREVIOUS_BUSINESS_DAY;
 	else {
+		char q[48];
 		seterr(err, errlen,
-		       "onNonBusinessDay: \"%.40s\" is not one of Skip NextBusinessDay "
+		       "onNonBusinessDay: \"%s\" is not one of Skip NextBusinessDay "
 		       "PreviousBusinessDay",
-		       s ? s : "");
+		       safe(s, q));
 		return -EINVAL;
 	}
 	return 0;
@@ -104,6 +123,7 @@ static int add_bdom(struct calsched_rules *r, long n, char *err, size_t errlen)
 
 int calsched_parse_bdom_list(const char *s, struct calsched_rules *r, char *err, size_t errlen)
 {
+	char q[48];
 	r->nbdom = 0;
 	const char *p = s;
 	for (;;) {
@@ -111,8 +131,8 @@ int calsched_parse_bdom_list(const char *s, struct calsched_rules *r, char *err,
 		errno = 0;
 		long n = strtol(p, &end, 10);
 		if (end == p || errno) {
-			seterr(err, errlen,
-			       "businessDayOfMonth: \"%.40s\" is not a list of integers", s);
+			seterr(err, errlen, "businessDayOfMonth: \"%s\" is not a list of integers",
+			       safe(s, q));
 			return -EINVAL;
 		}
 		if (add_bdom(r, n, err, errlen) < 0)
@@ -120,8 +140,8 @@ int calsched_parse_bdom_list(const char *s, struct calsched_rules *r, char *err,
 		if (*end == '\0')
 			return 0;
 		if (*end != ',') {
-			seterr(err, errlen,
-			       "businessDayOfMonth: \"%.40s\" is not a list of integers", s);
+			seterr(err, errlen, "businessDayOfMonth: \"%s\" is not a list of integers",
+			       safe(s, q));
 			return -EINVAL;
 		}
 		p = end + 1;
