@@ -78,18 +78,22 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+static int find_option(const char *a, size_t nlen)
+{
+	for (size_t k = 0; k < sizeof(NEXT_OPTIONS) / sizeof(NEXT_OPTIONS[0]); k++)
+		if (strlen(NEXT_OPTIONS[k].name) == nlen && !strncmp(a, NEXT_OPTIONS[k].name, nlen))
+			return (int)k;
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct next_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		size_t nlen = strcspn(a, "=");
-		size_t k, nopt = sizeof(NEXT_OPTIONS) / sizeof(NEXT_OPTIONS[0]);
-		for (k = 0; k < nopt; k++)
-			if (strlen(NEXT_OPTIONS[k].name) == nlen &&
-			    !strncmp(a, NEXT_OPTIONS[k].name, nlen))
-				break;
-		if (k == nopt)
+		int k = find_option(a, nlen);
+		if (k < 0)
 			return usage_error("unknown option \"%s\" (try --help)", a);
 		if (NEXT_OPTIONS[k].takes_value) {
 			if (a[nlen] == '=')
@@ -188,6 +192,8 @@ static int run_batch(void)
 		char *end;
 		long long from = strtoll(f[0], &end, 10);
 		long count = strtol(f[2], NULL, 10);
+		if (count > MAX_COUNT)
+			count = MAX_COUNT;
 		struct tz *z = NULL;
 		for (int i = 0; i < nz && !z; i++)
 			if (!strcmp(zones[i].name, f[1]))

@@ -556,7 +556,6 @@ static int parse_fields(struct cron_expr *e, const char *s, size_t len, char *er
 
 int cron_parse(const char *text, struct cron_expr **out, char *err, size_t errlen)
 {
-	BUG_ON(!text || !out);
 	*out = NULL;
 	const char *s = text, *end = text + strlen(text);
 	while (s < end && is_blank(*s))
