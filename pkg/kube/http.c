@@ -23,7 +23,9 @@
 #define MAX_IDLE_EASY		   16
 #define MESSAGE_EXCERPT		   1024
 
-enum req_state { REQ_QUEUED, REQ_ACTIVE, REQ_FINISHING };
+/* QUEUED: waiting for a rate-limit token; DEFERRED: to be handed to curl on
+ * the next loop turn; ACTIVE: in curl; FINISHING: done or failed to start. */
+enum req_state { REQ_QUEUED, REQ_DEFERRED, REQ_ACTIVE, REQ_FINISHING };
 
 struct kube_req {
 	struct kube_http *h;
@@ -47,7 +49,7 @@ struct kube_req {
 	bool in_done;
 	bool overflow;
 	bool body_detached;
-	loop_timer_id fail_timer; /* a start that failed, reported next turn */
+	loop_timer_id kick_timer; /* a deferred start, or a failed one to report */
 	int start_err;
 };
 
@@ -136,7 +138,7 @@ static void req_destroy(struct kube_http *h, struct kube_req *r)
 		}
 		easy_recycle(h, r->easy);
 	}
-	loop_timer_cancel(h->loop, r->fail_timer);
+	loop_timer_cancel(h->loop, r->kick_timer);
 	req_unlink(h, r);
 	curl_slist_free_all(r->headers);
 	buf_release(&r->resp);
@@ -316,8 +318,10 @@ static void check_multi_info(struct kube_http *h)
 		struct kube_req *r = NULL;
 		CURLcode cc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		BUG_ON(r == NULL);
-		req_complete(h, r, cc);
+		if (r)
+			req_complete(h, r, cc);
+		else
+			takt_bug(__FILE__, __LINE__, "a curl transfer without its request");
 	}
 	sweep_cancelled(h);
 }
@@ -405,8 +409,20 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 static void on_start_failed(struct loop *l, loop_timer_id id, void *ud)
 {
 	struct kube_req *r = ud;
-	r->fail_timer = 0;
+	r->kick_timer = 0;
 	req_complete(r->h, r, CURLE_FAILED_INIT);
+}
+
+static void req_start(struct kube_http *h, struct kube_req *r);
+
+static void on_deferred_start(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct kube_req *r = ud;
+	r->kick_timer = 0;
+	if (r->cancelled)
+		req_destroy(r->h, r);
+	else
+		req_start(r->h, r);
 }
 
 static int set_blob(CURL *e, CURLoption opt, const void *data, size_t len)
@@ -483,6 +499,13 @@ static int easy_setup(struct kube_http *h, struct kube_req *r)
 
 static void req_start(struct kube_http *h, struct kube_req *r)
 {
+	if (h->in_curl > 0) {
+		/* Submitted from inside a curl callback (a watch's on_data):
+		 * curl refuses to take new handles there. */
+		r->state = REQ_DEFERRED;
+		r->kick_timer = loop_timer_after(h->loop, 0, on_deferred_start, r);
+		return;
+	}
 	r->easy = h->idle_len > 0 ? h->idle[--h->idle_len] : curl_easy_init();
 	if (!r->easy || easy_setup(h, r) < 0 || curl_multi_add_handle(h->multi, r->easy)) {
 		/* Reported like any other failure, from the loop: the caller's
@@ -492,7 +515,7 @@ static void req_start(struct kube_http *h, struct kube_req *r)
 		r->easy = NULL;
 		r->start_err = -EIO;
 		r->state = REQ_FINISHING;
-		r->fail_timer = loop_timer_after(h->loop, 0, on_start_failed, r);
+		r->kick_timer = loop_timer_after(h->loop, 0, on_start_failed, r);
 		return;
 	}
 	r->state = REQ_ACTIVE;
@@ -570,14 +593,16 @@ void kube_http_free(struct kube_http *h)
 	BUG_ON(h->in_curl > 0);
 	while (h->reqs)
 		req_destroy(h, h->reqs);
-	loop_timer_cancel(h->loop, h->curl_timer);
 	loop_timer_cancel(h->loop, h->rl_timer);
 	for (int i = 0; i < h->idle_len; i++)
 		curl_easy_cleanup(h->idle[i]);
 	/* Cleanup closes the cached connections, calling the socket callback
-	 * to unwatch their fds. */
-	if (h->multi)
+	 * to unwatch their fds; a timer it might still ask for would outlive h. */
+	if (h->multi) {
+		curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
 		curl_multi_cleanup(h->multi);
+	}
+	loop_timer_cancel(h->loop, h->curl_timer);
 	ratelimit_queue_release(&h->rlq);
 	free(h->user_agent);
 	free(h);

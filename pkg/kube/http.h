@@ -143,6 +143,9 @@ struct kube_response {
 	int code;
 	char *transport_error;
 };
+/* Returns 0 once the request completed, whatever its outcome (see
+ * resp->status and resp->err), or -EINVAL; resp is then the caller's to
+ * release with kube_response_release. */
 int kube_http_do(struct kube_http *h, enum kube_method m, const char *path, const char *body,
 		 size_t body_len, struct kube_response *resp);
 void kube_response_release(struct kube_response *resp);

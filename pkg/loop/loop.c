@@ -411,8 +411,17 @@ int loop_fd_watch(struct loop *l, int fd, unsigned events, loop_fd_fn *fn, void 
 	ev.events = to_epoll(events);
 	uint32_t gen = w->active ? w->gen : w->gen + 1;
 	ev.data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd;
-	if (epoll_ctl(l->epfd, w->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
+	int op = w->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(l->epfd, op, fd, &ev) < 0) {
+		/* A watched fd closed without an unwatch left epoll (ENOENT) and
+		 * its number may be back as a new fd; or the set already holds
+		 * it (EEXIST). Either way the other operation is the right one. */
+		if (errno != ENOENT && errno != EEXIST)
+			return -errno;
+		op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		if (epoll_ctl(l->epfd, op, fd, &ev) < 0)
+			return -errno;
+	}
 	w->gen = gen;
 	w->active = true;
 	w->events = events & (LOOP_READ | LOOP_WRITE);

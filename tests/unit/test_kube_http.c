@@ -554,6 +554,41 @@ static void test_cancel_stream_from_its_data_callback(void **state)
 	assert_int_equal(st.in_flight, 0);
 }
 
+static struct got g_nested;
+static struct kube_http *g_nested_h;
+static int g_nested_submitted;
+
+static void on_data_submit(struct kube_req *req, const char *d, size_t n, void *ud)
+{
+	on_data(req, d, n, ud);
+	/* Inside curl's write callback: the client must defer the start. */
+	if (g_nested_submitted++)
+		return;
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = "/ok/nested", .done = on_done, .ud = &g_nested};
+	assert_int_equal(kube_http_request(g_nested_h, &o, NULL), 0);
+}
+
+static void test_request_from_inside_a_stream_callback(void **state)
+{
+	struct fx *f = *state;
+	struct got s = {0};
+	memset(&g_nested, 0, sizeof(g_nested));
+	g_nested_submitted = 0;
+	g_nested_h = f->h;
+	struct kube_req_opts so = {.method = KUBE_GET,
+				   .path = "/stream",
+				   .done = on_done,
+				   .on_data = on_data_submit,
+				   .ud = &s};
+	assert_int_equal(kube_http_request(f->h, &so, NULL), 0);
+	run_until(f->l, &s.calls, 1);
+	run_until(f->l, &g_nested.calls, 1);
+	assert_int_equal(g_nested.status, 200);
+	assert_int_equal(g_nested.err, 0);
+	assert_string_equal(g_nested.body, "{\"kind\":\"Thing\",\"n\":1}");
+}
+
 static void test_stream_error_status_not_streamed(void **state)
 {
 	struct fx *f = *state;
@@ -683,6 +718,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stream_chunks_then_done_and_exempt,
 					    fx_setup_limited, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_stream_from_its_data_callback, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_request_from_inside_a_stream_callback, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_error_status_not_streamed, fx_setup,
 					    fx_teardown),

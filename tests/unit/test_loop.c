@@ -312,6 +312,34 @@ static void test_unwatch_drops_pending_readiness(void **state)
 	close(b[1]);
 }
 
+static void on_read_count(struct loop *l, int fd, unsigned ev, void *ud)
+{
+	char c;
+	if (read(fd, &c, 1) == 1)
+		(*(int *)ud)++;
+}
+
+static void test_fd_closed_without_unwatch_can_be_watched_again(void **state)
+{
+	struct loop *l = *state;
+	int a[2], b[2], n = 0;
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(loop_fd_watch(l, a[0], LOOP_READ, on_read_count, &n), 0);
+	/* Closed behind the loop's back: epoll drops it silently. */
+	int num = a[0];
+	close(a[0]);
+	close(a[1]);
+	assert_int_equal(pipe(b), 0);
+	assert_int_equal(b[0], num); /* the lowest free number comes back */
+	assert_int_equal(loop_fd_watch(l, b[0], LOOP_READ, on_read_count, &n), 0);
+	assert_int_equal(write(b[1], "z", 1), 1);
+	assert_int_equal(loop_run_once(l, 1000), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(loop_fd_unwatch(l, b[0]), 0);
+	close(b[0]);
+	close(b[1]);
+}
+
 static int g_signals[4];
 static void on_signal(struct loop *l, int signo, void *ud)
 {
@@ -398,6 +426,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_monotonic_timer_never_early, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_callbacks_with_pipe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwatch_drops_pending_readiness, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_closed_without_unwatch_can_be_watched_again,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_signals_delivered_as_callbacks, setup, teardown),
 	    cmocka_unit_test(test_signal_mask_restored_on_free),
 	    cmocka_unit_test_setup_teardown(test_clock_jump_registration_quiet_without_jump, setup,
