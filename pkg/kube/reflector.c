@@ -50,6 +50,7 @@ struct reflector {
 	int64_t watch_started_ms;
 	uint64_t watch_events;
 	enum abort_action abort;
+	unsigned gone_streak; /* 410s with no event applied in between */
 
 	struct reflector_stats st;
 };
@@ -241,9 +242,16 @@ static void backoff(struct reflector *r, enum step next)
 	schedule(r, next, d, REFLECTOR_BACKOFF);
 }
 
+/* After a 410. The first relists at once, as client-go does; a 410 again
+ * before any event was applied means the server compacts faster than we
+ * list and watch, and relisting in a tight loop would only add to its load. */
 static void relist_now(struct reflector *r)
 {
 	drop_list(r);
+	if (++r->gone_streak > 1) {
+		backoff(r, STEP_LIST);
+		return;
+	}
 	schedule(r, STEP_LIST, 0, REFLECTOR_RELISTING);
 }
 
@@ -458,18 +466,21 @@ static int on_line(void *ctx, const char *line, size_t len)
 		r->st.events++;
 		r->watch_events++;
 		r->failures = 0;
+		r->gone_streak = 0;
 		store_upsert_take(r->store, obj);
 	} else if (strcmp(t, "DELETED") == 0) {
 		advance_rv(r, obj);
 		r->st.events++;
 		r->watch_events++;
 		r->failures = 0;
+		r->gone_streak = 0;
 		store_delete(r->store, obj);
 	} else if (strcmp(t, "BOOKMARK") == 0) {
 		advance_rv(r, obj);
 		r->st.bookmarks++;
 		r->watch_events++;
 		r->failures = 0;
+		r->gone_streak = 0;
 	} else if (strcmp(t, "ERROR") == 0) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
 		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(obj, "reason");
@@ -545,6 +556,7 @@ static void watch_done(struct kube_req *req, const struct kube_result *res, void
 			return;
 		}
 		r->failures = 0;
+		r->gone_streak = 0;
 		LOG_DEBUG("watch ended, resuming", "resource=%s rv=%s", r->what,
 			  store_resource_version(r->store));
 		schedule(r, STEP_WATCH, 0, REFLECTOR_WATCHING);

@@ -31,7 +31,8 @@
  *     resourceVersion would replay the same bad line). Events were missed:
  *     `on_list` runs with relist=true after it, so the owner can re-enqueue
  *     everything and apply its missed-run policy. A relist caused by a bad
- *     line goes through BACKOFF first.
+ *     line, or a second 410 with no event applied since the first, goes
+ *     through BACKOFF first.
  *   - BACKOFF: exponential from backoff_base_ms, doubling to backoff_max_ms,
  *     with jitter (a uniform draw in [d/2, d]); the failure count resets when
  *     a watch delivers a valid event or ends normally. Then the step that

@@ -148,7 +148,7 @@ static void run_until_request(struct world *w)
 
 #define CM(name, rv)                                                                               \
 	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\",\"resourceVersion\":\"" rv "\"}" \
-											     "}"
+	"}"
 #define EV(type, obj) "{\"type\":\"" type "\",\"object\":" obj "}\n"
 
 /* Lists a, b (page 1) and c (page 2) at resourceVersion 11, and leaves the
@@ -273,6 +273,33 @@ static void test_reflector_http_410_on_watch_relists(void **state)
 	fake_reply(&w->fake, 200, "{\"metadata\":{\"resourceVersion\":\"40\"},\"items\":[]}");
 	assert_int_equal(store_len(w->store), 0);
 	assert_int_equal(w->relists, 1);
+	world_free(w);
+}
+
+static void test_reflector_repeated_410_backs_off(void **state)
+{
+	struct world *w = world_new(0);
+	list_three(w);
+	fake_reply(&w->fake, 410, "{}");
+	assert_int_equal(reflector_state(w->r), REFLECTOR_RELISTING);
+	run_until_request(w);
+	fake_reply(&w->fake, 200, "{\"metadata\":{\"resourceVersion\":\"40\"},\"items\":[]}");
+	run_until_request(w);
+	/* Gone again before any event: not a tight relist loop. */
+	fake_stream(&w->fake, EV("ERROR", "{\"code\":410}"));
+	assert_int_equal(reflector_state(w->r), REFLECTOR_BACKOFF);
+	run_until_request(w);
+	assert_int_equal(reflector_state(w->r), REFLECTOR_RELISTING);
+	fake_reply(&w->fake, 200, "{\"metadata\":{\"resourceVersion\":\"41\"},\"items\":[]}");
+	run_until_request(w);
+	/* An event resets the streak: the next 410 relists at once. */
+	fake_stream(&w->fake, EV("BOOKMARK", "{\"metadata\":{\"resourceVersion\":\"45\"}}"));
+	fake_stream(&w->fake, EV("ERROR", "{\"code\":410}"));
+	assert_int_equal(reflector_state(w->r), REFLECTOR_RELISTING);
+	struct reflector_stats st;
+	reflector_get_stats(w->r, &st);
+	assert_int_equal(st.gone, 3);
+	assert_int_equal(w->relists, 2);
 	world_free(w);
 }
 
@@ -415,6 +442,7 @@ int main(void)
 	    cmocka_unit_test(test_reflector_applies_events_across_chunks_and_resumes),
 	    cmocka_unit_test(test_reflector_error_event_410_relists_and_reports_gap),
 	    cmocka_unit_test(test_reflector_http_410_on_watch_relists),
+	    cmocka_unit_test(test_reflector_repeated_410_backs_off),
 	    cmocka_unit_test(test_reflector_watch_error_backs_off_and_resumes),
 	    cmocka_unit_test(test_reflector_backoff_doubles_with_jitter_and_caps),
 	    cmocka_unit_test(test_reflector_malformed_line_relists_after_backoff),
