@@ -958,6 +958,160 @@ static void test_calendar_coverage_ends(void **state)
 	fx_free(f);
 }
 
+/* ---- more edges ------------------------------------------------------------------ */
+
+/* The zone reaches the slots: 02:30 New York does not exist on 2026-03-08;
+ * a fixed-time pattern fires at the gap's end, 03:00 EDT = 07:00 UTC. */
+static void test_dst_gap_in_zone(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 30 2 * * *\",\"timeZone\":\"America/New_York\"", 1);
+	struct plan *p = step(f, at("2026-03-08T05:00:00Z"));
+	assert_int_equal(p->wake, at("2026-03-08T07:00:00Z"));
+	assert_string_equal(f->status.time_zone, "America/New_York");
+	p = step(f, at("2026-03-08T07:00:00.020Z"));
+	assert_int_equal(the_create(p)->slot, at("2026-03-08T07:00:00Z"));
+	assert_int_equal(p->wake, at("2026-03-09T06:30:00Z"));
+	assert_ptr_equal(p->zone, spec_zone(&f->spec, NULL));
+	fx_free(f);
+}
+
+/* NextBusinessDay: the holiday's slot moves onto Thursday's, and the two
+ * fire once. */
+static void test_calendar_next_business_day_merges(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 9 * * *\",\"calendar\":{\"name\":\"krx\","
+			      "\"onNonBusinessDay\":\"NextBusinessDay\"}",
+			      1);
+	use_calendar(f, "2026-03-31");
+	struct plan *p = step(f, at("2026-03-03T10:00:00Z"));
+	assert_int_equal(p->wake, at("2026-03-05T09:00:00Z"));
+	p = step(f, at("2026-03-05T09:00:00Z"));
+	assert_int_equal(the_create(p)->slot, at("2026-03-05T09:00:00Z"));
+	assert_int_equal(f->status.counters.skipped_calendar, 1);
+	assert_int_equal(f->status.counters.missed, 0);
+	fx_free(f);
+}
+
+static void test_run_now_replace_waits_for_old_runs(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
+	step(f, T0 + 1);
+	f->run_now = true;
+	step(f, T0 + 10000);
+	apply(f);
+	/* A second request while the first run is active. */
+	struct plan *p = step(f, T0 + 20400);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
+	assert_string_equal(p->run_now_job, job(T0 + 20000));
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	assert_int_equal(f->status.pending_slot, T0 + 20000);
+	assert_int_equal(f->status.pending_trigger, SPEC_TRIGGER_RUN_NOW);
+	apply(f);
+	f->run_now = false;
+	remove_run(f, job(T0 + 10000));
+	p = step(f, T0 + 21000);
+	const struct plan_action *c = the_create(p);
+	assert_int_equal(c->slot, T0 + 20000);
+	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
+	fx_free(f);
+}
+
+/* Several due slots while a run is active (Forbid, Latest): the latest is
+ * the overlap skip, the older ones are missed. */
+static void test_missed_and_overlap_together(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	struct plan *p = step(f, T0 + 4100);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 2);
+	assert_int_equal(f->status.counters.skipped_overlap, 1);
+	fx_free(f);
+}
+
+static void test_conditions_keep_transition_time(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	step(f, T0 + 1000);
+	apply(f);
+	step(f, T0 + 2000);
+	const struct spec_condition *c = spec_status_condition(&f->status, "Ready");
+	assert_int_equal(c->last_transition, T0 + 100);
+	assert_int_equal(c->observed_generation, 1);
+	c = spec_status_condition(&f->status, "Suspended");
+	assert_int_equal(c->last_transition, T0 + 100);
+	fx_free(f);
+}
+
+/* Property: whatever the sequence of instants (forward, backward, jumps),
+ * every slot is created at most once, never after `now`, never at or
+ * before an earlier cursor. */
+static void test_random_clock_never_refires(void **state)
+{
+	static const char *const specs[] = {
+	    EVERY_SECOND,
+	    "\"schedule\":\"*/7 * * * * *\",\"concurrencyPolicy\":\"Allow\"",
+	    "\"schedule\":\"*/3 * * * * *\",\"concurrencyPolicy\":\"Replace\","
+	    "\"startingDeadlineSeconds\":2",
+	    "\"schedule\":\"@every 5s\",\"missedRunPolicy\":\"None\"",
+	};
+	uint64_t rng = 42;
+	for (size_t si = 0; si < 4; si++) {
+		struct fx *f = fx_new(specs[si], 1);
+		int64_t now = T0, max_cursor = SPEC_TIME_UNSET, max_now = T0;
+		int64_t created[512];
+		size_t n_created = 0;
+		for (int i = 0; i < 400; i++) {
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			int64_t r = (int64_t)(rng >> 33) % 6000;
+			now += (rng >> 62) == 0 ? -r : r / 2;
+			if (now > max_now)
+				max_now = now;
+			struct plan *p = step(f, now);
+			for (size_t k = 0; k < p->n_actions; k++) {
+				const struct plan_action *a = &p->actions[k];
+				if (a->kind != PLAN_CREATE_JOB)
+					continue;
+				/* A slot waiting for Replace may start after the
+				 * clock stepped back: it was due when decided. */
+				if (a->slot > max_now)
+					fail_msg("spec %zu: slot %lld created before its time (now "
+						 "%lld)",
+						 si, (long long)a->slot, (long long)now);
+				for (size_t j = 0; j < n_created; j++)
+					if (created[j] == a->slot)
+						fail_msg("spec %zu: slot %lld created twice", si,
+							 (long long)a->slot);
+				if (n_created < 512)
+					created[n_created++] = a->slot;
+			}
+			if (max_cursor != SPEC_TIME_UNSET)
+				assert_true(f->status.cursor >= max_cursor);
+			max_cursor = f->status.cursor;
+			apply(f);
+			/* Runs finish quickly, so the policies get to act. */
+			for (size_t k = 0; k < f->n_runs; k++)
+				if (!f->runs[k].finished && (rng >> 40) % 3 == 0) {
+					f->runs[k].finished = true;
+					f->runs[k].succeeded = true;
+					f->runs[k].completion = now;
+					f->runs[k].pods_present = 0;
+				}
+			for (size_t k = 0; k < f->n_runs;)
+				if (f->runs[k].deleting)
+					remove_run(f, f->names[k]);
+				else
+					k++;
+		}
+		assert_true(n_created > 0);
+		fx_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1143,12 @@ int main(void)
 	    cmocka_unit_test(test_calendar_business_days),
 	    cmocka_unit_test(test_calendar_missing_fails_closed_and_recovers),
 	    cmocka_unit_test(test_calendar_coverage_ends),
+	    cmocka_unit_test(test_dst_gap_in_zone),
+	    cmocka_unit_test(test_calendar_next_business_day_merges),
+	    cmocka_unit_test(test_run_now_replace_waits_for_old_runs),
+	    cmocka_unit_test(test_missed_and_overlap_together),
+	    cmocka_unit_test(test_conditions_keep_transition_time),
+	    cmocka_unit_test(test_random_clock_never_refires),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
