@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "calendar/calendar.h"
+#include "kube/yaml.h"
 #include "tz/civil.h"
 
 static int64_t D(int y, int m, int d)
@@ -586,6 +587,75 @@ static void test_generated_ten_year_table(void **state)
 	buf_release(&csv);
 }
 
+/* The examples in examples/calendars/ are real inputs: they must build, and
+ * give the business-day counts worked out by hand (2026: 261 weekdays less
+ * 17 weekday closures; 2027: 261 less 14). Run from the repository root. */
+static cJSON *load_yaml(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s (run from the repository root)", path);
+	static char text[65536];
+	size_t n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	cJSON *docs;
+	struct kyaml_error ke;
+	if (kyaml_parse_all(text, n, &docs, &ke))
+		fail_msg("%s: %s", path, ke.message);
+	return docs;
+}
+
+static const cJSON *find_kind(const cJSON *docs, const char *kind)
+{
+	const cJSON *d;
+	cJSON_ArrayForEach(d, docs)
+	{
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(d, "kind");
+		if (cJSON_IsString(k) && strcmp(k->valuestring, kind) == 0)
+			return d;
+	}
+	fail_msg("no %s", kind);
+	return NULL;
+}
+
+static void test_examples_build(void **state)
+{
+	char err[256];
+	struct calendar *c;
+	cJSON *docs = load_yaml("examples/calendars/krx-2026.yaml");
+	const cJSON *spec =
+	    cJSON_GetObjectItemCaseSensitive(find_kind(docs, "BusinessCalendar"), "spec");
+	assert_int_equal(calendar_from_spec_json(spec, NULL, 0, &c, err, sizeof(err)), 0);
+	assert_string_equal(calendar_zone(c), "Asia/Seoul");
+	assert_int_equal(calendar_business_day_count(c), 244 + 247);
+	assert_int_equal(calendar_is_business_day(c, D(2026, 9, 28)), 0);
+	assert_int_equal(calendar_is_business_day(c, D(2026, 9, 29)), 1);
+	int64_t day;
+	assert_int_equal(calendar_nth_business_day(c, 2026, 2, -1, &day), 0);
+	assert_int_equal(day, D(2026, 2, 27));
+	assert_int_equal(calendar_nth_business_day(c, 2027, 1, 1, &day), 0);
+	assert_int_equal(day, D(2027, 1, 4));
+	calendar_free(c);
+	cJSON_Delete(docs);
+
+	docs = load_yaml("examples/calendars/krx-table.yaml");
+	spec = cJSON_GetObjectItemCaseSensitive(find_kind(docs, "BusinessCalendar"), "spec");
+	struct calendar_source_ref ref;
+	assert_int_equal(calendar_spec_source(spec, &ref, err, sizeof(err)), 1);
+	const cJSON *cm = find_kind(docs, "ConfigMap");
+	const cJSON *csv =
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "data"), ref.key);
+	assert_true(cJSON_IsString(csv));
+	assert_int_equal(calendar_from_spec_json(spec, csv->valuestring, strlen(csv->valuestring),
+						 &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(calendar_first_day(c), D(2026, 1, 1));
+	assert_int_equal(calendar_last_day(c), D(2026, 12, 31));
+	assert_int_equal(calendar_business_day_count(c), 244);
+	calendar_free(c);
+	cJSON_Delete(docs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +675,7 @@ int main(void)
 	    cmocka_unit_test(test_spec_errors),
 	    cmocka_unit_test(test_spec_source_ref),
 	    cmocka_unit_test(test_generated_ten_year_table),
+	    cmocka_unit_test(test_examples_build),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
