@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -404,6 +405,56 @@ static void test_clock_jump_registration_quiet_without_jump(void **state)
 	assert_int_equal(g_jumps, 0);
 }
 
+static int64_t g_jump_delta;
+static unsigned g_timers_at_jump;
+static void on_jump_record(struct loop *l, int64_t delta, void *ud)
+{
+	g_jumps++;
+	g_jump_delta = delta;
+	g_timers_at_jump = loop_timer_count(l);
+}
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* Sets CLOCK_REALTIME to what it already reads (carried forward by the
+ * monotonic time the call takes), so the kernel reports a clock set while
+ * the time itself moves by well under a microsecond. Needs CAP_SYS_TIME;
+ * skipped without it. */
+static void test_clock_set_is_reported(void **state)
+{
+	struct loop *l = *state;
+	g_jumps = 0;
+	assert_int_equal(loop_on_clock_jump(l, on_jump_record, NULL), 0);
+	/* A wall-clock timer far enough ahead to be pending at the jump. */
+	loop_timer_at_realtime(l, loop_now_realtime_ms() + 60000, on_timer_rec, NULL);
+	assert_int_equal(loop_run_once(l, 0), 0); /* arms the timerfds */
+	struct timespec r, m0, m1;
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m0);
+	clock_gettime(CLOCK_MONOTONIC, &m1);
+	int64_t set = ts_ns(&r) + (ts_ns(&m1) - ts_ns(&m0));
+	r.tv_sec = set / 1000000000;
+	r.tv_nsec = set % 1000000000;
+	if (clock_settime(CLOCK_REALTIME, &r) != 0) {
+		skip();
+		return;
+	}
+	for (int i = 0; i < 50 && g_jumps == 0; i++)
+		assert_true(loop_run_once(l, 100) >= 0);
+	assert_int_equal(g_jumps, 1);
+	assert_true(g_jump_delta > -1000 && g_jump_delta < 1000);
+	/* The timer survived the jump with its absolute deadline. */
+	assert_int_equal(g_timers_at_jump, 1);
+	assert_int_equal(loop_timer_count(l), 1);
+	assert_int_equal(g_rec->n, 0);
+	/* No second report without a second set. */
+	assert_int_equal(loop_run_once(l, 20), 0);
+	assert_int_equal(g_jumps, 1);
+}
+
 static void test_run_once_times_out(void **state)
 {
 	struct loop *l = *state;
@@ -432,6 +483,7 @@ int main(void)
 	    cmocka_unit_test(test_signal_mask_restored_on_free),
 	    cmocka_unit_test_setup_teardown(test_clock_jump_registration_quiet_without_jump, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_clock_set_is_reported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_run_once_times_out, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
