@@ -37,11 +37,13 @@ struct tz;
  * the field, the value and the reason, e.g.
  *   "minute: 60 is out of range 0-59"
  *   "expected 5 or 6 fields, got 4"
- *   "day-of-week: 6#6: occurrence must be 1-5"
- *   "unknown macro \"@fortnightly\""
- *   "schedule can never fire: day-of-month 30 does not exist in month FEB"
+ *   "day-of-week: 6#6: occurrence \"6\" is out of range 1-5"
+ *   "unknown macro \"@fortnightly\" (expected @yearly, ...)"
+ *   "schedule can never fire: day-of-month 30 never occurs in month 2"
  * Field names in messages: second, minute, hour, day-of-month, month,
- * day-of-week. Patterns that can never fire are refused here. */
+ * day-of-week. Patterns that can never fire are refused here (exactly: every
+ * month length and weekday of the 1st is tried). `text` and `out` must not
+ * be NULL; `err` may be NULL when errlen is 0. */
 int cron_parse(const char *text, struct cron_expr **out, char *err, size_t errlen);
 void cron_free(struct cron_expr *e);
 
@@ -50,14 +52,18 @@ const char *cron_text(const struct cron_expr *e);
 
 /* The first fire instant (Unix seconds, UTC) strictly after `after`, in zone
  * `z` (NULL means UTC). Returns 0 and *next, or -ENOENT when the pattern does
- * not fire again within the search bound (28 years after `after`, a whole
- * Gregorian weekday/leap cycle, so a pattern that fires at all fires within
- * it; in practice only near the end of the representable range), or -ERANGE
- * when `after` is outside years 1..9999. Cost is bounded: no unbounded loops. */
+ * not fire again within the search bound (400 years after `after`, a whole
+ * Gregorian cycle, so a pattern that fires at all is found — the rarest, like
+ * MON#5 in February, recur within 40 years — and not past 9999-12-31), or
+ * -ERANGE when `after` is outside years 1..9999. Cost is bounded: typically
+ * 50-300 ns; an interval pattern that fires once in decades walks two offset
+ * spans per year of a DST zone (a few µs). */
 int cron_next(const struct cron_expr *e, const struct tz *z, int64_t after, int64_t *next);
 
-/* True when sec, min and hour are each one single number, or for a macro
- * other than @every: such patterns fire once per matching day across DST. */
+/* True when sec, min and hour each hold one value written without `*` or a
+ * step (as croner's "single-value" rule), or for a macro other than @every
+ * (@hourly included, as api.md says): such patterns fire once per matching
+ * local time across DST. */
 bool cron_is_fixed_time(const struct cron_expr *e);
 
 /* True for `@every D`, with D in seconds in *period (when not NULL). */
