@@ -1,0 +1,132 @@
+# shellcheck shell=bash
+# Helpers for the controller's e2e tests (tests/e2e/test_10_*.sh), on top of
+# lib.sh: one takt-controller per test namespace, recorded watch streams, and
+# the facts ctl_runs.py derives from them.
+#
+#   . "$(dirname "$0")/lib.sh"; . "$(dirname "$0")/ctl_lib.sh"
+#   t_ns_create x || t_done
+#   ctl_watch_start                  # jobs + pods streams of $NS, recorded
+#   ctl_start                        # bin/takt-controller --namespace $NS
+#   bs_apply NAME SCHEDULE POLICY RUN_FOR [EXIT_CODE] [EXTRA_SPEC_YAML]
+#   sleep 20; ctl_facts NAME; fact jobs   # -> a number
+# Everything started here is stopped when the script exits.
+
+CTL_BIN=${TAKT_CONTROLLER:-$T_ROOT/bin/takt-controller}
+CTL_LOGDIR=${TAKT_TEST_LOGS:-$T_ROOT/.cache/test-logs}
+CTL_PID=""
+CTL_WATCH_PIDS=()
+CTL_DIR=""
+mkdir -p "$CTL_LOGDIR"
+
+ctl_cleanup() {
+	local p
+	[ -n "$CTL_PID" ] && kill -TERM "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	for p in "${CTL_WATCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${CTL_WATCH_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	CTL_PID=""
+	CTL_WATCH_PIDS=()
+	t_ns_delete
+	[ -n "$CTL_DIR" ] && rm -rf "$CTL_DIR"
+	return 0
+}
+
+# t_ns_create sets its own EXIT trap: call this after it.
+ctl_trap() { trap ctl_cleanup EXIT; }
+
+# ctl_start [ARGS...]: the controller for $NS, logging to the test log dir.
+ctl_start() {
+	local log=$CTL_LOGDIR/controller-$NS.log
+	"$CTL_BIN" --namespace "$NS" --log-level "${CTL_LOG_LEVEL:-info}" "$@" >>"$log" 2>&1 &
+	CTL_PID=$!
+	t_diag "takt-controller pid $CTL_PID, log $log"
+}
+
+# ctl_stop: SIGTERM and wait; returns the controller's exit status.
+ctl_stop() {
+	local rc=0
+	[ -n "$CTL_PID" ] || return 0
+	kill -TERM "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null || rc=$?
+	CTL_PID=""
+	return $rc
+}
+
+ctl_kill9() {
+	[ -n "$CTL_PID" ] || return 0
+	kill -KILL "$CTL_PID" 2>/dev/null
+	wait "$CTL_PID" 2>/dev/null
+	CTL_PID=""
+}
+
+ctl_log() { cat "$CTL_LOGDIR/controller-$NS.log" 2>/dev/null; }
+
+# ctl_watch_start: records the Jobs and Pods of $NS from now on.
+ctl_watch_start() {
+	CTL_DIR=$(mktemp -d "${TMPDIR:-/tmp}/takt-e2e.XXXXXX")
+	python3 "$T_ROOT/tests/e2e/ctl_watch.py" "/apis/batch/v1/namespaces/$NS/jobs" "$CTL_DIR/jobs" &
+	CTL_WATCH_PIDS+=($!)
+	python3 "$T_ROOT/tests/e2e/ctl_watch.py" "/api/v1/namespaces/$NS/pods" "$CTL_DIR/pods" &
+	CTL_WATCH_PIDS+=($!)
+	# Ready once both listed, plus the time kubectl takes to open the watch.
+	until_true 20 grep -q '^# listed' "$CTL_DIR/jobs" || return 1
+	until_true 20 grep -q '^# listed' "$CTL_DIR/pods" || return 1
+	sleep 1
+}
+
+# ctl_facts SCHEDULE: computes the facts of its runs so far (fact KEY reads).
+CTL_FACTS=""
+ctl_facts() {
+	CTL_FACTS=$(python3 "$T_ROOT/tests/e2e/ctl_runs.py" "$1" "$CTL_DIR/jobs" "$CTL_DIR/pods")
+	t_diag "$1: $(echo "$CTL_FACTS" | tr '\n' ' ')"
+}
+fact() { echo "$CTL_FACTS" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# bs_apply NAME SCHEDULE POLICY RUN_FOR [EXIT_CODE] [EXTRA]: a BatchSchedule
+# whose runs last RUN_FOR (empty: until deleted) and end with EXIT_CODE.
+# EXTRA is more spec YAML, indented by two spaces.
+bs_apply() {
+	local name=$1 schedule=$2 policy=$3 run_for=$4 code=${5:-0} extra=${6:-} ann
+	ann="test.takt.io/exit-code: \"$code\""
+	[ -n "$run_for" ] && ann="$ann, test.takt.io/run-for: \"$run_for\""
+	kn apply -f - <<EOF
+apiVersion: takt.io/v1alpha1
+kind: BatchSchedule
+metadata: {name: $name}
+spec:
+  schedule: "$schedule"
+  concurrencyPolicy: $policy
+$extra
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        metadata:
+          annotations: {$ann}
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: ${BS_GRACE:-0}
+          containers: [{name: work, image: example.invalid/work}]
+EOF
+}
+
+bs_status() { kn get bs "$1" -o jsonpath="{.status.$2}" 2>/dev/null; }
+bs_cond() { # bs_cond NAME TYPE FIELD
+	kn get bs "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null
+}
+bs_cond_is() { [ "$(bs_cond "$1" "$2" status)" = "$3" ]; }
+# events_with REASON [TYPE]: Events of that reason (their counts summed).
+events_with() {
+	kn get events -o json 2>/dev/null | python3 -c '
+import json, sys
+r, t = sys.argv[1], sys.argv[2]
+print(sum(e.get("count") or 1 for e in json.load(sys.stdin)["items"]
+          if e.get("reason") == r and (not t or e.get("type") == t)))' "$1" "${2:-}"
+}
+jobs_of() { kn get jobs -l "takt.io/schedule=$1" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
+count_jobs_of() { jobs_of "$1" | wc -w; }
+# jobs_of_after NAME SECS: Jobs of NAME whose slot (name suffix) is >= SECS.
+jobs_of_after() {
+	local j n=0
+	for j in $(jobs_of "$1"); do [ "${j##*-}" -ge "$2" ] && n=$((n + 1)); done
+	echo $n
+}
