@@ -646,6 +646,13 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 		req_start(h, r);
 		return 0;
 	}
+	if (o->exempt) {
+		/* Counted against the bucket when it has a token, so the others
+		 * still see the overall rate; never waits for one. */
+		ratelimit_try_take(&h->rlq.rl, loop_now_monotonic_ms());
+		req_start(h, r);
+		return 0;
+	}
 	ratelimit_queue_push(&h->rlq, r);
 	pump_queue(h);
 	if (r->state == REQ_QUEUED)

@@ -112,6 +112,10 @@ struct kube_req_opts {
 	kube_done_fn *done;    /* required */
 	kube_data_fn *on_data; /* non-NULL: streaming mode, rate-limit exempt */
 	void *ud;
+	/* Skip the rate-limit queue (it still spends a token when one is
+	 * there): for the few writes that must leave at an instant, such as a
+	 * Job created at its fire time, or a lease renewal. */
+	int exempt;
 };
 
 /* Queues a request. *out (optional) receives its handle. Returns 0, or

@@ -74,6 +74,7 @@ struct loop {
 	uint64_t next_seq;
 	struct heap heaps[CLK_COUNT];
 
+	int signals_ran; /* signal callbacks of this iteration, for the count */
 	bool clock_jumped;
 	int64_t real_minus_mono_ms;
 	struct jump_cb *jumps;
@@ -450,8 +451,10 @@ static void on_signalfd(struct loop *l, int fd, unsigned events, void *ud)
 	struct signalfd_siginfo si;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		int signo = (int)si.ssi_signo;
-		if (signo > 0 && signo < _NSIG && l->sigs[signo].fn)
+		if (signo > 0 && signo < _NSIG && l->sigs[signo].fn) {
 			l->sigs[signo].fn(l, signo, l->sigs[signo].ud);
+			l->signals_ran++;
+		}
 	}
 }
 
@@ -565,6 +568,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 	int n = epoll_wait(l->epfd, evs, MAX_EVENTS, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	l->signals_ran = 0;
 	for (int i = 0; i < n; i++) {
 		int fd = (int)(uint32_t)(evs[i].data.u64 & 0xffffffffu);
 		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
@@ -586,6 +590,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		if (fd != l->tfd[CLK_MONO] && fd != l->tfd[CLK_REAL] && fd != l->sigfd)
 			ran++;
 	}
+	ran += l->signals_ran;
 	if (l->clock_jumped)
 		ran += clock_jump_dispatch(l);
 	/* Checked every iteration, not only when a timerfd fired: a callback

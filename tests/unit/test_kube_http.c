@@ -487,6 +487,35 @@ static void test_rate_limit_fifo(void **state)
 	assert_true(loop_now_monotonic_ms() - t0 >= 245);
 }
 
+static void test_exempt_request_overtakes_the_queue(void **state)
+{
+	struct fx *f = *state; /* qps 20, burst 1 */
+	struct got g[4];
+	memset(g, 0, sizeof(g));
+	for (int i = 0; i < 3; i++) {
+		struct kube_req_opts o = {
+		    .method = KUBE_GET, .path = "/ok/queued", .done = on_done, .ud = &g[i]};
+		assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	}
+	struct kube_req_opts o = {.method = KUBE_POST,
+				  .path = "/ok/urgent",
+				  .body = "{}",
+				  .body_len = 2,
+				  .exempt = 1,
+				  .done = on_done,
+				  .ud = &g[3]};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.requests_started, 2); /* the first queued one and the urgent one */
+	assert_int_equal(st.waiting, 2);
+	run_until(f->l, &g[2].calls, 1);
+	/* The urgent one finished before the queue's second and third. */
+	assert_true(g[3].calls == 1);
+	assert_true(g[3].order < g[1].order);
+	assert_true(g[3].order < g[2].order);
+}
+
 static void test_cancel_queued_request(void **state)
 {
 	struct fx *f = *state; /* qps 20, burst 1 */
@@ -713,6 +742,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_request_timeout, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_reused, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rate_limit_fifo, fx_setup_limited, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_exempt_request_overtakes_the_queue,
+					    fx_setup_limited, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_queued_request, fx_setup_limited,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_stream_chunks_then_done_and_exempt,
