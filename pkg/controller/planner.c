@@ -3,7 +3,7 @@
  *      once, when they leave status.active), which history to trim;
  *   2. validity, calendar, zone;
  *   3. the cursor: restarted at `now` on first sight and after every edit;
- *   4. suspend / calendar not ready: nothing fires, the cursor moves to now;
+ *   4. suspend / calendar not ready: nothing fires;
  *   5. the due slots in (cursor, now]: missed-run policy, deadline, then the
  *      concurrency policy for the one slot that may run;
  *   6. run-now, the next slot, the wake-up.
@@ -230,6 +230,7 @@ struct scan {
 	int64_t latest;	     /* the latest of them (seconds), -1 when none */
 	int64_t uncovered;   /* slots the calendar cannot place */
 	int64_t missing_day; /* the first day it lacks, when uncovered > 0 */
+	int64_t last_seen;   /* the latest slot of any kind (seconds), -1: none */
 };
 
 /* Walks the slots in (after, upto] (seconds), at most SCAN_MAX of them. When
@@ -240,11 +241,13 @@ static void scan_slots(const struct source *src, int64_t after, int64_t upto, st
 	int64_t t = after, next, missing = 0, steps = 0;
 	memset(sc, 0, sizeof(*sc));
 	sc->latest = -1;
+	sc->last_seen = -1;
 	while (steps < SCAN_MAX) {
 		int rc = source_next(src, t, &next, &missing);
 		if (rc == SRC_NONE || next > upto)
 			return;
 		steps++;
+		sc->last_seen = next;
 		if (rc == SRC_NOT_COVERED) {
 			if (sc->uncovered++ == 0)
 				sc->missing_day = missing;
@@ -261,6 +264,7 @@ static void scan_slots(const struct source *src, int64_t after, int64_t upto, st
 			while (source_next(src, cand, &c2, NULL) == SRC_OK && c2 <= upto)
 				cand = c2;
 			sc->latest = max64(sc->latest, cand);
+			sc->last_seen = max64(sc->last_seen, cand);
 			return;
 		}
 	}
@@ -390,13 +394,14 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 	int64_t now = in->now;
 	int64_t after = civil_floor_div(st->cursor, 1000);
 	int64_t upto = civil_floor_div(now, 1000);
-	int64_t count = 0, latest = -1;
+	int64_t count = 0, latest = -1, seen = -1;
 
 	if (upto > after) {
 		struct scan sc;
 		scan_slots(src, after, upto, &sc);
 		count = sc.fired;
 		latest = sc.latest;
+		seen = sc.last_seen;
 		int64_t dropped = sc.uncovered;
 		if (src->calendar) {
 			/* Slots of the bare pattern that produced no fire were
@@ -405,6 +410,7 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 			struct scan ps;
 			scan_slots(&bare, after, upto, &ps);
 			dropped = max64(dropped, ps.fired - sc.fired);
+			seen = max64(seen, ps.last_seen);
 		}
 		if (dropped > 0) {
 			st->counters.skipped_calendar += dropped;
@@ -456,8 +462,11 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 			count_missed(p, 1, pending, "past startingDeadlineSeconds");
 		}
 	}
-	/* Every slot up to now is decided. */
-	st->cursor = max64(st->cursor, now);
+	/* Every slot up to now is decided. The cursor moves only when a slot
+	 * passed, so a decision with nothing new yields the same status (no
+	 * status write, no watch event, no loop). */
+	if (seen >= 0)
+		st->cursor = max64(st->cursor, seen * 1000);
 	if (cand != SPEC_TIME_UNSET)
 		run_slot(in, p, cand, ctrig);
 }
@@ -520,6 +529,9 @@ static void run_now(const struct plan_input *in, struct plan *p)
 	}
 	if (in->spec->concurrency == SPEC_CONCURRENCY_REPLACE && busy(in, p)) {
 		delete_active(in, p);
+		/* Every slot up to now is decided by now: the cursor may cover
+		 * the request's second, which keeps it a valid pending slot. */
+		p->status.cursor = max64(p->status.cursor, slot);
 		p->status.pending_slot = slot;
 		p->status.pending_trigger = SPEC_TRIGGER_RUN_NOW;
 		p->run_now = PLAN_RUN_NOW_CREATED;
@@ -528,6 +540,25 @@ static void run_now(const struct plan_input *in, struct plan *p)
 	}
 	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job)))
 		p->run_now = PLAN_RUN_NOW_CREATED;
+}
+
+/* A condition may be set more than once in one decision (CalendarReady:
+ * loaded, then not covered); its lastTransitionTime moves only when the
+ * final status differs from the persisted one. */
+static void keep_transition_times(const struct spec_status *old, struct spec_status *st)
+{
+	for (size_t i = 0; i < st->n_conditions; i++) {
+		struct spec_condition *c = &st->conditions[i];
+		const struct spec_condition *o = spec_status_condition(old, c->type);
+		if (o && o->status && o->last_transition != SPEC_TIME_UNSET &&
+		    strcmp(o->status, c->status) == 0)
+			c->last_transition = o->last_transition;
+	}
+}
+
+static void plan_finish(const struct plan_input *in, struct plan *p)
+{
+	keep_transition_times(in->status, &p->status);
 }
 
 int plan_compute(const struct plan_input *in, struct plan *p)
@@ -555,6 +586,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 			snprintf(p->run_now_refused, sizeof(p->run_now_refused),
 				 "the spec is invalid");
 		}
+		plan_finish(in, p);
 		return 0;
 	}
 	trim_outcome(in, p, true, s->successful_history_limit);
@@ -614,7 +646,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 	if (s->suspend) {
 		spec_status_set_condition(st, "Suspended", true, "Suspended",
 					  "spec.suspend is true: no slot runs", s->generation, now);
-		st->cursor = max64(st->cursor, now);
+		/* The cursor stays: resuming is an edit, which restarts it. */
 		st->pending_slot = SPEC_TIME_UNSET;
 		st->next_schedule_time = SPEC_TIME_UNSET;
 	} else {
@@ -632,6 +664,8 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				struct scan sc;
 				scan_slots(&bare, after, upto, &sc);
 				n = sc.fired;
+				if (sc.last_seen >= 0)
+					st->cursor = max64(st->cursor, sc.last_seen * 1000);
 			}
 			if (n > 0) {
 				st->counters.skipped_calendar += n;
@@ -639,7 +673,6 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 					  "%" PRId64 " slot%s not run: the calendar is not ready",
 					  n, n == 1 ? "" : "s");
 			}
-			st->cursor = max64(st->cursor, now);
 			st->pending_slot = SPEC_TIME_UNSET;
 			st->next_schedule_time = SPEC_TIME_UNSET;
 		} else {
@@ -673,5 +706,6 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				p->wake = dl;
 		}
 	}
+	plan_finish(in, p);
 	return 0;
 }

@@ -377,7 +377,9 @@ static void test_missed_slots_table(void **state)
 					sum += p->actions[k].count;
 			assert_int_equal(sum, c->missed);
 		}
-		assert_true(f->status.cursor >= c->now);
+		/* The cursor is the latest slot passed. */
+		assert_true(f->status.cursor <= c->now && f->status.cursor > c->now - 3600000);
+		assert_int_equal(f->status.cursor % 1000, 0);
 		fx_free(f);
 	}
 }
@@ -394,7 +396,7 @@ static void test_long_downtime_is_bounded(void **state)
 	 * lower bound. */
 	assert_true(f->status.counters.missed >= PLAN_SCAN_MAX - 1);
 	assert_true(f->status.counters.missed < 3 * 86400);
-	assert_int_equal(f->status.cursor, now);
+	assert_int_equal(f->status.cursor, now - 250);
 	fx_free(f);
 }
 
@@ -703,7 +705,7 @@ static void test_suspend_and_resume(void **state)
 	assert_int_equal(f->status.next_schedule_time, SPEC_TIME_UNSET);
 	p = step(f, T0 + 5000);
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
-	assert_int_equal(f->status.cursor, T0 + 5000);
+	assert_int_equal(f->status.cursor, T0);
 	assert_int_equal(f->status.counters.missed, 0);
 	/* Resumed at T0+9300: the suspended slots never run. */
 	fx_edit(f, EVERY_SECOND ",\"suspend\":false", 2);
@@ -1112,6 +1114,63 @@ static void test_random_clock_never_refires(void **state)
 	}
 }
 
+/* A decision with nothing new must give the very same status: the status
+ * write is skipped, and no watch event comes back to start a loop. */
+static void assert_stable(struct fx *f, int64_t t1, int64_t t2)
+{
+	step(f, t1);
+	apply(f);
+	cJSON *ja = spec_status_to_json(&f->status);
+	step(f, t2);
+	cJSON *jb = spec_status_to_json(&f->status);
+	char *sa = cJSON_PrintUnformatted(ja), *sb = cJSON_PrintUnformatted(jb);
+	if (strcmp(sa, sb) != 0)
+		fail_msg("status changed without a new slot:\n%s\n%s", sa, sb);
+	free(sa);
+	free(sb);
+	cJSON_Delete(ja);
+	cJSON_Delete(jb);
+}
+
+static void test_status_stable_without_new_slots(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 1);
+	assert_stable(f, T0 + 10005, T0 + 10900);
+	apply(f); /* Forbid, a run active, a slot skipped */
+	assert_stable(f, T0 + 20001, T0 + 29999);
+	fx_free(f);
+
+	f = fx_new("\"schedule\":\"*/10 * * * * *\",\"suspend\":true", 1);
+	assert_stable(f, T0 + 1, T0 + 45000);
+	fx_free(f);
+
+	f = fx_new("\"schedule\":\"*/10 * * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
+	step(f, T0 + 1);
+	step(f, T0 + 10000);
+	apply(f);
+	step(f, T0 + 20000); /* the old run is being deleted; the slot waits */
+	apply(f);
+	assert_stable(f, T0 + 20100, T0 + 25000);
+	fx_free(f);
+
+	f = fx_new(DAILY_9_CAL, 1);
+	f->cal_state = PLAN_CALENDAR_MISSING;
+	step(f, at("2026-03-02T08:00:00Z"));
+	assert_stable(f, at("2026-03-03T10:00:00Z"), at("2026-03-03T12:00:00Z"));
+	fx_free(f);
+
+	f = fx_new(DAILY_9_CAL, 1);
+	use_calendar(f, "2026-03-10");
+	step(f, at("2026-03-10T08:00:00Z"));
+	assert_stable(f, at("2026-03-10T09:00:00Z"), at("2026-03-10T23:00:00Z"));
+	fx_free(f);
+
+	f = fx_new("\"schedule\":\"60 * * * *\"", 1); /* invalid */
+	assert_stable(f, T0, T0 + 86400000);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1149,6 +1208,7 @@ int main(void)
 	    cmocka_unit_test(test_missed_and_overlap_together),
 	    cmocka_unit_test(test_conditions_keep_transition_time),
 	    cmocka_unit_test(test_random_clock_never_refires),
+	    cmocka_unit_test(test_status_stable_without_new_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
