@@ -438,6 +438,26 @@ static void test_odd_offset_zones(void **state)
 	RUN(cases);
 }
 
+/* Samoa moved across the date line: 2011-12-30 never happened in Apia
+ * (2011-12-29 23:59:59 -10:00 was followed by 2011-12-31 00:00:00 +14:00,
+ * at 2011-12-30T10:00:00Z). A fixed-time pattern due on the missing day
+ * fires once at the gap's end; an interval pattern just skips it. */
+static void test_day_long_gap(void **state)
+{
+	static const struct next_case cases[] = {
+	    {"0 0 12 * * *",
+	     "Pacific/Apia",
+	     "2011-12-29T00:00:00Z",
+	     {"2011-12-29T22:00:00Z", "2011-12-30T10:00:00Z", "2011-12-30T22:00:00Z",
+	      "2011-12-31T22:00:00Z"}},
+	    {"0 0 12,13 * * *",
+	     "Pacific/Apia",
+	     "2011-12-29T21:00:00Z",
+	     {"2011-12-29T22:00:00Z", "2011-12-29T23:00:00Z", "2011-12-30T22:00:00Z"}},
+	};
+	RUN(cases);
+}
+
 static void test_dst_new_york(void **state)
 {
 	static const struct next_case cases[] = {
@@ -843,6 +863,7 @@ int main(void)
 	    cmocka_unit_test(test_macros_and_every),
 	    cmocka_unit_test(test_month_lengths_leap_years_rollover),
 	    cmocka_unit_test(test_odd_offset_zones),
+	    cmocka_unit_test(test_day_long_gap),
 	    cmocka_unit_test(test_dst_new_york),
 	    cmocka_unit_test(test_dst_berlin_sydney),
 	    cmocka_unit_test(test_local_to_fire),
