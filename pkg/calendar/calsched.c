@@ -552,3 +552,23 @@ int calsched_fires_at(const struct cron_expr *e, const struct tz *z, const struc
 		*date = res.date;
 	return 1;
 }
+
+int calsched_format_nodata(const struct calsched_result *res, const struct calendar *cal, char *out,
+			   size_t n)
+{
+	char at[32] = "?", date[16] = "?", missing[16] = "?", first[16] = "?", last[16] = "?";
+	rfc3339_format(res->at * 1000, false, at, sizeof(at));
+	civil_format_date(res->date, date, sizeof(date));
+	civil_format_date(res->missing_day, missing, sizeof(missing));
+	if (!cal)
+		return snprintf(out, n,
+				"the slot at %s (local date %s) needs %s, outside the "
+				"calendar's coverage",
+				at, date, missing);
+	civil_format_date(calendar_first_day(cal), first, sizeof(first));
+	civil_format_date(calendar_last_day(cal), last, sizeof(last));
+	return snprintf(out, n,
+			"the slot at %s (local date %s) needs %s, outside the calendar's coverage "
+			"%s..%s",
+			at, date, missing, first, last);
+}

@@ -105,6 +105,13 @@ struct calsched_result {
 int calsched_next(const struct cron_expr *e, const struct tz *z, const struct calendar *cal,
 		  const struct calsched_rules *r, int64_t after, struct calsched_result *res);
 
+/* One line for a -ENODATA result, for conditions, Events and the CLI:
+ *   the slot at 2027-01-01T00:00:00Z (local date 2027-01-01) needs
+ *   2027-01-01, outside the calendar's coverage 2026-01-01..2026-12-31
+ * Returns the length written (truncated to n - 1), as snprintf. */
+int calsched_format_nodata(const struct calsched_result *res, const struct calendar *cal, char *out,
+			   size_t n);
+
 /* Whether the schedule fires at instant t: 1 (and *date, when not NULL, the
  * landing day), 0, or a negative code as for calsched_next. */
 int calsched_fires_at(const struct cron_expr *e, const struct tz *z, const struct calendar *cal,

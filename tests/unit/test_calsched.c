@@ -295,6 +295,14 @@ static void test_fail_closed_outside_coverage(void **state)
 			    "ENODATA 2026-01-16T00:00:00Z 2026-01-16 missing 2026-01-14");
 	assert_string_equal(nx(e, z, half, &first, "2026-01-30T00:00:00Z"),
 			    "2026-02-02T00:00:00Z 2026-02-02");
+	/* The one-line reason for conditions and the CLI. */
+	struct calsched_result res;
+	char line[200];
+	assert_int_equal(calsched_next(e, z, c, &next, T("2026-12-30T00:00:00Z"), &res), -ENODATA);
+	calsched_format_nodata(&res, c, line, sizeof(line));
+	assert_string_equal(line,
+			    "the slot at 2026-12-31T00:00:00Z (local date 2026-12-31) needs "
+			    "2027-01-01, outside the calendar's coverage 2026-01-01..2026-12-31");
 	/* A fire that comes first wins over a later unknown slot. */
 	assert_string_equal(nx(e, z, c, &skip, "2026-12-29T00:00:00Z"),
 			    "2026-12-30T00:00:00Z 2026-12-30");
