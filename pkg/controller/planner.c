@@ -338,7 +338,12 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		     enum spec_trigger trigger)
 {
 	struct spec_status *st = &p->status;
-	char when[40];
+	char when[40], name[SPEC_JOB_NAME_MAX + 1];
+	/* Its Job exists already (created, then the status write was lost):
+	 * the slot is running, not overlapping with itself. */
+	if (spec_job_name(in->spec->name, slot, name, sizeof(name)) == 0 &&
+	    (find_run(in, name) || in_active(st, name)))
+		return;
 	format_time(slot, when, sizeof(when));
 	switch (in->spec->concurrency) {
 	case SPEC_CONCURRENCY_FORBID:
@@ -510,8 +515,13 @@ static void run_now(const struct plan_input *in, struct plan *p)
 			 "the Job name would not fit %d characters", SPEC_JOB_NAME_MAX);
 		return;
 	}
-	/* A slot created in this very second has the same name: that run is
-	 * the answer (the name is the lock). */
+	/* A run of this very second exists or is planned: it is the answer
+	 * (the name is the lock). */
+	if (find_run(in, name) || in_active(&p->status, name)) {
+		p->run_now = PLAN_RUN_NOW_CREATED;
+		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
+		return;
+	}
 	for (size_t i = 0; i < p->n_actions; i++) {
 		if (p->actions[i].kind == PLAN_CREATE_JOB &&
 		    strcmp(p->actions[i].job_name, name) == 0) {

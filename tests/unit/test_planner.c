@@ -1171,6 +1171,33 @@ static void test_status_stable_without_new_slots(void **state)
 	fx_free(f);
 }
 
+/* The Job was created but the status write was lost: the slot is decided
+ * again, finds its own run, and neither creates nor counts an overlap. */
+static void test_lost_status_write_finds_own_run(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	step(f, T0 + 1000);
+	apply(f);
+	spec_status_copy(&f->status, &before); /* the write never happened */
+	struct plan *p = step(f, T0 + 1200);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.skipped_overlap, 0);
+	assert_int_equal(f->status.n_active, 1);
+	assert_int_equal(f->status.cursor, T0 + 1000);
+	/* The same for a run-now of the same second. */
+	f->run_now = true;
+	p = step(f, T0 + 1300);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
+	assert_string_equal(p->run_now_job, job(T0 + 1000));
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1236,7 @@ int main(void)
 	    cmocka_unit_test(test_conditions_keep_transition_time),
 	    cmocka_unit_test(test_random_clock_never_refires),
 	    cmocka_unit_test(test_status_stable_without_new_slots),
+	    cmocka_unit_test(test_lost_status_write_finds_own_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
