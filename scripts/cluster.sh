@@ -5,6 +5,8 @@
 #   scripts/cluster.sh up       start it (or say it is already up); idempotent
 #   scripts/cluster.sh down     stop everything it started, remove the temp dir
 #   scripts/cluster.sh status   exit 0 when it is up and healthy
+#   scripts/cluster.sh adopt NAME PID   have `down` stop PID too (e.g. the
+#                               controller that make demo starts)
 # State, relative to the repo root, in .cache/cluster/ (or $TAKT_CLUSTER_STATE):
 #   kubeconfig  env (to source)  pids ("name pid" lines)  tmpdir (its path)
 #   admin-token  logs/<component>.log
@@ -22,22 +24,28 @@ node_name=kwok-node-0
 log() { echo "cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-# pid_ours PID TMPDIR: the process is alive and is one of ours (its command
-# line names our temp dir), so a recycled pid is never signalled.
+# pid_ours PID TMPDIR [STARTTIME]: the process is alive and is one of ours, so
+# a recycled pid is never signalled: its command line names our temp dir, or,
+# for an adopted process, its start time (/proc/PID/stat field 22) is the
+# recorded one.
 pid_ours() {
-	local pid=$1 tmp=$2
+	local pid=$1 tmp=$2 start=${3:-}
 	[ -n "$pid" ] && [ -n "$tmp" ] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
+	if [ -n "$start" ]; then
+		[ "$(starttime "$pid")" = "$start" ]
+		return
+	fi
 	{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$tmp"
 }
+starttime() { { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $20}'; } 2>/dev/null; }
 
 # Every component was started with the temp dir on its command line.
 pids_of_tmp() { # pids_of_tmp TMPDIR
-	local tmp=$1 p
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
-		[ "$p" = $$ ] && continue
-		{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$tmp" || continue
+	local tmp=$1 f p
+	for f in $(grep -lsaF -- "$tmp" /proc/[0-9]*/cmdline); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
 		# only the components, never a shell or a grep that mentions the path
 		case $(readlink "/proc/$p/exe" 2>/dev/null) in
 		*/etcd | */kube-apiserver | */kube-controller-manager | */kube-scheduler | */kwok) echo "$p" ;;
@@ -50,7 +58,8 @@ healthy() {
 	local tmp name pid
 	tmp=$(cat "$state/tmpdir")
 	[ -d "$tmp" ] || return 1
-	while read -r name pid; do
+	while read -r name pid start; do
+		[ -z "$start" ] || continue # adopted: not part of the control plane's health
 		pid_ours "$pid" "$tmp" || { log "$name (pid $pid) is not running"; return 1; }
 	done <"$state/pids"
 	apiserver_get /readyz >/dev/null 2>&1
@@ -65,47 +74,48 @@ apiserver_get() {
 		--key "$tmp/pki/admin.key" "https://127.0.0.1:$port$1"
 }
 
-# stop_group TMPDIR PID...: TERM, wait up to 5 s, then KILL what is left.
+# stop_group TMPDIR PID[:STARTTIME]...: TERM, wait up to 5 s, KILL what is left.
 stop_group() {
-	local tmp=$1 pid i left=()
+	local tmp=$1 e i left=() t0=$EPOCHREALTIME
 	shift
 	[ $# -gt 0 ] || return 0
-	local t0=$EPOCHREALTIME
-	kill -TERM "$@" 2>/dev/null || true
+	kill -TERM "${@%%:*}" 2>/dev/null || true
 	for i in $(seq 50); do
 		left=()
-		for pid in "$@"; do pid_ours "$pid" "$tmp" && left+=("$pid"); done
-		[ ${#left[@]} -eq 0 ] && { [ -z "${TAKT_CLUSTER_DEBUG:-}" ] || log "stopped $* in $(elapsed "$t0") s"; return 0; }
+		for e in "$@"; do pid_ours "${e%%:*}" "$tmp" "${e#*:}" && left+=("$e"); done
+		if [ ${#left[@]} -eq 0 ]; then
+			[ -z "${TAKT_CLUSTER_DEBUG:-}" ] || log "stopped ${*%%:*} in $(elapsed "$t0") s"
+			return 0
+		fi
 		sleep 0.1
 	done
-	log "killing ${left[*]} (still running 5 s after TERM)"
-	kill -KILL "${left[@]}" 2>/dev/null || true
+	log "killing ${left[*]%%:*} (still running 5 s after TERM)"
+	kill -KILL "${left[@]%%:*}" 2>/dev/null || true
 	for i in $(seq 50); do
-		for pid in "${left[@]}"; do pid_ours "$pid" "$tmp" && { sleep 0.1; continue 2; }; done
+		for e in "${left[@]}"; do pid_ours "${e%%:*}" "$tmp" "${e#*:}" && { sleep 0.1; continue 2; }; done
 		return 0
 	done
 }
 
 stop_all() { # stops what the state files name, then anything else of the temp dir
-	local tmp="" name pid clients=() api=() store=() rest=()
+	local tmp="" name pid start clients=() api=() store=() rest=()
 	[ -f "$state/tmpdir" ] && tmp=$(cat "$state/tmpdir")
 	if [ -f "$state/pids" ] && [ -n "$tmp" ]; then
-		while read -r name pid; do
-			pid_ours "$pid" "$tmp" || continue
+		while read -r name pid start; do
+			pid_ours "$pid" "$tmp" "$start" || continue
 			case $name in
-			kube-apiserver) api+=("$pid") ;;
-			etcd) store+=("$pid") ;;
-			*) clients+=("$pid") ;;
+			kube-apiserver) api+=("$pid:$start") ;;
+			etcd) store+=("$pid:$start") ;;
+			*) clients+=("$pid:$start") ;;
 			esac
 		done <"$state/pids"
 	fi
-	# In order: the clients, the apiserver (it drains while etcd still
-	# answers), etcd; then anything else that names the temp dir.
+	# In order: the clients and the apiserver (it drains while etcd still
+	# answers), then etcd; then anything else that names the temp dir.
 	if [ -n "$tmp" ]; then
-		stop_group "$tmp" "${clients[@]}"
-		stop_group "$tmp" "${api[@]}"
+		stop_group "$tmp" "${clients[@]}" "${api[@]}"
 		stop_group "$tmp" "${store[@]}"
-		for pid in $(pids_of_tmp "$tmp"); do rest+=("$pid"); done
+		for pid in $(pids_of_tmp "$tmp"); do rest+=("$pid:"); done
 		stop_group "$tmp" "${rest[@]}"
 	fi
 	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
@@ -136,7 +146,7 @@ wait_until() {
 	shift
 	deadline=$((SECONDS + TAKT_CLUSTER_TIMEOUT))
 	until "$@" >/dev/null 2>&1; do
-		while read -r name pid; do
+		while read -r name pid _; do
 			kill -0 "$pid" 2>/dev/null || { log "$name exited while waiting for $desc (log: $logs/$name.log)"; return 1; }
 		done <"$state/pids"
 		[ $SECONDS -lt $deadline ] || { log "timed out after ${TAKT_CLUSTER_TIMEOUT}s waiting for $desc"; return 1; }
@@ -144,18 +154,24 @@ wait_until() {
 	done
 }
 
-free_ports() { # free_ports N: N distinct free TCP ports on 127.0.0.1
-	python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-PY
+# free_ports N: N distinct TCP ports on 127.0.0.1 that no socket uses now,
+# below the kernel's ephemeral range (so outgoing connections do not take
+# them meanwhile). A port taken anyway makes `up` retry with new ones.
+free_ports() {
+	local n=$1 used p out=() lo hi
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 20000 ] 2>/dev/null || lo=32768
+	used=" "
+	for p in $(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u); do
+		used="$used$((16#$p)) "
+	done
+	while [ ${#out[@]} -lt "$n" ]; do
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
+		case "$used" in *" $p "*) continue ;; esac
+		used="$used$p "
+		out+=("$p")
+	done
+	echo "${out[*]}"
 }
 
 gen_pki() { # gen_pki DIR: CA, serving cert, client certs, SA key pair (ECDSA P-256: fast)
@@ -170,9 +186,11 @@ gen_pki() { # gen_pki DIR: CA, serving cert, client certs, SA key pair (ECDSA P-
 		openssl req -new -key apiserver.key -subj "/CN=kube-apiserver" -out apiserver.csr 2>/dev/null
 		printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.0.0.1" \
 			"extendedKeyUsage=serverAuth" "keyUsage=critical,digitalSignature,keyEncipherment" >apiserver.ext
-		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key \
+			-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 3650 -sha256 \
 			-extfile apiserver.ext -out apiserver.crt 2>/dev/null
 		printf '%s\n' "extendedKeyUsage=clientAuth" "keyUsage=critical,digitalSignature,keyEncipherment" >client.ext
+		# in parallel (random serials: no shared ca.srl)
 		for name in admin kube-controller-manager kube-scheduler kwok; do
 			case $name in
 			admin) subj="/O=system:masters/CN=takt-admin" ;;
@@ -180,19 +198,23 @@ gen_pki() { # gen_pki DIR: CA, serving cert, client certs, SA key pair (ECDSA P-
 			kube-scheduler) subj="/CN=system:kube-scheduler" ;;
 			kwok) subj="/O=system:masters/CN=kwok" ;;
 			esac
-			key "$name.key"
-			openssl req -new -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
-			openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
-				-extfile client.ext -out "$name.crt" 2>/dev/null
+			{
+				key "$name.key"
+				openssl req -new -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
+				openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key \
+					-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 3650 -sha256 \
+					-extfile client.ext -out "$name.crt" 2>/dev/null
+			} &
 		done
-		key sa.key
-		openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+		{ key sa.key && openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null; } &
+		wait
 		rm -f ./*.csr
 	)
 }
 
 elapsed() { # elapsed T0: seconds since $EPOCHREALTIME was T0, one decimal
-	python3 -c 'import sys, time; print("%.1f" % (time.time() - float(sys.argv[1])))' "$1"
+	local us=$((${EPOCHREALTIME/./} - ${1/./}))
+	printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
 }
 
 b64() { base64 -w0 <"$1"; }
@@ -240,8 +262,10 @@ probe_pod_running() {
 }
 
 up_once() {
-	local bin tmp pki etcd_port etcd_peer api_port token t0
+	local bin tmp pki etcd_port etcd_peer api_port token t0 marks
 	t0=$EPOCHREALTIME
+	marks=""
+	mark() { marks="$marks${marks:+, }$1 at $(elapsed "$t0")"; }
 	bin=$(bash "$root/scripts/build-cluster-bins.sh") || die "could not get the binaries (scripts/build-cluster-bins.sh)"
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/takt-cluster.XXXXXX")
 	echo "$tmp" >"$state/tmpdir"
@@ -259,11 +283,14 @@ up_once() {
 		--initial-cluster="takt=http://127.0.0.1:$etcd_peer" \
 		--unsafe-no-fsync --snapshot-count=100000 --quota-backend-bytes=4294967296 --log-level=warn
 	gen_pki "$pki"
-	[ -s "$pki/admin.crt" ] && [ -s "$pki/sa.pub" ] || { log "openssl failed to make the keys in $pki"; return 1; }
+	local f
+	for f in admin kube-controller-manager kube-scheduler kwok; do [ -s "$pki/$f.crt" ] || f=; [ -n "$f" ] || break; done
+	[ -n "$f" ] && [ -s "$pki/sa.pub" ] || { log "openssl failed to make the keys in $pki"; return 1; }
 	token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	echo "$token,takt-admin-token,takt-admin-token,system:masters" >"$pki/tokens.csv"
 	chmod 600 "$pki/tokens.csv"
 	wait_until "etcd" curl -sf --max-time 2 "http://127.0.0.1:$etcd_port/health" || return 1
+	mark etcd
 
 	start kube-apiserver "$bin/kube-apiserver" \
 		--etcd-servers="http://127.0.0.1:$etcd_port" --etcd-prefix=/registry \
@@ -283,6 +310,7 @@ up_once() {
 		write_kubeconfig "$tmp/$c.kubeconfig" "$pki" "$c" "$api_port"
 	done
 	wait_until "kube-apiserver /readyz" apiserver_get /readyz || return 1
+	mark apiserver
 
 	start kube-controller-manager "$bin/kube-controller-manager" \
 		--kubeconfig="$tmp/kube-controller-manager.kubeconfig" --leader-elect=false --secure-port=0 \
@@ -331,8 +359,10 @@ status:
   capacity: {cpu: "1000", memory: 4Ti, pods: "10000", ephemeral-storage: 10Ti}
 EOF
 	wait_until "node $node_name Ready (kwok)" node_ready || return 1
+	mark node
 	wait_until "service account default/default (kube-controller-manager)" \
 		kubectl -n default get serviceaccount default || return 1
+	mark sa
 	# End to end: scheduler + kwok move a pod to Running; then it is removed.
 	kubectl -n default apply -f - >/dev/null <<EOF || return 1
 apiVersion: v1
@@ -344,9 +374,10 @@ spec:
   containers: [{name: probe, image: probe}]
 EOF
 	wait_until "probe pod Running (kube-scheduler + kwok)" probe_pod_running || return 1
+	mark pod
 	# a graceful delete (kwok finishes it 1 s later); a forced one races kwok
 	kubectl -n default delete pod takt-cluster-probe --grace-period=1 --wait=false >/dev/null 2>&1 || true
-	log "up in $(elapsed "$t0") s: apiserver https://127.0.0.1:$api_port, temp dir $tmp"
+	log "up in $(elapsed "$t0") s ($marks): apiserver https://127.0.0.1:$api_port, temp dir $tmp"
 }
 
 up() {
@@ -390,7 +421,8 @@ status() {
 cmd=${1:-}
 case $cmd in
 up | down | status) ;;
-*) echo "usage: scripts/cluster.sh up|down|status" >&2; exit 2 ;;
+adopt) [ $# -eq 3 ] || { echo "usage: scripts/cluster.sh adopt NAME PID" >&2; exit 2; } ;;
+*) echo "usage: scripts/cluster.sh up|down|status|adopt NAME PID" >&2; exit 2 ;;
 esac
 mkdir -p "$state"
 # One cluster operation at a time (make -j, two terminals).
@@ -407,4 +439,10 @@ down)
 	fi
 	;;
 status) status ;;
+adopt)
+	healthy || die "not up"
+	st=$(starttime "$3")
+	[ -n "$st" ] || die "no process $3"
+	echo "$2 $3 $st" >>"$state/pids"
+	;;
 esac

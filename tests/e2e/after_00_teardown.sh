@@ -19,27 +19,34 @@ alive() {
 	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
+starttime() { { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $20}'; } 2>/dev/null; }
 cmdline() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
 
 # survivors: recorded pids still alive and still ours (their command line names
 # the temp dir, so a recycled pid is not blamed), and any process at all whose
 # command line names the temp dir.
 survivors() {
-	local name pid p out=""
+	local name pid start f p out=""
 	if [ -s "$state/pids.last" ]; then
-		while read -r name pid; do
-			alive "$pid" && cmdline "$pid" | grep -qF -- "$tmp" && out="$out $name:$pid"
+		while read -r name pid start; do
+			alive "$pid" || continue
+			if [ -n "$start" ]; then # adopted (scripts/cluster.sh adopt): same start time
+				[ "$(starttime "$pid")" = "$start" ] && out="$out $name:$pid"
+			else
+				cmdline "$pid" | grep -qF -- "$tmp" && out="$out $name:$pid"
+			fi
 		done <"$state/pids.last"
 	fi
-	for p in /proc/[0-9]*; do
-		p=${p#/proc/}
+	for f in $(grep -lsaF -- "$tmp" /proc/[0-9]*/cmdline); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
 		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
 		alive "$p" || continue
 		case $(readlink "/proc/$p/exe" 2>/dev/null) in
-		*/bash | */sh | */grep | */tr | */awk) continue ;; # this script and its helpers
+		*/bash | */sh | */grep | */tr | */awk | "") continue ;; # this script and its helpers
 		esac
 		case "$out " in *":$p "*) continue ;; esac
-		cmdline "$p" | grep -qF -- "$tmp" && out="$out $(basename "$(readlink "/proc/$p/exe" 2>/dev/null)"):$p"
+		out="$out $(basename "$(readlink "/proc/$p/exe" 2>/dev/null)"):$p"
 	done
 	[ -z "$out" ] || { echo "still running:$out"; return 1; }
 }

@@ -87,7 +87,11 @@ t_like() {
 
 # t_cmp DESC A OP B: numeric comparison (OP: -lt -le -eq -ne -ge -gt), decimals allowed.
 t_cmp() {
-	if python3 -c 'import sys; a, op, b = float(sys.argv[1]), sys.argv[2], float(sys.argv[3]); sys.exit(0 if {"-lt": a < b, "-le": a <= b, "-eq": a == b, "-ne": a != b, "-ge": a >= b, "-gt": a > b}[op] else 1)' "$2" "$3" "$4" 2>/dev/null; then
+	if awk -v a="$2" -v op="$3" -v b="$4" 'BEGIN {
+		a += 0; b += 0
+		r = (op == "-lt") ? a < b : (op == "-le") ? a <= b : (op == "-eq") ? a == b : \
+		    (op == "-ne") ? a != b : (op == "-ge") ? a >= b : (op == "-gt") ? a > b : 0
+		exit !r }'; then
 		t_pass "$1"
 	else
 		t_fail "$1" "expected: $2 $3 $4"
@@ -95,7 +99,7 @@ t_cmp() {
 }
 
 # wait_for TIMEOUT DESC CMD...: polls CMD every 0.2 s until it exits 0 (ok)
-# or TIMEOUT seconds pass (not ok, with CMD's last output).
+# or TIMEOUT (whole) seconds pass (not ok, with CMD's last output).
 wait_for() {
 	local timeout=$1 desc=$2 out="" start
 	shift 2
@@ -105,7 +109,7 @@ wait_for() {
 			t_pass "$desc"
 			return 0
 		fi
-		if ! python3 -c 'import sys, time; sys.exit(0 if time.time() - float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$start" "$timeout"; then
+		if [ $((${EPOCHREALTIME/./} - ${start/./})) -ge $((timeout * 1000000)) ]; then
 			t_fail "$desc" "timed out after ${timeout}s: $*" "last output: $out"
 			return 1
 		fi
@@ -126,7 +130,10 @@ until_true() {
 # now: seconds since the epoch, with decimals.
 now() { echo "$EPOCHREALTIME"; }
 # elapsed_since T: seconds since T (from `now`), 3 decimals.
-elapsed_since() { python3 -c 'import sys, time; print("%.3f" % (time.time() - float(sys.argv[1])))' "$1"; }
+elapsed_since() {
+	local us=$((${EPOCHREALTIME/./} - ${1/./}))
+	printf '%d.%03d\n' $((us / 1000000)) $((us % 1000000 / 1000))
+}
 
 kn() { kubectl -n "$NS" "$@"; }
 
@@ -175,7 +182,9 @@ t_dump() {
 			f=$T_STATE/logs/$f.log
 			[ -f "$f" ] || continue
 			echo "---- tail $f"
-			grep -E 'level":"(ERROR|WARN)|^E[0-9]{4}' "$f" | tail -n 8 | cut -c1-400
+			# (KWOK racing a deletion — "not found" — is noise)
+			grep -E 'level":"(ERROR|WARN)|^E[0-9]{4}' "$f" | grep -v -e 'not found' -e 'manifest file is empty' |
+				tail -n 8 | cut -c1-400
 		done
 	} | t_diag
 }

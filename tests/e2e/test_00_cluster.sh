@@ -29,15 +29,14 @@ EOF
 }
 
 # epoch RFC3339 -> seconds (with decimals)
-epoch() { python3 -c 'import sys, datetime; print(datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")).timestamp())' "$1"; }
+epoch() { date -u -d "$1" +%s.%N; }
 
 scenario_complete() { # (a) run-for 2s, exit 0 -> Complete
-	local t0 p started finished
+	local t0 p started finished ran
 	t0=$(now)
 	t_ok "(a) job ok-2s created" job ok-2s 2s "" || return
 	wait_for 30 "(a) its pod runs" job_pod_running ok-2s || return
 	p=$(pods_of_job ok-2s)
-	t_is "(a) the pod is still Running after 1 s" "$(sleep 1; pod_phase "$p")" Running
 	wait_for 30 "(a) the Job reaches Complete" job_has_condition ok-2s Complete || return
 	t_is "(a) the pod Succeeded" "$(pod_phase "$p")" Succeeded
 	t_is "(a) its container exited 0" \
@@ -45,9 +44,10 @@ scenario_complete() { # (a) run-for 2s, exit 0 -> Complete
 	started=$(kn get pod "$p" -o jsonpath='{.metadata.annotations.test\.takt\.io/started-at}')
 	finished=$(kn get pod "$p" -o jsonpath='{.status.containerStatuses[0].state.terminated.finishedAt}')
 	# finishedAt has 1 s resolution (truncated): started + 2 s, truncated, is >= started + 1 s
-	t_cmp "(a) it ran about 2 s (started $started, finished $finished)" \
-		"$(python3 -c "print($(epoch "$finished") - $(epoch "$started"))")" -ge 1
-	t_cmp "(a) ... and not much longer (whole Job: $(elapsed_since "$t0") s)" "$(elapsed_since "$t0")" -lt 15
+	ran=$(awk -v f="$(epoch "$finished")" -v s="$(epoch "$started")" 'BEGIN { printf "%.3f", f - s }')
+	t_cmp "(a) it ran about 2 s (started $started, finished $finished)" "$ran" -ge 1
+	t_cmp "(a) ... not longer" "$ran" -le 2.5
+	t_diag "(a) the whole Job, as this script saw it: $(elapsed_since "$t0") s"
 }
 
 scenario_failed() { # (b) exit code 3 -> Failed, 3 visible in the container status
@@ -89,20 +89,20 @@ scenario_rbac() { # (d) RBAC is enforced
 
 scenario_grace() { # (e) a pod deleted with a grace period stays Terminating until it passes
 	local p t0 took
-	t_ok "(e) job graceful created (no run-for, grace 4 s)" job graceful "" "" 4 || return
+	t_ok "(e) job graceful created (no run-for, grace 6 s)" job graceful "" "" 6 || return
 	wait_for 30 "(e) its pod runs" job_pod_running graceful || return
 	p=$(pods_of_job graceful)
 	t0=$(now)
-	t_ok "(e) delete the pod (its own grace: 4 s)" kn delete pod "$p" --wait=false
+	t_ok "(e) delete the pod (its own grace: 6 s)" kn delete pod "$p" --wait=false
 	t_like "(e) it is Terminating (deletionTimestamp set)" \
 		"$(kn get pod "$p" -o jsonpath='{.metadata.deletionTimestamp}' 2>&1)" '^[0-9]{4}-'
 	sleep 2
-	t_is "(e) 2 s later it still exists, still Running" "$(pod_phase "$p")" Running
+	t_is "(e) 2 s later it still exists, still Running ($(elapsed_since "$t0") s after the delete)" "$(pod_phase "$p")" Running
 	wait_for 20 "(e) then it is gone" pod_gone "$p" || return
 	took=$(elapsed_since "$t0")
-	# deletionTimestamp is truncated to the second: gone after 3..4 s, plus polling
-	t_cmp "(e) ... after about 4 s (took $took s)" "$took" -ge 2.9
-	t_cmp "(e) ... not much later" "$took" -lt 10
+	# deletionTimestamp is truncated to the second: gone after 5..6 s, plus polling
+	t_cmp "(e) ... after about 6 s (took $took s)" "$took" -ge 4.9
+	t_cmp "(e) ... not much later" "$took" -lt 15
 
 	# grace 0: at once
 	t_ok "(e) pod now created" kn run now --image=example.invalid/x --restart=Never
@@ -110,7 +110,7 @@ scenario_grace() { # (e) a pod deleted with a grace period stays Terminating unt
 	t0=$(now)
 	t_ok "(e) delete pod now with grace 0" kn delete pod now --grace-period=0 --force --wait=false
 	wait_for 5 "(e) it is gone at once" pod_gone now
-	t_cmp "(e) ... within 2 s" "$(elapsed_since "$t0")" -lt 2
+	t_cmp "(e) ... within 5 s (its grace period is 30 s)" "$(elapsed_since "$t0")" -lt 5
 }
 
 scenario_complete
