@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +87,6 @@ static uint64_t bits_from(uint64_t set, int k)
 }
 
 /* ---- parsing ---------------------------------------------------------- */
-
-struct cursor {
-	const char *p, *end; /* one comma element */
-};
 
 /* A token's text for messages, bounded so a huge input gives a short line. */
 #define TOK_FMT	      "%.*s"
