@@ -53,16 +53,23 @@ pids_of_tmp() { # pids_of_tmp TMPDIR
 	done
 }
 
+# healthy: every process of the control plane runs and /readyz answers (a
+# busy machine gets 15 s: an `up` must not restart a cluster that is merely slow).
 healthy() {
 	[ -f "$state/tmpdir" ] && [ -f "$state/pids" ] && [ -f "$state/kubeconfig" ] || return 1
-	local tmp name pid
+	local tmp name pid start i
 	tmp=$(cat "$state/tmpdir")
 	[ -d "$tmp" ] || return 1
 	while read -r name pid start; do
 		[ -z "$start" ] || continue # adopted: not part of the control plane's health
 		pid_ours "$pid" "$tmp" || { log "$name (pid $pid) is not running"; return 1; }
 	done <"$state/pids"
-	apiserver_get /readyz >/dev/null 2>&1
+	for i in 1 2 3; do
+		apiserver_get /readyz >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	log "kube-apiserver /readyz does not answer"
+	return 1
 }
 
 # apiserver_get PATH: an admin GET against the running apiserver.
