@@ -55,7 +55,7 @@ struct wq_opts {
 /* Called (from a loop timer) when keys are ready: take them with wq_get. */
 typedef void wq_ready_fn(struct wq *q, void *ud);
 
-/* o may be NULL for the defaults; clk is copied. */
+/* o may be NULL for the defaults; clk (required) is copied. */
 struct wq *wq_new(const struct wq_opts *o, const struct wq_clock *clk);
 struct wq *wq_new_loop(struct loop *l, const struct wq_opts *o, wq_ready_fn *ready, void *ud);
 void wq_free(struct wq *q);
