@@ -478,6 +478,10 @@ int calsched_next(const struct cron_expr *e, const struct tz *z, const struct ca
 	}
 	if (calsched_validate(r, e, NULL, 0) < 0)
 		return -EINVAL;
+	/* cron's range (years 1..9999); also keeps the day arithmetic below
+	 * far from overflow for any int64 a caller passes. */
+	if (after < INT64_C(-62135596800) || after > INT64_C(253402300799))
+		return -ERANGE;
 	if (cron_is_every(e, NULL))
 		return every_next(e, z, cal, r, after, res);
 
@@ -541,6 +545,8 @@ int calsched_fires_at(const struct cron_expr *e, const struct tz *z, const struc
 		      const struct calsched_rules *r, int64_t t, int64_t *date)
 {
 	struct calsched_result res;
+	if (t == INT64_MIN)
+		return -ERANGE;
 	int rc = calsched_next(e, z, cal, r, t - 1, &res);
 	if (rc == -ENODATA && res.at > t)
 		return 0;

@@ -19,6 +19,7 @@
 #include "calendar/calsched.h"
 #include "cron/cron.h"
 #include "tz/civil.h"
+#include "tz/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,10 +97,22 @@ static void walk_schedule(const struct calendar *c, const cJSON *spec)
 	struct cron_expr *e;
 	if (cron_parse(text, &e, err, sizeof(err)) < 0)
 		abort();
+	/* Zones with daylight saving make shifted slots land in gaps and
+	 * repeated hours; loaded once, kept for the process. */
+	static struct tz *zones[2];
+	static const char *const names[2] = {"America/New_York", "Asia/Seoul"};
+	const cJSON *zi = cJSON_GetObjectItemCaseSensitive(spec, "zone");
+	const struct tz *z = NULL;
+	if (cJSON_IsNumber(zi) && zi->valueint > 0) {
+		unsigned i = (unsigned)zi->valueint % 2;
+		if (!zones[i] && tz_load(names[i], &zones[i], err, sizeof(err)) < 0)
+			abort();
+		z = zones[i];
+	}
 	int64_t after = (calendar_first_day(c) - 3) * 86400;
 	for (int i = 0; i < 40; i++) {
 		struct calsched_result res;
-		int rc = calsched_next(e, NULL, c, &r, after, &res);
+		int rc = calsched_next(e, z, c, &r, after, &res);
 		if (rc != 0 && rc != -ENODATA && rc != -ENOENT && rc != -ERANGE)
 			abort();
 		if (rc == -ENOENT || rc == -ERANGE)
@@ -108,8 +121,7 @@ static void walk_schedule(const struct calendar *c, const cJSON *spec)
 			abort();
 		if (rc == 0) {
 			int64_t date;
-			if (calsched_fires_at(e, NULL, c, &r, res.at, &date) != 1 ||
-			    date != res.date)
+			if (calsched_fires_at(e, z, c, &r, res.at, &date) != 1 || date != res.date)
 				abort();
 			if (r.days == CALSCHED_BUSINESS_DAYS &&
 			    calendar_is_business_day(c, res.date) != 1)

@@ -409,6 +409,9 @@ static void test_every_with_calendar(void **state)
 	struct calsched_rules next =
 	    rules(CALSCHED_BUSINESS_DAYS, CALSCHED_NEXT_BUSINESS_DAY, NULL);
 	assert_string_equal(nx(e, z, c, &next, "2026-02-13T13:30:00Z"), "error -22");
+	struct calsched_result res;
+	assert_int_equal(calsched_next(e, z, c, &r, INT64_MAX, &res), -ERANGE);
+	assert_int_equal(calsched_next(e, z, c, &r, INT64_MIN, &res), -ERANGE);
 	char err[200];
 	assert_int_equal(calsched_validate(&next, e, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "onNonBusinessDay: NextBusinessDay cannot move @every slots, "
