@@ -26,8 +26,6 @@
 
 #include "base/banned.h"
 
-#define SCAN_MAX PLAN_SCAN_MAX
-
 void plan_init(struct plan *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -233,16 +231,17 @@ struct scan {
 	int64_t last_seen;   /* the latest slot of any kind (seconds), -1: none */
 };
 
-/* Walks the slots in (after, upto] (seconds), at most SCAN_MAX of them. When
+/* Walks the slots in (after, upto] (seconds), at most `max` of them. When
  * there are more, the latest is found by stepping back from `upto` in
  * doubling strides; the counts are then lower bounds. */
-static void scan_slots(const struct source *src, int64_t after, int64_t upto, struct scan *sc)
+static void scan_slots(const struct source *src, int64_t after, int64_t upto, int64_t max,
+		       struct scan *sc)
 {
 	int64_t t = after, next, missing = 0, steps = 0;
 	memset(sc, 0, sizeof(*sc));
 	sc->latest = -1;
 	sc->last_seen = -1;
-	while (steps < SCAN_MAX) {
+	while (steps < max) {
 		int rc = source_next(src, t, &next, &missing);
 		if (rc == SRC_NONE || next > upto)
 			return;
@@ -403,7 +402,7 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 
 	if (upto > after) {
 		struct scan sc;
-		scan_slots(src, after, upto, &sc);
+		scan_slots(src, after, upto, PLAN_SCAN_MAX, &sc);
 		count = sc.fired;
 		latest = sc.latest;
 		seen = sc.last_seen;
@@ -413,7 +412,9 @@ static void decide_due(const struct plan_input *in, struct plan *p, const struct
 			 * dropped by the calendar (rules or coverage). */
 			struct source bare = {.spec = s, .zone = src->zone};
 			struct scan ps;
-			scan_slots(&bare, after, upto, &ps);
+			/* Only a statistic, walked right before a fire:
+			 * a smaller budget (see PLAN_COUNT_MAX). */
+			scan_slots(&bare, after, upto, PLAN_COUNT_MAX, &ps);
 			dropped = max64(dropped, ps.fired - sc.fired);
 			seen = max64(seen, ps.last_seen);
 		}
@@ -672,7 +673,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				 * that zone is the (unknown) calendar's. */
 				struct source bare = {.spec = s, .zone = spec_zone(s, NULL)};
 				struct scan sc;
-				scan_slots(&bare, after, upto, &sc);
+				scan_slots(&bare, after, upto, PLAN_COUNT_MAX, &sc);
 				n = sc.fired;
 				if (sc.last_seen >= 0)
 					st->cursor = max64(st->cursor, sc.last_seen * 1000);

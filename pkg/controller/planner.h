@@ -125,7 +125,12 @@ int plan_compute(const struct plan_input *in, struct plan *out);
 /* Bounds the work of one call whatever the downtime (a 1-second schedule
  * down for a day has 86400 slots): at most this many slots are walked; the
  * latest is still found, and the counts are then lower bounds. */
-#define PLAN_SCAN_MAX	   100000
+#define PLAN_SCAN_MAX 100000
+/* The same bound for the slots the calendar dropped (skippedCalendar): they
+ * are counted in the decision that fires the next run, so their walk is kept
+ * to a few milliseconds; a pattern with more slots than this in one
+ * calendar gap (a 1-second pattern over a weekend) counts a lower bound. */
+#define PLAN_COUNT_MAX	   20000
 #define PLAN_NONE_GRACE_MS (60LL * 1000) /* None without a deadline: "late" bound */
 
 #endif
