@@ -15,10 +15,10 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/xalloc.h"
-#include "controller/informer.h"
 #include "controller/planner.h"
 #include "controller/spec.h"
 #include "kube/http.h"
+#include "kube/reflector.h"
 #include "kube/store.h"
 #include "kube/workqueue.h"
 #include "loop/loop.h"
@@ -123,7 +123,7 @@ struct controller {
 	char *ns;
 	char *instance;
 	struct store *schedules, *jobs, *pods;
-	struct informer *inf_schedules, *inf_jobs, *inf_pods;
+	struct reflector *refl_schedules, *refl_jobs, *refl_pods;
 	struct wq *queue;
 	struct hmap *scheds; /* key -> struct sched */
 	struct op *ops;
@@ -737,10 +737,8 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 
 /* The status to write, as a merge patch: every top-level field we no longer
  * set is nulled (a merge patch keeps what it does not mention). NULL when
- * nothing changed but the cursor: the cursor moves on every reconcile, and
- * writing it alone would answer each of our own status events with another
- * write. A stale cursor only makes a restarted controller look at slots
- * that, had they existed, would have changed something else. */
+ * nothing changed: the planner keeps the status stable between slots, so our
+ * own status events do not answer themselves with another write. */
 static cJSON *status_patch(const cJSON *obj, const struct spec_status *next)
 {
 	struct spec_status old;
@@ -748,18 +746,13 @@ static cJSON *status_patch(const cJSON *obj, const struct spec_status *next)
 	cJSON *a = spec_status_to_json(&old);
 	cJSON *b = spec_status_to_json(next);
 	spec_status_release(&old);
-	cJSON_DeleteItemFromObjectCaseSensitive(a, "lastSlotConsidered");
-	cJSON *cursor = cJSON_DetachItemFromObjectCaseSensitive(b, "lastSlotConsidered");
 	const cJSON *raw = jget(obj, "status");
 	bool same = raw && cJSON_Compare(a, b, 1);
 	cJSON_Delete(a);
 	if (same) {
-		cJSON_Delete(cursor);
 		cJSON_Delete(b);
 		return NULL;
 	}
-	if (cursor)
-		cJSON_AddItemToObject(b, "lastSlotConsidered", cursor);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, raw)
 	{
@@ -1008,13 +1001,13 @@ static void pod_changed(void *ud, enum store_event ev, const char *key, const cJ
 	child_changed(c, new_obj ? new_obj : old_obj);
 }
 
-static void informer_listed(struct informer *inf, void *ud)
+static void reflector_listed(struct reflector *r, bool relist, void *ud)
 {
 	struct controller *c = ud;
 	bool was = c->all_synced;
-	c->all_synced = informer_synced(c->inf_schedules) && informer_synced(c->inf_jobs) &&
-			informer_synced(c->inf_pods);
-	if (was)
+	c->all_synced = reflector_synced(c->refl_schedules) && reflector_synced(c->refl_jobs) &&
+			reflector_synced(c->refl_pods);
+	if (relist)
 		c->stats.relists++;
 	if (!c->all_synced)
 		return;
@@ -1022,10 +1015,7 @@ static void informer_listed(struct informer *inf, void *ud)
 		LOG_INFO("caches synced", "schedules=%zu jobs=%zu pods=%zu",
 			 store_len(c->schedules), store_len(c->jobs), store_len(c->pods));
 	else
-		LOG_INFO("relisted", "resource=%s",
-			 inf == c->inf_jobs   ? "jobs"
-			 : inf == c->inf_pods ? "pods"
-					      : "batchschedules");
+		LOG_INFO("relisted", "resource=%s relist=%d", reflector_what(r), relist);
 	/* After a watch gap every decision may be stale. */
 	enqueue_all(c);
 	drain(c);
@@ -1069,18 +1059,18 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	store_on_change(c->jobs, job_changed, c);
 	store_on_change(c->pods, pod_changed, c);
 
-	struct informer_opts io = {
+	struct reflector_opts io = {
 	    .group = GROUP, .version = VERSION, .resource = "batchschedules", .ns = c->ns};
-	c->inf_schedules = informer_new(l, h, c->schedules, &io, informer_listed, c);
-	io = (struct informer_opts){.group = "batch",
-				    .version = "v1",
-				    .resource = "jobs",
-				    .ns = c->ns,
-				    .label_selector = LABEL_SCHEDULE};
-	c->inf_jobs = informer_new(l, h, c->jobs, &io, informer_listed, c);
+	c->refl_schedules = reflector_new(l, h, c->schedules, &io, reflector_listed, c);
+	io = (struct reflector_opts){.group = "batch",
+				     .version = "v1",
+				     .resource = "jobs",
+				     .ns = c->ns,
+				     .label_selector = LABEL_SCHEDULE};
+	c->refl_jobs = reflector_new(l, h, c->jobs, &io, reflector_listed, c);
 	io.group = "";
 	io.resource = "pods";
-	c->inf_pods = informer_new(l, h, c->pods, &io, informer_listed, c);
+	c->refl_pods = reflector_new(l, h, c->pods, &io, reflector_listed, c);
 
 	c->queue = wq_new_loop(l, NULL, queue_ready, c);
 	loop_on_clock_jump(l, clock_jumped, c);
@@ -1090,9 +1080,9 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 
 void controller_start(struct controller *c)
 {
-	informer_start(c->inf_schedules);
-	informer_start(c->inf_jobs);
-	informer_start(c->inf_pods);
+	reflector_start(c->refl_schedules);
+	reflector_start(c->refl_jobs);
+	reflector_start(c->refl_pods);
 }
 
 static void sched_free_timer(void *p)
@@ -1110,9 +1100,9 @@ void controller_free(struct controller *c)
 		kube_req_cancel(c->ops->req);
 		op_free(c->ops);
 	}
-	informer_free(c->inf_schedules);
-	informer_free(c->inf_jobs);
-	informer_free(c->inf_pods);
+	reflector_free(c->refl_schedules);
+	reflector_free(c->refl_jobs);
+	reflector_free(c->refl_pods);
 	hmap_free(c->scheds, sched_free_timer);
 	wq_free(c->queue);
 	store_free(c->schedules);

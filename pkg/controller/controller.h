@@ -1,6 +1,6 @@
 /* The BatchSchedule controller: the I/O around the planner.
  *
- * Informers (list + watch) keep stores of BatchSchedules, of the Jobs and of
+ * Reflectors (list + watch) keep stores of BatchSchedules, of the Jobs and of
  * the Pods labelled takt.io/schedule. Every change to one of them puts its
  * schedule's key ("ns/name") on a work queue; reconcile(key) gathers the
  * planner's input from the stores, calls plan_compute, carries out the
@@ -40,7 +40,7 @@ struct controller_opts {
  * controller_start. */
 int controller_new(struct loop *l, struct kube_http *h, const struct controller_opts *o,
 		   struct controller **out);
-/* Starts the informers; reconciling begins once they have all listed. */
+/* Starts the reflectors; reconciling begins once they have all listed. */
 void controller_start(struct controller *c);
 void controller_free(struct controller *c);
 
@@ -50,7 +50,7 @@ struct controller_stats {
 	uint64_t jobs_deleted;
 	uint64_t status_writes;
 	uint64_t events_posted;
-	uint64_t relists; /* completed lists after the first of each informer */
+	uint64_t relists; /* completed lists after a watch gap (any reflector) */
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
 
