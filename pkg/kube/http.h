@@ -9,17 +9,25 @@
  * kube_req_cancel) with a struct kube_result: the HTTP status, the body, and
  * for failures the apiserver's Status reason/message/code parsed from the
  * body — never thrown away. Transport failures (connect refused, TLS,
- * timeout) have status 0, err < 0 and curl's message.
+ * timeout) have err < 0 and curl's message, and status 0 unless headers had
+ * already arrived (a stream cut midway keeps its 200).
  *
  * Rate limiting: a token bucket (qps, burst) shared by all requests of a
  * client; requests that find no token wait in FIFO order. Streaming requests
- * (watches) are exempt, like client-go's watches.
+ * (watches) and requests marked `exempt` never wait.
+ *
+ * Requests may be submitted and cancelled from any callback, including a
+ * stream's on_data (curl is then on the stack: the start is deferred to the
+ * next loop turn, invisibly to the caller).
  *
  * Streaming (watches): with `on_data` set, a 2xx response body is delivered
  * chunk by chunk as it arrives (not split into lines — the reflector does
  * that) and `done` runs when the stream ends, with an empty body. A non-2xx
  * response is not streamed: its body is collected and given to `done` with
- * the Status parsed (e.g. 410 Expired, 403 Forbidden).
+ * the Status parsed (e.g. 403 Forbidden). Note that the apiserver reports an
+ * expired resourceVersion on an established watch as a 200 stream carrying
+ * one {"type":"ERROR","object":{"kind":"Status","code":410,...}} event —
+ * that arrives through on_data like any event.
  *
  * Ownership: kube_http_new borrows the loop and the config, which must
  * outlive the client; kube_http_free cancels in-flight requests without
