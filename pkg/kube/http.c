@@ -662,10 +662,10 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 
 void kube_req_cancel(struct kube_req *r)
 {
-	if (!r || r->cancelled)
+	/* From its own done callback it is already finishing: nothing to do. */
+	if (!r || r->cancelled || r->in_done)
 		return;
 	struct kube_http *h = r->h;
-	BUG_ON(r->in_done);
 	r->cancelled = true;
 	if (r->state == REQ_QUEUED) {
 		ratelimit_queue_remove(&h->rlq, r);

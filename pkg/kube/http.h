@@ -133,7 +133,8 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 
 /* Stops a request (queued, in flight, or streaming): its callbacks never run
  * again and the handle is invalid once this returns. Safe from any callback,
- * including the request's own on_data; not from its own done. */
+ * including the request's own on_data; from its own done it does nothing
+ * (the request is finishing anyway). */
 void kube_req_cancel(struct kube_req *r);
 
 /* During `done` only: takes the body (caller frees it), leaving the result's

@@ -670,6 +670,27 @@ static void test_body_cap(void **state)
 	loop_free(l);
 }
 
+static void on_done_cancel_self(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	on_done(req, res, ud);
+	kube_req_cancel(req); /* a no-op: it is finishing */
+}
+
+static void test_cancel_from_own_done_is_harmless(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = "/ok", .done = on_done_cancel_self, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.status, 200);
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.in_flight, 0);
+	assert_int_equal(st.requests_done, 1);
+}
+
 static void test_bad_requests_refused(void **state)
 {
 	struct fx *f = *state;
@@ -757,6 +778,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cancel_in_flight_from_timer, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test(test_body_cap),
+	    cmocka_unit_test_setup_teardown(test_cancel_from_own_done_is_harmless, fx_setup,
+					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_paths_and_queries),
 	    cmocka_unit_test(test_delete_body),
