@@ -8,6 +8,26 @@
  * of the call. struct plan is the caller's: plan_init allocates nothing,
  * plan_release frees what plan_compute put in it (and leaves it reusable).
  * Instants are Unix milliseconds; SPEC_TIME_UNSET means none.
+ *
+ * One reconcile of a BatchSchedule:
+ *   1. spec_parse the object (cache it per uid+generation+annotations) and
+ *      spec_status_parse its status;
+ *   2. gather the runs (Jobs whose controller ownerReference is the
+ *      schedule's uid), their pods, the orphan pods, the expectations, and,
+ *      when spec.has_calendar, the calendar: its state, the built calendar
+ *      and its zone loaded with tz_load (a calendar whose zone does not load
+ *      is PLAN_CALENDAR_INVALID);
+ *   3. plan_compute at the wall-clock now;
+ *   4. send the CREATE_JOB actions first (body: spec_build_job(spec,
+ *      plan.zone, slot, trigger); AlreadyExists is success; keep an
+ *      expectation per create until the watch shows the Job), then the
+ *      DELETE_JOBs (NotFound is success) and the EVENTs;
+ *   5. write plan.status (spec_status_to_json) through the status
+ *      subresource when it differs from the persisted one — between slots
+ *      it does not, so an idle schedule causes no writes;
+ *   6. arm a timer at plan.wake (and pre-build the Job for plan.next_slot).
+ * Watch events on the schedule, its Jobs and pods, and its calendar start a
+ * new reconcile; nothing else is needed.
  */
 #ifndef TAKT_CONTROLLER_PLANNER_H
 #define TAKT_CONTROLLER_PLANNER_H
