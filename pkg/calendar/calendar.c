@@ -729,6 +729,18 @@ void calendar_free(struct calendar *c)
 	free(c);
 }
 
+bool calendar_equal(const struct calendar *a, const struct calendar *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b || a->first != b->first || a->last != b->last ||
+	    a->weekend_mask != b->weekend_mask || (!a->zone) != (!b->zone) ||
+	    (a->zone && strcmp(a->zone, b->zone) != 0))
+		return false;
+	/* Bits past the last day are always zero, so whole words compare. */
+	return memcmp(a->bits, b->bits, (a->ndays + 63) / 64 * sizeof(uint64_t)) == 0;
+}
+
 const char *calendar_zone(const struct calendar *c)
 {
 	return c->zone;

@@ -110,6 +110,10 @@ int calendar_spec_source(const struct cJSON *spec, struct calendar_source_ref *r
 
 void calendar_free(struct calendar *c);
 
+/* Same zone, coverage, weekend and business days: a reloaded table that
+ * changed nothing need not re-plan the schedules that use it. */
+bool calendar_equal(const struct calendar *a, const struct calendar *b);
+
 /* The zone name, or NULL when the spec named none. */
 const char *calendar_zone(const struct calendar *c);
 unsigned calendar_weekend_mask(const struct calendar *c);

@@ -540,6 +540,37 @@ static void test_spec_errors(void **state)
 			  "days.csv row 2: \"2026-02-29\" is not a valid date");
 }
 
+static void test_equal(void **state)
+{
+	const char *base = "{\"timeZone\":\"Asia/Seoul\",\"validFrom\":\"2026-01-01\","
+			   "\"validUntil\":\"2026-12-31\"";
+	char j[512];
+	snprintf(j, sizeof(j), "%s,\"holidays\":[\"2026-05-05\"]}", base);
+	struct calendar *a = must_json(j, NULL);
+	/* The same days from a table: equal. */
+	snprintf(j, sizeof(j), "%s}", base);
+	struct calendar *b = must_json(j, "2026-05-05,N,Children's Day\n2026-05-06,Y\n");
+	assert_true(calendar_equal(a, b));
+	assert_true(calendar_equal(a, a));
+	calendar_free(b);
+	/* One day more, another zone, a longer coverage: not equal. */
+	b = must_json(j, "2026-05-05,N\n2026-05-06,N\n");
+	assert_false(calendar_equal(a, b));
+	calendar_free(b);
+	snprintf(j, sizeof(j), "%s,\"holidays\":[\"2026-05-05\"],\"timeZone\":\"UTC\"}",
+		 "{\"validFrom\":\"2026-01-01\",\"validUntil\":\"2026-12-31\"");
+	b = must_json(j, NULL);
+	assert_false(calendar_equal(a, b));
+	calendar_free(b);
+	b = must_json("{\"timeZone\":\"Asia/Seoul\",\"validFrom\":\"2026-01-01\","
+		      "\"validUntil\":\"2027-01-01\",\"holidays\":[\"2026-05-05\"]}",
+		      NULL);
+	assert_false(calendar_equal(a, b));
+	assert_false(calendar_equal(a, NULL));
+	calendar_free(b);
+	calendar_free(a);
+}
+
 static void test_spec_source_ref(void **state)
 {
 	char err[200];
@@ -674,6 +705,7 @@ int main(void)
 	    cmocka_unit_test(test_coverage_errors),
 	    cmocka_unit_test(test_spec_errors),
 	    cmocka_unit_test(test_spec_source_ref),
+	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_generated_ten_year_table),
 	    cmocka_unit_test(test_examples_build),
 	};
