@@ -393,6 +393,46 @@ static void test_build_job_minimal_template(void **state)
 	cJSON_Delete(o);
 }
 
+/* Odd shapes inside the pod template are kept as they are, ours added where
+ * they can be; building twice gives the same body (pre-built bodies are
+ * interchangeable with fresh ones). */
+static void test_build_job_odd_template_and_determinism(void **state)
+{
+	cJSON *o = object_with_spec(
+	    "odd", "\"schedule\":\"@hourly\",\"jobTemplate\":{\"metadata\":{\"labels\":{"
+		   "\"takt.io/schedule\":\"spoof\"}},\"spec\":{\"template\":{\"metadata\":{"
+		   "\"labels\":\"not-an-object\"},\"spec\":{\"containers\":[7,{\"name\":\"c\","
+		   "\"env\":{\"bad\":1}}]}}}}");
+	struct spec s;
+	char err[256];
+	cJSON *a, *b;
+	assert_int_equal(spec_parse(o, &s, err, sizeof(err)), 0);
+	assert_int_equal(
+	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, &a, err, sizeof(err)), 0);
+	assert_int_equal(
+	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, &b, err, sizeof(err)), 0);
+	char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
+	assert_string_equal(ta, tb);
+	/* Our label wins over the template's. */
+	assert_string_equal(
+	    str_at(path(a, "metadata", NULL, NULL), "labels", "takt.io/schedule", NULL), "odd");
+	assert_string_equal(
+	    str_at(path(a, "spec", "template", "metadata"), "labels", "takt.io/schedule", NULL),
+	    "odd");
+	const cJSON *cs = path(a, "spec", "template", "spec");
+	cs = cJSON_GetObjectItemCaseSensitive(cs, "containers");
+	assert_true(cJSON_IsNumber(cJSON_GetArrayItem(cs, 0)));
+	const cJSON *c = cJSON_GetArrayItem(cs, 1);
+	assert_string_equal(env_of(c, "TAKT_RUN_ID", NULL), "odd-7200");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "env")), 4);
+	free(ta);
+	free(tb);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	spec_release(&s);
+	cJSON_Delete(o);
+}
+
 static void test_status_round_trip(void **state)
 {
 	struct spec_status st, back;
@@ -521,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_job_name),
 	    cmocka_unit_test(test_build_job),
 	    cmocka_unit_test(test_build_job_minimal_template),
+	    cmocka_unit_test(test_build_job_odd_template_and_determinism),
 	    cmocka_unit_test(test_status_round_trip),
 	    cmocka_unit_test(test_status_parse_is_lenient),
 	    cmocka_unit_test(test_condition_transition_time),
