@@ -373,7 +373,8 @@ static int by_key(const void *a, const void *b)
 /* Sorted by key so that callers see a deterministic order. */
 static void finish_list(struct entry **es, size_t n, struct store_list *out)
 {
-	qsort(es, n, sizeof(*es), by_key);
+	if (n > 1)
+		qsort(es, n, sizeof(*es), by_key);
 	out->items = xcalloc(n ? n : 1, sizeof(*out->items));
 	out->n = n;
 	for (size_t i = 0; i < n; i++)
