@@ -634,6 +634,10 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
 	for (size_t i = 0; i < st->n_conditions; i++) {
 		const struct spec_condition *c = &st->conditions[i];
+		/* metav1.Condition requires lastTransitionTime: a condition
+		 * without one (hand-edited) would make the whole write fail. */
+		if (c->last_transition == SPEC_TIME_UNSET)
+			continue;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "type", c->type);
 		cJSON_AddStringToObject(o, "status", c->status);
@@ -667,7 +671,8 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 	add_time(s, "lastSlotConsidered", st->cursor);
 	add_time(s, "pendingSlot", st->pending_slot);
 	if (st->pending_slot != SPEC_TIME_UNSET)
-		cJSON_AddStringToObject(s, "pendingTrigger", spec_trigger_name(st->pending_trigger));
+		cJSON_AddStringToObject(s, "pendingTrigger",
+					spec_trigger_name(st->pending_trigger));
 	const struct {
 		const char *key;
 		int64_t v;

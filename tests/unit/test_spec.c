@@ -514,6 +514,16 @@ static void test_status_parse_is_lenient(void **state)
 	assert_int_equal(st.n_conditions, 0);
 	spec_status_release(&st);
 	cJSON_Delete(obj);
+	/* A condition without lastTransitionTime is read but never written
+	 * back: the apiserver would refuse the whole status. */
+	obj = parse_json("{\"status\":{\"conditions\":[{\"type\":\"X\",\"status\":\"True\"}]}}");
+	spec_status_parse(obj, &st);
+	assert_int_equal(st.n_conditions, 1);
+	cJSON *out = spec_status_to_json(&st);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "conditions")), 0);
+	cJSON_Delete(out);
+	spec_status_release(&st);
+	cJSON_Delete(obj);
 	spec_status_parse(NULL, &st);
 	assert_int_equal(st.n_active, 0);
 	spec_status_release(&st);
