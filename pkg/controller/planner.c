@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "base/xalloc.h"
-#include "calendar/calendar.h"
 #include "calendar/calsched.h"
 #include "cron/cron.h"
 #include "tz/civil.h"

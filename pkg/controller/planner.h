@@ -138,10 +138,10 @@ void plan_release(struct plan *p);
 
 /* Computes the plan. `out` must be initialised (its old contents are
  * released). Returns 0; -EINVAL only for a programmer error in the input
- * (no spec, no status). */
+ * (no spec, no status) or a spec without metadata.name (nothing can be
+ * written for it). */
 int plan_compute(const struct plan_input *in, struct plan *out);
 
-/* How a slot is decided; exposed for tests and docs. */
 /* Bounds the work of one call whatever the downtime (a 1-second schedule
  * down for a day has 86400 slots): at most this many slots are walked; the
  * latest is still found, and the counts are then lower bounds. */
