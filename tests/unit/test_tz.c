@@ -27,6 +27,44 @@
 #include "tz/civil.h"
 #include "tz/tz.h"
 
+/* The TZDIR the suite started with; tests that point TZDIR elsewhere put
+ * it back in their teardown. */
+static char *orig_tzdir;
+
+static void restore_tzdir(void)
+{
+	if (orig_tzdir)
+		setenv("TZDIR", orig_tzdir, 1);
+	else
+		unsetenv("TZDIR");
+}
+
+static int tzdir_teardown(void **state)
+{
+	restore_tzdir();
+	return 0;
+}
+
+/* A temporary zone tree, removed by tmp_teardown. */
+static char tmp_root[64];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	return remove(path);
+}
+
+/* Runs also when the test failed: no temporary zone tree is left behind and
+ * the next test sees the original TZDIR. */
+static int tmp_teardown(void **state)
+{
+	if (tmp_root[0] != '\0') {
+		nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tmp_root[0] = '\0';
+	}
+	restore_tzdir();
+	return 0;
+}
+
 /* Under valgrind (some 50x slower) the sweeps sample more sparsely and the
  * every-zone sweeps take every 8th zone: the code paths and leak checks are
  * the same, the data is covered by the native run. */
@@ -485,14 +523,13 @@ static void test_all_system_zones(void **state)
  * listing transitions in 2007 for New York and leave the rest to the footer
  * rule. Every zone is compiled slim from Debian's tzdata.zi and compared with
  * glibc reading the same slim files. Skipped without zic. */
-static char slim_root[64];
 static long slim_checked;
 
 static int check_slim_zone(const char *path, const struct stat *sb, int flag, struct FTW *f)
 {
 	if (flag != FTW_F)
 		return 0;
-	const char *name = path + strlen(slim_root) + 1;
+	const char *name = path + strlen(tmp_root) + 1;
 	if (zones_seen++ % zone_stride() != 0)
 		return 0;
 	struct tz *z = NULL;
@@ -511,43 +548,26 @@ static int check_slim_zone(const char *path, const struct stat *sb, int flag, st
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
-{
-	return remove(path);
-}
-
 static void test_slim_zones_match_glibc(void **state)
 {
 	if (access("/usr/sbin/zic", X_OK) != 0 ||
 	    access("/usr/share/zoneinfo/tzdata.zi", R_OK) != 0)
 		skip();
-	snprintf(slim_root, sizeof(slim_root), "/tmp/takt-slim-XXXXXX");
-	assert_non_null(mkdtemp(slim_root));
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/takt-slim-XXXXXX");
+	assert_non_null(mkdtemp(tmp_root));
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "/usr/sbin/zic -b slim -d %s /usr/share/zoneinfo/tzdata.zi",
-		 slim_root);
+		 tmp_root);
 	assert_int_equal(system(cmd), 0);
-	const char *saved = getenv("TZDIR");
-	char *copy = saved ? strdup(saved) : NULL;
-	setenv("TZDIR", slim_root, 1);
+	setenv("TZDIR", tmp_root, 1);
 	slim_checked = 0;
 	zones_seen = 0;
-	int rc = nftw(slim_root, check_slim_zone, 16, FTW_PHYS);
-	if (copy) {
-		setenv("TZDIR", copy, 1);
-		free(copy);
-	} else {
-		unsetenv("TZDIR");
-	}
-	nftw(slim_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	assert_int_equal(rc, 0);
+	assert_int_equal(nftw(tmp_root, check_slim_zone, 16, FTW_PHYS), 0);
 	assert_true(slim_checked * zone_stride() > 300);
 }
 
 static void test_utc_builtin(void **state)
 {
-	const char *saved = getenv("TZDIR");
-	char *copy = saved ? strdup(saved) : NULL;
 	/* No tzdata at all: UTC must still load. */
 	assert_int_equal(setenv("TZDIR", "/nonexistent-tzdir", 1), 0);
 	const char *names[] = {"UTC", "Etc/UTC"};
@@ -568,12 +588,7 @@ static void test_utc_builtin(void **state)
 	assert_int_equal(tz_load("Europe/Berlin", &z, err, sizeof(err)), -1);
 	assert_null(z);
 	assert_string_equal(err, "unknown time zone \"Europe/Berlin\"");
-	if (copy) {
-		setenv("TZDIR", copy, 1);
-		free(copy);
-	} else {
-		unsetenv("TZDIR");
-	}
+	restore_tzdir();
 	/* NULL is UTC for every query. */
 	assert_string_equal(tz_name(NULL), "UTC");
 	assert_int_equal(tz_offset_at(NULL, 5), 0);
@@ -647,10 +662,10 @@ static unsigned char *read_all(const char *path, size_t *len)
 
 static void test_tzdir_honoured(void **state)
 {
-	char dir[] = "/tmp/takt-tzdir-XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/takt-tzdir-XXXXXX");
+	assert_non_null(mkdtemp(tmp_root));
 	char sub[128], path[160];
-	snprintf(sub, sizeof(sub), "%s/Test", dir);
+	snprintf(sub, sizeof(sub), "%s/Test", tmp_root);
 	assert_int_equal(mkdir(sub, 0700), 0);
 	snprintf(path, sizeof(path), "%s/Zone", sub);
 	size_t len;
@@ -661,9 +676,7 @@ static void test_tzdir_honoured(void **state)
 	fclose(f);
 	free(data);
 
-	const char *saved = getenv("TZDIR");
-	char *copy = saved ? strdup(saved) : NULL;
-	setenv("TZDIR", dir, 1);
+	setenv("TZDIR", tmp_root, 1);
 	struct tz *z = load("Test/Zone");
 	assert_string_equal(tz_name(z), "Test/Zone");
 	assert_int_equal(tz_offset_at(z, utc_of(2026, 1, 1, 0, 0, 0)), 5 * 3600 + 2700);
@@ -672,15 +685,6 @@ static void test_tzdir_honoured(void **state)
 	char err[256];
 	assert_int_equal(tz_load("America/New_York", &z, err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown time zone \"America/New_York\"");
-	if (copy) {
-		setenv("TZDIR", copy, 1);
-		free(copy);
-	} else {
-		unsetenv("TZDIR");
-	}
-	unlink(path);
-	rmdir(sub);
-	rmdir(dir);
 }
 
 static void test_truncated_and_corrupt_files(void **state)
@@ -989,15 +993,19 @@ int main(void)
 	    cmocka_unit_test(test_year_2100_from_footer),
 	    cmocka_unit_test(test_local_to_utc_brute_force),
 	    cmocka_unit_test(test_all_system_zones),
-	    cmocka_unit_test(test_slim_zones_match_glibc),
-	    cmocka_unit_test(test_utc_builtin),
+	    cmocka_unit_test_teardown(test_slim_zones_match_glibc, tmp_teardown),
+	    cmocka_unit_test_teardown(test_utc_builtin, tzdir_teardown),
 	    cmocka_unit_test(test_bad_names),
-	    cmocka_unit_test(test_tzdir_honoured),
+	    cmocka_unit_test_teardown(test_tzdir_honoured, tmp_teardown),
 	    cmocka_unit_test(test_truncated_and_corrupt_files),
 	    cmocka_unit_test(test_footer_rules_match_glibc),
 	    cmocka_unit_test(test_footer_all_year_dst),
 	    cmocka_unit_test(test_footer_after_transitions_and_v1),
 	    cmocka_unit_test(test_extremes),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const char *tzdir = getenv("TZDIR");
+	orig_tzdir = tzdir ? strdup(tzdir) : NULL;
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	free(orig_tzdir);
+	return rc;
 }
