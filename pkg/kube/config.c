@@ -403,10 +403,9 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 	const char *user_name = jstr(ctx, "user");
 	if (user_name) {
 		const cJSON *users = cJSON_GetObjectItemCaseSensitive(doc, "users");
+		/* A user listed without a `user:` body simply has no credentials. */
 		const cJSON *user = find_named(users, user_name, "user");
-		if (!user && has_named(users, user_name))
-			user = NULL; /* listed with no `user:` body: no credentials */
-		else if (!user) {
+		if (!user && !has_named(users, user_name)) {
 			errf(err, errlen, "%s: context \"%s\": user \"%s\" not found", origin,
 			     ctx_name, user_name);
 			goto fail;
