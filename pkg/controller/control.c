@@ -1,0 +1,307 @@
+/* External control by annotation: the pure rules; see control.h. */
+#include "controller/control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "tz/civil.h"
+
+#include "base/banned.h"
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(jget(o, k));
+}
+
+static const char *md(const cJSON *obj, const char *k)
+{
+	return jstr(jget(obj, "metadata"), k);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+const char *control_kind_name(enum control_kind k)
+{
+	return k == CONTROL_KILL ? "kill" : "run-now";
+}
+
+static bool id_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+int control_request_id_check(const char *what, const char *id, char *err, size_t errlen)
+{
+	if (!id || !*id) {
+		snprintf(err, errlen, "%s: the request id is empty", what);
+		return -EINVAL;
+	}
+	size_t n = strlen(id);
+	if (n > CONTROL_REQUEST_ID_MAX) {
+		snprintf(err, errlen, "%s: the request id is %zu characters long, more than %d",
+			 what, n, CONTROL_REQUEST_ID_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!id_char(id[i])) {
+			/* The value is short and checked char by char up to
+			 * here, so quoting it is safe only up to the bad one. */
+			snprintf(err, errlen,
+				 "%s: \"%.*s\" has a character other than [A-Za-z0-9._-] at "
+				 "position %zu",
+				 what, (int)i, id, i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
+{
+	if (!s || !*s) {
+		snprintf(err, errlen,
+			 CONTROL_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
+		return -EINVAL;
+	}
+	long v = 0;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10) {
+			snprintf(err, errlen,
+				 CONTROL_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
+							"seconds from 0 to %ld",
+				 s, n > 20 ? "..." : "", CONTROL_GRACE_MAX);
+			return -EINVAL;
+		}
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > CONTROL_GRACE_MAX) {
+		snprintf(err, errlen, CONTROL_ANN_KILL_GRACE ": %ld is more than %ld", v,
+			 CONTROL_GRACE_MAX);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int control_grace_choose(const char *pod_value, const char *schedule_value, bool *set, long *out,
+			 char *err, size_t errlen)
+{
+	const char *v = pod_value ? pod_value : schedule_value;
+	*set = false;
+	*out = 0;
+	if (!v)
+		return 0;
+	if (control_grace_parse(v, out, err, errlen))
+		return -EINVAL;
+	*set = true;
+	return 0;
+}
+
+int control_handled_entry(enum control_kind k, const char *id, char *out, size_t n)
+{
+	int w = snprintf(out, n, "%s:%s", control_kind_name(k), id ? id : "");
+	return w < 0 || (size_t)w >= n ? -ERANGE : 0;
+}
+
+bool control_handled(const struct spec_status *st, enum control_kind k, const char *id)
+{
+	char entry[CONTROL_REQUEST_ID_MAX + 16];
+	const cJSON *last = k == CONTROL_KILL ? st->last_kill : st->last_run_now;
+	if (!id)
+		return false;
+	if (str_eq(jstr(last, "requestId"), id))
+		return true;
+	if (control_handled_entry(k, id, entry, sizeof(entry)))
+		return false;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, st->handled_requests)
+	{
+		if (str_eq(cJSON_GetStringValue(it), entry))
+			return true;
+	}
+	return false;
+}
+
+static bool kept(const char *entry, const char *const *keep, size_t n_keep)
+{
+	for (size_t i = 0; i < n_keep; i++)
+		if (str_eq(entry, keep[i]))
+			return true;
+	return false;
+}
+
+void control_mark_handled(struct spec_status *st, enum control_kind k, const char *id,
+			  const char *const *keep, size_t n_keep)
+{
+	char entry[CONTROL_REQUEST_ID_MAX + 16];
+	if (control_handled_entry(k, id, entry, sizeof(entry)))
+		return;
+	if (!cJSON_IsArray(st->handled_requests)) {
+		cJSON_Delete(st->handled_requests);
+		st->handled_requests = cJSON_CreateArray();
+	}
+	cJSON *list = st->handled_requests;
+	bool present = false;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, list)
+	{
+		if (str_eq(cJSON_GetStringValue(it), entry))
+			present = true;
+	}
+	if (!present)
+		cJSON_AddItemToArray(list, cJSON_CreateString(entry));
+	/* Oldest first: the array is in the order requests were handled. The
+	 * newest entry (just added) is never dropped. */
+	int size = cJSON_GetArraySize(list);
+	for (int i = 0; size > CONTROL_HANDLED_MAX && i < size - 1;) {
+		cJSON *e = cJSON_GetArrayItem(list, i);
+		const char *v = cJSON_GetStringValue(e);
+		if (!v || !kept(v, keep, n_keep)) {
+			cJSON_DeleteItemFromArray(list, i);
+			size--;
+			continue;
+		}
+		i++;
+	}
+}
+
+const cJSON *control_controller_ref(const cJSON *obj)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jget(jget(obj, "metadata"), "ownerReferences"))
+	{
+		if (cJSON_IsTrue(jget(it, "controller")))
+			return it;
+	}
+	return NULL;
+}
+
+/* The controller reference of `child` names `owner` (apiVersion, kind, name,
+ * uid), in the same namespace. */
+static int owned_by(const cJSON *child, const cJSON *owner, const char *api_version,
+		    const char *kind, char *why, size_t n)
+{
+	const char *cname = md(child, "name") ? md(child, "name") : "?";
+	const char *oname = md(owner, "name"), *ouid = md(owner, "uid");
+	if (!oname || !ouid) {
+		snprintf(why, n, "%s has no name or uid", kind);
+		return -ENOENT;
+	}
+	if (!str_eq(md(child, "namespace"), md(owner, "namespace"))) {
+		snprintf(why, n, "%s is not in the namespace of %s %s", cname, kind, oname);
+		return -ENOENT;
+	}
+	const cJSON *ref = control_controller_ref(child);
+	if (!ref) {
+		snprintf(why, n, "%s has no controller ownerReference", cname);
+		return -ENOENT;
+	}
+	if (!str_eq(jstr(ref, "apiVersion"), api_version) || !str_eq(jstr(ref, "kind"), kind)) {
+		snprintf(why, n, "%s is controlled by a %s %s, not a %s %s", cname,
+			 jstr(ref, "apiVersion") ? jstr(ref, "apiVersion") : "?",
+			 jstr(ref, "kind") ? jstr(ref, "kind") : "?", api_version, kind);
+		return -ENOENT;
+	}
+	if (!str_eq(jstr(ref, "name"), oname) || !str_eq(jstr(ref, "uid"), ouid)) {
+		snprintf(why, n, "%s is controlled by %s %s (uid %s), not by %s (uid %s)", cname,
+			 kind, jstr(ref, "name") ? jstr(ref, "name") : "?",
+			 jstr(ref, "uid") ? jstr(ref, "uid") : "?", oname, ouid);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int control_job_of_schedule(const cJSON *job, const cJSON *schedule, char *why, size_t n)
+{
+	return owned_by(job, schedule, "takt.io/v1alpha1", "BatchSchedule", why, n);
+}
+
+int control_pod_of_job(const cJSON *pod, const cJSON *job, char *why, size_t n)
+{
+	return owned_by(pod, job, "batch/v1", "Job", why, n);
+}
+
+int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule, char *why,
+		       size_t n)
+{
+	const cJSON *ref = control_controller_ref(pod);
+	if (!job) {
+		if (ref && str_eq(jstr(ref, "kind"), "Job"))
+			snprintf(why, n, "its Job %s does not exist",
+				 jstr(ref, "name") ? jstr(ref, "name") : "?");
+		else
+			snprintf(why, n, "it is not controlled by a Job");
+		return -ENOENT;
+	}
+	if (control_pod_of_job(pod, job, why, n))
+		return -ENOENT;
+	if (!schedule) {
+		const cJSON *jref = control_controller_ref(job);
+		if (jref && str_eq(jstr(jref, "kind"), "BatchSchedule"))
+			snprintf(why, n, "its BatchSchedule %s does not exist",
+				 jstr(jref, "name") ? jstr(jref, "name") : "?");
+		else
+			snprintf(why, n, "its Job %s is not controlled by a BatchSchedule",
+				 md(job, "name") ? md(job, "name") : "?");
+		return -ENOENT;
+	}
+	return control_job_of_schedule(job, schedule, why, n);
+}
+
+const char *control_job_killed(const cJSON *job)
+{
+	const char *v = jstr(jget(jget(job, "metadata"), "annotations"), CONTROL_ANN_KILLED);
+	return v && *v ? v : NULL;
+}
+
+static void set_record_head(cJSON *rec, const char *id, int64_t now_ms)
+{
+	char ts[40];
+	cJSON_AddStringToObject(rec, "requestId", id);
+	if (rfc3339_format(now_ms, true, ts, sizeof(ts)) > 0)
+		cJSON_AddStringToObject(rec, "time", ts);
+}
+
+void control_record_kill(struct spec_status *st, const char *id, int64_t now_ms,
+			 const char *const *jobs, size_t n_jobs, size_t jobs_new,
+			 int64_t pods_deleted, const char *const *keep, size_t n_keep)
+{
+	cJSON *rec = cJSON_CreateObject();
+	set_record_head(rec, id, now_ms);
+	cJSON *arr = cJSON_AddArrayToObject(rec, "jobs");
+	for (size_t i = 0; i < n_jobs; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(jobs[i]));
+	cJSON_AddNumberToObject(rec, "podsDeleted", (double)(pods_deleted > 0 ? pods_deleted : 0));
+	cJSON_Delete(st->last_kill);
+	st->last_kill = rec;
+	st->counters.killed += (int64_t)jobs_new;
+	control_mark_handled(st, CONTROL_KILL, id, keep, n_keep);
+}
+
+void control_record_run_now(struct spec_status *st, const char *id, int64_t now_ms,
+			    const char *job_name, const char *refused, const char *const *keep,
+			    size_t n_keep)
+{
+	cJSON *rec = cJSON_CreateObject();
+	set_record_head(rec, id, now_ms);
+	if (refused)
+		cJSON_AddStringToObject(rec, "refused", refused);
+	else if (job_name)
+		cJSON_AddStringToObject(rec, "jobName", job_name);
+	cJSON_Delete(st->last_run_now);
+	st->last_run_now = rec;
+	control_mark_handled(st, CONTROL_RUN_NOW, id, keep, n_keep);
+}
