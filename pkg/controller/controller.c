@@ -85,19 +85,22 @@ struct sched {
 	int64_t prep_gen;
 	char *prep_body;
 
-	/* The object our last status write returned: newer than the store
-	 * until the watch catches up. */
-	cJSON *written;
-	uint64_t written_rv;
+	/* The status we last decided to write (sent, queued or written): the
+	 * planning base until the watch shows it, since planning from an older
+	 * status would decide its slots a second time. mine_rv is the
+	 * resourceVersion our write produced, 0 while it is on its way. Writes
+	 * leave one at a time, in order; a newer one waits in `queued`. */
+	cJSON *mine;
+	uint64_t mine_rv;
+	bool status_inflight;
+	cJSON *queued;
 
 	/* The reconcile in progress (the work queue runs one per key). */
 	bool busy;
 	int pending;
 	bool failed;
-	bool status_sent;
 	struct plan plan;
-	cJSON *status_patch;
-	char *old_ready_msg;
+	cJSON *next_status; /* what this reconcile decided; NULL: unchanged */
 
 	struct agg_event events[MAX_EVENT_REASONS];
 	size_t n_events;
@@ -222,9 +225,9 @@ static void sched_free(void *p)
 	plan_release(&s->plan);
 	free(s->exp);
 	free(s->prep_body);
-	cJSON_Delete(s->written);
-	cJSON_Delete(s->status_patch);
-	free(s->old_ready_msg);
+	cJSON_Delete(s->mine);
+	cJSON_Delete(s->queued);
+	cJSON_Delete(s->next_status);
 	free(s->key);
 	free(s);
 }
@@ -239,22 +242,28 @@ static void expectation_drop(struct sched *s, const char *name)
 	}
 }
 
-/* The schedule object to plan from: the store's, unless our own last status
- * write returned a newer one the watch has not delivered yet (planning from
- * the older status would decide its slots a second time). */
-static const cJSON *freshest(struct sched *s, const cJSON *stored)
+static void drop_mine(struct sched *s)
 {
-	if (!s->written)
-		return stored;
-	if (stored) {
-		const char *u1 = md_str(stored, "uid"), *u2 = md_str(s->written, "uid");
-		if (u1 && u2 && !strcmp(u1, u2) && rv_number(stored) < s->written_rv)
-			return s->written;
+	cJSON_Delete(s->mine);
+	cJSON_Delete(s->queued);
+	s->mine = s->queued = NULL;
+	s->mine_rv = 0;
+}
+
+/* The status to plan from: ours until the watch has shown our write, else
+ * the store's. Borrowed. */
+static const cJSON *base_status(struct sched *s, const cJSON *stored)
+{
+	if (s->mine) {
+		const char *uid = md_str(stored, "uid");
+		bool same = uid && s->spec_uid && !strcmp(uid, s->spec_uid);
+		if (same &&
+		    (s->status_inflight || s->mine_rv == 0 || rv_number(stored) < s->mine_rv))
+			return s->mine;
+		if (!s->status_inflight)
+			drop_mine(s);
 	}
-	cJSON_Delete(s->written);
-	s->written = NULL;
-	s->written_rv = 0;
-	return stored;
+	return jget(stored, "status");
 }
 
 /* Parses the spec unless the cached parse is of the same object version
@@ -594,8 +603,6 @@ static void finish(struct controller *c, struct sched *s)
 	bool failed = s->failed;
 	bool exp_left = s->n_exp > 0;
 	s->busy = false;
-	cJSON_Delete(s->status_patch);
-	s->status_patch = NULL;
 	wq_done(c->queue, key);
 	if (failed)
 		wq_add_rate_limited(c->queue, key);
@@ -619,38 +626,85 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 	drain(s->c);
 }
 
-static void send_status(struct controller *c, struct sched *s);
-
-static void maybe_status(struct controller *c, struct sched *s)
-{
-	if (s->pending > 0)
-		return;
-	if (s->failed || s->status_sent || !s->status_patch) {
-		finish(c, s);
-		return;
-	}
-	send_status(c, s);
-}
-
+/* Sends the queued status write unless one is on its way (its answer sends
+ * the next): merge patches must apply in the order they were decided. */
 static void send_status(struct controller *c, struct sched *s)
 {
 	char ns[256];
 	const char *name;
 	struct buf path;
+	if (s->status_inflight || !s->queued)
+		return;
 	split_key(s->key, ns, sizeof(ns), &name);
 	buf_init(&path, 4096);
 	kube_path(&path, GROUP, VERSION, ns, "batchschedules", name, "status");
-	s->status_sent = true;
-	s->pending++;
 	struct op *o = op_new(c, OP_STATUS, s->key);
-	char *body = cJSON_PrintUnformatted(s->status_patch);
+	char *body = cJSON_PrintUnformatted(s->queued);
+	cJSON_Delete(s->queued);
+	s->queued = NULL;
+	s->status_inflight = true;
 	if (op_send(o, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body)) < 0) {
-		s->pending--;
-		s->failed = true;
-		finish(c, s);
+		s->status_inflight = false;
+		drop_mine(s);
+		wq_add_rate_limited(c->queue, s->key);
 	}
 	free(body);
 	buf_release(&path);
+}
+
+/* Every status field we write: a merge patch keeps what it does not
+ * mention, so the fields we no longer set are sent as null. */
+static const char *const STATUS_FIELDS[] = {
+    "observedGeneration",
+    "timeZone",
+    "conditions",
+    "active",
+    "activeCount",
+    "lastScheduleTime",
+    "lastSuccessfulTime",
+    "nextScheduleTime",
+    "lastSlotConsidered",
+    "pendingSlot",
+    "pendingTrigger",
+    "runsStarted",
+    "runsSucceeded",
+    "runsFailed",
+    "skippedOverlap",
+    "skippedCalendar",
+    "missed",
+    "killed",
+    "lastKill",
+    "lastRunNow",
+    "handledRequests",
+};
+
+/* The Jobs of this reconcile are answered: record its status (unless a
+ * create failed: that run is not recorded, and the retry decides the slot
+ * again) and hand the key back. The write does not hold the key, so the
+ * next slot never waits for it. */
+static void creates_done(struct controller *c, struct sched *s)
+{
+	if (s->pending > 0)
+		return;
+	if (!s->failed && s->next_status) {
+		cJSON *st = s->next_status;
+		s->next_status = NULL;
+		cJSON *patch = cJSON_CreateObject();
+		cJSON *body = cJSON_Duplicate(st, 1);
+		cJSON_AddItemToObject(patch, "status", body);
+		for (size_t i = 0; i < sizeof(STATUS_FIELDS) / sizeof(STATUS_FIELDS[0]); i++)
+			if (!cJSON_GetObjectItemCaseSensitive(st, STATUS_FIELDS[i]))
+				cJSON_AddNullToObject(body, STATUS_FIELDS[i]);
+		cJSON_Delete(s->mine);
+		s->mine = st;
+		s->mine_rv = 0;
+		cJSON_Delete(s->queued);
+		s->queued = patch;
+		send_status(c, s);
+	}
+	cJSON_Delete(s->next_status);
+	s->next_status = NULL;
+	finish(c, s);
 }
 
 static void op_done(struct kube_req *req, const struct kube_result *res, void *ud)
@@ -687,31 +741,36 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
 				  o->name, res->status, res->reason, res->message,
 				  res->transport_error);
-			if (s)
-				s->failed = true;
+			wq_add_rate_limited(c->queue, o->key);
 		}
-		break;
+		op_free(o);
+		return;
 	case OP_STATUS:
+		if (s)
+			s->status_inflight = false;
 		if (ok) {
 			c->stats.status_writes++;
-			if (s) {
+			if (s && s->queued) {
+				send_status(c, s);
+			} else if (s && s->mine) {
 				cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
-				if (cJSON_IsObject(obj)) {
-					cJSON_Delete(s->written);
-					s->written = obj;
-					s->written_rv = rv_number(obj);
-				} else {
-					cJSON_Delete(obj);
-				}
+				s->mine_rv = rv_number(obj);
+				cJSON_Delete(obj);
 			}
-		} else if (res->status != 404) {
-			LOG_ERROR("status write failed",
-				  "obj=%s status=%d reason=%s message=\"%s\" %s", o->key,
-				  res->status, res->reason, res->message, res->transport_error);
+		} else {
+			if (res->status != 404)
+				LOG_ERROR("status write failed",
+					  "obj=%s status=%d reason=%s message=\"%s\" %s", o->key,
+					  res->status, res->reason, res->message,
+					  res->transport_error);
+			/* Plan from the store again; it decides what to write. */
 			if (s)
-				s->failed = true;
+				drop_mine(s);
+			if (res->status != 404)
+				wq_add_rate_limited(c->queue, o->key);
 		}
-		break;
+		op_free(o);
+		return;
 	case OP_EVENT_POST:
 	case OP_EVENT_PATCH:
 		if (ok) {
@@ -731,37 +790,25 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 	op_free(o);
 	if (s && s->busy) {
 		s->pending--;
-		maybe_status(c, s);
+		creates_done(c, s);
 	}
 }
 
-/* The status to write, as a merge patch: every top-level field we no longer
- * set is nulled (a merge patch keeps what it does not mention). NULL when
- * nothing changed: the planner keeps the status stable between slots, so our
- * own status events do not answer themselves with another write. */
-static cJSON *status_patch(const cJSON *obj, const struct spec_status *next)
+/* The status decided, or NULL when it equals the one planned from: the
+ * planner keeps the status stable between slots, so our own status events
+ * do not answer themselves with another write. */
+static cJSON *changed_status(const struct spec_status *old, const cJSON *raw,
+			     const struct spec_status *next)
 {
-	struct spec_status old;
-	spec_status_parse(obj, &old);
-	cJSON *a = spec_status_to_json(&old);
+	cJSON *a = spec_status_to_json(old);
 	cJSON *b = spec_status_to_json(next);
-	spec_status_release(&old);
-	const cJSON *raw = jget(obj, "status");
 	bool same = raw && cJSON_Compare(a, b, 1);
 	cJSON_Delete(a);
 	if (same) {
 		cJSON_Delete(b);
 		return NULL;
 	}
-	const cJSON *it;
-	cJSON_ArrayForEach(it, raw)
-	{
-		if (it->string && !cJSON_GetObjectItemCaseSensitive(b, it->string))
-			cJSON_AddNullToObject(b, it->string);
-	}
-	cJSON *patch = cJSON_CreateObject();
-	cJSON_AddItemToObject(patch, "status", b);
-	return patch;
+	return b;
 }
 
 static void send_create(struct controller *c, struct sched *s, const struct plan_action *a)
@@ -823,13 +870,11 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 		a->propagation == PLAN_PROPAGATION_FOREGROUND ? "Foreground" : "Background",
 	};
 	kube_delete_body(&body, &d);
+	/* Not waited for: a failed delete only asks for another look. */
 	struct op *o = op_new(c, OP_DELETE, s->key);
 	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
-	s->pending++;
-	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0) {
-		s->pending--;
-		s->failed = true;
-	}
+	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0)
+		wq_add_rate_limited(c->queue, s->key);
 	buf_release(&path);
 	buf_release(&body);
 }
@@ -838,7 +883,7 @@ static void reconcile(struct controller *c, const char *key)
 {
 	struct sched *s = sched_get(c, key);
 	c->stats.reconciles++;
-	const cJSON *obj = freshest(s, store_get(c->schedules, key));
+	const cJSON *obj = store_get(c->schedules, key);
 	if (!obj) {
 		/* Deleted: its Jobs go with it (ownerReferences); forget it. */
 		LOG_INFO("schedule gone", "obj=%s", key);
@@ -852,10 +897,15 @@ static void reconcile(struct controller *c, const char *key)
 	s->busy = true;
 	s->pending = 0;
 	s->failed = false;
-	s->status_sent = false;
 
+	/* spec_status_parse reads obj.status: lend it the base status. */
+	const cJSON *raw = base_status(s, obj);
+	cJSON *holder = cJSON_CreateObject();
+	if (raw)
+		cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
 	struct spec_status status;
-	spec_status_parse(obj, &status);
+	spec_status_parse(holder, &status);
+	cJSON_Delete(holder);
 	const struct spec_condition *ready = spec_status_condition(&status, "Ready");
 	bool was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
 				ready->message && !strcmp(ready->message, s->spec_err);
@@ -899,11 +949,10 @@ static void reconcile(struct controller *c, const char *key)
 		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", key, s->spec_err);
 		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
 	}
-	s->status_patch = status_patch(obj, &s->plan.status);
+	cJSON_Delete(s->next_status);
+	s->next_status = changed_status(&status, raw, &s->plan.status);
 	spec_status_release(&status);
-	/* The status waits for the Jobs: a failed create is not recorded as a
-	 * run, and the slot is decided again on the retry. */
-	maybe_status(c, s);
+	creates_done(c, s);
 }
 
 static void drain(struct controller *c)

@@ -144,7 +144,9 @@ cpu = int(ticks) / int(hz)
 print("  controller: %.2f CPU s over %d s (%.1f%% of a core), peak RSS %d KiB" %
       (cpu, secs + 5, 100.0 * cpu / (secs + 5), int(hwm)))
 PY
-	echo "^ $n schedules, ${secs} s measured"
+	mkdir -p .cache/bench
+	cp "$work/ctl.log" ".cache/bench/lag-$n-controller.log"
+	echo "^ $n schedules, ${secs} s measured (controller log: .cache/bench/lag-$n-controller.log)"
 	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
 	ns=""
 done
