@@ -382,14 +382,33 @@ spec:
 EOF
 	wait_until "probe pod Running (kube-scheduler + kwok)" probe_pod_running || return 1
 	mark pod
+	install_crds
+	mark crds
 	# a graceful delete (kwok finishes it 1 s later); a forced one races kwok
 	kubectl -n default delete pod takt-cluster-probe --grace-period=1 --wait=false >/dev/null 2>&1 || true
 	log "up in $(elapsed "$t0") s ($marks): apiserver https://127.0.0.1:$api_port, temp dir $tmp"
 }
 
+# install_crds: takt's CRDs (crds/*.yaml), applied and Established, so that the
+# tests and the demo find them. Applied again by an `up` that finds the cluster
+# already up, to pick up edits. A CRD the apiserver refuses is reported, not
+# fatal: the tests that need it fail and say why.
+install_crds() {
+	local f out
+	for f in "$root"/crds/*.yaml; do
+		[ -f "$f" ] || continue
+		out=$(KUBECONFIG=$state/kubeconfig kubectl apply --server-side --force-conflicts -f "$f" 2>&1) ||
+			log "WARNING: the apiserver refused $f: $out"
+	done
+	KUBECONFIG=$state/kubeconfig kubectl wait --for=condition=Established crd --all --timeout=30s >/dev/null 2>&1 ||
+		log "WARNING: not every CRD is Established"
+}
+
 up() {
 	local attempt
 	if healthy; then
+		PATH=$(bash "$root/scripts/build-cluster-bins.sh"):$PATH
+		install_crds
 		log "already up and healthy (. $state/env)"
 		return 0
 	fi
