@@ -136,13 +136,20 @@ stop_all() { # stops what the state files name, then anything else of the temp d
 	rm -f "$state/kubeconfig" "$state/env" "$state/admin-token"
 }
 
-# show_logs: the tail of every component log, for a failed start.
+# show_logs: for a failed start, the log of the component that died (if one
+# did) and the errors in the others.
 show_logs() {
-	local f
+	local f name
 	for f in "$logs"/*.log; do
 		[ -f "$f" ] || continue
-		echo "----- $f (last 25 lines)" >&2
-		tail -n 25 "$f" >&2
+		name=$(basename "$f" .log)
+		if [ "$name" = "${dead:-}" ]; then
+			echo "----- $f (it exited; last 40 lines)" >&2
+			tail -n 40 "$f" >&2
+		else
+			echo "----- $f (errors, last 10)" >&2
+			grep -E '^[EF][0-9]{4} |"level":"(error|fatal|ERROR|FATAL)"|level=(error|fatal)' "$f" | tail -n 10 | cut -c1-400 >&2 || true
+		fi
 	done
 }
 
@@ -154,7 +161,11 @@ wait_until() {
 	deadline=$((SECONDS + TAKT_CLUSTER_TIMEOUT))
 	until "$@" >/dev/null 2>&1; do
 		while read -r name pid _; do
-			kill -0 "$pid" 2>/dev/null || { log "$name exited while waiting for $desc (log: $logs/$name.log)"; return 1; }
+			kill -0 "$pid" 2>/dev/null || {
+				dead=$name
+				log "$name exited while waiting for $desc (log: $logs/$name.log)"
+				return 1
+			}
 		done <"$state/pids"
 		[ $SECONDS -lt $deadline ] || { log "timed out after ${TAKT_CLUSTER_TIMEOUT}s waiting for $desc"; return 1; }
 		sleep 0.2
@@ -416,8 +427,11 @@ up() {
 		log "a previous cluster is not healthy: stopping it first"
 		stop_all
 	fi
+	# Whatever goes wrong from here, a failed `up` leaves nothing running.
+	trap 'stop_all >/dev/null 2>&1' EXIT
 	for attempt in 1 2 3; do
 		if up_once; then
+			trap - EXIT
 			echo "cluster: ready. Use it with:  . $state/env" >&2
 			return 0
 		fi
