@@ -1,0 +1,1086 @@
+/* External control by annotation: the I/O; see control_io.h. */
+#include "controller/control_io.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/hmap.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "controller/control.h"
+#include "kube/http.h"
+#include "kube/lines.h"
+#include "kube/store.h"
+#include "loop/loop.h"
+#include "tz/civil.h"
+
+#include "base/banned.h"
+
+#define COMPONENT "takt-controller"
+/* One watch event (a whole pod) at most; a longer line is skipped. */
+#define WATCH_MAX_LINE	 (4u * 1024 * 1024)
+#define WATCH_TIMEOUT_S	 "300"
+#define WATCH_BACKOFF_MS 1000
+/* Keys of requests answered or warned about, kept in memory per process
+ * (the durable record is the status, or the deterministic Event name). */
+#define ANSWERED_MAX 4096
+
+struct control {
+	struct loop *loop;
+	struct kube_http *http;
+	struct store *schedules, *jobs, *pods;
+	char *ns;
+	char *instance;
+	char *idx_schedule, *idx_job;
+	struct cop *ops;
+	/* "uid/kind/value" of invalid requests already warned about, and
+	 * "uid/id" of foreign-pod requests answered. */
+	struct hmap *answered;
+	/* The foreign-pod watch. */
+	bool started;
+	struct kube_req *watch;
+	struct lines *lines;
+	char *rv;
+	loop_timer_id retry_timer;
+	struct control_stats stats;
+};
+
+/* One run to stop: its Job and the request that stops it. */
+struct kill_job {
+	char *name;
+	char *uid;
+	char *id;
+	char *event; /* the Event message for the Job */
+};
+
+/* The asynchronous part of one reconcile's kills. */
+struct kill {
+	struct control *c;
+	char *ns;
+	control_done_fn *done;
+	void *ud;
+	int pending;
+	int err;
+	bool phase2; /* the Jobs' requests are sent */
+	struct kill_job *jobs;
+	size_t n_jobs, cap_jobs;
+	struct pod_del {
+		char *name, *uid;
+		bool grace_set;
+		long grace;
+	} * pods;
+	size_t n_pods, cap_pods;
+};
+
+enum cop_kind { COP_POD_DELETE, COP_JOB_PATCH, COP_JOB_DELETE, COP_EVENT, COP_WATCH };
+
+struct cop {
+	struct cop *prev, *next;
+	struct control *c;
+	struct kube_req *req;
+	enum cop_kind kind;
+	struct kill *k; /* NULL for Events */
+	char name[256];
+};
+
+static void watch_start(struct control *c);
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(jget(o, k));
+}
+
+static const char *md(const cJSON *obj, const char *k)
+{
+	return jstr(jget(obj, "metadata"), k);
+}
+
+static const char *annotation(const cJSON *obj, const char *k)
+{
+	return jstr(jget(jget(obj, "metadata"), "annotations"), k);
+}
+
+static const char *label(const cJSON *obj, const char *k)
+{
+	return jstr(jget(jget(obj, "metadata"), "labels"), k);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; s && *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h ^ 0xff; /* separates "ab"+"c" from "a"+"bc" */
+}
+
+/* A pod counts until it is gone: not ended, or being deleted. */
+static bool pod_present(const cJSON *pod)
+{
+	if (md(pod, "deletionTimestamp"))
+		return true;
+	const char *phase = jstr(jget(pod, "status"), "phase");
+	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
+}
+
+static bool job_finished(const cJSON *job)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jget(jget(job, "status"), "conditions"))
+	{
+		const char *type = jstr(it, "type");
+		if (str_eq(jstr(it, "status"), "True") &&
+		    (str_eq(type, "Complete") || str_eq(type, "Failed")))
+			return true;
+	}
+	return false;
+}
+
+static void grace_text(bool set, long grace, char *out, size_t n)
+{
+	if (set)
+		snprintf(out, n, "grace period %lds", grace);
+	else
+		snprintf(out, n, "the pods' own grace period");
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+static struct cop *cop_new(struct control *c, enum cop_kind kind, struct kill *k, const char *name)
+{
+	struct cop *o = xcalloc(1, sizeof(*o));
+	o->c = c;
+	o->kind = kind;
+	o->k = k;
+	snprintf(o->name, sizeof(o->name), "%s", name ? name : "");
+	o->next = c->ops;
+	if (c->ops)
+		c->ops->prev = o;
+	c->ops = o;
+	return o;
+}
+
+static void cop_free(struct cop *o)
+{
+	struct control *c = o->c;
+	if (o->prev)
+		o->prev->next = o->next;
+	else
+		c->ops = o->next;
+	if (o->next)
+		o->next->prev = o->prev;
+	free(o);
+}
+
+static void cop_done(struct kube_req *req, const struct kube_result *res, void *ud);
+static void kill_step(struct kill *k, int rc);
+
+/* Returns 0, or the negative code when the request could not be queued (the
+ * op is then freed and, for a kill, counted as a failure by the caller). */
+static int cop_send(struct cop *o, enum kube_method m, const char *path, const char *body)
+{
+	struct kube_req_opts ro = {
+	    .method = m,
+	    .path = path,
+	    .body = body,
+	    .body_len = body ? strlen(body) : 0,
+	    .done = cop_done,
+	    .ud = o,
+	    /* A kill is what an operator waits for, so it does not queue
+	     * behind the controller's routine writes. */
+	    .exempt = o->kind != COP_EVENT,
+	};
+	int rc = kube_http_request(o->c->http, &ro, &o->req);
+	if (rc < 0) {
+		LOG_ERROR("request not queued", "path=%s rc=%d", path, rc);
+		cop_free(o);
+	}
+	return rc;
+}
+
+/* ---- Events ------------------------------------------------------------------ */
+
+/* Posts an Event whose name is derived from (object uid, reason, seed): the
+ * same request answered twice (a retry, a restart) posts it once — the
+ * second POST is AlreadyExists. Fire and forget. */
+static void post_event(struct control *c, const char *api_version, const char *kind, const char *ns,
+		       const char *name, const char *uid, bool warning, const char *reason,
+		       const char *seed, const char *message)
+{
+	if (!ns || !name)
+		return;
+	char ts[40], ev_name[300];
+	rfc3339_format(loop_now_realtime_ms(), false, ts, sizeof(ts));
+	uint64_t h = fnv1a(fnv1a(fnv1a(14695981039346656037ULL, uid ? uid : name), reason), seed);
+	snprintf(ev_name, sizeof(ev_name), "%.200s.%016" PRIx64, name, h);
+
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "apiVersion", "v1");
+	cJSON_AddStringToObject(ev, "kind", "Event");
+	cJSON *m = cJSON_AddObjectToObject(ev, "metadata");
+	cJSON_AddStringToObject(m, "name", ev_name);
+	cJSON_AddStringToObject(m, "namespace", ns);
+	cJSON *io = cJSON_AddObjectToObject(ev, "involvedObject");
+	cJSON_AddStringToObject(io, "apiVersion", api_version);
+	cJSON_AddStringToObject(io, "kind", kind);
+	cJSON_AddStringToObject(io, "namespace", ns);
+	cJSON_AddStringToObject(io, "name", name);
+	if (uid)
+		cJSON_AddStringToObject(io, "uid", uid);
+	cJSON_AddStringToObject(ev, "reason", reason);
+	cJSON_AddStringToObject(ev, "message", message);
+	cJSON_AddStringToObject(ev, "type", warning ? "Warning" : "Normal");
+	cJSON_AddNumberToObject(ev, "count", 1);
+	cJSON_AddStringToObject(ev, "firstTimestamp", ts);
+	cJSON_AddStringToObject(ev, "lastTimestamp", ts);
+	cJSON *src = cJSON_AddObjectToObject(ev, "source");
+	cJSON_AddStringToObject(src, "component", COMPONENT);
+	cJSON_AddStringToObject(ev, "reportingComponent", COMPONENT);
+	cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
+	char *body = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+
+	struct buf path;
+	buf_init(&path, 4096);
+	kube_path(&path, "", "v1", ns, "events", NULL, NULL);
+	struct cop *o = cop_new(c, COP_EVENT, NULL, reason);
+	cop_send(o, KUBE_POST, buf_str(&path), body);
+	buf_release(&path);
+	free(body);
+	LOG_INFO("event", "obj=%s/%s kind=%s reason=%s type=%s message=\"%s\"", ns, name, kind,
+		 reason, warning ? "Warning" : "Normal", message);
+}
+
+static void event_on_schedule(struct control *c, const struct spec *sp, bool warning,
+			      const char *reason, const char *seed, const char *message)
+{
+	post_event(c, "takt.io/v1alpha1", "BatchSchedule", sp->namespace, sp->name, sp->uid,
+		   warning, reason, seed, message);
+}
+
+static void event_on(struct control *c, const char *api_version, const char *kind, const cJSON *obj,
+		     bool warning, const char *reason, const char *seed, const char *message)
+{
+	post_event(c, api_version, kind, md(obj, "namespace"), md(obj, "name"), md(obj, "uid"),
+		   warning, reason, seed, message);
+}
+
+/* Remembers a key; true when it was new (the caller acts once per process). */
+static bool answer_once(struct control *c, const char *key)
+{
+	if (hmap_get(c->answered, key))
+		return false;
+	if (hmap_len(c->answered) >= ANSWERED_MAX) {
+		/* Bounded: forgetting only means a repeated Warning, whose
+		 * deterministic name makes the apiserver refuse it anyway. */
+		hmap_free(c->answered, NULL);
+		c->answered = hmap_new();
+	}
+	hmap_put(c->answered, key, (void *)1);
+	return true;
+}
+
+/* A malformed request on an object: one Warning per (object, value) and
+ * process; nothing else happens until the annotation changes. */
+static void warn_invalid(struct control *c, const char *api_version, const char *kind,
+			 const cJSON *obj, const char *what, const char *value, const char *err)
+{
+	struct buf key;
+	buf_init(&key, 1024);
+	buf_addf(&key, "%s/%s/%.100s", md(obj, "uid") ? md(obj, "uid") : "", what,
+		 value ? value : "");
+	if (answer_once(c, buf_str(&key))) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s: nothing was done", err);
+		event_on(c, api_version, kind, obj, true, "InvalidRequest", buf_str(&key), msg);
+	}
+	buf_release(&key);
+}
+
+/* ---- kills -------------------------------------------------------------------- */
+
+static void kill_free(struct kill *k)
+{
+	for (size_t i = 0; i < k->n_jobs; i++) {
+		free(k->jobs[i].name);
+		free(k->jobs[i].uid);
+		free(k->jobs[i].id);
+		free(k->jobs[i].event);
+	}
+	for (size_t i = 0; i < k->n_pods; i++) {
+		free(k->pods[i].name);
+		free(k->pods[i].uid);
+	}
+	free(k->jobs);
+	free(k->pods);
+	free(k->ns);
+	free(k);
+}
+
+static struct kill_job *kill_find_job(struct kill *k, const char *name)
+{
+	for (size_t i = 0; i < k->n_jobs; i++)
+		if (str_eq(k->jobs[i].name, name))
+			return &k->jobs[i];
+	return NULL;
+}
+
+/* Adds the run of `job` to the kill: its pods to delete with the grace, the
+ * Job to annotate and delete. Returns the number of pod deletes added. */
+static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job, const char *id,
+			    bool grace_set, long grace, const char *event_msg)
+{
+	struct buf key;
+	struct store_list pods;
+	int64_t n = 0;
+	char why[256];
+	buf_init(&key, 1024);
+	store_key(job, &key);
+	if (store_by_index(c->pods, c->idx_job, buf_str(&key), &pods) < 0)
+		pods.n = 0, pods.items = NULL;
+	for (size_t i = 0; i < pods.n; i++) {
+		const cJSON *pod = pods.items[i];
+		if (control_pod_of_job(pod, job, why, sizeof(why)) || !pod_present(pod))
+			continue;
+		/* Deleting a terminating pod again changes nothing unless it
+		 * shortens its grace period. */
+		if (md(pod, "deletionTimestamp") && !grace_set)
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < k->n_pods; j++)
+			dup |= str_eq(k->pods[j].uid, md(pod, "uid"));
+		if (dup)
+			continue;
+		XGROW(k->pods, k->cap_pods, k->n_pods + 1);
+		struct pod_del *d = &k->pods[k->n_pods++];
+		d->name = xstrdup(md(pod, "name"));
+		d->uid = md(pod, "uid") ? xstrdup(md(pod, "uid")) : NULL;
+		d->grace_set = grace_set;
+		d->grace = grace;
+		n++;
+	}
+	store_list_release(&pods);
+	buf_release(&key);
+	if (!kill_find_job(k, md(job, "name"))) {
+		XGROW(k->jobs, k->cap_jobs, k->n_jobs + 1);
+		struct kill_job *j = &k->jobs[k->n_jobs++];
+		j->name = xstrdup(md(job, "name"));
+		j->uid = md(job, "uid") ? xstrdup(md(job, "uid")) : NULL;
+		j->id = xstrdup(id);
+		j->event = xstrdup(event_msg);
+	}
+	return n;
+}
+
+static void send_pod_delete(struct kill *k, const struct pod_del *d)
+{
+	struct control *c = k->c;
+	struct buf path, body;
+	buf_init(&path, 4096);
+	buf_init(&body, 1024);
+	kube_path(&path, "", "v1", k->ns, "pods", d->name, NULL);
+	struct kube_delete_opts o = {
+	    .grace_period_seconds = d->grace_set ? &d->grace : NULL,
+	    .precondition_uid = d->uid,
+	};
+	kube_delete_body(&body, &o);
+	struct cop *op = cop_new(c, COP_POD_DELETE, k, d->name);
+	k->pending++;
+	if (cop_send(op, KUBE_DELETE, buf_str(&path), buf_str(&body)) < 0) {
+		k->pending--;
+		k->err = -EIO;
+	}
+	buf_release(&path);
+	buf_release(&body);
+}
+
+static void send_job_ops(struct kill *k, const struct kill_job *j)
+{
+	struct control *c = k->c;
+	struct buf path, body;
+	buf_init(&path, 4096);
+	buf_init(&body, 1024);
+	kube_path(&path, "batch", "v1", k->ns, "jobs", j->name, NULL);
+
+	/* The mark that makes the run count as killed, not failed. */
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *anns =
+	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
+	cJSON_AddStringToObject(anns, CONTROL_ANN_KILLED, j->id);
+	char *pbody = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	struct cop *op = cop_new(c, COP_JOB_PATCH, k, j->name);
+	k->pending++;
+	if (cop_send(op, KUBE_PATCH_MERGE, buf_str(&path), pbody) < 0) {
+		k->pending--;
+		k->err = -EIO;
+	}
+	free(pbody);
+
+	/* Foreground: the Job stays, with a deletionTimestamp (so it creates
+	 * no pod), until its pods are gone; the run stays active meanwhile. */
+	struct kube_delete_opts o = {.propagation_policy = "Foreground",
+				     .precondition_uid = j->uid};
+	kube_delete_body(&body, &o);
+	op = cop_new(c, COP_JOB_DELETE, k, j->name);
+	k->pending++;
+	if (cop_send(op, KUBE_DELETE, buf_str(&path), buf_str(&body)) < 0) {
+		k->pending--;
+		k->err = -EIO;
+	}
+	buf_release(&path);
+	buf_release(&body);
+}
+
+/* Phase 1 (pods) answered: phase 2 (Jobs); phase 2 answered: done. The
+ * caller checks k->pending afterwards (0: nothing could be sent). */
+static void kill_phase2(struct kill *k)
+{
+	k->phase2 = true;
+	for (size_t i = 0; i < k->n_jobs; i++) {
+		send_job_ops(k, &k->jobs[i]);
+		char seed[CONTROL_REQUEST_ID_MAX + 16];
+		snprintf(seed, sizeof(seed), "kill:%s", k->jobs[i].id);
+		post_event(k->c, "batch/v1", "Job", k->ns, k->jobs[i].name, k->jobs[i].uid, false,
+			   "Killed", seed, k->jobs[i].event);
+	}
+}
+
+static void kill_step(struct kill *k, int rc)
+{
+	if (rc < 0 && k->err == 0)
+		k->err = rc;
+	if (k->pending > 0)
+		return;
+	if (!k->phase2) {
+		kill_phase2(k);
+		if (k->pending > 0)
+			return;
+		k->err = -EIO;
+	}
+	control_done_fn *done = k->done;
+	void *ud = k->ud;
+	int err = k->err;
+	kill_free(k);
+	done(ud, err);
+}
+
+static void cop_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct cop *o = ud;
+	struct control *c = o->c;
+	struct kill *k = o->k;
+	enum cop_kind kind = o->kind;
+	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+	/* Gone already, or replaced by another object of the same name (the
+	 * uid precondition): either way nothing of this run is left there. */
+	bool gone = res->status == 404 || res->status == 409;
+	int rc = 0;
+	(void)req;
+
+	switch (kind) {
+	case COP_POD_DELETE:
+		if (ok)
+			c->stats.pods_deleted++;
+		if (ok || gone) {
+			LOG_INFO("pod deleted", "obj=%s/%s status=%d", k->ns, o->name, res->status);
+		} else {
+			LOG_ERROR("pod delete failed",
+				  "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, o->name,
+				  res->status, res->reason, res->message, res->transport_error);
+			rc = -EIO;
+		}
+		break;
+	case COP_JOB_PATCH:
+	case COP_JOB_DELETE:
+		if (kind == COP_JOB_DELETE && (ok || res->status == 404))
+			c->stats.jobs_deleted++;
+		if (!ok && !gone) {
+			LOG_ERROR(kind == COP_JOB_PATCH ? "job mark failed" : "job delete failed",
+				  "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, o->name,
+				  res->status, res->reason, res->message, res->transport_error);
+			rc = -EIO;
+		}
+		break;
+	case COP_EVENT:
+		/* 409: posted before (the name is the request's). */
+		if (!ok && res->status != 409)
+			LOG_WARN("event not recorded", "reason=%s status=%d message=\"%s\" %s",
+				 o->name, res->status, res->message, res->transport_error);
+		break;
+	case COP_WATCH:
+		break;
+	}
+	cop_free(o);
+	if (k) {
+		k->pending--;
+		kill_step(k, rc);
+	}
+}
+
+/* Active Jobs of the schedule: not finished, or with pods still there. */
+static bool job_active(struct control *c, const cJSON *job)
+{
+	if (!job_finished(job))
+		return true;
+	struct buf key;
+	struct store_list pods;
+	bool any = false;
+	buf_init(&key, 1024);
+	store_key(job, &key);
+	if (store_by_index(c->pods, c->idx_job, buf_str(&key), &pods) == 0) {
+		for (size_t i = 0; i < pods.n && !any; i++)
+			any = pod_present(pods.items[i]);
+		store_list_release(&pods);
+	}
+	buf_release(&key);
+	return any;
+}
+
+struct keep {
+	char **v;
+	size_t n, cap;
+};
+
+static void keep_add(struct keep *kp, enum control_kind kind, const char *id)
+{
+	char e[CONTROL_REQUEST_ID_MAX + 16];
+	if (!id || control_handled_entry(kind, id, e, sizeof(e)))
+		return;
+	XGROW(kp->v, kp->cap, kp->n + 1);
+	kp->v[kp->n++] = xstrdup(e);
+}
+
+static void keep_release(struct keep *kp)
+{
+	for (size_t i = 0; i < kp->n; i++)
+		free(kp->v[i]);
+	free(kp->v);
+}
+
+/* The requests still present in annotations: their handled entries must
+ * outlive newer ones while the annotation stays. */
+static void keep_collect(struct control *c, const struct spec *sp, const struct store_list *pods,
+			 struct keep *kp)
+{
+	(void)c;
+	memset(kp, 0, sizeof(*kp));
+	keep_add(kp, CONTROL_KILL, sp->ann_kill);
+	keep_add(kp, CONTROL_RUN_NOW, sp->ann_run_now);
+	for (size_t i = 0; pods && i < pods->n; i++)
+		keep_add(kp, CONTROL_KILL, annotation(pods->items[i], CONTROL_ANN_KILL));
+}
+
+static struct kill *kill_get(struct control *c, struct kill **k, const struct spec *sp,
+			     control_done_fn *done, void *ud)
+{
+	if (!*k) {
+		*k = xcalloc(1, sizeof(**k));
+		(*k)->c = c;
+		(*k)->ns = xstrdup(sp->namespace);
+		(*k)->done = done;
+		(*k)->ud = ud;
+	}
+	return *k;
+}
+
+/* Appends the names of the Jobs in `names` to msg as "a, b". */
+static void join_names(struct buf *out, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_addf(out, "%s%s", i ? ", " : "", names[i]);
+}
+
+static void kill_schedule(struct control *c, const cJSON *schedule, const struct spec *sp,
+			  struct spec_status *st, int64_t now, struct kill **k,
+			  control_done_fn *done, void *ud, const struct keep *kp)
+{
+	const char *id = sp->ann_kill;
+	char err[256], why[256], gtxt[64];
+	bool grace_set;
+	long grace;
+	if (control_request_id_check(CONTROL_ANN_KILL, id, err, sizeof(err))) {
+		warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule, CONTROL_ANN_KILL, id,
+			     err);
+		return;
+	}
+	if (control_handled(st, CONTROL_KILL, id))
+		return;
+	if (control_grace_choose(NULL, sp->ann_kill_grace_seconds, &grace_set, &grace, err,
+				 sizeof(err))) {
+		char what[128];
+		snprintf(what, sizeof(what), "kill %s grace", id);
+		warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule, what,
+			     sp->ann_kill_grace_seconds, err);
+		return;
+	}
+	grace_text(grace_set, grace, gtxt, sizeof(gtxt));
+
+	struct buf key, msg;
+	struct store_list jobs;
+	buf_init(&key, 1024);
+	buf_init(&msg, 4096);
+	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
+	if (store_by_index(c->jobs, c->idx_schedule, buf_str(&key), &jobs) < 0)
+		jobs.n = 0, jobs.items = NULL;
+	const char **names = xcalloc(jobs.n + 1, sizeof(*names));
+	size_t n = 0, fresh = 0;
+	int64_t pods = 0;
+	char jmsg[512];
+	snprintf(jmsg, sizeof(jmsg),
+		 "killed by request %s (takt.io/kill on BatchSchedule %s), pods deleted with %s",
+		 id, sp->name, gtxt);
+	for (size_t i = 0; i < jobs.n; i++) {
+		const cJSON *job = jobs.items[i];
+		if (control_job_of_schedule(job, schedule, why, sizeof(why)) || !job_active(c, job))
+			continue;
+		pods +=
+		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
+		names[n++] = md(job, "name");
+		if (!control_job_killed(job))
+			fresh++;
+	}
+	control_record_kill(st, id, now, names, n, fresh, pods, (const char *const *)kp->v, kp->n);
+	c->stats.kills++;
+	if (n) {
+		buf_addf(&msg, "kill request %s: %zu run%s killed (", id, n, n == 1 ? "" : "s");
+		join_names(&msg, names, n);
+		buf_addf(&msg, "), %" PRId64 " pod%s deleted with %s", pods, pods == 1 ? "" : "s",
+			 gtxt);
+	} else {
+		buf_addf(&msg, "kill request %s: no active run to kill", id);
+	}
+	char seed[CONTROL_REQUEST_ID_MAX + 16];
+	snprintf(seed, sizeof(seed), "kill:%s", id);
+	event_on_schedule(c, sp, false, "Killed", seed, buf_str(&msg));
+	free(names);
+	store_list_release(&jobs);
+	buf_release(&key);
+	buf_release(&msg);
+}
+
+/* A pod annotated takt.io/kill that is not part of a run: a Warning on the
+ * pod, once per (pod, request), and nothing else. */
+static void ignore_pod(struct control *c, const cJSON *pod, const char *id, const char *why)
+{
+	struct buf key;
+	buf_init(&key, 1024);
+	buf_addf(&key, "%s/%.100s", md(pod, "uid") ? md(pod, "uid") : "", id ? id : "");
+	if (answer_once(c, buf_str(&key))) {
+		char msg[768];
+		snprintf(msg, sizeof(msg),
+			 "takt.io/kill=%.100s ignored: this pod is not part of a BatchSchedule run "
+			 "(%s); nothing was deleted",
+			 id ? id : "", why);
+		c->stats.ignored++;
+		event_on(c, "v1", "Pod", pod, true, "KillIgnored", buf_str(&key), msg);
+	}
+	buf_release(&key);
+}
+
+static void kill_pods(struct control *c, const cJSON *schedule, const struct spec *sp,
+		      struct spec_status *st, int64_t now, const struct store_list *pods,
+		      struct kill **k, control_done_fn *done, void *ud, const struct keep *kp)
+{
+	char err[256], why[256], gtxt[64];
+	for (size_t i = 0; i < pods->n; i++) {
+		const cJSON *pod = pods->items[i];
+		const char *id = annotation(pod, CONTROL_ANN_KILL);
+		if (!id)
+			continue;
+		if (control_request_id_check(CONTROL_ANN_KILL, id, err, sizeof(err))) {
+			warn_invalid(c, "v1", "Pod", pod, CONTROL_ANN_KILL, id, err);
+			continue;
+		}
+		if (control_handled(st, CONTROL_KILL, id))
+			continue;
+		const cJSON *ref = control_controller_ref(pod);
+		const cJSON *job = ref && str_eq(jstr(ref, "kind"), "Job")
+				       ? store_get_ns(c->jobs, sp->namespace, jstr(ref, "name"))
+				       : NULL;
+		if (control_pod_of_run(pod, job, schedule, why, sizeof(why))) {
+			ignore_pod(c, pod, id, why);
+			continue;
+		}
+		bool grace_set;
+		long grace;
+		if (control_grace_choose(annotation(pod, CONTROL_ANN_KILL_GRACE),
+					 sp->ann_kill_grace_seconds, &grace_set, &grace, err,
+					 sizeof(err))) {
+			char what[128];
+			snprintf(what, sizeof(what), "kill %s grace", id);
+			warn_invalid(c, "v1", "Pod", pod, what,
+				     annotation(pod, CONTROL_ANN_KILL_GRACE)
+					 ? annotation(pod, CONTROL_ANN_KILL_GRACE)
+					 : sp->ann_kill_grace_seconds,
+				     err);
+			continue;
+		}
+		grace_text(grace_set, grace, gtxt, sizeof(gtxt));
+		char jmsg[512];
+		snprintf(jmsg, sizeof(jmsg),
+			 "killed by request %s (takt.io/kill on Pod %s), pods deleted with %s", id,
+			 md(pod, "name"), gtxt);
+		/* Killed by an earlier request, or already in this pass. */
+		bool counted =
+		    control_job_killed(job) || (*k && kill_find_job(*k, md(job, "name")));
+		int64_t n =
+		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
+		const char *names[] = {md(job, "name")};
+		control_record_kill(st, id, now, names, 1, counted ? 0 : 1, n,
+				    (const char *const *)kp->v, kp->n);
+		c->stats.kills++;
+		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
+		snprintf(msg, sizeof(msg),
+			 "kill request %s on pod %s: run %s killed, %" PRId64
+			 " pod%s deleted with %s",
+			 id, md(pod, "name"), names[0], n, n == 1 ? "" : "s", gtxt);
+		snprintf(seed, sizeof(seed), "kill:%s", id);
+		event_on_schedule(c, sp, false, "Killed", seed, msg);
+	}
+}
+
+/* A run-now Job already created for this request (the create went through,
+ * the status write did not): its name, or NULL. */
+static const char *run_now_job(struct control *c, const cJSON *schedule, const struct spec *sp,
+			       const char *id)
+{
+	struct buf key;
+	struct store_list jobs;
+	const char *found = NULL;
+	char why[256];
+	buf_init(&key, 1024);
+	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
+	if (store_by_index(c->jobs, c->idx_schedule, buf_str(&key), &jobs) == 0) {
+		for (size_t i = 0; i < jobs.n && !found; i++)
+			if (str_eq(annotation(jobs.items[i], CONTROL_ANN_REQUEST), id) &&
+			    !control_job_of_schedule(jobs.items[i], schedule, why, sizeof(why)))
+				found = md(jobs.items[i], "name");
+		store_list_release(&jobs);
+	}
+	buf_release(&key);
+	return found; /* borrowed from the store: valid for this loop turn */
+}
+
+static void run_now_event(struct control *c, const struct spec *sp, const char *id, const char *job,
+			  const char *refused)
+{
+	char msg[512], seed[CONTROL_REQUEST_ID_MAX + 16];
+	snprintf(seed, sizeof(seed), "run-now:%s", id);
+	if (refused)
+		snprintf(msg, sizeof(msg), "run-now request %s refused: %s", id, refused);
+	else
+		snprintf(msg, sizeof(msg), "run-now request %s: started Job %s", id, job);
+	event_on_schedule(c, sp, refused != NULL, refused ? "RunNowRefused" : "RunNow", seed, msg);
+}
+
+int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *sp,
+			struct spec_status *st, int64_t now, control_done_fn *done, void *ud,
+			bool *run_now)
+{
+	*run_now = false;
+	if (!sp->namespace || !sp->name || !sp->uid)
+		return 0;
+	struct buf key;
+	struct store_list pods = {0};
+	struct keep kp;
+	struct kill *k = NULL;
+	char err[256];
+	buf_init(&key, 1024);
+	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
+	if (store_by_index(c->pods, c->idx_schedule, buf_str(&key), &pods) < 0)
+		pods.n = 0, pods.items = NULL;
+	keep_collect(c, sp, &pods, &kp);
+
+	if (sp->ann_kill)
+		kill_schedule(c, schedule, sp, st, now, &k, done, ud, &kp);
+	kill_pods(c, schedule, sp, st, now, &pods, &k, done, ud, &kp);
+
+	if (sp->ann_run_now) {
+		const char *id = sp->ann_run_now;
+		if (control_request_id_check(CONTROL_ANN_RUN_NOW, id, err, sizeof(err))) {
+			warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule,
+				     CONTROL_ANN_RUN_NOW, id, err);
+		} else if (!control_handled(st, CONTROL_RUN_NOW, id)) {
+			const char *job = run_now_job(c, schedule, sp, id);
+			if (job) {
+				control_record_run_now(st, id, now, job, NULL,
+						       (const char *const *)kp.v, kp.n);
+				run_now_event(c, sp, id, job, NULL);
+			} else {
+				*run_now = true;
+			}
+		}
+	}
+	keep_release(&kp);
+	store_list_release(&pods);
+	buf_release(&key);
+	if (!k)
+		return 0;
+	for (size_t i = 0; i < k->n_pods; i++)
+		send_pod_delete(k, &k->pods[i]);
+	/* Nothing to wait for in phase 1: go on to the Jobs. */
+	if (k->pending == 0)
+		kill_phase2(k);
+	if (k->pending == 0) {
+		/* Nothing could be queued: done(ud) must not run from here. */
+		kill_free(k);
+		return -EIO;
+	}
+	return 1;
+}
+
+void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *sp,
+			struct plan *plan, int64_t now)
+{
+	(void)schedule;
+	if (plan->run_now == PLAN_RUN_NOW_NONE || !sp->ann_run_now)
+		return;
+	struct keep kp;
+	keep_collect(c, sp, NULL, &kp);
+	const char *refused = plan->run_now == PLAN_RUN_NOW_REFUSED ? plan->run_now_refused : NULL;
+	control_record_run_now(&plan->status, sp->ann_run_now, now, plan->run_now_job, refused,
+			       (const char *const *)kp.v, kp.n);
+	run_now_event(c, sp, sp->ann_run_now, plan->run_now_job, refused);
+	keep_release(&kp);
+}
+
+void control_tag_job(cJSON *job, const struct spec *sp, enum spec_trigger trigger)
+{
+	char err[256];
+	if (trigger != SPEC_TRIGGER_RUN_NOW || !job || !sp->ann_run_now ||
+	    control_request_id_check(CONTROL_ANN_RUN_NOW, sp->ann_run_now, err, sizeof(err)))
+		return;
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(job, "metadata");
+	if (!cJSON_IsObject(m))
+		return;
+	cJSON *anns = cJSON_GetObjectItemCaseSensitive(m, "annotations");
+	if (!cJSON_IsObject(anns)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "annotations");
+		anns = cJSON_AddObjectToObject(m, "annotations");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(anns, CONTROL_ANN_REQUEST);
+	cJSON_AddStringToObject(anns, CONTROL_ANN_REQUEST, sp->ann_run_now);
+}
+
+/* ---- the watch of pods outside takt's runs ---------------------------------------- */
+
+static void foreign_pod(struct control *c, const cJSON *pod)
+{
+	const char *id = annotation(pod, CONTROL_ANN_KILL);
+	char why[256];
+	if (!id)
+		return;
+	const char *ns = md(pod, "namespace");
+	const cJSON *ref = control_controller_ref(pod);
+	const cJSON *job = ref && str_eq(jstr(ref, "kind"), "Job")
+			       ? store_get_ns(c->jobs, ns, jstr(ref, "name"))
+			       : NULL;
+	const cJSON *jref = job ? control_controller_ref(job) : NULL;
+	const cJSON *sched = jref && str_eq(jstr(jref, "kind"), "BatchSchedule")
+				 ? store_get_ns(c->schedules, ns, jstr(jref, "name"))
+				 : NULL;
+	if (control_pod_of_run(pod, job, sched, why, sizeof(why)) == 0) {
+		/* Part of a run: the schedule's reconcile sees it through the
+		 * label, unless the label was taken off. */
+		if (str_eq(label(pod, CONTROL_LABEL_SCHED), md(sched, "name")))
+			return;
+		snprintf(why, sizeof(why),
+			 "it is not labelled " CONTROL_LABEL_SCHED
+			 "=%s; annotate the BatchSchedule instead",
+			 md(sched, "name"));
+	}
+	ignore_pod(c, pod, id, why);
+}
+
+static void watch_retry_cb(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct control *c = ud;
+	(void)l;
+	(void)id;
+	c->retry_timer = 0;
+	watch_start(c);
+}
+
+static void watch_retry(struct control *c, int64_t ms)
+{
+	loop_timer_cancel(c->loop, c->retry_timer);
+	c->retry_timer = loop_timer_after(c->loop, ms, watch_retry_cb, c);
+}
+
+static int watch_line(void *ctx, const char *line, size_t len)
+{
+	struct control *c = ctx;
+	cJSON *ev = cJSON_ParseWithLength(line, len);
+	if (!ev)
+		return 0;
+	const char *type = jstr(ev, "type");
+	const cJSON *obj = jget(ev, "object");
+	const char *rv = md(obj, "resourceVersion");
+	if (str_eq(type, "ERROR")) {
+		const cJSON *code = jget(obj, "code");
+		if (cJSON_IsNumber(code) && code->valueint == 410) {
+			/* Compacted: start again from the current state. */
+			free(c->rv);
+			c->rv = NULL;
+		}
+		cJSON_Delete(ev);
+		return 0;
+	}
+	if (rv) {
+		free(c->rv);
+		c->rv = xstrdup(rv);
+	}
+	if (str_eq(type, "ADDED") || str_eq(type, "MODIFIED")) {
+		c->stats.watch_events++;
+		foreign_pod(c, obj);
+	} else if (str_eq(type, "DELETED")) {
+		c->stats.watch_events++;
+	}
+	cJSON_Delete(ev);
+	return 0;
+}
+
+static void watch_data(struct kube_req *req, const char *data, size_t len, void *ud)
+{
+	struct cop *o = ud;
+	(void)req;
+	lines_feed(o->c->lines, data, len, watch_line, o->c);
+}
+
+static void watch_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct cop *o = ud;
+	struct control *c = o->c;
+	(void)req;
+	c->watch = NULL;
+	cop_free(o);
+	lines_finish(c->lines, watch_line, c);
+	if (res->status == 410) {
+		free(c->rv);
+		c->rv = NULL;
+	}
+	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+	if (!ok)
+		LOG_WARN("pod watch for kill requests ended", "status=%d err=%d reason=%s %s",
+			 res->status, res->err, res->reason, res->transport_error);
+	watch_retry(c, ok ? 0 : WATCH_BACKOFF_MS);
+}
+
+static void watch_start(struct control *c)
+{
+	struct buf path;
+	buf_init(&path, 4096);
+	kube_path(&path, "", "v1", c->ns, "pods", NULL, NULL);
+	kube_query_add(&path, "watch", "1");
+	kube_query_add(&path, "allowWatchBookmarks", "true");
+	kube_query_add(&path, "timeoutSeconds", WATCH_TIMEOUT_S);
+	/* Without a resourceVersion the watch begins with every existing
+	 * pod (synthetic ADDED events): no list to keep. */
+	if (c->rv)
+		kube_query_add(&path, "resourceVersion", c->rv);
+	lines_reset(c->lines);
+	struct cop *o = cop_new(c, COP_WATCH, NULL, "pods");
+	struct kube_req_opts ro = {
+	    .method = KUBE_GET,
+	    .path = buf_str(&path),
+	    .timeout_ms = -1,
+	    .done = watch_done,
+	    .on_data = watch_data,
+	    .ud = o,
+	};
+	if (kube_http_request(c->http, &ro, &o->req) < 0) {
+		cop_free(o);
+		watch_retry(c, WATCH_BACKOFF_MS);
+	} else {
+		c->watch = o->req;
+	}
+	buf_release(&path);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+int control_new(struct loop *l, struct kube_http *h, struct store *schedules, struct store *jobs,
+		struct store *pods, const struct control_opts *o, struct control **out)
+{
+	if (!o || !o->idx_schedule || !o->idx_job)
+		return -EINVAL;
+	struct control *c = xcalloc(1, sizeof(*c));
+	c->loop = l;
+	c->http = h;
+	c->schedules = schedules;
+	c->jobs = jobs;
+	c->pods = pods;
+	c->ns = o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
+	c->instance = xstrdup(o->instance ? o->instance : COMPONENT);
+	c->idx_schedule = xstrdup(o->idx_schedule);
+	c->idx_job = xstrdup(o->idx_job);
+	c->answered = hmap_new();
+	c->lines = lines_new(WATCH_MAX_LINE);
+	*out = c;
+	return 0;
+}
+
+void control_start(struct control *c)
+{
+	if (c->started)
+		return;
+	c->started = true;
+	watch_start(c);
+}
+
+void control_free(struct control *c)
+{
+	if (!c)
+		return;
+	loop_timer_cancel(c->loop, c->retry_timer);
+	/* Kill groups are freed once, after all their ops are cancelled. */
+	struct kill **groups = NULL;
+	size_t n = 0, cap = 0;
+	while (c->ops) {
+		struct cop *o = c->ops;
+		if (o->k) {
+			bool seen = false;
+			for (size_t i = 0; i < n; i++)
+				seen |= groups[i] == o->k;
+			if (!seen) {
+				XGROW(groups, cap, n + 1);
+				groups[n++] = o->k;
+			}
+		}
+		kube_req_cancel(o->req);
+		cop_free(o);
+	}
+	for (size_t i = 0; i < n; i++)
+		kill_free(groups[i]);
+	free(groups);
+	lines_free(c->lines);
+	hmap_free(c->answered, NULL);
+	free(c->rv);
+	free(c->ns);
+	free(c->instance);
+	free(c->idx_schedule);
+	free(c->idx_job);
+	free(c);
+}
+
+void control_get_stats(const struct control *c, struct control_stats *st)
+{
+	*st = c->stats;
+}

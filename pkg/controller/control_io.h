@@ -1,0 +1,107 @@
+/* External control by annotation: the I/O (the rules are control.h; the
+ * choices are documented in docs/external-control.md).
+ *
+ * The reconciler calls two hooks around the planner for one BatchSchedule:
+ *
+ *   control_before_plan: handles a pending takt.io/kill on the schedule and
+ *     on the schedule's pods (those labelled takt.io/schedule=<name> whose
+ *     owner chain leads to it). For each run to kill:
+ *       1. every pod of its Job is deleted with the chosen grace period
+ *          (precondition: the pod's uid);
+ *       2. once those deletes are answered, the Job is annotated
+ *          takt.io/killed=<id> and deleted with Foreground propagation.
+ *     Pods first, because a Job with a deletionTimestamp never creates pods
+ *     (the Job controller skips manageJob) and the garbage collector leaves
+ *     pods that are already terminating alone: so the pods get exactly the
+ *     requested grace, and the Job object stays (active, blocking Forbid)
+ *     until the last of them is gone. The kill is recorded in `status`
+ *     (lastKill, killed, handledRequests) before the planner runs, so the
+ *     planner carries it into the status the reconciler writes, and Events
+ *     go on the schedule and on each Job. It also says whether a
+ *     takt.io/run-now request is pending (pass it as plan_input.run_now).
+ *   control_after_plan: records the run-now answer (lastRunNow, Event).
+ *   control_tag_job: marks the Job body of a run-now with its request id,
+ *     so a restart between the create and the status write finds the run.
+ *
+ * Pods that are not part of a BatchSchedule run: a watch of all pods (in
+ * the controller's namespace, or all), started with control_start once the
+ * controller's stores are synced, looks only at pods annotated takt.io/kill
+ * and gives each such request a Warning Event on the pod and nothing else.
+ * The Event's name is derived from the pod's uid and the request id, so it
+ * is posted once, also across restarts (AlreadyExists is the answer).
+ * kube/http cannot set an Accept header yet, so the watch receives whole
+ * pods rather than PartialObjectMetadata; it keeps nothing but the
+ * requests already answered.
+ *
+ * Ownership: control_new borrows the loop, the HTTP client and the three
+ * stores (schedules, takt-labelled Jobs, takt-labelled Pods), which must
+ * outlive it; index names are copied. control_free cancels every request and
+ * timer without calling back. Loop thread only.
+ */
+#ifndef TAKT_CONTROLLER_CONTROL_IO_H
+#define TAKT_CONTROLLER_CONTROL_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "controller/planner.h"
+#include "controller/spec.h"
+
+struct loop;
+struct kube_http;
+struct store;
+struct control;
+
+struct control_opts {
+	const char *namespace; /* NULL or "": every namespace */
+	const char *instance;  /* Events' reportingInstance; NULL: "takt-controller" */
+	/* Index names the controller put on its stores: jobs and pods by the
+	 * takt.io/schedule label ("ns/name"), pods by their controller Job. */
+	const char *idx_schedule;
+	const char *idx_job;
+};
+
+int control_new(struct loop *l, struct kube_http *h, struct store *schedules, struct store *jobs,
+		struct store *pods, const struct control_opts *o, struct control **out);
+/* Starts the watch for kill requests on pods outside takt's runs. */
+void control_start(struct control *c);
+void control_free(struct control *c);
+
+/* Completion of the asynchronous part of control_before_plan: err 0, or
+ * negative when a delete or patch failed (the status must then not be
+ * written: the request is handled again, idempotently, on the retry). */
+typedef void control_done_fn(void *ud, int err);
+
+/* `schedule` is the object being reconciled, `spec` its parse (identity and
+ * annotations are used even when the spec is invalid), `status` the status
+ * the planner will start from (changed here). Returns the number of
+ * asynchronous operations started (0 or 1); each ends with one call of
+ * done(ud, err), never before this returns. Returns -EIO when a kill was
+ * decided but none of its requests could be queued (nothing pending: do not
+ * write the status). *run_now is set when a takt.io/run-now request is
+ * pending. */
+int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
+			struct spec_status *status, int64_t now_ms, control_done_fn *done, void *ud,
+			bool *run_now);
+
+/* After plan_compute for an input with run_now set: writes lastRunNow and
+ * the handled entry into plan->status and posts the Event. */
+void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
+			struct plan *plan, int64_t now_ms);
+
+/* Adds takt.io/request-id=<spec->ann_run_now> to a run-now Job body: the
+ * request it answers. A no-op for other triggers. */
+void control_tag_job(cJSON *job, const struct spec *spec, enum spec_trigger trigger);
+
+struct control_stats {
+	uint64_t kills;	       /* kill requests acted on */
+	uint64_t pods_deleted; /* pod DELETEs answered 2xx */
+	uint64_t jobs_deleted; /* Job DELETEs answered 2xx or 404 */
+	uint64_t ignored;      /* requests on pods outside takt's runs */
+	uint64_t watch_events; /* pod events seen by the foreign-pod watch */
+};
+void control_get_stats(const struct control *c, struct control_stats *st);
+
+#endif
