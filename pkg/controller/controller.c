@@ -15,6 +15,7 @@
 #include "base/hmap.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "controller/calendars.h"
 #include "controller/planner.h"
 #include "controller/spec.h"
 #include "kube/http.h"
@@ -127,6 +128,7 @@ struct controller {
 	char *instance;
 	struct store *schedules, *jobs, *pods;
 	struct reflector *refl_schedules, *refl_jobs, *refl_pods;
+	struct calendars *calendars;
 	struct wq *queue;
 	struct hmap *scheds; /* key -> struct sched */
 	struct op *ops;
@@ -921,10 +923,16 @@ static void reconcile(struct controller *c, const char *key)
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = g.orphans,
-	    /* BusinessCalendars are not watched yet: fail closed. */
-	    .calendar_state = PLAN_CALENDAR_MISSING,
 	    .now = loop_now_realtime_ms(),
 	};
+	if (s->spec.has_calendar) {
+		struct calendar_view cv;
+		calendars_lookup(c->calendars, s->spec.calendar.name, &cv);
+		in.calendar_state = cv.state;
+		in.calendar = cv.calendar;
+		in.calendar_zone = cv.zone;
+		in.calendar_error = cv.error;
+	}
 	int rc = plan_compute(&in, &s->plan);
 	gathered_release(&g);
 	if (rc < 0) {
@@ -1050,12 +1058,42 @@ static void pod_changed(void *ud, enum store_event ev, const char *key, const cJ
 	child_changed(c, new_obj ? new_obj : old_obj);
 }
 
+static bool everything_synced(const struct controller *c)
+{
+	return reflector_synced(c->refl_schedules) && reflector_synced(c->refl_jobs) &&
+	       reflector_synced(c->refl_pods) && calendars_synced(c->calendars);
+}
+
+/* A calendar changed (name NULL: any may have): re-plan its schedules. */
+static void calendar_changed(void *ud, const char *name)
+{
+	struct controller *c = ud;
+	if (!c->all_synced) {
+		if (!everything_synced(c))
+			return;
+		c->all_synced = true;
+		LOG_INFO("caches synced", "schedules=%zu jobs=%zu pods=%zu",
+			 store_len(c->schedules), store_len(c->jobs), store_len(c->pods));
+		enqueue_all(c);
+		drain(c);
+		return;
+	}
+	size_t pos = 0;
+	const char *key;
+	void *v;
+	while (hmap_next(c->scheds, &pos, &key, &v)) {
+		const struct sched *s = v;
+		if (s->spec.has_calendar &&
+		    (!name || (s->spec.calendar.name && !strcmp(s->spec.calendar.name, name))))
+			wq_add(c->queue, key);
+	}
+}
+
 static void reflector_listed(struct reflector *r, bool relist, void *ud)
 {
 	struct controller *c = ud;
 	bool was = c->all_synced;
-	c->all_synced = reflector_synced(c->refl_schedules) && reflector_synced(c->refl_jobs) &&
-			reflector_synced(c->refl_pods);
+	c->all_synced = everything_synced(c);
 	if (relist)
 		c->stats.relists++;
 	if (!c->all_synced)
@@ -1121,6 +1159,7 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	io.resource = "pods";
 	c->refl_pods = reflector_new(l, h, c->pods, &io, reflector_listed, c);
 
+	c->calendars = calendars_new(l, h, calendar_changed, c);
 	c->queue = wq_new_loop(l, NULL, queue_ready, c);
 	loop_on_clock_jump(l, clock_jumped, c);
 	*out = c;
@@ -1132,6 +1171,7 @@ void controller_start(struct controller *c)
 	reflector_start(c->refl_schedules);
 	reflector_start(c->refl_jobs);
 	reflector_start(c->refl_pods);
+	calendars_start(c->calendars);
 }
 
 static void sched_free_timer(void *p)
@@ -1152,6 +1192,7 @@ void controller_free(struct controller *c)
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
+	calendars_free(c->calendars);
 	hmap_free(c->scheds, sched_free_timer);
 	wq_free(c->queue);
 	store_free(c->schedules);
