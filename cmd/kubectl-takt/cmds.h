@@ -9,5 +9,9 @@
 
 int cmd_next(int argc, char **argv);
 void cmd_next_usage(void);
+int cmd_kill(int argc, char **argv);
+void cmd_kill_usage(void);
+int cmd_run(int argc, char **argv);
+void cmd_run_usage(void);
 
 #endif

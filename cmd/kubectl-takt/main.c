@@ -16,6 +16,8 @@ struct subcommand {
 
 static const struct subcommand SUBCOMMANDS[] = {
     {"next", cmd_next, cmd_next_usage, "print the next fire instants of a schedule (offline)"},
+    {"kill", cmd_kill, cmd_kill_usage, "kill the active runs of a schedule, or a pod's run"},
+    {"run", cmd_run, cmd_run_usage, "start one run of a schedule now"},
 };
 
 static void usage(FILE *out)

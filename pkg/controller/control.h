@@ -69,8 +69,9 @@ int control_request_id_check(const char *what, const char *id, char *err, size_t
  * no spaces), 0..CONTROL_GRACE_MAX. Returns 0 and *out, or -EINVAL with err. */
 int control_grace_parse(const char *s, long *out, char *err, size_t errlen);
 
-/* The grace period of a kill: the pod's annotation when the request came
- * through a pod and it has one, else the schedule's, else none (*set false:
+/* The grace period of a kill: pod_value, else schedule_value, else none
+ * (the controller passes the value of the object that carries the request
+ * only: a pod's request never inherits a schedule's value; *set false:
  * omit gracePeriodSeconds, so each pod's own terminationGracePeriodSeconds
  * applies). A malformed value that applies is an error (-EINVAL, err): a
  * destructive request is acted on only when it says exactly what it wants. */

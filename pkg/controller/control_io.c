@@ -720,16 +720,15 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		}
 		bool grace_set;
 		long grace;
-		if (control_grace_choose(annotation(pod, CONTROL_ANN_KILL_GRACE),
-					 sp->ann_kill_grace_seconds, &grace_set, &grace, err,
-					 sizeof(err))) {
+		/* The grace comes with the request, from the same object: a
+		 * value left on the schedule by an earlier kill must not
+		 * change what a pod's request means. */
+		if (control_grace_choose(annotation(pod, CONTROL_ANN_KILL_GRACE), NULL, &grace_set,
+					 &grace, err, sizeof(err))) {
 			char what[128];
 			snprintf(what, sizeof(what), "kill %s grace", id);
 			warn_invalid(c, "v1", "Pod", pod, what,
-				     annotation(pod, CONTROL_ANN_KILL_GRACE)
-					 ? annotation(pod, CONTROL_ANN_KILL_GRACE)
-					 : sp->ann_kill_grace_seconds,
-				     err);
+				     annotation(pod, CONTROL_ANN_KILL_GRACE), err);
 			continue;
 		}
 		grace_text(grace_set, grace, gtxt, sizeof(gtxt));
