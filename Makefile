@@ -29,6 +29,8 @@ BUILD      ?= build-san
 BIN        ?= bin-san
 endif
 BUILD ?= build
+# tests/run.sh reads BUILD to find the (possibly sanitized) test binaries.
+export BUILD
 BIN   ?= bin
 
 PKG_SRC   := $(wildcard pkg/*/*.c)
