@@ -13,8 +13,7 @@
 #   t_done                           # last line: exits 0 or 1
 #
 # Every helper returns the test's status, so a script can stop a scenario
-# early: `wait_for ... || return`.
-# E2E_DEBUG=1 prints each polled command's output on failure in full.
+# early: `wait_for ... || return`. E2E_KEEP_NS=1 keeps the namespace.
 
 set -uo pipefail
 
