@@ -92,6 +92,7 @@ struct sched {
 	 * resourceVersion our write produced, 0 while it is on its way. Writes
 	 * leave one at a time, in order; a newer one waits in `queued`. */
 	cJSON *mine;
+	char *mine_uid; /* of the object it was decided for */
 	uint64_t mine_rv;
 	bool status_inflight;
 	cJSON *queued;
@@ -230,6 +231,7 @@ static void sched_free(void *p)
 	cJSON_Delete(s->mine);
 	cJSON_Delete(s->queued);
 	cJSON_Delete(s->next_status);
+	free(s->mine_uid);
 	free(s->key);
 	free(s);
 }
@@ -248,7 +250,9 @@ static void drop_mine(struct sched *s)
 {
 	cJSON_Delete(s->mine);
 	cJSON_Delete(s->queued);
+	free(s->mine_uid);
 	s->mine = s->queued = NULL;
+	s->mine_uid = NULL;
 	s->mine_rv = 0;
 }
 
@@ -258,7 +262,9 @@ static const cJSON *base_status(struct sched *s, const cJSON *stored)
 {
 	if (s->mine) {
 		const char *uid = md_str(stored, "uid");
-		bool same = uid && s->spec_uid && !strcmp(uid, s->spec_uid);
+		/* A schedule deleted and created again under the same name
+		 * starts from its own (empty) status. */
+		bool same = uid && s->mine_uid && !strcmp(uid, s->mine_uid);
 		if (same &&
 		    (s->status_inflight || s->mine_rv == 0 || rv_number(stored) < s->mine_rv))
 			return s->mine;
@@ -698,7 +704,9 @@ static void creates_done(struct controller *c, struct sched *s)
 			if (!cJSON_GetObjectItemCaseSensitive(st, STATUS_FIELDS[i]))
 				cJSON_AddNullToObject(body, STATUS_FIELDS[i]);
 		cJSON_Delete(s->mine);
+		free(s->mine_uid);
 		s->mine = st;
+		s->mine_uid = s->spec_uid ? xstrdup(s->spec_uid) : NULL;
 		s->mine_rv = 0;
 		cJSON_Delete(s->queued);
 		s->queued = patch;
