@@ -16,6 +16,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/calendars.h"
+#include "controller/control.h"
+#include "controller/control_io.h"
 #include "controller/planner.h"
 #include "controller/spec.h"
 #include "kube/http.h"
@@ -101,6 +103,11 @@ struct sched {
 	bool busy;
 	int pending;
 	bool failed;
+	struct spec_status base;      /* the status planned from, as it was */
+	struct spec_status in_status; /* the same after the kill/run-now hooks */
+	bool has_raw;
+	bool was_invalid_same;
+	bool run_now;
 	struct plan plan;
 	cJSON *next_status; /* what this reconcile decided; NULL: unchanged */
 
@@ -130,6 +137,7 @@ struct controller {
 	struct store *schedules, *jobs, *pods;
 	struct reflector *refl_schedules, *refl_jobs, *refl_pods;
 	struct calendars *calendars;
+	struct control *control;
 	struct wq *queue;
 	struct hmap *scheds; /* key -> struct sched */
 	struct op *ops;
@@ -206,6 +214,8 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	s->key = xstrdup(key);
 	spec_init(&s->spec);
 	plan_init(&s->plan);
+	spec_status_init(&s->base);
+	spec_status_init(&s->in_status);
 	s->prep_slot = SPEC_TIME_UNSET;
 	s->wake_at = SPEC_TIME_UNSET;
 	hmap_put(c->scheds, key, s);
@@ -226,6 +236,8 @@ static void sched_free(void *p)
 	struct sched *s = p;
 	sched_forget_spec(s);
 	plan_release(&s->plan);
+	spec_status_release(&s->base);
+	spec_status_release(&s->in_status);
 	free(s->exp);
 	free(s->prep_body);
 	cJSON_Delete(s->mine);
@@ -377,6 +389,7 @@ static void gather(struct controller *c, struct sched *s, const char *uid, struc
 		r->creation = time_ms(md_str(job, "creationTimestamp"));
 		job_outcome(job, r);
 		r->deleting = md_str(job, "deletionTimestamp") != NULL;
+		r->killed = annotation(job, CONTROL_ANN_KILLED) != NULL;
 		struct store_list pods;
 		buf_reset(&k);
 		store_key(job, &k);
@@ -807,12 +820,12 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 /* The status decided, or NULL when it equals the one planned from: the
  * planner keeps the status stable between slots, so our own status events
  * do not answer themselves with another write. */
-static cJSON *changed_status(const struct spec_status *old, const cJSON *raw,
+static cJSON *changed_status(const struct spec_status *old, bool has_raw,
 			     const struct spec_status *next)
 {
 	cJSON *a = spec_status_to_json(old);
 	cJSON *b = spec_status_to_json(next);
-	bool same = raw && cJSON_Compare(a, b, 1);
+	bool same = has_raw && cJSON_Compare(a, b, 1);
 	cJSON_Delete(a);
 	if (same) {
 		cJSON_Delete(b);
@@ -839,6 +852,7 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 			s->failed = true;
 			return;
 		}
+		control_tag_job(job, &s->spec, a->trigger);
 		body = cJSON_PrintUnformatted(job);
 		cJSON_Delete(job);
 	}
@@ -889,6 +903,79 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 	buf_release(&body);
 }
 
+/* The second half of a reconcile: plan from the stores and act. */
+static void plan_and_act(struct controller *c, struct sched *s)
+{
+	const cJSON *obj = store_get(c->schedules, s->key);
+	if (!obj) {
+		finish(c, s); /* deleted meanwhile: the next pass forgets it */
+		return;
+	}
+	struct gathered g;
+	gather(c, s, s->spec.uid, &g);
+	struct plan_input in = {
+	    .spec = &s->spec,
+	    .spec_error = s->spec_rc ? s->spec_err : NULL,
+	    .status = &s->in_status,
+	    .runs = g.runs,
+	    .n_runs = g.n_runs,
+	    .expectations = g.exps,
+	    .n_expectations = g.n_exps,
+	    .orphan_pods = g.orphans,
+	    .run_now = s->run_now,
+	    .now = loop_now_realtime_ms(),
+	};
+	if (s->spec.has_calendar) {
+		struct calendar_view cv;
+		calendars_lookup(c->calendars, s->spec.calendar.name, &cv);
+		in.calendar_state = cv.state;
+		in.calendar = cv.calendar;
+		in.calendar_zone = cv.zone;
+		in.calendar_error = cv.error;
+	}
+	int rc = plan_compute(&in, &s->plan);
+	gathered_release(&g);
+	if (rc < 0) {
+		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
+		s->failed = true;
+		finish(c, s);
+		return;
+	}
+	if (s->run_now)
+		control_after_plan(c->control, obj, &s->spec, &s->plan, in.now);
+	/* The Job POSTs first: they are what must leave on time. */
+	for (size_t i = 0; i < s->plan.n_actions; i++)
+		if (s->plan.actions[i].kind == PLAN_CREATE_JOB)
+			send_create(c, s, &s->plan.actions[i]);
+	for (size_t i = 0; i < s->plan.n_actions; i++) {
+		const struct plan_action *a = &s->plan.actions[i];
+		if (a->kind == PLAN_DELETE_JOB)
+			send_delete(c, s, a);
+		else if (a->kind == PLAN_EVENT)
+			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
+	}
+	if (s->spec_rc && !s->was_invalid_same) {
+		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->spec_err);
+		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
+	}
+	cJSON_Delete(s->next_status);
+	s->next_status = changed_status(&s->base, s->has_raw, &s->plan.status);
+	creates_done(c, s);
+}
+
+/* The kill requests' deletes are answered. */
+static void control_done(void *ud, int err)
+{
+	struct sched *s = ud;
+	if (err < 0) {
+		/* Not recorded: the request is handled again on the retry. */
+		s->failed = true;
+		finish(s->c, s);
+		return;
+	}
+	plan_and_act(s->c, s);
+}
+
 static void reconcile(struct controller *c, const char *key)
 {
 	struct sched *s = sched_get(c, key);
@@ -913,62 +1000,27 @@ static void reconcile(struct controller *c, const char *key)
 	cJSON *holder = cJSON_CreateObject();
 	if (raw)
 		cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
-	struct spec_status status;
-	spec_status_parse(holder, &status);
+	spec_status_release(&s->base);
+	spec_status_parse(holder, &s->base);
 	cJSON_Delete(holder);
-	const struct spec_condition *ready = spec_status_condition(&status, "Ready");
-	bool was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
-				ready->message && !strcmp(ready->message, s->spec_err);
+	s->has_raw = raw != NULL;
+	const struct spec_condition *ready = spec_status_condition(&s->base, "Ready");
+	s->was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
+			      ready->message && !strcmp(ready->message, s->spec_err);
+	spec_status_copy(&s->in_status, &s->base);
 
-	struct gathered g;
-	gather(c, s, s->spec.uid, &g);
-	struct plan_input in = {
-	    .spec = &s->spec,
-	    .spec_error = s->spec_rc ? s->spec_err : NULL,
-	    .status = &status,
-	    .runs = g.runs,
-	    .n_runs = g.n_runs,
-	    .expectations = g.exps,
-	    .n_expectations = g.n_exps,
-	    .orphan_pods = g.orphans,
-	    .now = loop_now_realtime_ms(),
-	};
-	if (s->spec.has_calendar) {
-		struct calendar_view cv;
-		calendars_lookup(c->calendars, s->spec.calendar.name, &cv);
-		in.calendar_state = cv.state;
-		in.calendar = cv.calendar;
-		in.calendar_zone = cv.zone;
-		in.calendar_error = cv.error;
-	}
-	int rc = plan_compute(&in, &s->plan);
-	gathered_release(&g);
-	if (rc < 0) {
-		LOG_ERROR("plan failed", "obj=%s rc=%d", key, rc);
-		spec_status_release(&status);
+	/* Kill and run-now requests first: a kill frees the slot it ends. */
+	bool run_now = false;
+	int n = control_before_plan(c->control, obj, &s->spec, &s->in_status,
+				    loop_now_realtime_ms(), control_done, s, &run_now);
+	s->run_now = run_now;
+	if (n < 0) {
 		s->failed = true;
 		finish(c, s);
 		return;
 	}
-	/* The Job POSTs first: they are what must leave on time. */
-	for (size_t i = 0; i < s->plan.n_actions; i++)
-		if (s->plan.actions[i].kind == PLAN_CREATE_JOB)
-			send_create(c, s, &s->plan.actions[i]);
-	for (size_t i = 0; i < s->plan.n_actions; i++) {
-		const struct plan_action *a = &s->plan.actions[i];
-		if (a->kind == PLAN_DELETE_JOB)
-			send_delete(c, s, a);
-		else if (a->kind == PLAN_EVENT)
-			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
-	}
-	if (s->spec_rc && !was_invalid_same) {
-		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", key, s->spec_err);
-		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
-	}
-	cJSON_Delete(s->next_status);
-	s->next_status = changed_status(&status, raw, &s->plan.status);
-	spec_status_release(&status);
-	creates_done(c, s);
+	if (n == 0)
+		plan_and_act(c, s);
 }
 
 static void drain(struct controller *c)
@@ -1168,6 +1220,15 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	c->refl_pods = reflector_new(l, h, c->pods, &io, reflector_listed, c);
 
 	c->calendars = calendars_new(l, h, calendar_changed, c);
+	struct control_opts cop = {.namespace = c->ns,
+				   .instance = c->instance,
+				   .idx_schedule = IDX_SCHEDULE,
+				   .idx_job = IDX_JOB};
+	int rc = control_new(l, h, c->schedules, c->jobs, c->pods, &cop, &c->control);
+	if (rc < 0) {
+		controller_free(c);
+		return rc;
+	}
 	c->queue = wq_new_loop(l, NULL, queue_ready, c);
 	loop_on_clock_jump(l, clock_jumped, c);
 	*out = c;
@@ -1180,6 +1241,7 @@ void controller_start(struct controller *c)
 	reflector_start(c->refl_jobs);
 	reflector_start(c->refl_pods);
 	calendars_start(c->calendars);
+	control_start(c->control);
 }
 
 static void sched_free_timer(void *p)
@@ -1201,6 +1263,7 @@ void controller_free(struct controller *c)
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
 	calendars_free(c->calendars);
+	control_free(c->control);
 	hmap_free(c->scheds, sched_free_timer);
 	wq_free(c->queue);
 	store_free(c->schedules);
