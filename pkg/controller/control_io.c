@@ -46,6 +46,12 @@ struct control {
 	struct lines *lines;
 	char *rv;
 	loop_timer_id retry_timer;
+	/* The records of the reconcile in progress, between before_plan and
+	 * after_plan: kept out of the planner's input, so the reconciler sees
+	 * the status change and writes it. */
+	bool have_scratch;
+	struct spec_status scratch;
+	int64_t killed_before;
 	struct control_stats stats;
 };
 
@@ -790,12 +796,18 @@ static void run_now_event(struct control *c, const struct spec *sp, const char *
 }
 
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *sp,
-			struct spec_status *st, int64_t now, control_done_fn *done, void *ud,
-			bool *run_now)
+			const struct spec_status *status, int64_t now, control_done_fn *done,
+			void *ud, bool *run_now)
 {
 	*run_now = false;
+	spec_status_release(&c->scratch);
+	c->have_scratch = false;
 	if (!sp->namespace || !sp->name || !sp->uid)
 		return 0;
+	spec_status_copy(&c->scratch, status);
+	c->have_scratch = true;
+	c->killed_before = status->counters.killed;
+	struct spec_status *st = &c->scratch;
 	struct buf key;
 	struct store_list pods = {0};
 	struct keep kp;
@@ -849,6 +861,20 @@ void control_after_plan(struct control *c, const cJSON *schedule, const struct s
 			struct plan *plan, int64_t now)
 {
 	(void)schedule;
+	if (c->have_scratch) {
+		/* The planner carries these through untouched: move ours in. */
+		struct spec_status *ps = &plan->status;
+		ps->counters.killed += c->scratch.counters.killed - c->killed_before;
+		cJSON_Delete(ps->last_kill);
+		cJSON_Delete(ps->last_run_now);
+		cJSON_Delete(ps->handled_requests);
+		ps->last_kill = c->scratch.last_kill;
+		ps->last_run_now = c->scratch.last_run_now;
+		ps->handled_requests = c->scratch.handled_requests;
+		c->scratch.last_kill = c->scratch.last_run_now = c->scratch.handled_requests = NULL;
+		spec_status_release(&c->scratch);
+		c->have_scratch = false;
+	}
 	if (plan->run_now == PLAN_RUN_NOW_NONE || !sp->ann_run_now)
 		return;
 	struct keep kp;
@@ -895,7 +921,11 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 	const cJSON *sched = jref && str_eq(jstr(jref, "kind"), "BatchSchedule")
 				 ? store_get_ns(c->schedules, ns, jstr(jref, "name"))
 				 : NULL;
-	if (control_pod_of_run(pod, job, sched, why, sizeof(why)) == 0) {
+	if (ref && str_eq(jstr(ref, "kind"), "Job") && !job) {
+		/* The store holds the Jobs labelled takt.io/schedule only. */
+		snprintf(why, sizeof(why), "its Job %s is not a BatchSchedule run",
+			 jstr(ref, "name") ? jstr(ref, "name") : "?");
+	} else if (control_pod_of_run(pod, job, sched, why, sizeof(why)) == 0) {
 		/* Part of a run: the schedule's reconcile sees it through the
 		 * label, unless the label was taken off. */
 		if (str_eq(label(pod, CONTROL_LABEL_SCHED), md(sched, "name")))
@@ -946,6 +976,9 @@ static int watch_line(void *ctx, const char *line, size_t len)
 		free(c->rv);
 		c->rv = xstrdup(rv);
 	}
+	LOG_DEBUG("pod watch event", "type=%s obj=%s/%s rv=%s", type ? type : "?",
+		  md(obj, "namespace") ? md(obj, "namespace") : "",
+		  md(obj, "name") ? md(obj, "name") : "", rv ? rv : "");
 	if (str_eq(type, "ADDED") || str_eq(type, "MODIFIED")) {
 		c->stats.watch_events++;
 		foreign_pod(c, obj);
@@ -995,6 +1028,7 @@ static void watch_start(struct control *c)
 	if (c->rv)
 		kube_query_add(&path, "resourceVersion", c->rv);
 	lines_reset(c->lines);
+	LOG_DEBUG("pod watch for kill requests", "path=%s", buf_str(&path));
 	struct cop *o = cop_new(c, COP_WATCH, NULL, "pods");
 	struct kube_req_opts ro = {
 	    .method = KUBE_GET,
@@ -1032,6 +1066,7 @@ int control_new(struct loop *l, struct kube_http *h, struct store *schedules, st
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
 	c->lines = lines_new(WATCH_MAX_LINE);
+	spec_status_init(&c->scratch);
 	*out = c;
 	return 0;
 }
@@ -1071,6 +1106,7 @@ void control_free(struct control *c)
 	free(groups);
 	lines_free(c->lines);
 	hmap_free(c->answered, NULL);
+	spec_status_release(&c->scratch);
 	free(c->rv);
 	free(c->ns);
 	free(c->instance);

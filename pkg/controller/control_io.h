@@ -15,8 +15,8 @@
  *     pods that are already terminating alone: so the pods get exactly the
  *     requested grace, and the Job object stays (active, blocking Forbid)
  *     until the last of them is gone. The kill is recorded in `status`
- *     (lastKill, killed, handledRequests) before the planner runs, so the
- *     planner carries it into the status the reconciler writes, and Events
+ *     (lastKill, killed, handledRequests: moved into the plan's status by
+ *     control_after_plan), and Events
  *     go on the schedule and on each Job. It also says whether a
  *     takt.io/run-now request is pending (pass it as plan_input.run_now).
  *   control_after_plan: records the run-now answer (lastRunNow, Event).
@@ -76,18 +76,22 @@ typedef void control_done_fn(void *ud, int err);
 
 /* `schedule` is the object being reconciled, `spec` its parse (identity and
  * annotations are used even when the spec is invalid), `status` the status
- * the planner will start from (changed here). Returns the number of
+ * the planner will start from (read only: the records made here are kept
+ * until control_after_plan moves them into the plan's status, so that the
+ * reconciler sees a change to write). Returns the number of
  * asynchronous operations started (0 or 1); each ends with one call of
  * done(ud, err), never before this returns. Returns -EIO when a kill was
  * decided but none of its requests could be queued (nothing pending: do not
  * write the status). *run_now is set when a takt.io/run-now request is
  * pending. */
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
-			struct spec_status *status, int64_t now_ms, control_done_fn *done, void *ud,
-			bool *run_now);
+			const struct spec_status *status, int64_t now_ms, control_done_fn *done,
+			void *ud, bool *run_now);
 
-/* After plan_compute for an input with run_now set: writes lastRunNow and
- * the handled entry into plan->status and posts the Event. */
+/* After plan_compute, whenever control_before_plan was called: moves the
+ * kill records (lastKill, killed, handledRequests) into plan->status, and
+ * for an input with run_now set writes lastRunNow and its handled entry and
+ * posts the Event. */
 void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
 			struct plan *plan, int64_t now_ms);
 

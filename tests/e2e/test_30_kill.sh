@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# External control (docs/external-control.md): takt.io/kill on a schedule and
+# on a pod, with and without a grace period, on a pod outside takt's runs,
+# request ids across a controller restart, and takt.io/run-now under Allow and
+# Forbid — through `kubectl takt kill|run` and through plain annotations.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/ctl_lib.sh"
+
+TAKT=${KUBECTL_TAKT:-$T_ROOT/bin/kubectl-takt}
+
+t_ns_create ctl-kill || t_done
+ctl_trap
+ctl_start
+
+# Helpers (exit status only).
+active_pod_of() { # active_pod_of SCHED: a Running pod of SCHED, not terminating
+	kn get pods -l "takt.io/schedule=$1" -o json 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["items"]:
+    if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"):
+        print(p["metadata"]["name"]); break'
+}
+has_running_pod() { [ -n "$(active_pod_of "$1")" ]; }
+job_of_pod() { kn get pod "$1" -o jsonpath='{.metadata.labels.batch\.kubernetes\.io/job-name}' 2>/dev/null; }
+terminating() { [ -n "$(kn get pod "$1" -o jsonpath='{.metadata.deletionTimestamp}' 2>/dev/null)" ]; }
+# other_job_than SCHED JOB: a Job of SCHED other than JOB exists
+other_job_than() { jobs_of "$1" | tr ' ' '\n' | grep -v -x -e "$2" -e '' | grep -q .; }
+# event_msg REASON KIND NAME: the messages of the Events on that object
+event_msg() {
+	kn get events -o json 2>/dev/null | python3 -c '
+import json, sys
+r, k, n = sys.argv[1:4]
+for e in json.load(sys.stdin)["items"]:
+    o = e.get("involvedObject", {})
+    if e.get("reason") == r and o.get("kind") == k and o.get("name") == n:
+        print(e.get("type"), e.get("message"))' "$1" "$2" "$3"
+}
+id_of() { sed -n 's/.*(request \([A-Za-z0-9._-]*\)).*/\1/p' | head -1; }
+
+# ---- 1. Forbid, 1-second slots, a run that would hang for an hour -----------
+t_ok "schedule hang (Forbid, every second, runs last 1h)" bs_apply hang "* * * * * *" Forbid 1h
+wait_for 30 "its first run is Running" has_running_pod hang
+pod1=$(active_pod_of hang)
+job1=$(job_of_pod "$pod1")
+skipped0=$(bs_status hang skippedOverlap)
+sleep 3
+t_cmp "slots are skipped while it hangs" "$(bs_status hang skippedOverlap)" -ge $((${skipped0:-0} + 2))
+t_is "and it is the only run" "$(jobs_of hang)" "$job1"
+
+t0=$(now)
+out=$("$TAKT" kill hang -n "$NS" --grace-seconds 0 2>&1)
+rc=$?
+t_is "kubectl takt kill exits 0" "$rc" 0
+t_like "it says what it killed" "$out" "^killed 1 run of $NS/hang \(request kill-[0-9T]+Z-[0-9a-f]{6}\): $job1; 1 pod deleted$"
+id1=$(printf '%s' "$out" | id_of)
+until_true 10 pod_gone "$pod1"
+gone=$(elapsed_since "$t0")
+t_cmp "the run's pod is gone within 2 s of the request (${gone}s)" "$gone" -le 2
+wait_for 10 "the next slot starts a new run" other_job_than hang "$job1"
+t_is "status.lastKill.requestId is the request" "$(bs_status hang lastKill.requestId)" "$id1"
+t_is "status.lastKill.jobs names the run" "$(bs_status hang 'lastKill.jobs[*]')" "$job1"
+t_is "status.lastKill.podsDeleted" "$(bs_status hang lastKill.podsDeleted)" 1
+t_is "status.killed counts it" "$(bs_status hang killed)" 1
+t_like "status.handledRequests has it" "$(bs_status hang 'handledRequests[*]')" "kill:$id1"
+t_like "a Killed Event on the schedule names the request" "$(event_msg Killed BatchSchedule hang)" "^Normal kill request $id1: 1 run killed \($job1\), 1 pod deleted with grace period 0s"
+t_like "a Killed Event on the Job" "$(event_msg Killed Job "$job1")" "^Normal killed by request $id1 \(takt.io/kill on BatchSchedule hang\)"
+wait_for 10 "the killed Job is gone (Foreground: after its pods)" eval '! kn get job "$job1" >/dev/null 2>&1'
+t_is "the killed run is not counted as failed" "$(bs_status hang runsFailed)" 0
+
+# ---- 2. the same request id after a restart does nothing --------------------
+wait_for 30 "a new run of hang is Running" has_running_pod hang
+pod2=$(active_pod_of hang)
+job2=$(job_of_pod "$pod2")
+ctl_stop
+ctl_start
+sleep 4
+t_ok "after a restart, takt.io/kill=$id1 (still annotated) does not kill again" kn get pod "$pod2"
+t_nok "its pod is not terminating" terminating "$pod2"
+t_is "killed is unchanged" "$(bs_status hang killed)" 1
+t_is "lastKill is unchanged" "$(bs_status hang lastKill.requestId)" "$id1"
+
+# ---- 3. a kill through a pod's annotation -------------------------------------
+t_ok "annotate the pod takt.io/kill=pod-req-1 (grace 0)" kn annotate pod "$pod2" takt.io/kill=pod-req-1 takt.io/kill-grace-seconds=0
+wait_for 5 "the pod is gone" pod_gone "$pod2"
+wait_for 5 "lastKill records the pod's request" eval '[ "$(bs_status hang lastKill.requestId)" = pod-req-1 ]'
+t_is "lastKill.jobs is the pod's run" "$(bs_status hang 'lastKill.jobs[*]')" "$job2"
+t_is "killed is 2" "$(bs_status hang killed)" 2
+t_like "the schedule's Event names the pod" "$(event_msg Killed BatchSchedule hang)" "kill request pod-req-1 on pod $pod2: run $job2 killed"
+
+# A new id kills again: kubectl takt kill --pod.
+wait_for 30 "a new run of hang is Running" has_running_pod hang
+pod3=$(active_pod_of hang)
+job3=$(job_of_pod "$pod3")
+out=$("$TAKT" kill --pod "$pod3" -n "$NS" --grace-seconds 0 2>&1)
+t_is "kubectl takt kill --pod exits 0" "$?" 0
+t_like "it names the run" "$out" "^killed 1 run of $NS/hang \(request kill-.*\): $job3; 1 pod deleted$"
+wait_for 5 "that pod is gone" pod_gone "$pod3"
+t_is "killed is 3" "$(bs_status hang killed)" 3
+
+# ---- 4. run-now under Forbid with a run active: refused ---------------------
+wait_for 30 "a run of hang is Running" has_running_pod hang
+# A run-now in the very second of the running slot would be answered with
+# that run (docs/semantics.md): ask in a later second.
+sleep 1.5
+out=$("$TAKT" run hang -n "$NS" 2>&1)
+t_is "kubectl takt run exits 1 when refused" "$?" 1
+t_like "it says why" "$out" "refused request run-.*: a run is still active \(concurrencyPolicy Forbid\)"
+t_like "status.lastRunNow.refused says why" "$(bs_status hang lastRunNow.refused)" "still active"
+t_like "a RunNowRefused Warning Event" "$(event_msg RunNowRefused BatchSchedule hang)" "^Warning run-now request run-"
+kn delete bs hang --wait=false >/dev/null 2>&1
+
+# ---- 5. a kill with a grace period: the pod terminates and blocks Forbid ----
+BS_GRACE=30 bs_apply slowdeath "* * * * * *" Forbid 1h >/dev/null
+wait_for 30 "schedule slowdeath has a Running pod (own grace 30 s)" has_running_pod slowdeath
+podg=$(active_pod_of slowdeath)
+jobg=$(job_of_pod "$podg")
+tg=$(now)
+out=$("$TAKT" kill slowdeath -n "$NS" --grace-seconds 5 2>&1)
+t_is "kill --grace-seconds 5 exits 0" "$?" 0
+t_like "it names the run" "$out" "^killed 1 run of $NS/slowdeath .*: $jobg; 1 pod deleted$"
+t_ok "the pod is terminating" terminating "$podg"
+t_is "with the requested grace period" "$(kn get pod "$podg" -o jsonpath='{.metadata.deletionGracePeriodSeconds}')" 5
+sleep 2.5
+t_ok "2.5 s later it is still there" kn get pod "$podg"
+t_is "and Forbid still holds: no other run" "$(jobs_of slowdeath)" "$jobg"
+until_true 15 pod_gone "$podg"
+took=$(elapsed_since "$tg")
+t_cmp "the pod went after about its grace period (${took}s)" "$took" -ge 3.5
+t_cmp "not after its own 30 s" "$took" -le 9
+wait_for 10 "then the next slot runs" other_job_than slowdeath "$jobg"
+kn delete bs slowdeath --wait=false >/dev/null 2>&1
+
+# ---- 6. a pod of an ordinary Job: a Warning, nothing deleted ----------------
+kn apply -f - >/dev/null <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata: {name: plain}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 0
+      containers: [{name: c, image: example.invalid/x}]
+EOF
+wait_for 30 "the ordinary Job's pod is Running" job_pod_running plain
+podp=$(pods_of_job plain)
+t_ok "annotate it takt.io/kill=foreign-1" kn annotate pod "$podp" takt.io/kill=foreign-1 takt.io/kill-grace-seconds=0
+wait_for 10 "a KillIgnored Warning Event on the pod" eval '[ -n "$(event_msg KillIgnored Pod "$podp")" ]'
+t_like "it says why" "$(event_msg KillIgnored Pod "$podp")" "^Warning takt.io/kill=foreign-1 ignored: this pod is not part of a BatchSchedule run \(its Job plain is not a BatchSchedule run\); nothing was deleted"
+sleep 2
+t_nok "the pod is not terminating" terminating "$podp"
+t_ok "the Job is still there" kn get job plain
+t_is "one Event, not one per reconcile" "$(event_msg KillIgnored Pod "$podp" | wc -l)" 1
+ctl_stop
+ctl_start
+sleep 3
+t_is "still one Event after a restart" "$(events_with KillIgnored Warning)" 1
+
+# ---- 7. run-now under Allow ---------------------------------------------------
+bs_apply later "0 0 1 1 *" Allow 1h >/dev/null
+sleep 1
+out=$("$TAKT" run later -n "$NS" 2>&1)
+t_is "kubectl takt run exits 0" "$?" 0
+t_like "it names the Job started" "$out" "^started Job later-[0-9]+ of $NS/later \(request run-.*\)$"
+jr=$(printf '%s' "$out" | sed -n 's/^started Job \([^ ]*\) .*/\1/p')
+t_ok "the Job exists" kn get job "$jr"
+t_is "with trigger run-now" "$(kn get job "$jr" -o jsonpath='{.metadata.annotations.takt\.io/trigger}')" run-now
+t_is "status.lastRunNow.jobName" "$(bs_status later lastRunNow.jobName)" "$jr"
+t_like "a RunNow Event" "$(event_msg RunNow BatchSchedule later)" "^Normal run-now request run-.*: started Job $jr"
+wait_for 20 "its pod is Running" job_pod_running "$jr"
+out=$("$TAKT" run later -n "$NS" 2>&1)
+t_is "a second run-now under Allow starts another run" "$?" 0
+jr2=$(printf '%s' "$out" | sed -n 's/^started Job \([^ ]*\) .*/\1/p')
+t_ok "the second Job exists alongside" kn get job "$jr2" "$jr"
+
+# ---- 8. malformed requests ----------------------------------------------------
+t_ok "takt.io/kill with a malformed grace" kn annotate bs later takt.io/kill=bad-grace takt.io/kill-grace-seconds=soon
+wait_for 10 "an InvalidRequest Warning" eval '[ -n "$(event_msg InvalidRequest BatchSchedule later)" ]'
+t_like "naming the value" "$(event_msg InvalidRequest BatchSchedule later)" 'kill-grace-seconds: "soon" is not a whole number'
+t_ok "and nothing was killed" kn get pods -l "batch.kubernetes.io/job-name=$jr" -o name
+t_nok "(its pod is not terminating)" terminating "$(pods_of_job "$jr")"
+t_done
