@@ -876,8 +876,8 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		s->failed = true;
 		expectation_drop(s, a->job_name);
 	} else {
-		int64_t late = loop_now_realtime_ms() - a->slot;
-		LOG_DEBUG("job sent", "obj=%s job=%s late_ms=%" PRId64, s->key, a->job_name, late);
+		LOG_DEBUG("job sent", "obj=%s job=%s late_ms=%" PRId64, s->key, a->job_name,
+			  loop_now_realtime_ms() - a->slot);
 	}
 	free(body);
 	buf_release(&path);
