@@ -46,12 +46,6 @@ struct control {
 	struct lines *lines;
 	char *rv;
 	loop_timer_id retry_timer;
-	/* The records of the reconcile in progress, between before_plan and
-	 * after_plan: kept out of the planner's input, so the reconciler sees
-	 * the status change and writes it. */
-	bool have_scratch;
-	struct spec_status scratch;
-	int64_t killed_before;
 	struct control_stats stats;
 };
 
@@ -796,18 +790,12 @@ static void run_now_event(struct control *c, const struct spec *sp, const char *
 }
 
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *sp,
-			const struct spec_status *status, int64_t now, control_done_fn *done,
-			void *ud, bool *run_now)
+			struct spec_status *st, int64_t now, control_done_fn *done, void *ud,
+			bool *run_now)
 {
 	*run_now = false;
-	spec_status_release(&c->scratch);
-	c->have_scratch = false;
 	if (!sp->namespace || !sp->name || !sp->uid)
 		return 0;
-	spec_status_copy(&c->scratch, status);
-	c->have_scratch = true;
-	c->killed_before = status->counters.killed;
-	struct spec_status *st = &c->scratch;
 	struct buf key;
 	struct store_list pods = {0};
 	struct keep kp;
@@ -861,20 +849,6 @@ void control_after_plan(struct control *c, const cJSON *schedule, const struct s
 			struct plan *plan, int64_t now)
 {
 	(void)schedule;
-	if (c->have_scratch) {
-		/* The planner carries these through untouched: move ours in. */
-		struct spec_status *ps = &plan->status;
-		ps->counters.killed += c->scratch.counters.killed - c->killed_before;
-		cJSON_Delete(ps->last_kill);
-		cJSON_Delete(ps->last_run_now);
-		cJSON_Delete(ps->handled_requests);
-		ps->last_kill = c->scratch.last_kill;
-		ps->last_run_now = c->scratch.last_run_now;
-		ps->handled_requests = c->scratch.handled_requests;
-		c->scratch.last_kill = c->scratch.last_run_now = c->scratch.handled_requests = NULL;
-		spec_status_release(&c->scratch);
-		c->have_scratch = false;
-	}
 	if (plan->run_now == PLAN_RUN_NOW_NONE || !sp->ann_run_now)
 		return;
 	struct keep kp;
@@ -912,6 +886,12 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 	char why[256];
 	if (!id)
 		return;
+	/* A pod labelled takt.io/schedule is in the controller's pod store:
+	 * its schedule's reconcile checks it (and this watch may start before
+	 * the stores are synced, so nothing here may depend on them for such
+	 * a pod). */
+	if (label(pod, CONTROL_LABEL_SCHED))
+		return;
 	const char *ns = md(pod, "namespace");
 	const cJSON *ref = control_controller_ref(pod);
 	const cJSON *job = ref && str_eq(jstr(ref, "kind"), "Job")
@@ -926,10 +906,8 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 		snprintf(why, sizeof(why), "its Job %s is not a BatchSchedule run",
 			 jstr(ref, "name") ? jstr(ref, "name") : "?");
 	} else if (control_pod_of_run(pod, job, sched, why, sizeof(why)) == 0) {
-		/* Part of a run: the schedule's reconcile sees it through the
-		 * label, unless the label was taken off. */
-		if (str_eq(label(pod, CONTROL_LABEL_SCHED), md(sched, "name")))
-			return;
+		/* Part of a run, but its label was taken off: the schedule's
+		 * reconcile never sees it. */
 		snprintf(why, sizeof(why),
 			 "it is not labelled " CONTROL_LABEL_SCHED
 			 "=%s; annotate the BatchSchedule instead",
@@ -1066,7 +1044,6 @@ int control_new(struct loop *l, struct kube_http *h, struct store *schedules, st
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
 	c->lines = lines_new(WATCH_MAX_LINE);
-	spec_status_init(&c->scratch);
 	*out = c;
 	return 0;
 }
@@ -1106,7 +1083,6 @@ void control_free(struct control *c)
 	free(groups);
 	lines_free(c->lines);
 	hmap_free(c->answered, NULL);
-	spec_status_release(&c->scratch);
 	free(c->rv);
 	free(c->ns);
 	free(c->instance);

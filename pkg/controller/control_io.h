@@ -15,8 +15,8 @@
  *     pods that are already terminating alone: so the pods get exactly the
  *     requested grace, and the Job object stays (active, blocking Forbid)
  *     until the last of them is gone. The kill is recorded in `status`
- *     (lastKill, killed, handledRequests: moved into the plan's status by
- *     control_after_plan), and Events
+ *     (lastKill, killed, handledRequests) in the status the planner starts
+ *     from, which carries it into the status written; and Events
  *     go on the schedule and on each Job. It also says whether a
  *     takt.io/run-now request is pending (pass it as plan_input.run_now).
  *   control_after_plan: records the run-now answer (lastRunNow, Event).
@@ -24,9 +24,11 @@
  *     so a restart between the create and the status write finds the run.
  *
  * Pods that are not part of a BatchSchedule run: a watch of all pods (in
- * the controller's namespace, or all), started with control_start once the
- * controller's stores are synced, looks only at pods annotated takt.io/kill
- * and gives each such request a Warning Event on the pod and nothing else.
+ * the controller's namespace, or all), started with control_start, looks
+ * only at pods annotated takt.io/kill without the takt.io/schedule label
+ * (the labelled ones are checked by their schedule's reconcile, through the
+ * owner chain) and gives each such request a Warning Event on the pod and
+ * nothing else.
  * The Event's name is derived from the pod's uid and the request id, so it
  * is posted once, also across restarts (AlreadyExists is the answer).
  * kube/http cannot set an Accept header yet, so the watch receives whole
@@ -65,7 +67,8 @@ struct control_opts {
 
 int control_new(struct loop *l, struct kube_http *h, struct store *schedules, struct store *jobs,
 		struct store *pods, const struct control_opts *o, struct control **out);
-/* Starts the watch for kill requests on pods outside takt's runs. */
+/* Starts the watch for kill requests on pods outside takt's runs (pods
+ * without the takt.io/schedule label: labelled pods are the reconcile's). */
 void control_start(struct control *c);
 void control_free(struct control *c);
 
@@ -76,22 +79,21 @@ typedef void control_done_fn(void *ud, int err);
 
 /* `schedule` is the object being reconciled, `spec` its parse (identity and
  * annotations are used even when the spec is invalid), `status` the status
- * the planner will start from (read only: the records made here are kept
- * until control_after_plan moves them into the plan's status, so that the
- * reconciler sees a change to write). Returns the number of
+ * the planner will start from: the kill records (lastKill, killed,
+ * handledRequests) are written into it, and the planner carries them into
+ * its plan.status. The reconciler must compare the status it writes with
+ * the one it read, not with this one. Returns the number of
  * asynchronous operations started (0 or 1); each ends with one call of
  * done(ud, err), never before this returns. Returns -EIO when a kill was
  * decided but none of its requests could be queued (nothing pending: do not
  * write the status). *run_now is set when a takt.io/run-now request is
  * pending. */
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
-			const struct spec_status *status, int64_t now_ms, control_done_fn *done,
-			void *ud, bool *run_now);
+			struct spec_status *status, int64_t now_ms, control_done_fn *done, void *ud,
+			bool *run_now);
 
-/* After plan_compute, whenever control_before_plan was called: moves the
- * kill records (lastKill, killed, handledRequests) into plan->status, and
- * for an input with run_now set writes lastRunNow and its handled entry and
- * posts the Event. */
+/* After plan_compute for an input with run_now set: writes lastRunNow and
+ * its handled entry into plan->status and posts the Event. */
 void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
 			struct plan *plan, int64_t now_ms);
 
