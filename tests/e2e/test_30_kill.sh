@@ -179,4 +179,35 @@ wait_for 10 "an InvalidRequest Warning" eval '[ -n "$(event_msg InvalidRequest B
 t_like "naming the value" "$(event_msg InvalidRequest BatchSchedule later)" 'kill-grace-seconds: "soon" is not a whole number'
 t_ok "and nothing was killed" kn get pods -l "batch.kubernetes.io/job-name=$jr" -o name
 t_nok "(its pod is not terminating)" terminating "$(pods_of_job "$jr")"
+
+# ---- 9. an external scheduler with deploy/external-scheduler-role.yaml only --
+kn create serviceaccount batch-scheduler >/dev/null
+sed -e "s/namespace: trading/namespace: $NS/" "$T_ROOT/deploy/external-scheduler-role.yaml" | kn apply -f - >/dev/null
+kc=$(mktemp "${TMPDIR:-/tmp}/takt-e2e-kc.XXXXXX")
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+token=$(kn create token batch-scheduler)
+cat >"$kc" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: u, user: {token: "$token"}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: "$NS"}}]
+current-context: x
+EOF
+sa=system:serviceaccount:$NS:batch-scheduler
+t_is "the role does not allow deleting pods" "$(kn auth can-i delete pods --as="$sa")" no
+t_is "nor touching Jobs" "$(kn auth can-i patch jobs.batch --as="$sa")" no
+t_is "it allows patching schedules" "$(kn auth can-i patch batchschedules.takt.io --as="$sa")" yes
+t_ok "the runs of later are Running" job_pod_running "$jr2"
+out=$("$TAKT" kill later --kubeconfig "$kc" --grace-seconds 0 2>&1)
+t_is "with it, kubectl takt kill (namespace from the kubeconfig) exits 0" "$?" 0
+t_like "and kills both runs of later" "$out" "^killed 2 runs of $NS/later \(request kill-.*\): $jr, $jr2; 2 pods deleted$"
+wait_for 10 "their pods are gone" eval 'no_pods_of_job "$jr" && no_pods_of_job "$jr2"'
+out=$("$TAKT" run later --kubeconfig "$kc" 2>&1)
+t_is "kubectl takt run with it exits 0" "$?" 0
+out=$("$TAKT" kill later --kubeconfig "$kc" --timeout 3 -n default 2>&1)
+t_is "another namespace: exit 1" "$?" 1
+t_like "with the apiserver's answer" "$out" "^kubectl takt kill: batchschedules default/later: 403 Forbidden"
+rm -f "$kc"
 t_done

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "controller/control.h"
+#include "controller/control_io.h"
 #include "controller/spec.h"
 
 static cJSON *parse_json(const char *text)
@@ -416,6 +417,44 @@ static void test_record_run_now(void **state)
 	spec_status_release(&st);
 }
 
+static void test_tag_job(void **state)
+{
+	(void)state;
+	struct spec sp;
+	spec_init(&sp);
+	cJSON *job = parse_json("{\"metadata\":{\"name\":\"q-1\",\"annotations\":"
+				"{\"takt.io/trigger\":\"run-now\"}}}");
+	/* No request on the schedule, or another trigger: untouched. */
+	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	sp.ann_run_now = strdup("r-7");
+	control_tag_job(job, &sp, SPEC_TRIGGER_SCHEDULE);
+	cJSON *anns = cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations");
+	assert_null(cJSON_GetObjectItem(anns, "takt.io/request-id"));
+	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/request-id")),
+			    "r-7");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/trigger")),
+			    "run-now");
+	/* Tagging twice keeps one value. */
+	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	assert_int_equal(cJSON_GetArraySize(anns), 2);
+	cJSON_Delete(job);
+	/* Without annotations yet; an invalid id is not written. */
+	job = parse_json("{\"metadata\":{\"name\":\"q-2\"}}");
+	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	anns = cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/request-id")),
+			    "r-7");
+	cJSON_Delete(job);
+	free(sp.ann_run_now);
+	sp.ann_run_now = strdup("not valid");
+	job = parse_json("{\"metadata\":{\"name\":\"q-3\"}}");
+	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations"));
+	cJSON_Delete(job);
+	spec_release(&sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_job_killed),
 	    cmocka_unit_test(test_record_kill),
 	    cmocka_unit_test(test_record_run_now),
+	    cmocka_unit_test(test_tag_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
