@@ -503,6 +503,19 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 {
 	spec_status_set_condition(&p->status, "CalendarReady", ok, reason, msg,
 				  in->spec->generation, in->now);
+	if (ok)
+		return;
+	/* Failing closed is what a user must see at once (docs/api.md), not
+	 * only when the skipped slots are counted later: one Warning Event
+	 * when CalendarReady turns False or changes its reason. */
+	const struct spec_condition *old = spec_status_condition(in->status, "CalendarReady");
+	if (old && old->status && !strcmp(old->status, "False") && old->reason &&
+	    !strcmp(old->reason, reason))
+		return;
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_EVENT && !strcmp(p->actions[i].reason, reason))
+			return;
+	add_event(p, PLAN_EVENT_WARNING, reason, 1, "%s", msg);
 }
 
 static void run_now(const struct plan_input *in, struct plan *p)
