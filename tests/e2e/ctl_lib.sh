@@ -130,3 +130,6 @@ jobs_of_after() {
 	for j in $(jobs_of "$1"); do [ "${j##*-}" -ge "$2" ] && n=$((n + 1)); done
 	echo $n
 }
+# As polled commands (wait_for, until_true evaluate them on every try):
+jobs_at_least() { [ "$(count_jobs_of "$1")" -ge "$2" ]; }     # NAME N
+jobs_after_at_least() { [ "$(jobs_of_after "$1" "$2")" -ge "$3" ]; } # NAME SECS N

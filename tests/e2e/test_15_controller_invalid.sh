@@ -21,9 +21,7 @@ t_cmp "good keeps running ($(count_jobs_of good) Jobs)" "$(count_jobs_of good)" 
 t_ok "good: Ready=True" bs_cond_is good Ready True
 kn patch bs broken --type merge -p '{"spec":{"schedule":"*/2 * * * * *"}}' >/dev/null
 wait_for 10 "fixed: Ready=True" bs_cond_is broken Ready True
-wait_for 10 "fixed: it runs" test "$(count_jobs_of broken)" -ge 1
-until_true 5 test "$(count_jobs_of broken)" -ge 1
-t_cmp "fixed: runs" "$(count_jobs_of broken)" -ge 1
+wait_for 10 "fixed: it runs" jobs_at_least broken 1
 ctl_stop
 t_is "the controller exits 0 on SIGTERM" "$?" 0
 t_done

@@ -31,11 +31,18 @@ cuts=0
 for i in 1 2 3; do
 	c=$(cut_connections)
 	t_diag "cut $c connection(s)"
+	if [ "$i" = 1 ] && [ "$c" = 0 ]; then
+		# ss -K needs CAP_NET_ADMIN and a kernel with INET_DIAG_DESTROY.
+		t_pass "# SKIP the controller's connections cannot be cut here (ss -K refused)"
+		t_done
+	fi
 	cuts=$((cuts + c))
 	sleep 3
 done
 last_cut=$(date +%s)
-sleep 5
+# The next run waits for the current one to end (Forbid), which takes as
+# long as the Job controller does: wait for it rather than a fixed time.
+until_true 30 jobs_after_at_least cut $((last_cut + 1)) 1
 ctl_stop
 t_is "the controller exits 0 on SIGTERM" "$?" 0
 sleep 1.5
@@ -43,7 +50,7 @@ t_cmp "connections were cut ($cuts)" "$cuts" -ge 3
 t_cmp "the controller noticed (watch ended / relisted lines in its log)" \
 	"$(ctl_log | grep -cE 'watch failed|watch ended|relist|list failed')" -ge 1
 ctl_facts cut
-t_cmp "runs went on after the last cut" "$(fact last_slot)" -ge "$last_cut"
+t_cmp "runs went on after the last cut" "$(fact last_slot)" -gt "$last_cut"
 t_is "no slot has two Jobs" "$(fact dup_slots)" 0
 t_is "Forbid held" "$(fact overlaps)" 0
 t_done

@@ -63,7 +63,7 @@ t_is "lost does not run while its calendar is missing" "$(count_jobs_of lost)" 0
 # Changes are followed without a restart.
 t_ok "the missing calendar is created" bcal "late-$sfx" "[]"
 wait_for 10 "lost: CalendarReady=True" bs_cond_is lost CalendarReady True
-wait_for 10 "lost runs now" test "$(count_jobs_of lost)" -ge 1
+wait_for 10 "lost runs now" jobs_at_least lost 1
 kn create configmap table --dry-run=client -o yaml \
 	--from-literal=table.csv="$(printf 'date,business\n%s,Y\n%s,N\n%s,Y\n' "$(day -1)" "$today" "$(day 1)")" |
 	kn replace -f - >/dev/null
