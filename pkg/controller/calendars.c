@@ -33,7 +33,7 @@ struct cal_entry {
 	char *built_from; /* "<calendar generation>/<configmap rv>": rebuilt when it changes */
 	enum plan_calendar_state state;
 	struct calendar *cal;
-	struct tz *zone;
+	const struct tz *zone; /* borrowed from calendars.zones */
 	char error[512];
 	char source_rv[64];
 	bool status_inflight;
@@ -55,6 +55,7 @@ struct calendars {
 	struct reflector *refl;
 	struct hmap *entries; /* name -> struct cal_entry */
 	struct hmap *cms;     /* namespace -> struct cm_watch */
+	struct hmap *zones;   /* zone name -> struct tz, kept until calendars_free */
 	struct cal_status_op *ops;
 };
 
@@ -80,12 +81,14 @@ static const char *jstr(const cJSON *o, const char *k)
 
 static void entry_clear(struct cal_entry *e)
 {
-	if (e->cal)
-		calendar_free(e->cal);
-	if (e->zone)
-		tz_free(e->zone);
+	calendar_free(e->cal);
 	e->cal = NULL;
 	e->zone = NULL;
+}
+
+static void zone_free(void *p)
+{
+	tz_free(p);
 }
 
 static void entry_free(void *p)
@@ -135,15 +138,13 @@ static void status_done(struct kube_req *req, const struct kube_result *res, voi
 	free(op);
 }
 
-/* The status this entry should have; the Ready condition keeps its
- * lastTransitionTime while its status is unchanged. */
-static cJSON *status_of(const struct cal_entry *e, const cJSON *obj)
+cJSON *calendars_status_json(const struct calendars_built *b, const cJSON *obj, int64_t now_ms)
 {
 	double gen = cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
-	bool ok = e->state == PLAN_CALENDAR_OK;
+	bool ok = b->state == PLAN_CALENDAR_OK && b->cal;
 	const char *want = ok ? "True" : "False";
 	char now[40], d[16];
-	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
+	rfc3339_format(now_ms, false, now, sizeof(now));
 	const char *since = now;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, jget(jget(obj, "status"), "conditions"))
@@ -162,37 +163,40 @@ static cJSON *status_of(const struct cal_entry *e, const cJSON *obj)
 	cJSON_AddNumberToObject(c, "observedGeneration", isnan(gen) ? 0 : gen);
 	cJSON_AddStringToObject(c, "lastTransitionTime", since);
 	cJSON_AddStringToObject(c, "reason", ok ? "Loaded" : "Invalid");
-	cJSON_AddStringToObject(c, "message", ok ? "the calendar is loaded" : e->error);
+	cJSON_AddStringToObject(
+	    c, "message", ok ? "the calendar is loaded" : (b->error[0] ? b->error : "invalid"));
 	cJSON_AddItemToArray(conds, c);
 	if (ok) {
-		civil_format_date(calendar_first_day(e->cal), d, sizeof(d));
+		civil_format_date(calendar_first_day(b->cal), d, sizeof(d));
 		cJSON_AddStringToObject(s, "validFrom", d);
-		civil_format_date(calendar_last_day(e->cal), d, sizeof(d));
+		civil_format_date(calendar_last_day(b->cal), d, sizeof(d));
 		cJSON_AddStringToObject(s, "validUntil", d);
-		cJSON_AddNumberToObject(s, "businessDays", calendar_business_day_count(e->cal));
+		cJSON_AddNumberToObject(s, "businessDays", calendar_business_day_count(b->cal));
 	} else {
 		cJSON_AddNullToObject(s, "validFrom");
 		cJSON_AddNullToObject(s, "validUntil");
 		cJSON_AddNullToObject(s, "businessDays");
 	}
-	if (e->source_rv[0])
-		cJSON_AddStringToObject(s, "sourceResourceVersion", e->source_rv);
+	if (b->source_rv[0])
+		cJSON_AddStringToObject(s, "sourceResourceVersion", b->source_rv);
 	else
 		cJSON_AddNullToObject(s, "sourceResourceVersion");
 	return s;
 }
 
-/* Whether `want` (with nulls for absent fields) already is the status. */
-static bool status_is(const cJSON *cur, const cJSON *want)
+bool calendars_status_is(const cJSON *cur, const cJSON *want)
 {
 	const cJSON *it;
+	if (!cJSON_IsObject(cur))
+		return false;
 	cJSON_ArrayForEach(it, want)
 	{
 		const cJSON *have = jget(cur, it->string);
-		if (cJSON_IsNull(it) ? have != NULL : !have || !cJSON_Compare(have, it, 1))
+		if (cJSON_IsNull(it) ? have != NULL && !cJSON_IsNull(have)
+				     : !have || !cJSON_Compare(have, it, 1))
 			return false;
 	}
-	return cur != NULL;
+	return true;
 }
 
 static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *obj)
@@ -201,8 +205,11 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 		e->status_again = true;
 		return;
 	}
-	cJSON *st = status_of(e, obj);
-	if (status_is(jget(obj, "status"), st)) {
+	struct calendars_built view = {.state = e->state, .cal = e->cal};
+	snprintf(view.error, sizeof(view.error), "%s", e->error);
+	snprintf(view.source_rv, sizeof(view.source_rv), "%s", e->source_rv);
+	cJSON *st = calendars_status_json(&view, obj, loop_now_realtime_ms());
+	if (calendars_status_is(jget(obj, "status"), st)) {
 		cJSON_Delete(st);
 		return;
 	}
@@ -272,87 +279,155 @@ static struct store *cm_store(struct calendars *cs, const char *ns)
 	return reflector_synced(w->refl) ? w->store : NULL;
 }
 
-static void fail(struct cal_entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct cal_entry *e, const char *fmt, ...)
+static void fail(struct calendars_built *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fail(struct calendars_built *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(e->error, sizeof(e->error), fmt, ap);
+	vsnprintf(b->error, sizeof(b->error), fmt, ap);
 	va_end(ap);
-	e->state = PLAN_CALENDAR_INVALID;
+	b->state = PLAN_CALENDAR_INVALID;
+}
+
+void calendars_build(const cJSON *obj, const cJSON *cm, struct calendars_built *out)
+{
+	const cJSON *spec = jget(obj, "spec");
+	struct calendar_source_ref ref;
+	char err[512] = "";
+	const char *csv = NULL;
+	bool cm_missing = false, key_missing = false;
+
+	memset(out, 0, sizeof(*out));
+	out->state = PLAN_CALENDAR_OK;
+	int src = calendar_spec_source(spec, &ref, err, sizeof(err));
+	if (src == 1) {
+		if (!cm) {
+			cm_missing = true;
+		} else {
+			const char *rv = jstr(jget(cm, "metadata"), "resourceVersion");
+			snprintf(out->source_rv, sizeof(out->source_rv), "%s", rv ? rv : "");
+			csv = jstr(jget(cm, "data"), ref.key);
+			key_missing = csv == NULL;
+		}
+	}
+	if (src < 0) {
+		fail(out, "%s", err);
+	} else if (cm_missing) {
+		fail(out, "spec.source.configMapRef: ConfigMap %s/%s not found", ref.namespace_,
+		     ref.name);
+	} else if (key_missing) {
+		fail(out, "spec.source.configMapRef: ConfigMap %s/%s has no key \"%s\"",
+		     ref.namespace_, ref.name, ref.key);
+	} else if (calendar_from_spec_json(spec, csv, csv ? strlen(csv) : 0, &out->cal, err,
+					   sizeof(err)) < 0) {
+		out->cal = NULL;
+		fail(out, "%s", err);
+	} else if (!calendar_zone(out->cal)) {
+		fail(out, "spec.timeZone: required");
+	} else if (tz_load(calendar_zone(out->cal), &out->zone, err, sizeof(err)) < 0) {
+		out->zone = NULL;
+		fail(out, "spec.timeZone: %s", err);
+	}
+	if (out->state != PLAN_CALENDAR_OK) {
+		/* Never the last good table: a broken one is not trusted. */
+		calendar_free(out->cal);
+		out->cal = NULL;
+	}
+}
+
+void calendars_built_release(struct calendars_built *b)
+{
+	calendar_free(b->cal);
+	tz_free(b->zone);
+	b->cal = NULL;
+	b->zone = NULL;
+}
+
+/* The zone of that name, loaded once: `z` (taken) when it is new. */
+static const struct tz *zone_intern(struct calendars *cs, struct tz *z)
+{
+	struct tz *have = hmap_get(cs->zones, tz_name(z));
+	if (have) {
+		tz_free(z);
+		return have;
+	}
+	hmap_put(cs->zones, tz_name(z), z);
+	return z;
 }
 
 /* Rebuilds one calendar when what it is made of changed. Returns true when
- * it did (or it cannot be decided yet: false, nothing changes). */
+ * the schedules using it must be re-planned; false when nothing changed,
+ * the new build decides every day as the old one did, or the ConfigMaps of
+ * its source's namespace are not listed yet (it is rebuilt when they are). */
 static bool rebuild(struct calendars *cs, const cJSON *obj)
 {
 	const char *name = jstr(jget(obj, "metadata"), "name");
 	/* The generation, not the resourceVersion: our own status writes
 	 * must not cause rebuilds. */
 	double gen = cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
-	const cJSON *spec = jget(obj, "spec");
 	struct calendar_source_ref ref;
-	char err[512] = "", from[160], rv[32];
-	const char *csv = NULL, *cm_rv = "";
-	bool cm_missing = false, key_missing = false;
+	char err[512], from[160];
+	const cJSON *cm = NULL;
+	const char *cm_rv = "";
 	if (!name)
 		return false;
-	int src = calendar_spec_source(spec, &ref, err, sizeof(err));
-	if (src == 1) {
-		struct store *st = cm_store(cs, ref.namespace_);
-		if (!st)
-			return false;
-		const cJSON *cm = store_get_ns(st, ref.namespace_, ref.name);
-		if (!cm) {
-			cm_missing = true;
-		} else {
-			cm_rv = jstr(jget(cm, "metadata"), "resourceVersion");
-			csv = jstr(jget(cm, "data"), ref.key);
-			key_missing = csv == NULL;
-		}
+	struct store *st = NULL;
+	if (calendar_spec_source(jget(obj, "spec"), &ref, err, sizeof(err)) == 1) {
+		st = cm_store(cs, ref.namespace_);
+		cm = st ? store_get_ns(st, ref.namespace_, ref.name) : NULL;
+		cm_rv = cm ? jstr(jget(cm, "metadata"), "resourceVersion") : "";
 	}
-	snprintf(rv, sizeof(rv), "%.0f", isnan(gen) ? 0.0 : gen);
-	snprintf(from, sizeof(from), "%s/%s", rv, cm_rv ? cm_rv : "");
+	snprintf(from, sizeof(from), "%.0f/%s", isnan(gen) ? 0.0 : gen, cm_rv ? cm_rv : "");
 	struct cal_entry *e = hmap_get(cs->entries, name);
+	bool fresh = !e;
 	if (!e) {
 		e = xcalloc(1, sizeof(*e));
 		e->name = xstrdup(name);
+		e->state = PLAN_CALENDAR_INVALID;
 		hmap_put(cs->entries, name, e);
 	} else if (e->built_from && !strcmp(e->built_from, from)) {
 		return false;
 	}
+	if (calendar_spec_source(jget(obj, "spec"), &ref, err, sizeof(err)) == 1 && !st) {
+		/* The source's namespace is being listed: until then the
+		 * calendar is not known, and certainly not the old table. No
+		 * status write (it is rebuilt in a moment, when the list is
+		 * in); at start-up schedules wait for these lists anyway. */
+		free(e->built_from);
+		e->built_from = NULL;
+		entry_clear(e);
+		e->state = PLAN_CALENDAR_INVALID;
+		snprintf(e->error, sizeof(e->error),
+			 "waiting for the ConfigMaps of namespace %s to be listed", ref.namespace_);
+		return true;
+	}
 	free(e->built_from);
 	e->built_from = xstrdup(from);
-	entry_clear(e);
-	e->error[0] = 0;
-	snprintf(e->source_rv, sizeof(e->source_rv), "%s", cm_rv ? cm_rv : "");
-	e->state = PLAN_CALENDAR_OK;
-	char why[512];
-	if (src < 0) {
-		fail(e, "%s", err);
-	} else if (cm_missing) {
-		fail(e, "spec.source.configMapRef: ConfigMap %s/%s not found", ref.namespace_,
-		     ref.name);
-	} else if (key_missing) {
-		fail(e, "spec.source.configMapRef: ConfigMap %s/%s has no key \"%s\"",
-		     ref.namespace_, ref.name, ref.key);
-	} else if (calendar_from_spec_json(spec, csv, csv ? strlen(csv) : 0, &e->cal, why,
-					   sizeof(why)) < 0) {
-		e->cal = NULL;
-		fail(e, "%s", why);
-	} else if (!calendar_zone(e->cal)) {
-		fail(e, "spec.timeZone: required");
-	} else if (tz_load(calendar_zone(e->cal), &e->zone, why, sizeof(why)) < 0) {
-		e->zone = NULL;
-		fail(e, "spec.timeZone: %s", why);
-	}
-	if (e->state != PLAN_CALENDAR_OK)
+
+	struct calendars_built b;
+	calendars_build(obj, cm, &b);
+	const struct tz *zone = b.state == PLAN_CALENDAR_OK ? zone_intern(cs, b.zone) : NULL;
+	b.zone = NULL; /* interned or never loaded */
+	bool same = !fresh && b.state == PLAN_CALENDAR_OK && e->state == PLAN_CALENDAR_OK &&
+		    zone == e->zone && calendar_equal(e->cal, b.cal);
+	if (same) {
+		/* Keep the old calendar: plans may hold pointers into it. */
+		calendars_built_release(&b);
+	} else {
 		entry_clear(e);
-	LOG_INFO("calendar loaded", "obj=%s ready=%d business_days=%u error=\"%s\"", name,
-		 e->state == PLAN_CALENDAR_OK, e->cal ? calendar_business_day_count(e->cal) : 0,
-		 e->error);
+		e->state = b.state;
+		e->cal = b.cal;
+		e->zone = zone;
+		b.cal = NULL;
+	}
+	snprintf(e->error, sizeof(e->error), "%s", b.error);
+	snprintf(e->source_rv, sizeof(e->source_rv), "%s", b.source_rv);
+	LOG_INFO("calendar loaded", "obj=%s ready=%d business_days=%u changed=%d error=\"%s\"",
+		 name, e->state == PLAN_CALENDAR_OK,
+		 e->cal ? calendar_business_day_count(e->cal) : 0, !same, e->error);
 	send_status(cs, e, obj);
-	return true;
+	return !same;
 }
 
 static void rebuild_all(struct calendars *cs)
@@ -403,6 +478,7 @@ struct calendars *calendars_new(struct loop *l, struct kube_http *h, calendars_c
 	cs->ud = ud;
 	cs->entries = hmap_new();
 	cs->cms = hmap_new();
+	cs->zones = hmap_new();
 	cs->store = store_new(GROUP "/businesscalendars");
 	store_on_change(cs->store, cal_changed, cs);
 	struct reflector_opts o = {
@@ -461,5 +537,6 @@ void calendars_free(struct calendars *cs)
 	hmap_free(cs->cms, cm_free);
 	store_free(cs->store);
 	hmap_free(cs->entries, entry_free);
+	hmap_free(cs->zones, zone_free);
 	free(cs);
 }
