@@ -731,6 +731,20 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 				     annotation(pod, CONTROL_ANN_KILL_GRACE), err);
 			continue;
 		}
+		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
+		snprintf(seed, sizeof(seed), "kill:%s", id);
+		if (!job_active(c, job)) {
+			/* The run is over: its Job is history, not to be deleted. */
+			control_record_kill(st, id, now, NULL, 0, 0, 0, (const char *const *)kp->v,
+					    kp->n);
+			c->stats.kills++;
+			snprintf(
+			    msg, sizeof(msg),
+			    "kill request %s on pod %s: run %s has already ended, nothing to kill",
+			    id, md(pod, "name"), md(job, "name"));
+			event_on_schedule(c, sp, false, "Killed", seed, msg);
+			continue;
+		}
 		grace_text(grace_set, grace, gtxt, sizeof(gtxt));
 		char jmsg[512];
 		snprintf(jmsg, sizeof(jmsg),
@@ -745,12 +759,10 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		control_record_kill(st, id, now, names, 1, counted ? 0 : 1, n,
 				    (const char *const *)kp->v, kp->n);
 		c->stats.kills++;
-		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
 		snprintf(msg, sizeof(msg),
 			 "kill request %s on pod %s: run %s killed, %" PRId64
 			 " pod%s deleted with %s",
 			 id, md(pod, "name"), names[0], n, n == 1 ? "" : "s", gtxt);
-		snprintf(seed, sizeof(seed), "kill:%s", id);
 		event_on_schedule(c, sp, false, "Killed", seed, msg);
 	}
 }

@@ -183,6 +183,20 @@ t_is "a second run-now under Allow starts another run" "$?" 0
 jr2=$(printf '%s' "$out" | sed -n 's/^started Job \([^ ]*\) .*/\1/p')
 t_ok "the second Job exists alongside" kn get job "$jr2" "$jr"
 
+# ---- 7b. a kill through a pod of a run that has already ended --------------
+bs_apply brief "0 0 1 1 *" Allow 1s >/dev/null
+sleep 1
+out=$("$TAKT" run brief -n "$NS" 2>&1)
+jb=$(printf '%s' "$out" | sed -n 's/^started Job \([^ ]*\) .*/\1/p')
+wait_for 30 "a run of brief completes" job_has_condition "$jb" Complete
+podb=$(pods_of_job "$jb")
+t_ok "annotate its finished pod takt.io/kill=late-1" kn annotate pod "$podb" takt.io/kill=late-1
+wait_for 10 "the request is recorded" eval '[ "$(bs_status brief lastKill.requestId)" = late-1 ]'
+t_is "with no run killed" "$(bs_status brief 'lastKill.jobs[*]')" ""
+t_is "and not counted" "$(bs_status brief killed)" 0
+t_ok "the finished Job is kept (history)" kn get job "$jb"
+t_like "the Event says why" "$(event_msg Killed BatchSchedule brief)" "run $jb has already ended, nothing to kill"
+
 # ---- 8. malformed requests ----------------------------------------------------
 t_ok "takt.io/kill with a malformed grace" kn annotate bs later takt.io/kill=bad-grace takt.io/kill-grace-seconds=soon
 wait_for 10 "an InvalidRequest Warning" eval '[ -n "$(event_msg InvalidRequest BatchSchedule later)" ]'
