@@ -146,6 +146,23 @@ static int api_error(const char *prog, const char *what, const struct kube_respo
 	return 1;
 }
 
+/* One request, sent again (up to 3 times, 300 ms apart) when no answer
+ * came back at all: a connection the apiserver closed under us (a restart,
+ * a GOAWAY) is not the user's error, and both requests made here are
+ * idempotent (GET, and a merge patch setting fixed values). */
+static int do_retry(struct req_client *cl, enum kube_method m, const char *path, const char *body,
+		    struct kube_response *r)
+{
+	for (int attempt = 1;; attempt++) {
+		if (kube_http_do(cl->http, m, path, body, body ? strlen(body) : 0, r) < 0)
+			return -1;
+		if (r->status != 0 || attempt == 3)
+			return 0;
+		kube_response_release(r);
+		loop_run_once(cl->loop, 300);
+	}
+}
+
 static void object_path(struct buf *p, struct req_client *cl, const char *group,
 			const char *version, const char *resource, const char *name)
 {
@@ -173,7 +190,7 @@ int req_annotate(const char *prog, struct req_client *cl, const char *group, con
 	}
 	char *body = cJSON_PrintUnformatted(patch);
 	cJSON_Delete(patch);
-	if (kube_http_do(cl->http, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body), &r) < 0) {
+	if (do_retry(cl, KUBE_PATCH_MERGE, buf_str(&path), body, &r) < 0) {
 		fprintf(stderr, "kubectl takt %s: %s: request not sent\n", prog, buf_str(&what));
 		rc = 1;
 	} else {
@@ -198,7 +215,7 @@ int req_get(const char *prog, struct req_client *cl, const char *group, const ch
 	buf_init(&what, 512);
 	object_path(&path, cl, group, version, resource, name);
 	buf_addf(&what, "%s %s/%s", resource, cl->ns, name);
-	if (kube_http_do(cl->http, KUBE_GET, buf_str(&path), NULL, 0, &r) < 0) {
+	if (do_retry(cl, KUBE_GET, buf_str(&path), NULL, &r) < 0) {
 		fprintf(stderr, "kubectl takt %s: %s: request not sent\n", prog, buf_str(&what));
 		rc = 1;
 	} else {

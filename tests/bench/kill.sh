@@ -24,7 +24,7 @@ if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
 fi
 # shellcheck disable=SC1091
 . "${TAKT_CLUSTER_STATE:-$root/.cache/cluster}/env"
-kubectl apply -f crds/ >/dev/null
+kubectl get crd batchschedules.takt.io >/dev/null 2>&1 || kubectl apply -f crds/ >/dev/null
 kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/takt-killbench.XXXXXX")
