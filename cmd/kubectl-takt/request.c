@@ -173,7 +173,7 @@ int req_annotate(const char *prog, struct req_client *cl, const char *group, con
 		 const char *resource, const char *name, const char *const *kv, size_t n_kv)
 {
 	struct buf path, what;
-	struct kube_response r;
+	struct kube_response r = {0};
 	int rc = 0;
 	buf_init(&path, 4096);
 	buf_init(&what, 512);
@@ -208,7 +208,7 @@ int req_get(const char *prog, struct req_client *cl, const char *group, const ch
 	    const char *resource, const char *name, cJSON **out)
 {
 	struct buf path, what;
-	struct kube_response r;
+	struct kube_response r = {0};
 	int rc = 0;
 	*out = NULL;
 	buf_init(&path, 4096);

@@ -8,6 +8,7 @@
 #ifndef TAKT_BASE_BANNED_H
 #define TAKT_BASE_BANNED_H
 
-#pragma GCC poison sprintf vsprintf strcpy strcat strncpy strncat strtok atoi atol atoll gmtime localtime ctime asctime
+#pragma GCC poison sprintf vsprintf strcpy strcat strncpy strncat strtok atoi atol atoll gmtime    \
+    localtime ctime asctime
 
 #endif

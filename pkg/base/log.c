@@ -33,8 +33,8 @@ void log_emit(enum log_level lvl, const char *msg, const char *kvfmt, ...)
 
 	/* One fprintf per piece under one stream lock: lines never interleave. */
 	flockfile(stderr);
-	fprintf(stderr, "ts=%s.%03ldZ level=%s msg=\"%s\"", when, ts.tv_nsec / 1000000L,
-		names[lvl], msg);
+	fprintf(stderr, "ts=%s.%03ldZ level=%s msg=\"%s\"", when, ts.tv_nsec / 1000000L, names[lvl],
+		msg);
 	if (kvfmt && *kvfmt) {
 		va_list ap;
 		va_start(ap, kvfmt);

@@ -17,7 +17,7 @@ extern enum log_level log_level_current;
 /* Parses "error|warn|info|debug"; returns 0, or -1 for anything else. */
 int log_set_level(const char *name);
 void log_emit(enum log_level lvl, const char *msg, const char *kvfmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define LOG_AT(lvl, msg, ...)                                                                      \
 	do {                                                                                       \

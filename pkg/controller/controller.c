@@ -472,6 +472,9 @@ static int op_send(struct op *o, enum kube_method m, const char *path, const cha
 	    .body_len = body ? len : 0,
 	    .done = op_done,
 	    .ud = o,
+	    /* The slot's Job leaves at its instant: it never waits in the
+	     * rate-limit queue behind status writes and Events. */
+	    .exempt = o->kind == OP_CREATE,
 	};
 	int rc = kube_http_request(o->c->http, &ro, &o->req);
 	if (rc < 0) {

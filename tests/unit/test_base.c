@@ -81,11 +81,11 @@ static void test_log_level_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_appends_and_formats),
-		cmocka_unit_test(test_buf_refuses_past_max_and_stays_intact),
-		cmocka_unit_test(test_buf_consume_keeps_tail),
-		cmocka_unit_test(test_xgrow_doubles),
-		cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_buf_appends_and_formats),
+	    cmocka_unit_test(test_buf_refuses_past_max_and_stays_intact),
+	    cmocka_unit_test(test_buf_consume_keeps_tail),
+	    cmocka_unit_test(test_xgrow_doubles),
+	    cmocka_unit_test(test_log_level_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
