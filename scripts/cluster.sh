@@ -335,9 +335,10 @@ up_once() {
 		--service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
 		--use-service-account-credentials \
 		--controllers=job-controller,garbage-collector-controller,ttl-after-finished-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,root-ca-certificate-publisher-controller,cronjob-controller \
-		--concurrent-job-syncs=10 --v=1
+		--concurrent-job-syncs=10 --kube-api-qps=5000 --kube-api-burst=10000 --v=1
 	start kube-scheduler "$bin/kube-scheduler" \
-		--kubeconfig="$tmp/kube-scheduler.kubeconfig" --leader-elect=false --secure-port=0 --v=1
+		--kubeconfig="$tmp/kube-scheduler.kubeconfig" --leader-elect=false --secure-port=0 \
+		--kube-api-qps=5000 --kube-api-burst=10000 --v=1
 	# KWOK reads ~/.kwok/kwok.yaml: HOME is the temp dir. TZ=UTC keeps its
 	# timestamps in Z form, which the stages' time arithmetic expects.
 	start kwok env HOME="$tmp/home" TZ=UTC "$bin/kwok" \

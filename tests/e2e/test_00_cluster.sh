@@ -37,7 +37,7 @@ scenario_complete() { # (a) run-for 2s, exit 0 -> Complete
 	t_ok "(a) job ok-2s created" job ok-2s 2s "" || return
 	wait_for 30 "(a) its pod runs" job_pod_running ok-2s || return
 	p=$(pods_of_job ok-2s)
-	wait_for 30 "(a) the Job reaches Complete" job_has_condition ok-2s Complete || return
+	wait_for 60 "(a) the Job reaches Complete" job_has_condition ok-2s Complete || return
 	t_is "(a) the pod Succeeded" "$(pod_phase "$p")" Succeeded
 	t_is "(a) its container exited 0" \
 		"$(kn get pod "$p" -o jsonpath='{.status.containerStatuses[0].state.terminated.exitCode}')" 0
@@ -53,7 +53,7 @@ scenario_complete() { # (a) run-for 2s, exit 0 -> Complete
 scenario_failed() { # (b) exit code 3 -> Failed, 3 visible in the container status
 	local p
 	t_ok "(b) job exit-3 created" job exit-3 1s 3 || return
-	wait_for 30 "(b) the Job reaches Failed" job_has_condition exit-3 Failed || return
+	wait_for 60 "(b) the Job reaches Failed" job_has_condition exit-3 Failed || return
 	p=$(pods_of_job exit-3)
 	t_is "(b) one pod" "$(wc -w <<<"$p" | tr -d ' ')" 1
 	t_is "(b) the pod's phase is Failed" "$(pod_phase "$p")" Failed
@@ -71,7 +71,7 @@ scenario_gc() { # (c) deleting a Job (Background) garbage-collects its pods
 	t_ok "(c) a pod without run-for still runs after 3 s" bash -c "sleep 3; [ \"\$(kubectl -n $NS get pod $p -o jsonpath='{.status.phase}')\" = Running ]"
 	t_ok "(c) delete the Job, propagationPolicy Background" kn delete job forever --cascade=background --wait=false
 	wait_for 20 "(c) the Job is gone" bash -c "kubectl -n $NS get job forever 2>&1 | grep -q NotFound"
-	wait_for 30 "(c) the garbage collector removes its pod" pod_gone "$p"
+	wait_for 60 "(c) the garbage collector removes its pod" pod_gone "$p"
 }
 
 scenario_rbac() { # (d) RBAC is enforced
