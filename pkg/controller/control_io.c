@@ -45,6 +45,7 @@ struct control {
 	struct kube_req *watch;
 	struct lines *lines;
 	char *rv;
+	int64_t watch_since; /* monotonic ms the current watch started */
 	loop_timer_id retry_timer;
 	struct control_stats stats;
 };
@@ -1002,7 +1003,9 @@ static void watch_done(struct kube_req *req, const struct kube_result *res, void
 	if (!ok)
 		LOG_WARN("pod watch for kill requests ended", "status=%d err=%d reason=%s %s",
 			 res->status, res->err, res->reason, res->transport_error);
-	watch_retry(c, ok ? 0 : WATCH_BACKOFF_MS);
+	/* A stream the server ends at once is not reopened in a tight loop. */
+	bool brief = loop_now_monotonic_ms() - c->watch_since < 1000;
+	watch_retry(c, ok && !brief ? 0 : WATCH_BACKOFF_MS);
 }
 
 static void watch_start(struct control *c)
@@ -1033,6 +1036,7 @@ static void watch_start(struct control *c)
 		watch_retry(c, WATCH_BACKOFF_MS);
 	} else {
 		c->watch = o->req;
+		c->watch_since = loop_now_monotonic_ms();
 	}
 	buf_release(&path);
 }
