@@ -113,6 +113,14 @@ fixed_at=$(date +%s)
 wait_for 10 "tab-$sfx: Ready=True again" bcal_ready "tab-$sfx" True
 wait_for 5 "tab: runs resume" runs_since tab $((fixed_at + 1))
 t_is "tab-$sfx: businessDays counts the table's 3 days" "$(bcal_field "tab-$sfx" status.businessDays)" 3
+# Descriptions only: the same days, so nothing is re-planned.
+rv_fixed=$(bcal_field "tab-$sfx" status.sourceResourceVersion)
+t_ok "the table gets descriptions, the same days" \
+	table "$(printf 'date,business,description\n%s,Y,a\n%s,Y,b\n%s,Y,c\n' "$(day -1)" "$today" "$(day 1)")"
+rv_moved() { [ "$(bcal_field "tab-$sfx" status.sourceResourceVersion)" != "$rv_fixed" ]; }
+wait_for 10 "tab-$sfx: status.sourceResourceVersion follows the ConfigMap" rv_moved
+t_like "tab-$sfx: reloaded, not reported as changed (controller log)" \
+	"$(ctl_log | grep "msg=\"calendar loaded\" obj=tab-$sfx " | tail -1)" 'ready=1 .*changed=0'
 ctl_stop
 t_is "the controller exits 0 on SIGTERM" "$?" 0
 t_done
