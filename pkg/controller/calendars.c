@@ -359,7 +359,8 @@ static const struct tz *zone_intern(struct calendars *cs, struct tz *z)
 /* Rebuilds one calendar when what it is made of changed. Returns true when
  * the schedules using it must be re-planned; false when nothing changed,
  * the new build decides every day as the old one did, or the ConfigMaps of
- * its source's namespace are not listed yet (it is rebuilt when they are). */
+ * its source's namespace are not listed yet (it is rebuilt, and reported,
+ * when they are). */
 static bool rebuild(struct calendars *cs, const cJSON *obj)
 {
 	const char *name = jstr(jget(obj, "metadata"), "name");
@@ -391,16 +392,19 @@ static bool rebuild(struct calendars *cs, const cJSON *obj)
 	}
 	if (calendar_spec_source(jget(obj, "spec"), &ref, err, sizeof(err)) == 1 && !st) {
 		/* The source's namespace is being listed: until then the
-		 * calendar is not known, and certainly not the old table. No
-		 * status write (it is rebuilt in a moment, when the list is
-		 * in); at start-up schedules wait for these lists anyway. */
+		 * calendar is not known, and certainly not the old table: a
+		 * reconcile meanwhile fails closed. Not reported, and no status
+		 * write: it is rebuilt (and reported) in a moment, when the
+		 * list is in, so schedules need not flap to CalendarReady=False
+		 * and back with an Event. At start-up schedules wait for these
+		 * lists anyway. */
 		free(e->built_from);
 		e->built_from = NULL;
 		entry_clear(e);
 		e->state = PLAN_CALENDAR_INVALID;
 		snprintf(e->error, sizeof(e->error),
 			 "waiting for the ConfigMaps of namespace %s to be listed", ref.namespace_);
-		return true;
+		return false;
 	}
 	free(e->built_from);
 	e->built_from = xstrdup(from);

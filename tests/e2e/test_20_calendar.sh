@@ -15,10 +15,12 @@ left=$((86400 - $(date -u +%s) % 86400))
 [ "$left" -lt 120 ] && sleep $((left + 2))
 t_ns_create cal20 || t_done
 sfx=${NS##*-}
-CALS="edit-$sfx cov-$sfx tab-$sfx"
+CALS="edit-$sfx cov-$sfx tab-$sfx late-$sfx"
+NS2=$NS-t # a second namespace, for a table in a namespace not watched yet
 cal_cleanup() {
 	local c
 	for c in $CALS; do kubectl delete businesscalendar "$c" --wait=false >/dev/null 2>&1; done
+	kubectl delete namespace "$NS2" --wait=false >/dev/null 2>&1
 	ctl_cleanup
 }
 trap cal_cleanup EXIT
@@ -89,6 +91,21 @@ ctl_facts cov
 t_cmp "cov: no run for a slot before the extension (first slot $(fact first_slot), extended at $ext_at)" \
 	"$(fact first_slot)" -ge $((ext_at - 1))
 t_diag "cov: counters skippedCalendar=$(bs_status cov skippedCalendar) missed=$(bs_status cov missed)"
+
+# --- a table in a namespace the controller does not watch yet -----------
+kubectl create namespace "$NS2" >/dev/null
+kubectl -n "$NS2" create configmap table \
+	--from-literal=table.csv="$(printf '%s,Y\n%s,Y\n' "$today" "$(day 1)")" >/dev/null
+t_ok "calendar late-$sfx, its table in namespace $NS2 (created while running)" kubectl apply -f - <<EOF
+{"apiVersion": "takt.io/v1alpha1", "kind": "BusinessCalendar", "metadata": {"name": "late-$sfx"},
+ "spec": {"timeZone": "UTC", "weekendDays": [],
+          "source": {"configMapRef": {"namespace": "$NS2", "name": "table", "key": "table.csv"}}}}
+EOF
+wait_for 10 "late-$sfx: Ready=True (the new namespace's ConfigMaps listed)" bcal_ready "late-$sfx" True
+t_is "late-$sfx: coverage from the rows" \
+	"$(bcal_field "late-$sfx" status.validFrom)..$(bcal_field "late-$sfx" status.validUntil)" "$today..$(day 1)"
+on_cal late "late-$sfx" >/dev/null
+wait_for 10 "late: runs" runs_since late "$(date +%s)"
 
 # --- a ConfigMap table: edits flow through; broken is fail closed --------
 wait_for 15 "tab: runs (the table says today is a business day)" runs_since tab "$(date +%s)"
