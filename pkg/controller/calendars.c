@@ -445,6 +445,40 @@ static void rebuild_all(struct calendars *cs)
 	store_list_release(&l);
 }
 
+/* Stops the ConfigMap watches of namespaces no calendar names any more, so
+ * a calendar moved or deleted leaves no list of a busy namespace behind.
+ * Only from the calendars' own callbacks: a ConfigMap reflector is never
+ * freed inside its own callback. */
+static void cm_gc(struct calendars *cs)
+{
+	struct store_list l;
+	struct calendar_source_ref ref;
+	char err[256];
+	struct hmap *used = hmap_new();
+	store_list(cs->store, NULL, NULL, &l);
+	for (size_t i = 0; i < l.n; i++)
+		if (calendar_spec_source(jget(l.items[i], "spec"), &ref, err, sizeof(err)) == 1)
+			hmap_put(used, ref.namespace_, cs);
+	store_list_release(&l);
+	size_t pos = 0, n = 0;
+	const char *ns;
+	char **stale = NULL;
+	size_t cap = 0;
+	while (hmap_next(cs->cms, &pos, &ns, NULL))
+		if (!hmap_get(used, ns)) {
+			xgrow((void **)&stale, &cap, n + 1, sizeof(*stale));
+			stale[n++] = xstrdup(ns);
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct cm_watch *w = hmap_del(cs->cms, stale[i]);
+		LOG_INFO("configmap watch stopped", "ns=%s", stale[i]);
+		cm_free(w);
+		free(stale[i]);
+	}
+	free(stale);
+	hmap_free(used, NULL);
+}
+
 static void cal_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
 			const cJSON *new_obj)
 {
@@ -455,10 +489,12 @@ static void cal_changed(void *ud, enum store_event ev, const char *key, const cJ
 		if (e)
 			entry_free(e);
 		cs->changed(cs->ud, key);
+		cm_gc(cs);
 		return;
 	}
 	if (rebuild(cs, new_obj))
 		cs->changed(cs->ud, key);
+	cm_gc(cs);
 }
 
 static void cal_listed(struct reflector *r, bool relist, void *ud)
@@ -468,6 +504,7 @@ static void cal_listed(struct reflector *r, bool relist, void *ud)
 	(void)relist;
 	rebuild_all(cs);
 	cs->changed(cs->ud, NULL);
+	cm_gc(cs);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------- */

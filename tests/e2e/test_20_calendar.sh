@@ -106,6 +106,10 @@ t_is "late-$sfx: coverage from the rows" \
 	"$(bcal_field "late-$sfx" status.validFrom)..$(bcal_field "late-$sfx" status.validUntil)" "$today..$(day 1)"
 on_cal late "late-$sfx" >/dev/null
 wait_for 10 "late: runs" runs_since late "$(date +%s)"
+t_ok "late-$sfx is deleted" kubectl delete businesscalendar "late-$sfx"
+wait_for 10 "late: CalendarReady=False (not found)" bs_cond_is late CalendarReady False
+watch_stopped() { ctl_log | grep -q "msg=\"configmap watch stopped\" ns=$NS2\$"; }
+wait_for 5 "the ConfigMap watch of $NS2 is stopped (no calendar names it)" watch_stopped
 
 # --- a ConfigMap table: edits flow through; broken is fail closed --------
 wait_for 15 "tab: runs (the table says today is a business day)" runs_since tab "$(date +%s)"
