@@ -77,7 +77,10 @@ run_itests() { # C programs against the live cluster (KUBECONFIG from its env)
 }
 
 run_e2e() {
-	# One control plane for the whole e2e suite; always torn down.
+	# One control plane for the whole e2e suite, of this run alone (its own
+	# state directory), so that runs side by side never stop each other's;
+	# always torn down.
+	export TAKT_CLUSTER_STATE=${TAKT_CLUSTER_STATE:-$PWD/.cache/cluster-e2e-$$}
 	local out="$logdir/cluster-up.log"
 	if ! bash scripts/cluster.sh up >"$out" 2>&1; then
 		tail -30 "$out"
@@ -87,14 +90,17 @@ run_e2e() {
 		return
 	fi
 	trap 'bash scripts/cluster.sh down >/dev/null 2>&1' EXIT
-	# shellcheck disable=SC1091
-	. .cache/cluster/env
+	# shellcheck disable=SC1090
+	. "$TAKT_CLUSTER_STATE/env"
 	run_itests
 	run_scripts e2e tests/e2e/test_*.sh
 	bash scripts/cluster.sh down >"$logdir/cluster-down.log" 2>&1
 	trap - EXIT
 	# Teardown is itself a test: nothing the cluster started may survive.
 	run_scripts e2e tests/e2e/after_*.sh
+	rm -rf "$logdir/cluster-logs"
+	cp -r "$TAKT_CLUSTER_STATE/logs" "$logdir/cluster-logs" 2>/dev/null
+	rm -rf "$TAKT_CLUSTER_STATE"
 }
 
 case $what in
