@@ -3,8 +3,11 @@
 # ConfigMap table it reads) reach the schedules that use it by their next
 # slot, without a restart; a date the calendar does not cover, and a broken
 # table, fail closed (CalendarReady=False, the calendar's Ready=False naming
-# the row, a Warning Event) and recover when fixed. test_17 covers the
-# basics (business day / holiday, missing calendar, status fields).
+# the row, a Warning Event) and recover when fixed; a table in a namespace
+# first named while running; and the examples (krx, month-ends,
+# business-hours-5s) planned by the controller exactly as `kubectl takt
+# next` prints them. test_17 covers the basics (business day / holiday,
+# missing calendar, status fields).
 #
 # Dates are UTC days (the calendars' zone is UTC) computed once at the start;
 # the script waits out the last 2 minutes of a UTC day so "today" holds.
@@ -15,7 +18,7 @@ left=$((86400 - $(date -u +%s) % 86400))
 [ "$left" -lt 120 ] && sleep $((left + 2))
 t_ns_create cal20 || t_done
 sfx=${NS##*-}
-CALS="edit-$sfx cov-$sfx tab-$sfx late-$sfx"
+CALS="edit-$sfx cov-$sfx tab-$sfx late-$sfx krx-$sfx"
 NS2=$NS-t # a second namespace, for a table in a namespace not watched yet
 cal_cleanup() {
 	local c
@@ -142,6 +145,20 @@ rv_moved() { [ "$(bcal_field "tab-$sfx" status.sourceResourceVersion)" != "$rv_f
 wait_for 10 "tab-$sfx: status.sourceResourceVersion follows the ConfigMap" rv_moved
 t_like "tab-$sfx: reloaded, not reported as changed (controller log)" \
 	"$(ctl_log | grep "msg=\"calendar loaded\" obj=tab-$sfx " | tail -1)" 'ready=1 .*changed=0'
+
+# --- the examples: the controller plans what `kubectl takt next` prints ---
+krx_named() { sed "s/name: krx\$/name: krx-$sfx/" "$@"; } # the examples on our own calendar
+EX=$T_ROOT/examples
+t_ok "the krx calendar (as krx-$sfx)" kubectl apply -f <(krx_named "$EX/calendars/krx-2026.yaml")
+wait_for 10 "krx-$sfx: Ready=True" bcal_ready "krx-$sfx" True
+t_ok "the example schedules on it" kn apply -f <(krx_named "$EX/month-ends.yaml") -f <(krx_named "$EX/business-hours-5s.yaml")
+for ex in month-ends:month-ends.yaml market-hours:business-hours-5s.yaml \
+	market-hours-close:business-hours-5s.yaml; do
+	bs=${ex%%:*} file=$EX/${ex#*:}
+	want=$("$T_ROOT/bin/kubectl-takt" next -f "$file" --name "$bs" --calendar "$EX/calendars/krx-2026.yaml" --count 1)
+	wait_for 10 "$bs: nextScheduleTime is set" test -n "$(bs_status "$bs" nextScheduleTime)"
+	t_is "$bs: the controller's next slot is the CLI's ($want)" "$(bs_status "$bs" nextScheduleTime)" "${want%Z}.000Z"
+done
 ctl_stop
 t_is "the controller exits 0 on SIGTERM" "$?" 0
 t_done
