@@ -16,6 +16,16 @@
 #include "loop/loop.h"
 #include "base/banned.h"
 
+/* Drops what no consumer of the store reads before the object is kept:
+ * metadata.managedFields is often the largest part of a Job or Pod, and a
+ * store holds thousands of them (client-go's informers trim it the same way). */
+static void trim_object(cJSON *obj)
+{
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	if (cJSON_IsObject(meta))
+		cJSON_DeleteItemFromObjectCaseSensitive(meta, "managedFields");
+}
+
 enum step { STEP_LIST, STEP_WATCH };
 
 /* What a watch line asked for when it stopped the stream. */
@@ -359,6 +369,7 @@ static void list_done(struct kube_req *req, const struct kube_result *res, void 
 	cJSON *it;
 	while (items && (it = items->child) != NULL) {
 		cJSON_DetachItemViaPointer((cJSON *)items, it);
+		trim_object(it);
 		XGROW(r->items, r->items_cap, r->nitems + 1);
 		r->items[r->nitems++] = it;
 	}
@@ -462,6 +473,7 @@ static int on_line(void *ctx, const char *line, size_t len)
 	int rc = 0;
 	if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
 		cJSON_DetachItemViaPointer(ev, obj);
+		trim_object(obj);
 		advance_rv(r, obj);
 		r->st.events++;
 		r->watch_events++;

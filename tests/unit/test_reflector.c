@@ -435,10 +435,38 @@ static void test_reflector_state_names(void **state)
 	assert_null(reflector_new(NULL, NULL, NULL, &bad, NULL, NULL));
 }
 
+/* managedFields never reach the store, from a list or from a watch event:
+ * they are the bulk of a Job or Pod and nothing reads them. */
+static void test_reflector_trims_managed_fields(void **state)
+{
+	struct world *w = world_new(0);
+	reflector_start(w->r);
+	run_until_request(w);
+	fake_reply(&w->fake, 200,
+		   "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{"
+		   "\"name\":\"a\",\"namespace\":\"t\",\"resourceVersion\":\"5\","
+		   "\"managedFields\":[{\"manager\":\"kubectl\"}]},\"data\":{\"k\":\"v\"}}]}");
+	const cJSON *a = store_get(w->store, "t/a");
+	assert_non_null(a);
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(a, "metadata");
+	assert_null(cJSON_GetObjectItemCaseSensitive(meta, "managedFields"));
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(a, "data"));
+	run_until_request(w);
+	fake_stream(&w->fake, EV("ADDED", "{\"metadata\":{\"name\":\"b\",\"namespace\":\"t\","
+					  "\"resourceVersion\":\"11\",\"managedFields\":[{}]}}"));
+	const cJSON *b = store_get(w->store, "t/b");
+	assert_non_null(b);
+	meta = cJSON_GetObjectItemCaseSensitive(b, "metadata");
+	assert_null(cJSON_GetObjectItemCaseSensitive(meta, "managedFields"));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(meta, "name")->valuestring, "b");
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reflector_lists_pages_then_watches),
+	    cmocka_unit_test(test_reflector_trims_managed_fields),
 	    cmocka_unit_test(test_reflector_applies_events_across_chunks_and_resumes),
 	    cmocka_unit_test(test_reflector_error_event_410_relists_and_reports_gap),
 	    cmocka_unit_test(test_reflector_http_410_on_watch_relists),
