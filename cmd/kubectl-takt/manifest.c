@@ -12,33 +12,26 @@
 #include "base/xalloc.h"
 #include "calendar/calendar.h"
 #include "kube/yaml.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+/* Sets the message and yields -EINVAL, so a failure is one statement. */
+#define seterr(err, errlen, ...) (errmsg_set((err), (errlen), __VA_ARGS__), -EINVAL)
 
 int manifest_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		int e = errno;
-		seterr(err, errlen, "cannot read %s: %s", path, strerror(e));
+		errmsg_set(err, errlen, "cannot read %s: %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
 	    (unsigned long long)st.st_size > MANIFEST_FILE_MAX) {
 		fclose(f);
-		seterr(err, errlen, "%s is %lld bytes; at most %u", path, (long long)st.st_size,
-		       MANIFEST_FILE_MAX);
+		errmsg_set(err, errlen, "%s is %lld bytes; at most %u", path, (long long)st.st_size,
+			   MANIFEST_FILE_MAX);
 		return -EFBIG;
 	}
 	/* Read in chunks rather than trusting st_size: a pipe or a file being
@@ -53,7 +46,8 @@ int manifest_read_file(const char *path, char **text, size_t *len, char *err, si
 		if (n > MANIFEST_FILE_MAX) {
 			free(data);
 			fclose(f);
-			seterr(err, errlen, "%s is larger than %u bytes", path, MANIFEST_FILE_MAX);
+			errmsg_set(err, errlen, "%s is larger than %u bytes", path,
+				   MANIFEST_FILE_MAX);
 			return -EFBIG;
 		}
 		if (got == 0)
@@ -63,7 +57,7 @@ int manifest_read_file(const char *path, char **text, size_t *len, char *err, si
 	fclose(f);
 	if (failed) {
 		free(data);
-		seterr(err, errlen, "cannot read %s", path);
+		errmsg_set(err, errlen, "cannot read %s", path);
 		return -EIO;
 	}
 	data[n] = 0;
@@ -123,12 +117,13 @@ const cJSON *manifest_find(const cJSON *docs, const char *kind, const char *name
 	if (n == 1)
 		return found;
 	if (n > 1)
-		seterr(err, errlen, "%d %ss%s%s in it (%s)", n, kind, name ? " named " : "",
-		       name ? name : "", names);
+		errmsg_set(err, errlen, "%d %ss%s%s in it (%s)", n, kind, name ? " named " : "",
+			   name ? name : "", names);
 	else if (name && nkind)
-		seterr(err, errlen, "no %s named \"%s\" in it (it holds %s)", kind, name, names);
+		errmsg_set(err, errlen, "no %s named \"%s\" in it (it holds %s)", kind, name,
+			   names);
 	else
-		seterr(err, errlen, "no %s in it", kind);
+		errmsg_set(err, errlen, "no %s in it", kind);
 	return NULL;
 }
 

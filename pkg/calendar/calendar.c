@@ -14,6 +14,7 @@
 
 #include "base/xalloc.h"
 #include "tz/civil.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 enum listing_origin { FROM_HOLIDAYS, FROM_EXTRA, FROM_CSV };
@@ -47,18 +48,6 @@ struct calendar {
 };
 
 /* --- messages -------------------------------------------------------------- */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A value from the input, quoted into a message: bounded and printable, so a
  * hostile table cannot put control characters or megabytes into an Event. */
@@ -105,7 +94,7 @@ int calendar_builder_set_zone(struct calendar_builder *b, const char *zone, char
 			      size_t errlen)
 {
 	if (zone && (!*zone || strlen(zone) > 255)) {
-		seterr(err, errlen, "timeZone must be a non-empty name of at most 255 bytes");
+		errmsg_set(err, errlen, "timeZone must be a non-empty name of at most 255 bytes");
 		return -EINVAL;
 	}
 	free(b->zone);
@@ -304,11 +293,11 @@ int calendar_builder_add_csv(struct calendar_builder *b, const char *name, const
 	else
 		pre[0] = '\0';
 	if (len > CALENDAR_CSV_MAX) {
-		seterr(err, errlen, "%s is %zu bytes; at most %u", safe, len, CALENDAR_CSV_MAX);
+		errmsg_set(err, errlen, "%s is %zu bytes; at most %u", safe, len, CALENDAR_CSV_MAX);
 		return -EFBIG;
 	}
 	if (b->nsources >= UINT16_MAX) {
-		seterr(err, errlen, "%stoo many tables", pre);
+		errmsg_set(err, errlen, "%stoo many tables", pre);
 		return -EINVAL;
 	}
 	size_t keep = b->nlist;
@@ -332,7 +321,7 @@ int calendar_builder_add_csv(struct calendar_builder *b, const char *name, const
 		size_t nf = 0;
 		const char *why = NULL;
 		if (csv_record(&r, f, &nf, &why) < 0) {
-			seterr(err, errlen, "%srow %" PRIu32 ": %s", pre, row, why);
+			errmsg_set(err, errlen, "%srow %" PRIu32 ": %s", pre, row, why);
 			goto fail;
 		}
 		for (size_t i = 0; i < nf && i < CSV_MAX_FIELDS; i++)
@@ -341,41 +330,44 @@ int calendar_builder_add_csv(struct calendar_builder *b, const char *name, const
 		first_record = false;
 		if (header) {
 			if (nf < 2 || nf > 3 || !field_is(&f[1], "business")) {
-				seterr(err, errlen,
-				       "%srow %" PRIu32
-				       ": a header must be date,business[,description]",
-				       pre, row);
+				errmsg_set(err, errlen,
+					   "%srow %" PRIu32
+					   ": a header must be date,business[,description]",
+					   pre, row);
 				goto fail;
 			}
 			continue;
 		}
 		if (nf > CSV_MAX_FIELDS) {
-			seterr(err, errlen,
-			       "%srow %" PRIu32 ": %zu fields; expected date,flag[,description] "
-			       "(quote a description that holds commas)",
-			       pre, row, nf);
+			errmsg_set(err, errlen,
+				   "%srow %" PRIu32
+				   ": %zu fields; expected date,flag[,description] "
+				   "(quote a description that holds commas)",
+				   pre, row, nf);
 			goto fail;
 		}
 		char q[48];
 		int64_t day;
 		if (civil_parse_date(f[0].p, f[0].len, &day) < 0) {
 			quote_value(f[0].p, f[0].len, q, sizeof(q));
-			seterr(err, errlen, "%srow %" PRIu32 ": \"%s\" is not a valid date", pre,
-			       row, q);
+			errmsg_set(err, errlen, "%srow %" PRIu32 ": \"%s\" is not a valid date",
+				   pre, row, q);
 			goto fail;
 		}
 		if (nf < 2) {
-			seterr(err, errlen,
-			       "%srow %" PRIu32 ": missing flag; expected date,flag[,description]",
-			       pre, row);
+			errmsg_set(err, errlen,
+				   "%srow %" PRIu32
+				   ": missing flag; expected date,flag[,description]",
+				   pre, row);
 			goto fail;
 		}
 		bool business;
 		if (parse_flag(&f[1], &business) < 0) {
 			quote_value(f[1].p, f[1].len, q, sizeof(q));
-			seterr(err, errlen,
-			       "%srow %" PRIu32 ": flag \"%s\" is not one of Y N 1 0 true false",
-			       pre, row, q);
+			errmsg_set(err, errlen,
+				   "%srow %" PRIu32
+				   ": flag \"%s\" is not one of Y N 1 0 true false",
+				   pre, row, q);
 			goto fail;
 		}
 		add_listing(b, day, FROM_CSV, row, source, business);
@@ -443,20 +435,21 @@ int calendar_builder_build(const struct calendar_builder *b, struct calendar **o
 		}
 	}
 	if (!have_from || !have_until) {
-		seterr(err, errlen, "%s is required when no table gives the coverage",
-		       !have_from ? "validFrom" : "validUntil");
+		errmsg_set(err, errlen, "%s is required when no table gives the coverage",
+			   !have_from ? "validFrom" : "validUntil");
 		return -EINVAL;
 	}
 	char d1[16], d2[16];
 	fmt_day(from, d1);
 	fmt_day(until, d2);
 	if (from > until) {
-		seterr(err, errlen, "validFrom %s is after validUntil %s", d1, d2);
+		errmsg_set(err, errlen, "validFrom %s is after validUntil %s", d1, d2);
 		return -EINVAL;
 	}
 	if (until - from + 1 > CALENDAR_MAX_DAYS) {
-		seterr(err, errlen, "coverage %s..%s is %" PRId64 " days; at most %d (100 years)",
-		       d1, d2, until - from + 1, CALENDAR_MAX_DAYS);
+		errmsg_set(err, errlen,
+			   "coverage %s..%s is %" PRId64 " days; at most %d (100 years)", d1, d2,
+			   until - from + 1, CALENDAR_MAX_DAYS);
 		return -EINVAL;
 	}
 	uint32_t ndays = (uint32_t)(until - from + 1);
@@ -479,8 +472,9 @@ int calendar_builder_build(const struct calendar_builder *b, struct calendar **o
 		describe_listing(b, no, what1, sizeof(what1));
 		describe_listing(b, yes, what2, sizeof(what2));
 		fmt_day(day, ds);
-		seterr(err, errlen, "%s is listed both as a holiday and as a business day (%s, %s)",
-		       ds, what1, what2);
+		errmsg_set(err, errlen,
+			   "%s is listed both as a holiday and as a business day (%s, %s)", ds,
+			   what1, what2);
 		free(mark);
 		return -EINVAL;
 	}
@@ -548,14 +542,14 @@ static int json_date(const cJSON *v, const char *field, int idx, int64_t *day, c
 	else
 		snprintf(where, sizeof(where), "%s", field);
 	if (!cJSON_IsString(v) || !v->valuestring) {
-		seterr(err, errlen, "%s: must be a date string \"YYYY-MM-DD\"", where);
+		errmsg_set(err, errlen, "%s: must be a date string \"YYYY-MM-DD\"", where);
 		return -EINVAL;
 	}
 	size_t n = strlen(v->valuestring);
 	if (civil_parse_date(v->valuestring, n, day) < 0) {
 		char q[48];
 		quote_value(v->valuestring, n, q, sizeof(q));
-		seterr(err, errlen, "%s: \"%s\" is not a valid date", where, q);
+		errmsg_set(err, errlen, "%s: \"%s\" is not a valid date", where, q);
 		return -EINVAL;
 	}
 	return 0;
@@ -568,7 +562,7 @@ static int json_day_list(const cJSON *spec, const char *field, struct calendar_b
 	if (!a || cJSON_IsNull(a))
 		return 0;
 	if (!cJSON_IsArray(a)) {
-		seterr(err, errlen, "%s: must be a list of dates", field);
+		errmsg_set(err, errlen, "%s: must be a list of dates", field);
 		return -EINVAL;
 	}
 	int idx = 0;
@@ -594,7 +588,7 @@ static int json_weekend(const cJSON *spec, struct calendar_builder *b, char *err
 	if (!a || cJSON_IsNull(a))
 		return 0;
 	if (!cJSON_IsArray(a)) {
-		seterr(err, errlen, "weekendDays: must be a list of day names");
+		errmsg_set(err, errlen, "weekendDays: must be a list of day names");
 		return -EINVAL;
 	}
 	unsigned mask = 0;
@@ -611,9 +605,10 @@ static int json_weekend(const cJSON *spec, struct calendar_builder *b, char *err
 			char q[48] = "";
 			if (cJSON_IsString(v) && v->valuestring)
 				quote_value(v->valuestring, strlen(v->valuestring), q, sizeof(q));
-			seterr(err, errlen,
-			       "weekendDays[%d]: \"%s\" is not one of SUN MON TUE WED THU FRI SAT",
-			       idx, q);
+			errmsg_set(
+			    err, errlen,
+			    "weekendDays[%d]: \"%s\" is not one of SUN MON TUE WED THU FRI SAT",
+			    idx, q);
 			return -EINVAL;
 		}
 		mask |= 1u << found;
@@ -637,7 +632,7 @@ int calendar_spec_source(const struct cJSON *spec, struct calendar_source_ref *r
 		return 0;
 	const cJSON *cm = cJSON_GetObjectItemCaseSensitive(src, "configMapRef");
 	if (!cJSON_IsObject(src) || !cJSON_IsObject(cm)) {
-		seterr(err, errlen, "source: must hold configMapRef {namespace, name, key}");
+		errmsg_set(err, errlen, "source: must hold configMapRef {namespace, name, key}");
 		return -EINVAL;
 	}
 	ref->namespace_ = json_string(cm, "namespace");
@@ -646,9 +641,9 @@ int calendar_spec_source(const struct cJSON *spec, struct calendar_source_ref *r
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(cm, "key");
 	if (!ref->namespace_ || !*ref->namespace_ || !ref->name || !*ref->name ||
 	    (key && !cJSON_IsNull(key) && (!ref->key || !*ref->key))) {
-		seterr(err, errlen,
-		       "source.configMapRef: namespace and name are required strings (key is "
-		       "optional, default table.csv)");
+		errmsg_set(err, errlen,
+			   "source.configMapRef: namespace and name are required strings (key is "
+			   "optional, default table.csv)");
 		return -EINVAL;
 	}
 	if (!ref->key)
@@ -660,7 +655,7 @@ int calendar_from_spec_json(const struct cJSON *spec, const char *csv, size_t cs
 			    struct calendar **out, char *err, size_t errlen)
 {
 	if (!cJSON_IsObject(spec)) {
-		seterr(err, errlen, "spec: must be an object");
+		errmsg_set(err, errlen, "spec: must be an object");
 		return -EINVAL;
 	}
 	struct calendar_builder b;
@@ -669,7 +664,7 @@ int calendar_from_spec_json(const struct cJSON *spec, const char *csv, size_t cs
 	const cJSON *zone = cJSON_GetObjectItemCaseSensitive(spec, "timeZone");
 	if (zone && !cJSON_IsNull(zone)) {
 		if (!cJSON_IsString(zone) || !zone->valuestring) {
-			seterr(err, errlen, "timeZone: must be a string");
+			errmsg_set(err, errlen, "timeZone: must be a string");
 			goto out;
 		}
 		if (calendar_builder_set_zone(&b, zone->valuestring, err, errlen) < 0)
@@ -702,7 +697,8 @@ int calendar_from_spec_json(const struct cJSON *spec, const char *csv, size_t cs
 		quote_value(ref.namespace_, strlen(ref.namespace_), ns, sizeof(ns));
 		quote_value(ref.name, strlen(ref.name), nm, sizeof(nm));
 		quote_value(ref.key, strlen(ref.key), key, sizeof(key));
-		seterr(err, errlen, "source: the table %s/%s key %s was not supplied", ns, nm, key);
+		errmsg_set(err, errlen, "source: the table %s/%s key %s was not supplied", ns, nm,
+			   key);
 		goto out;
 	}
 	if (csv) {

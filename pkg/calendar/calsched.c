@@ -25,21 +25,10 @@
 #include "cron/cron.h"
 #include "tz/civil.h"
 #include "tz/tz.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 #define DAY INT64_C(86400)
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A value quoted into a message: printable and bounded, as it may come from
  * any user's spec and end up in an Event. */
@@ -75,8 +64,8 @@ int calsched_parse_days(const char *s, enum calsched_days *out, char *err, size_
 		*out = CALSCHED_NON_BUSINESS_DAYS;
 	else {
 		char q[48];
-		seterr(err, errlen, "days: \"%s\" is not one of BusinessDays NonBusinessDays",
-		       safe(s, q));
+		errmsg_set(err, errlen, "days: \"%s\" is not one of BusinessDays NonBusinessDays",
+			   safe(s, q));
 		return -EINVAL;
 	}
 	return 0;
@@ -92,10 +81,10 @@ int calsched_parse_shift(const char *s, enum calsched_shift *out, char *err, siz
 		*out = CALSCHED_PREVIOUS_BUSINESS_DAY;
 	else {
 		char q[48];
-		seterr(err, errlen,
-		       "onNonBusinessDay: \"%s\" is not one of Skip NextBusinessDay "
-		       "PreviousBusinessDay",
-		       safe(s, q));
+		errmsg_set(err, errlen,
+			   "onNonBusinessDay: \"%s\" is not one of Skip NextBusinessDay "
+			   "PreviousBusinessDay",
+			   safe(s, q));
 		return -EINVAL;
 	}
 	return 0;
@@ -104,17 +93,18 @@ int calsched_parse_shift(const char *s, enum calsched_shift *out, char *err, siz
 static int add_bdom(struct calsched_rules *r, long n, char *err, size_t errlen)
 {
 	if (n == 0 || n > CALSCHED_MAX_NTH || n < -CALSCHED_MAX_NTH) {
-		seterr(err, errlen,
-		       "businessDayOfMonth: %ld must be 1..%d (from the start) or -1..-%d (from "
-		       "the end)",
-		       n, CALSCHED_MAX_NTH, CALSCHED_MAX_NTH);
+		errmsg_set(
+		    err, errlen,
+		    "businessDayOfMonth: %ld must be 1..%d (from the start) or -1..-%d (from "
+		    "the end)",
+		    n, CALSCHED_MAX_NTH, CALSCHED_MAX_NTH);
 		return -EINVAL;
 	}
 	for (int i = 0; i < r->nbdom; i++)
 		if (r->bdom[i] == n)
 			return 0;
 	if (r->nbdom == CALSCHED_MAX_BDOM) {
-		seterr(err, errlen, "businessDayOfMonth: at most %d values", CALSCHED_MAX_BDOM);
+		errmsg_set(err, errlen, "businessDayOfMonth: at most %d values", CALSCHED_MAX_BDOM);
 		return -EINVAL;
 	}
 	r->bdom[r->nbdom++] = (int)n;
@@ -131,8 +121,9 @@ int calsched_parse_bdom_list(const char *s, struct calsched_rules *r, char *err,
 		errno = 0;
 		long n = strtol(p, &end, 10);
 		if (end == p || errno) {
-			seterr(err, errlen, "businessDayOfMonth: \"%s\" is not a list of integers",
-			       safe(s, q));
+			errmsg_set(err, errlen,
+				   "businessDayOfMonth: \"%s\" is not a list of integers",
+				   safe(s, q));
 			return -EINVAL;
 		}
 		if (add_bdom(r, n, err, errlen) < 0)
@@ -140,8 +131,9 @@ int calsched_parse_bdom_list(const char *s, struct calsched_rules *r, char *err,
 		if (*end == '\0')
 			return 0;
 		if (*end != ',') {
-			seterr(err, errlen, "businessDayOfMonth: \"%s\" is not a list of integers",
-			       safe(s, q));
+			errmsg_set(err, errlen,
+				   "businessDayOfMonth: \"%s\" is not a list of integers",
+				   safe(s, q));
 			return -EINVAL;
 		}
 		p = end + 1;
@@ -156,7 +148,7 @@ int calsched_rules_from_json(const struct cJSON *calendar, struct calsched_rules
 	if (!calendar || cJSON_IsNull(calendar))
 		return 0;
 	if (!cJSON_IsObject(calendar)) {
-		seterr(err, errlen, "calendar: must be an object");
+		errmsg_set(err, errlen, "calendar: must be an object");
 		return -EINVAL;
 	}
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(calendar, "days");
@@ -192,7 +184,7 @@ int calsched_rules_from_json(const struct cJSON *calendar, struct calsched_rules
 		goto bad;
 	return 0;
 bad:
-	seterr(err, errlen, "calendar.%s", why);
+	errmsg_set(err, errlen, "calendar.%s", why);
 	return -EINVAL;
 }
 
@@ -203,31 +195,32 @@ int calsched_validate(const struct calsched_rules *r, const struct cron_expr *e,
 	if ((unsigned)r->days > CALSCHED_NON_BUSINESS_DAYS ||
 	    (unsigned)r->shift > CALSCHED_PREVIOUS_BUSINESS_DAY || r->nbdom < 0 ||
 	    r->nbdom > CALSCHED_MAX_BDOM) {
-		seterr(err, errlen, "calendar rules are corrupt");
+		errmsg_set(err, errlen, "calendar rules are corrupt");
 		return -EINVAL;
 	}
 	for (int i = 0; i < r->nbdom; i++) {
 		if (r->bdom[i] == 0 || r->bdom[i] > CALSCHED_MAX_NTH ||
 		    r->bdom[i] < -CALSCHED_MAX_NTH) {
-			seterr(err, errlen, "businessDayOfMonth: %d must be 1..%d or -1..-%d",
-			       r->bdom[i], CALSCHED_MAX_NTH, CALSCHED_MAX_NTH);
+			errmsg_set(err, errlen, "businessDayOfMonth: %d must be 1..%d or -1..-%d",
+				   r->bdom[i], CALSCHED_MAX_NTH, CALSCHED_MAX_NTH);
 			return -EINVAL;
 		}
 	}
 	if (r->days == CALSCHED_NON_BUSINESS_DAYS && r->shift != CALSCHED_SKIP) {
-		seterr(err, errlen, "onNonBusinessDay: %s requires days: BusinessDays",
-		       shifts[r->shift]);
+		errmsg_set(err, errlen, "onNonBusinessDay: %s requires days: BusinessDays",
+			   shifts[r->shift]);
 		return -EINVAL;
 	}
 	if (r->days == CALSCHED_NON_BUSINESS_DAYS && r->nbdom) {
-		seterr(err, errlen, "businessDayOfMonth: requires days: BusinessDays");
+		errmsg_set(err, errlen, "businessDayOfMonth: requires days: BusinessDays");
 		return -EINVAL;
 	}
 	if (e && r->shift != CALSCHED_SKIP && cron_is_every(e, NULL)) {
-		seterr(err, errlen,
-		       "onNonBusinessDay: %s cannot move @every slots, which are not wall-clock "
-		       "times; use Skip",
-		       shifts[r->shift]);
+		errmsg_set(
+		    err, errlen,
+		    "onNonBusinessDay: %s cannot move @every slots, which are not wall-clock "
+		    "times; use Skip",
+		    shifts[r->shift]);
 		return -EINVAL;
 	}
 	return 0;

@@ -23,6 +23,7 @@
 #include "tz/civil.h"
 #include "tz/tz.h"
 
+#include "kube/obj.h"
 #include "base/banned.h"
 
 #define GROUP	"takt.io"
@@ -68,16 +69,6 @@ struct cal_status_op {
 };
 
 static void rebuild_all(struct calendars *cs);
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(jget(o, k));
-}
 
 static void entry_clear(struct cal_entry *e)
 {
@@ -140,19 +131,19 @@ static void status_done(struct kube_req *req, const struct kube_result *res, voi
 
 cJSON *calendars_status_json(const struct calendars_built *b, const cJSON *obj, int64_t now_ms)
 {
-	double gen = cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
+	double gen = cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
 	bool ok = b->state == PLAN_CALENDAR_OK && b->cal;
 	const char *want = ok ? "True" : "False";
 	char now[40], d[16];
 	rfc3339_format(now_ms, false, now, sizeof(now));
 	const char *since = now;
 	const cJSON *it;
-	cJSON_ArrayForEach(it, jget(jget(obj, "status"), "conditions"))
+	cJSON_ArrayForEach(it, kobj_get(kobj_get(obj, "status"), "conditions"))
 	{
-		const char *t = jstr(it, "type"), *st = jstr(it, "status");
+		const char *t = kobj_str(it, "type"), *st = kobj_str(it, "status");
 		if (t && st && !strcmp(t, "Ready") && !strcmp(st, want) &&
-		    jstr(it, "lastTransitionTime"))
-			since = jstr(it, "lastTransitionTime");
+		    kobj_str(it, "lastTransitionTime"))
+			since = kobj_str(it, "lastTransitionTime");
 	}
 	cJSON *s = cJSON_CreateObject();
 	cJSON_AddNumberToObject(s, "observedGeneration", isnan(gen) ? 0 : gen);
@@ -191,7 +182,7 @@ bool calendars_status_is(const cJSON *cur, const cJSON *want)
 		return false;
 	cJSON_ArrayForEach(it, want)
 	{
-		const cJSON *have = jget(cur, it->string);
+		const cJSON *have = kobj_get(cur, it->string);
 		if (cJSON_IsNull(it) ? have != NULL && !cJSON_IsNull(have)
 				     : !have || !cJSON_Compare(have, it, 1))
 			return false;
@@ -209,7 +200,7 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 	snprintf(view.error, sizeof(view.error), "%s", e->error);
 	snprintf(view.source_rv, sizeof(view.source_rv), "%s", e->source_rv);
 	cJSON *st = calendars_status_json(&view, obj, loop_now_realtime_ms());
-	if (calendars_status_is(jget(obj, "status"), st)) {
+	if (calendars_status_is(kobj_get(obj, "status"), st)) {
 		cJSON_Delete(st);
 		return;
 	}
@@ -292,7 +283,7 @@ static void fail(struct calendars_built *b, const char *fmt, ...)
 
 void calendars_build(const cJSON *obj, const cJSON *cm, struct calendars_built *out)
 {
-	const cJSON *spec = jget(obj, "spec");
+	const cJSON *spec = kobj_get(obj, "spec");
 	struct calendar_source_ref ref;
 	char err[512] = "";
 	const char *csv = NULL;
@@ -305,9 +296,9 @@ void calendars_build(const cJSON *obj, const cJSON *cm, struct calendars_built *
 		if (!cm) {
 			cm_missing = true;
 		} else {
-			const char *rv = jstr(jget(cm, "metadata"), "resourceVersion");
+			const char *rv = kobj_str(kobj_get(cm, "metadata"), "resourceVersion");
 			snprintf(out->source_rv, sizeof(out->source_rv), "%s", rv ? rv : "");
-			csv = jstr(jget(cm, "data"), ref.key);
+			csv = kobj_str(kobj_get(cm, "data"), ref.key);
 			key_missing = csv == NULL;
 		}
 	}
@@ -363,10 +354,10 @@ static const struct tz *zone_intern(struct calendars *cs, struct tz *z)
  * when they are). */
 static bool rebuild(struct calendars *cs, const cJSON *obj)
 {
-	const char *name = jstr(jget(obj, "metadata"), "name");
+	const char *name = kobj_str(kobj_get(obj, "metadata"), "name");
 	/* The generation, not the resourceVersion: our own status writes
 	 * must not cause rebuilds. */
-	double gen = cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
+	double gen = cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
 	struct calendar_source_ref ref;
 	char err[512], from[160];
 	const cJSON *cm = NULL;
@@ -374,10 +365,10 @@ static bool rebuild(struct calendars *cs, const cJSON *obj)
 	if (!name)
 		return false;
 	struct store *st = NULL;
-	if (calendar_spec_source(jget(obj, "spec"), &ref, err, sizeof(err)) == 1) {
+	if (calendar_spec_source(kobj_get(obj, "spec"), &ref, err, sizeof(err)) == 1) {
 		st = cm_store(cs, ref.namespace_);
 		cm = st ? store_get_ns(st, ref.namespace_, ref.name) : NULL;
-		cm_rv = cm ? jstr(jget(cm, "metadata"), "resourceVersion") : "";
+		cm_rv = cm ? kobj_str(kobj_get(cm, "metadata"), "resourceVersion") : "";
 	}
 	snprintf(from, sizeof(from), "%.0f/%s", isnan(gen) ? 0.0 : gen, cm_rv ? cm_rv : "");
 	struct cal_entry *e = hmap_get(cs->entries, name);
@@ -390,7 +381,7 @@ static bool rebuild(struct calendars *cs, const cJSON *obj)
 	} else if (e->built_from && !strcmp(e->built_from, from)) {
 		return false;
 	}
-	if (calendar_spec_source(jget(obj, "spec"), &ref, err, sizeof(err)) == 1 && !st) {
+	if (calendar_spec_source(kobj_get(obj, "spec"), &ref, err, sizeof(err)) == 1 && !st) {
 		/* The source's namespace is being listed: until then the
 		 * calendar is not known, and certainly not the old table: a
 		 * reconcile meanwhile fails closed. Not reported, and no status
@@ -440,7 +431,7 @@ static void rebuild_all(struct calendars *cs)
 	store_list(cs->store, NULL, NULL, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		if (rebuild(cs, l.items[i]))
-			cs->changed(cs->ud, jstr(jget(l.items[i], "metadata"), "name"));
+			cs->changed(cs->ud, kobj_str(kobj_get(l.items[i], "metadata"), "name"));
 	}
 	store_list_release(&l);
 }
@@ -457,7 +448,7 @@ static void cm_gc(struct calendars *cs)
 	struct hmap *used = hmap_new();
 	store_list(cs->store, NULL, NULL, &l);
 	for (size_t i = 0; i < l.n; i++)
-		if (calendar_spec_source(jget(l.items[i], "spec"), &ref, err, sizeof(err)) == 1)
+		if (calendar_spec_source(kobj_get(l.items[i], "spec"), &ref, err, sizeof(err)) == 1)
 			hmap_put(used, ref.namespace_, cs);
 	store_list_release(&l);
 	size_t pos = 0, n = 0;

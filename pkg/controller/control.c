@@ -9,22 +9,8 @@
 #include "base/xalloc.h"
 #include "tz/civil.h"
 
+#include "kube/obj.h"
 #include "base/banned.h"
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(jget(o, k));
-}
-
-static const char *md(const cJSON *obj, const char *k)
-{
-	return jstr(jget(obj, "metadata"), k);
-}
 
 static bool str_eq(const char *a, const char *b)
 {
@@ -122,7 +108,7 @@ bool control_handled(const struct spec_status *st, enum control_kind k, const ch
 	const cJSON *last = k == CONTROL_KILL ? st->last_kill : st->last_run_now;
 	if (!id)
 		return false;
-	if (str_eq(jstr(last, "requestId"), id))
+	if (str_eq(kobj_str(last, "requestId"), id))
 		return true;
 	if (control_handled_entry(k, id, entry, sizeof(entry)))
 		return false;
@@ -181,9 +167,9 @@ void control_mark_handled(struct spec_status *st, enum control_kind k, const cha
 const cJSON *control_controller_ref(const cJSON *obj)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, jget(jget(obj, "metadata"), "ownerReferences"))
+	cJSON_ArrayForEach(it, kobj_get(kobj_get(obj, "metadata"), "ownerReferences"))
 	{
-		if (cJSON_IsTrue(jget(it, "controller")))
+		if (cJSON_IsTrue(kobj_get(it, "controller")))
 			return it;
 	}
 	return NULL;
@@ -194,13 +180,13 @@ const cJSON *control_controller_ref(const cJSON *obj)
 static int owned_by(const cJSON *child, const cJSON *owner, const char *api_version,
 		    const char *kind, char *why, size_t n)
 {
-	const char *cname = md(child, "name") ? md(child, "name") : "?";
-	const char *oname = md(owner, "name"), *ouid = md(owner, "uid");
+	const char *cname = kobj_meta(child, "name") ? kobj_meta(child, "name") : "?";
+	const char *oname = kobj_meta(owner, "name"), *ouid = kobj_meta(owner, "uid");
 	if (!oname || !ouid) {
 		snprintf(why, n, "%s has no name or uid", kind);
 		return -ENOENT;
 	}
-	if (!str_eq(md(child, "namespace"), md(owner, "namespace"))) {
+	if (!str_eq(kobj_meta(child, "namespace"), kobj_meta(owner, "namespace"))) {
 		snprintf(why, n, "%s is not in the namespace of %s %s", cname, kind, oname);
 		return -ENOENT;
 	}
@@ -209,16 +195,17 @@ static int owned_by(const cJSON *child, const cJSON *owner, const char *api_vers
 		snprintf(why, n, "%s has no controller ownerReference", cname);
 		return -ENOENT;
 	}
-	if (!str_eq(jstr(ref, "apiVersion"), api_version) || !str_eq(jstr(ref, "kind"), kind)) {
+	if (!str_eq(kobj_str(ref, "apiVersion"), api_version) ||
+	    !str_eq(kobj_str(ref, "kind"), kind)) {
 		snprintf(why, n, "%s is controlled by a %s %s, not a %s %s", cname,
-			 jstr(ref, "apiVersion") ? jstr(ref, "apiVersion") : "?",
-			 jstr(ref, "kind") ? jstr(ref, "kind") : "?", api_version, kind);
+			 kobj_str(ref, "apiVersion") ? kobj_str(ref, "apiVersion") : "?",
+			 kobj_str(ref, "kind") ? kobj_str(ref, "kind") : "?", api_version, kind);
 		return -ENOENT;
 	}
-	if (!str_eq(jstr(ref, "name"), oname) || !str_eq(jstr(ref, "uid"), ouid)) {
+	if (!str_eq(kobj_str(ref, "name"), oname) || !str_eq(kobj_str(ref, "uid"), ouid)) {
 		snprintf(why, n, "%s is controlled by %s %s (uid %s), not by %s (uid %s)", cname,
-			 kind, jstr(ref, "name") ? jstr(ref, "name") : "?",
-			 jstr(ref, "uid") ? jstr(ref, "uid") : "?", oname, ouid);
+			 kind, kobj_str(ref, "name") ? kobj_str(ref, "name") : "?",
+			 kobj_str(ref, "uid") ? kobj_str(ref, "uid") : "?", oname, ouid);
 		return -ENOENT;
 	}
 	return 0;
@@ -239,9 +226,9 @@ int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule
 {
 	const cJSON *ref = control_controller_ref(pod);
 	if (!job) {
-		if (ref && str_eq(jstr(ref, "kind"), "Job"))
+		if (ref && str_eq(kobj_str(ref, "kind"), "Job"))
 			snprintf(why, n, "its Job %s does not exist",
-				 jstr(ref, "name") ? jstr(ref, "name") : "?");
+				 kobj_str(ref, "name") ? kobj_str(ref, "name") : "?");
 		else
 			snprintf(why, n, "it is not controlled by a Job");
 		return -ENOENT;
@@ -250,12 +237,12 @@ int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule
 		return -ENOENT;
 	if (!schedule) {
 		const cJSON *jref = control_controller_ref(job);
-		if (jref && str_eq(jstr(jref, "kind"), "BatchSchedule"))
+		if (jref && str_eq(kobj_str(jref, "kind"), "BatchSchedule"))
 			snprintf(why, n, "its BatchSchedule %s does not exist",
-				 jstr(jref, "name") ? jstr(jref, "name") : "?");
+				 kobj_str(jref, "name") ? kobj_str(jref, "name") : "?");
 		else
 			snprintf(why, n, "its Job %s is not controlled by a BatchSchedule",
-				 md(job, "name") ? md(job, "name") : "?");
+				 kobj_meta(job, "name") ? kobj_meta(job, "name") : "?");
 		return -ENOENT;
 	}
 	return control_job_of_schedule(job, schedule, why, n);
@@ -263,7 +250,8 @@ int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule
 
 const char *control_job_killed(const cJSON *job)
 {
-	const char *v = jstr(jget(jget(job, "metadata"), "annotations"), CONTROL_ANN_KILLED);
+	const char *v =
+	    kobj_str(kobj_get(kobj_get(job, "metadata"), "annotations"), CONTROL_ANN_KILLED);
 	return v && *v ? v : NULL;
 }
 

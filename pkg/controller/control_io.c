@@ -18,6 +18,7 @@
 #include "loop/loop.h"
 #include "tz/civil.h"
 
+#include "kube/obj.h"
 #include "base/banned.h"
 
 #define COMPONENT "takt-controller"
@@ -92,31 +93,6 @@ static void watch_start(struct control *c);
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(jget(o, k));
-}
-
-static const char *md(const cJSON *obj, const char *k)
-{
-	return jstr(jget(obj, "metadata"), k);
-}
-
-static const char *annotation(const cJSON *obj, const char *k)
-{
-	return jstr(jget(jget(obj, "metadata"), "annotations"), k);
-}
-
-static const char *label(const cJSON *obj, const char *k)
-{
-	return jstr(jget(jget(obj, "metadata"), "labels"), k);
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
@@ -134,19 +110,19 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 /* A pod counts until it is gone: not ended, or being deleted. */
 static bool pod_present(const cJSON *pod)
 {
-	if (md(pod, "deletionTimestamp"))
+	if (kobj_meta(pod, "deletionTimestamp"))
 		return true;
-	const char *phase = jstr(jget(pod, "status"), "phase");
+	const char *phase = kobj_str(kobj_get(pod, "status"), "phase");
 	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
 }
 
 static bool job_finished(const cJSON *job)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, jget(jget(job, "status"), "conditions"))
+	cJSON_ArrayForEach(it, kobj_get(kobj_get(job, "status"), "conditions"))
 	{
-		const char *type = jstr(it, "type");
-		if (str_eq(jstr(it, "status"), "True") &&
+		const char *type = kobj_str(it, "type");
+		if (str_eq(kobj_str(it, "status"), "True") &&
 		    (str_eq(type, "Complete") || str_eq(type, "Failed")))
 			return true;
 	}
@@ -278,8 +254,8 @@ static void event_on_schedule(struct control *c, const struct spec *sp, bool war
 static void event_on(struct control *c, const char *api_version, const char *kind, const cJSON *obj,
 		     bool warning, const char *reason, const char *seed, const char *message)
 {
-	post_event(c, api_version, kind, md(obj, "namespace"), md(obj, "name"), md(obj, "uid"),
-		   warning, reason, seed, message);
+	post_event(c, api_version, kind, kobj_meta(obj, "namespace"), kobj_meta(obj, "name"),
+		   kobj_meta(obj, "uid"), warning, reason, seed, message);
 }
 
 /* Remembers a key; true when it was new (the caller acts once per process). */
@@ -304,7 +280,7 @@ static void warn_invalid(struct control *c, const char *api_version, const char 
 {
 	struct buf key;
 	buf_init(&key, 1024);
-	buf_addf(&key, "%s/%s/%.100s", md(obj, "uid") ? md(obj, "uid") : "", what,
+	buf_addf(&key, "%s/%s/%.100s", kobj_meta(obj, "uid") ? kobj_meta(obj, "uid") : "", what,
 		 value ? value : "");
 	if (answer_once(c, buf_str(&key))) {
 		char msg[512];
@@ -361,28 +337,28 @@ static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job,
 			continue;
 		/* Deleting a terminating pod again changes nothing unless it
 		 * shortens its grace period. */
-		if (md(pod, "deletionTimestamp") && !grace_set)
+		if (kobj_meta(pod, "deletionTimestamp") && !grace_set)
 			continue;
 		bool dup = false;
 		for (size_t j = 0; j < k->n_pods; j++)
-			dup |= str_eq(k->pods[j].uid, md(pod, "uid"));
+			dup |= str_eq(k->pods[j].uid, kobj_meta(pod, "uid"));
 		if (dup)
 			continue;
 		XGROW(k->pods, k->cap_pods, k->n_pods + 1);
 		struct pod_del *d = &k->pods[k->n_pods++];
-		d->name = xstrdup(md(pod, "name"));
-		d->uid = md(pod, "uid") ? xstrdup(md(pod, "uid")) : NULL;
+		d->name = xstrdup(kobj_meta(pod, "name"));
+		d->uid = kobj_meta(pod, "uid") ? xstrdup(kobj_meta(pod, "uid")) : NULL;
 		d->grace_set = grace_set;
 		d->grace = grace;
 		n++;
 	}
 	store_list_release(&pods);
 	buf_release(&key);
-	if (!kill_find_job(k, md(job, "name"))) {
+	if (!kill_find_job(k, kobj_meta(job, "name"))) {
 		XGROW(k->jobs, k->cap_jobs, k->n_jobs + 1);
 		struct kill_job *j = &k->jobs[k->n_jobs++];
-		j->name = xstrdup(md(job, "name"));
-		j->uid = md(job, "uid") ? xstrdup(md(job, "uid")) : NULL;
+		j->name = xstrdup(kobj_meta(job, "name"));
+		j->uid = kobj_meta(job, "uid") ? xstrdup(kobj_meta(job, "uid")) : NULL;
 		j->id = xstrdup(id);
 		j->event = xstrdup(event_msg);
 	}
@@ -585,7 +561,7 @@ static void keep_collect(struct control *c, const struct spec *sp, const struct 
 	keep_add(kp, CONTROL_KILL, sp->ann_kill);
 	keep_add(kp, CONTROL_RUN_NOW, sp->ann_run_now);
 	for (size_t i = 0; pods && i < pods->n; i++)
-		keep_add(kp, CONTROL_KILL, annotation(pods->items[i], CONTROL_ANN_KILL));
+		keep_add(kp, CONTROL_KILL, kobj_annotation(pods->items[i], CONTROL_ANN_KILL));
 }
 
 static struct kill *kill_get(struct control *c, struct kill **k, const struct spec *sp,
@@ -653,7 +629,7 @@ static void kill_schedule(struct control *c, const cJSON *schedule, const struct
 			continue;
 		pods +=
 		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
-		names[n++] = md(job, "name");
+		names[n++] = kobj_meta(job, "name");
 		if (!control_job_killed(job))
 			fresh++;
 	}
@@ -682,7 +658,8 @@ static void ignore_pod(struct control *c, const cJSON *pod, const char *id, cons
 {
 	struct buf key;
 	buf_init(&key, 1024);
-	buf_addf(&key, "%s/%.100s", md(pod, "uid") ? md(pod, "uid") : "", id ? id : "");
+	buf_addf(&key, "%s/%.100s", kobj_meta(pod, "uid") ? kobj_meta(pod, "uid") : "",
+		 id ? id : "");
 	if (answer_once(c, buf_str(&key))) {
 		char msg[768];
 		snprintf(msg, sizeof(msg),
@@ -702,7 +679,7 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 	char err[256], why[256], gtxt[64];
 	for (size_t i = 0; i < pods->n; i++) {
 		const cJSON *pod = pods->items[i];
-		const char *id = annotation(pod, CONTROL_ANN_KILL);
+		const char *id = kobj_annotation(pod, CONTROL_ANN_KILL);
 		if (!id)
 			continue;
 		if (control_request_id_check(CONTROL_ANN_KILL, id, err, sizeof(err))) {
@@ -712,8 +689,8 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		if (control_handled(st, CONTROL_KILL, id))
 			continue;
 		const cJSON *ref = control_controller_ref(pod);
-		const cJSON *job = ref && str_eq(jstr(ref, "kind"), "Job")
-				       ? store_get_ns(c->jobs, sp->namespace, jstr(ref, "name"))
+		const cJSON *job = ref && str_eq(kobj_str(ref, "kind"), "Job")
+				       ? store_get_ns(c->jobs, sp->namespace, kobj_str(ref, "name"))
 				       : NULL;
 		if (control_pod_of_run(pod, job, schedule, why, sizeof(why))) {
 			ignore_pod(c, pod, id, why);
@@ -724,12 +701,12 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		/* The grace comes with the request, from the same object: a
 		 * value left on the schedule by an earlier kill must not
 		 * change what a pod's request means. */
-		if (control_grace_choose(annotation(pod, CONTROL_ANN_KILL_GRACE), NULL, &grace_set,
-					 &grace, err, sizeof(err))) {
+		if (control_grace_choose(kobj_annotation(pod, CONTROL_ANN_KILL_GRACE), NULL,
+					 &grace_set, &grace, err, sizeof(err))) {
 			char what[128];
 			snprintf(what, sizeof(what), "kill %s grace", id);
 			warn_invalid(c, "v1", "Pod", pod, what,
-				     annotation(pod, CONTROL_ANN_KILL_GRACE), err);
+				     kobj_annotation(pod, CONTROL_ANN_KILL_GRACE), err);
 			continue;
 		}
 		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
@@ -742,7 +719,7 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 			snprintf(
 			    msg, sizeof(msg),
 			    "kill request %s on pod %s: run %s has already ended, nothing to kill",
-			    id, md(pod, "name"), md(job, "name"));
+			    id, kobj_meta(pod, "name"), kobj_meta(job, "name"));
 			event_on_schedule(c, sp, false, "Killed", seed, msg);
 			continue;
 		}
@@ -750,20 +727,20 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		char jmsg[512];
 		snprintf(jmsg, sizeof(jmsg),
 			 "killed by request %s (takt.io/kill on Pod %s), pods deleted with %s", id,
-			 md(pod, "name"), gtxt);
+			 kobj_meta(pod, "name"), gtxt);
 		/* Killed by an earlier request, or already in this pass. */
 		bool counted =
-		    control_job_killed(job) || (*k && kill_find_job(*k, md(job, "name")));
+		    control_job_killed(job) || (*k && kill_find_job(*k, kobj_meta(job, "name")));
 		int64_t n =
 		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
-		const char *names[] = {md(job, "name")};
+		const char *names[] = {kobj_meta(job, "name")};
 		control_record_kill(st, id, now, names, 1, counted ? 0 : 1, n,
 				    (const char *const *)kp->v, kp->n);
 		c->stats.kills++;
 		snprintf(msg, sizeof(msg),
 			 "kill request %s on pod %s: run %s killed, %" PRId64
 			 " pod%s deleted with %s",
-			 id, md(pod, "name"), names[0], n, n == 1 ? "" : "s", gtxt);
+			 id, kobj_meta(pod, "name"), names[0], n, n == 1 ? "" : "s", gtxt);
 		event_on_schedule(c, sp, false, "Killed", seed, msg);
 	}
 }
@@ -781,9 +758,9 @@ static const char *run_now_job(struct control *c, const cJSON *schedule, const s
 	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
 	if (store_by_index(c->jobs, c->idx_schedule, buf_str(&key), &jobs) == 0) {
 		for (size_t i = 0; i < jobs.n && !found; i++)
-			if (str_eq(annotation(jobs.items[i], CONTROL_ANN_REQUEST), id) &&
+			if (str_eq(kobj_annotation(jobs.items[i], CONTROL_ANN_REQUEST), id) &&
 			    !control_job_of_schedule(jobs.items[i], schedule, why, sizeof(why)))
-				found = md(jobs.items[i], "name");
+				found = kobj_meta(jobs.items[i], "name");
 		store_list_release(&jobs);
 	}
 	buf_release(&key);
@@ -895,7 +872,7 @@ void control_tag_job(cJSON *job, const struct spec *sp, enum spec_trigger trigge
 
 static void foreign_pod(struct control *c, const cJSON *pod)
 {
-	const char *id = annotation(pod, CONTROL_ANN_KILL);
+	const char *id = kobj_annotation(pod, CONTROL_ANN_KILL);
 	char why[256];
 	if (!id)
 		return;
@@ -903,28 +880,28 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 	 * its schedule's reconcile checks it (and this watch may start before
 	 * the stores are synced, so nothing here may depend on them for such
 	 * a pod). */
-	if (label(pod, CONTROL_LABEL_SCHED))
+	if (kobj_label(pod, CONTROL_LABEL_SCHED))
 		return;
-	const char *ns = md(pod, "namespace");
+	const char *ns = kobj_meta(pod, "namespace");
 	const cJSON *ref = control_controller_ref(pod);
-	const cJSON *job = ref && str_eq(jstr(ref, "kind"), "Job")
-			       ? store_get_ns(c->jobs, ns, jstr(ref, "name"))
+	const cJSON *job = ref && str_eq(kobj_str(ref, "kind"), "Job")
+			       ? store_get_ns(c->jobs, ns, kobj_str(ref, "name"))
 			       : NULL;
 	const cJSON *jref = job ? control_controller_ref(job) : NULL;
-	const cJSON *sched = jref && str_eq(jstr(jref, "kind"), "BatchSchedule")
-				 ? store_get_ns(c->schedules, ns, jstr(jref, "name"))
+	const cJSON *sched = jref && str_eq(kobj_str(jref, "kind"), "BatchSchedule")
+				 ? store_get_ns(c->schedules, ns, kobj_str(jref, "name"))
 				 : NULL;
-	if (ref && str_eq(jstr(ref, "kind"), "Job") && !job) {
+	if (ref && str_eq(kobj_str(ref, "kind"), "Job") && !job) {
 		/* The store holds the Jobs labelled takt.io/schedule only. */
 		snprintf(why, sizeof(why), "its Job %s is not a BatchSchedule run",
-			 jstr(ref, "name") ? jstr(ref, "name") : "?");
+			 kobj_str(ref, "name") ? kobj_str(ref, "name") : "?");
 	} else if (control_pod_of_run(pod, job, sched, why, sizeof(why)) == 0) {
 		/* Part of a run, but its label was taken off: the schedule's
 		 * reconcile never sees it. */
 		snprintf(why, sizeof(why),
 			 "it is not labelled " CONTROL_LABEL_SCHED
 			 "=%s; annotate the BatchSchedule instead",
-			 md(sched, "name"));
+			 kobj_meta(sched, "name"));
 	}
 	ignore_pod(c, pod, id, why);
 }
@@ -950,11 +927,11 @@ static int watch_line(void *ctx, const char *line, size_t len)
 	cJSON *ev = cJSON_ParseWithLength(line, len);
 	if (!ev)
 		return 0;
-	const char *type = jstr(ev, "type");
-	const cJSON *obj = jget(ev, "object");
-	const char *rv = md(obj, "resourceVersion");
+	const char *type = kobj_str(ev, "type");
+	const cJSON *obj = kobj_get(ev, "object");
+	const char *rv = kobj_meta(obj, "resourceVersion");
 	if (str_eq(type, "ERROR")) {
-		const cJSON *code = jget(obj, "code");
+		const cJSON *code = kobj_get(obj, "code");
 		if (cJSON_IsNumber(code) && code->valueint == 410) {
 			/* Compacted: start again from the current state. */
 			free(c->rv);
@@ -968,8 +945,8 @@ static int watch_line(void *ctx, const char *line, size_t len)
 		c->rv = xstrdup(rv);
 	}
 	LOG_DEBUG("pod watch event", "type=%s obj=%s/%s rv=%s", type ? type : "?",
-		  md(obj, "namespace") ? md(obj, "namespace") : "",
-		  md(obj, "name") ? md(obj, "name") : "", rv ? rv : "");
+		  kobj_meta(obj, "namespace") ? kobj_meta(obj, "namespace") : "",
+		  kobj_meta(obj, "name") ? kobj_meta(obj, "name") : "", rv ? rv : "");
 	if (str_eq(type, "ADDED") || str_eq(type, "MODIFIED")) {
 		c->stats.watch_events++;
 		foreign_pod(c, obj);

@@ -27,6 +27,7 @@
 #include "loop/loop.h"
 #include "tz/civil.h"
 
+#include "kube/obj.h"
 #include "base/banned.h"
 
 #define GROUP	       "takt.io"
@@ -149,31 +150,6 @@ static void drain(struct controller *c);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(jget(o, k));
-}
-
-static const char *md_str(const cJSON *obj, const char *k)
-{
-	return jstr(jget(obj, "metadata"), k);
-}
-
-static const char *label(const cJSON *obj, const char *k)
-{
-	return jstr(jget(jget(obj, "metadata"), "labels"), k);
-}
-
-static const char *annotation(const cJSON *obj, const char *k)
-{
-	return jstr(jget(jget(obj, "metadata"), "annotations"), k);
-}
-
 static int64_t time_ms(const char *s)
 {
 	int64_t ms;
@@ -184,7 +160,7 @@ static int64_t time_ms(const char *s)
 
 static uint64_t rv_number(const cJSON *obj)
 {
-	const char *rv = md_str(obj, "resourceVersion");
+	const char *rv = kobj_meta(obj, "resourceVersion");
 	return rv ? strtoull(rv, NULL, 10) : 0;
 }
 
@@ -192,12 +168,12 @@ static uint64_t rv_number(const cJSON *obj)
 static const char *controller_uid(const cJSON *obj, const char *kind)
 {
 	const cJSON *it;
-	const cJSON *refs = jget(jget(obj, "metadata"), "ownerReferences");
+	const cJSON *refs = kobj_get(kobj_get(obj, "metadata"), "ownerReferences");
 	cJSON_ArrayForEach(it, refs)
 	{
-		if (cJSON_IsTrue(jget(it, "controller")) && jstr(it, "kind") &&
-		    !strcmp(jstr(it, "kind"), kind))
-			return jstr(it, "uid");
+		if (cJSON_IsTrue(kobj_get(it, "controller")) && kobj_str(it, "kind") &&
+		    !strcmp(kobj_str(it, "kind"), kind))
+			return kobj_str(it, "uid");
 	}
 	return NULL;
 }
@@ -273,7 +249,7 @@ static void drop_mine(struct sched *s)
 static const cJSON *base_status(struct sched *s, const cJSON *stored)
 {
 	if (s->mine) {
-		const char *uid = md_str(stored, "uid");
+		const char *uid = kobj_meta(stored, "uid");
 		/* A schedule deleted and created again under the same name
 		 * starts from its own (empty) status. */
 		bool same = uid && s->mine_uid && !strcmp(uid, s->mine_uid);
@@ -283,16 +259,17 @@ static const cJSON *base_status(struct sched *s, const cJSON *stored)
 		if (!s->status_inflight)
 			drop_mine(s);
 	}
-	return jget(stored, "status");
+	return kobj_get(stored, "status");
 }
 
 /* Parses the spec unless the cached parse is of the same object version
  * (uid, generation, annotations: status writes change nothing here). */
 static void sched_parse(struct sched *s, const cJSON *obj)
 {
-	const char *uid = md_str(obj, "uid");
-	int64_t gen = (int64_t)cJSON_GetNumberValue(jget(jget(obj, "metadata"), "generation"));
-	char *ann = cJSON_PrintUnformatted(jget(jget(obj, "metadata"), "annotations"));
+	const char *uid = kobj_meta(obj, "uid");
+	int64_t gen =
+	    (int64_t)cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
+	char *ann = cJSON_PrintUnformatted(kobj_get(kobj_get(obj, "metadata"), "annotations"));
 	if (!ann)
 		ann = xstrdup("");
 	if (s->have_spec && uid && s->spec_uid && !strcmp(uid, s->spec_uid) && gen == s->spec_gen &&
@@ -319,33 +296,33 @@ static void sched_parse(struct sched *s, const cJSON *obj)
  * deleted. A pod that has ended (and is not being deleted) does not. */
 static bool pod_present(const cJSON *pod)
 {
-	if (md_str(pod, "deletionTimestamp"))
+	if (kobj_meta(pod, "deletionTimestamp"))
 		return true;
-	const char *phase = jstr(jget(pod, "status"), "phase");
+	const char *phase = kobj_str(kobj_get(pod, "status"), "phase");
 	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
 }
 
 static void job_outcome(const cJSON *job, struct plan_run *r)
 {
-	const cJSON *st = jget(job, "status");
+	const cJSON *st = kobj_get(job, "status");
 	const cJSON *it;
 	r->finished = false;
 	r->succeeded = false;
 	r->completion = SPEC_TIME_UNSET;
-	cJSON_ArrayForEach(it, jget(st, "conditions"))
+	cJSON_ArrayForEach(it, kobj_get(st, "conditions"))
 	{
-		const char *type = jstr(it, "type"), *status = jstr(it, "status");
+		const char *type = kobj_str(it, "type"), *status = kobj_str(it, "status");
 		if (!type || !status || strcmp(status, "True"))
 			continue;
 		if (!strcmp(type, "Complete")) {
 			r->finished = r->succeeded = true;
-			r->completion = time_ms(jstr(st, "completionTime"));
+			r->completion = time_ms(kobj_str(st, "completionTime"));
 			if (r->completion == SPEC_TIME_UNSET)
-				r->completion = time_ms(jstr(it, "lastTransitionTime"));
+				r->completion = time_ms(kobj_str(it, "lastTransitionTime"));
 		} else if (!strcmp(type, "Failed")) {
 			r->finished = true;
 			r->succeeded = false;
-			r->completion = time_ms(jstr(it, "lastTransitionTime"));
+			r->completion = time_ms(kobj_str(it, "lastTransitionTime"));
 		}
 	}
 }
@@ -381,15 +358,15 @@ static void gather(struct controller *c, struct sched *s, const char *uid, struc
 		if (!owner || !uid || strcmp(owner, uid))
 			continue;
 		struct plan_run *r = &g->runs[g->n_runs++];
-		r->name = md_str(job, "name");
-		r->uid = md_str(job, "uid");
-		r->slot = time_ms(annotation(job, ANN_SCHEDULED));
-		if (spec_trigger_parse(annotation(job, ANN_TRIGGER), &r->trigger))
+		r->name = kobj_meta(job, "name");
+		r->uid = kobj_meta(job, "uid");
+		r->slot = time_ms(kobj_annotation(job, ANN_SCHEDULED));
+		if (spec_trigger_parse(kobj_annotation(job, ANN_TRIGGER), &r->trigger))
 			r->trigger = SPEC_TRIGGER_SCHEDULE;
-		r->creation = time_ms(md_str(job, "creationTimestamp"));
+		r->creation = time_ms(kobj_meta(job, "creationTimestamp"));
 		job_outcome(job, r);
-		r->deleting = md_str(job, "deletionTimestamp") != NULL;
-		r->killed = annotation(job, CONTROL_ANN_KILLED) != NULL;
+		r->deleting = kobj_meta(job, "deletionTimestamp") != NULL;
+		r->killed = kobj_annotation(job, CONTROL_ANN_KILLED) != NULL;
 		struct store_list pods;
 		buf_reset(&k);
 		store_key(job, &k);
@@ -1081,8 +1058,8 @@ static void schedule_changed(void *ud, enum store_event ev, const char *key, con
 /* A Job or Pod changed: its schedule is the label plus the namespace. */
 static void child_changed(struct controller *c, const cJSON *obj)
 {
-	const char *sched = label(obj, LABEL_SCHEDULE);
-	const char *ns = md_str(obj, "namespace");
+	const char *sched = kobj_label(obj, LABEL_SCHEDULE);
+	const char *ns = kobj_meta(obj, "namespace");
 	if (!sched || !ns)
 		return;
 	struct buf k;
@@ -1102,11 +1079,12 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 		/* The watch shows our POST: the expectation is met. */
 		struct buf k;
 		buf_init(&k, 1024);
-		buf_addf(&k, "%s/%s", md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
-			 label(obj, LABEL_SCHEDULE) ? label(obj, LABEL_SCHEDULE) : "");
+		buf_addf(&k, "%s/%s",
+			 kobj_meta(obj, "namespace") ? kobj_meta(obj, "namespace") : "",
+			 kobj_label(obj, LABEL_SCHEDULE) ? kobj_label(obj, LABEL_SCHEDULE) : "");
 		struct sched *s = hmap_get(c->scheds, buf_str(&k));
-		if (s && md_str(obj, "name"))
-			expectation_drop(s, md_str(obj, "name"));
+		if (s && kobj_meta(obj, "name"))
+			expectation_drop(s, kobj_meta(obj, "name"));
 		buf_release(&k);
 	}
 	child_changed(c, obj);

@@ -15,6 +15,7 @@
 #include "tz/civil.h"
 #include "tz/tz.h"
 
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 #define ANN_KILL	"takt.io/kill"
@@ -101,18 +102,8 @@ static bool json_integer(const cJSON *v, int64_t *out)
 	return true;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* Sets the message and yields -EINVAL, so a failure is one statement. */
+#define fail(err, errlen, ...) (errmsg_set((err), (errlen), __VA_ARGS__), -EINVAL)
 
 /* Reads an optional string that must be one of `names` (NULL-terminated); the
  * index goes to *out, which keeps its default when the field is absent. */

@@ -11,6 +11,7 @@
 #include "base/xalloc.h"
 #include "tz/civil.h"
 #include "tz/tz.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 enum field_id { F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW, F_COUNT };
@@ -62,18 +63,8 @@ struct cron_expr {
 	uint32_t days[7][4];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* Sets the message and yields -EINVAL, so a failure is one statement. */
+#define fail(err, errlen, ...) (errmsg_set((err), (errlen), __VA_ARGS__), -EINVAL)
 
 static int ctz64(uint64_t v)
 {

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "kube/yaml.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 #define SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
@@ -40,19 +41,6 @@ struct kube_config {
 	int64_t token_read_ms;
 	struct stat token_st;
 };
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t mono_ms(void)
 {
@@ -211,16 +199,16 @@ static int load_material(const char *origin, const char *owner, const cJSON *obj
 	const char *file = jstr(obj, what);
 	if (data) {
 		if (b64_decode(data, out) < 0) {
-			errf(err, errlen, "%s: %s: %s is not valid base64", origin, owner,
-			     data_key);
+			errmsg_set(err, errlen, "%s: %s: %s is not valid base64", origin, owner,
+				   data_key);
 			return -1;
 		}
 	} else if (file) {
 		char *path = resolve_path(base_dir, file);
 		int rc = read_whole(path, MAX_FILE, &out->data, &out->len, NULL);
 		if (rc < 0) {
-			errf(err, errlen, "%s: %s: %s %s: %s", origin, owner, what, path,
-			     errno_text(rc));
+			errmsg_set(err, errlen, "%s: %s: %s %s: %s", origin, owner, what, path,
+				   errno_text(rc));
 			free(path);
 			return -1;
 		}
@@ -229,8 +217,8 @@ static int load_material(const char *origin, const char *owner, const cJSON *obj
 		return 0;
 	}
 	if (!memmem(out->data, out->len, "-----BEGIN ", 11)) {
-		errf(err, errlen, "%s: %s: %s does not hold PEM data", origin, owner,
-		     data ? data_key : what);
+		errmsg_set(err, errlen, "%s: %s: %s does not hold PEM data", origin, owner,
+			   data ? data_key : what);
 		free(out->data);
 		out->data = NULL;
 		out->len = 0;
@@ -254,17 +242,17 @@ static int token_read(struct kube_config *c, char *err, size_t errlen)
 	struct stat st;
 	int rc = read_whole(c->token_file, TOKEN_MAX, &t, &len, &st);
 	if (rc < 0) {
-		errf(err, errlen, "token file %s: %s", c->token_file, errno_text(rc));
+		errmsg_set(err, errlen, "token file %s: %s", c->token_file, errno_text(rc));
 		return -1;
 	}
 	if (strlen(t) != len) {
-		errf(err, errlen, "token file %s: contains a NUL byte", c->token_file);
+		errmsg_set(err, errlen, "token file %s: contains a NUL byte", c->token_file);
 		free(t);
 		return -1;
 	}
 	trim_right(t);
 	if (!*t) {
-		errf(err, errlen, "token file %s: empty", c->token_file);
+		errmsg_set(err, errlen, "token file %s: empty", c->token_file);
 		free(t);
 		return -1;
 	}
@@ -355,43 +343,45 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 	struct kube_config *c = xcalloc(1, sizeof(*c));
 	char owner[300];
 	if (!cJSON_IsObject(doc)) {
-		errf(err, errlen, "%s: not a kubeconfig (the document is not a mapping)", origin);
+		errmsg_set(err, errlen, "%s: not a kubeconfig (the document is not a mapping)",
+			   origin);
 		goto fail;
 	}
 	const char *ctx_name = context && *context ? context : jstr(doc, "current-context");
 	if (!ctx_name) {
-		errf(err, errlen, "%s: no current-context is set and no context was given", origin);
+		errmsg_set(err, errlen, "%s: no current-context is set and no context was given",
+			   origin);
 		goto fail;
 	}
 	const cJSON *ctx =
 	    find_named(cJSON_GetObjectItemCaseSensitive(doc, "contexts"), ctx_name, "context");
 	if (!ctx) {
-		errf(err, errlen, "%s: context \"%s\" not found", origin, ctx_name);
+		errmsg_set(err, errlen, "%s: context \"%s\" not found", origin, ctx_name);
 		goto fail;
 	}
 	c->context = xstrdup(ctx_name);
 	const char *cluster_name = jstr(ctx, "cluster");
 	if (!cluster_name) {
-		errf(err, errlen, "%s: context \"%s\" names no cluster", origin, ctx_name);
+		errmsg_set(err, errlen, "%s: context \"%s\" names no cluster", origin, ctx_name);
 		goto fail;
 	}
 	const cJSON *cluster =
 	    find_named(cJSON_GetObjectItemCaseSensitive(doc, "clusters"), cluster_name, "cluster");
 	if (!cluster) {
-		errf(err, errlen, "%s: context \"%s\": cluster \"%s\" not found", origin, ctx_name,
-		     cluster_name);
+		errmsg_set(err, errlen, "%s: context \"%s\": cluster \"%s\" not found", origin,
+			   ctx_name, cluster_name);
 		goto fail;
 	}
 	snprintf(owner, sizeof(owner), "cluster \"%s\"", cluster_name);
 	const char *server = jstr(cluster, "server");
 	if (!server) {
-		errf(err, errlen, "%s: %s has no server", origin, owner);
+		errmsg_set(err, errlen, "%s: %s has no server", origin, owner);
 		goto fail;
 	}
 	c->server = normalize_server(server);
 	if (strncmp(c->server, "https://", 8) != 0 && strncmp(c->server, "http://", 7) != 0) {
-		errf(err, errlen, "%s: %s: server \"%s\" is not an http(s) URL", origin, owner,
-		     server);
+		errmsg_set(err, errlen, "%s: %s: server \"%s\" is not an http(s) URL", origin,
+			   owner, server);
 		goto fail;
 	}
 	c->insecure =
@@ -406,8 +396,8 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 		/* A user listed without a `user:` body simply has no credentials. */
 		const cJSON *user = find_named(users, user_name, "user");
 		if (!user && !has_named(users, user_name)) {
-			errf(err, errlen, "%s: context \"%s\": user \"%s\" not found", origin,
-			     ctx_name, user_name);
+			errmsg_set(err, errlen, "%s: context \"%s\": user \"%s\" not found", origin,
+				   ctx_name, user_name);
 			goto fail;
 		}
 		snprintf(owner, sizeof(owner), "user \"%s\"", user_name);
@@ -418,9 +408,9 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 					  errlen) < 0)
 				goto fail;
 			if (!c->cert.data != !c->key.data) {
-				errf(err, errlen, "%s: %s: %s without %s", origin, owner,
-				     c->cert.data ? "client-certificate" : "client-key",
-				     c->cert.data ? "client-key" : "client-certificate");
+				errmsg_set(err, errlen, "%s: %s: %s without %s", origin, owner,
+					   c->cert.data ? "client-certificate" : "client-key",
+					   c->cert.data ? "client-key" : "client-certificate");
 				goto fail;
 			}
 			const char *tok = jstr(user, "token");
@@ -431,18 +421,19 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 				c->token_file = resolve_path(base_dir, tok_file);
 				char terr[400];
 				if (token_read(c, terr, sizeof(terr)) < 0) {
-					errf(err, errlen, "%s: %s: %s", origin, owner, terr);
+					errmsg_set(err, errlen, "%s: %s: %s", origin, owner, terr);
 					goto fail;
 				}
 			}
 			bool plugin = cJSON_GetObjectItemCaseSensitive(user, "exec") ||
 				      cJSON_GetObjectItemCaseSensitive(user, "auth-provider");
 			if (plugin && !c->token && !c->cert.data) {
-				errf(err, errlen,
-				     "%s: %s uses a credential plugin (exec/auth-provider), which "
-				     "takt does not support; give it a token or a client "
-				     "certificate",
-				     origin, owner);
+				errmsg_set(
+				    err, errlen,
+				    "%s: %s uses a credential plugin (exec/auth-provider), which "
+				    "takt does not support; give it a token or a client "
+				    "certificate",
+				    origin, owner);
 				goto fail;
 			}
 		}
@@ -467,7 +458,7 @@ int kube_config_load_text(const char *text, size_t len, const char *origin, cons
 	if (kyaml_parse_one(text, len, &doc, &yerr) < 0) {
 		char where[300];
 		kyaml_error_format(&yerr, where, sizeof(where));
-		errf(err, errlen, "%s: %s", name, where);
+		errmsg_set(err, errlen, "%s: %s", name, where);
 		return -1;
 	}
 	char *dir = NULL;
@@ -493,7 +484,7 @@ static char *default_path(char *err, size_t errlen)
 	}
 	const char *home = getenv("HOME");
 	if (!home || !*home) {
-		errf(err, errlen, "no kubeconfig: KUBECONFIG and HOME are both unset");
+		errmsg_set(err, errlen, "no kubeconfig: KUBECONFIG and HOME are both unset");
 		return NULL;
 	}
 	struct buf b;
@@ -513,7 +504,7 @@ int kube_config_load_file(const char *path, const char *context, struct kube_con
 	size_t len;
 	int rc = read_whole(p, MAX_FILE, &text, &len, NULL);
 	if (rc < 0) {
-		errf(err, errlen, "kubeconfig %s: %s", p, errno_text(rc));
+		errmsg_set(err, errlen, "kubeconfig %s: %s", p, errno_text(rc));
 		free(p);
 		return -1;
 	}
@@ -527,7 +518,7 @@ int kube_config_load_file(const char *path, const char *context, struct kube_con
 	if (kyaml_parse_one(text, len, &doc, &yerr) < 0) {
 		char where[300];
 		kyaml_error_format(&yerr, where, sizeof(where));
-		errf(err, errlen, "%s: %s", buf_str(&origin), where);
+		errmsg_set(err, errlen, "%s: %s", buf_str(&origin), where);
 		rc = -1;
 	} else {
 		const char *slash = strrchr(p, '/');
@@ -552,9 +543,9 @@ int kube_config_load_incluster(const struct kube_incluster_paths *paths, struct 
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
 	*out = NULL;
 	if (!host || !*host || !port || !*port) {
-		errf(err, errlen,
-		     "not in a cluster: KUBERNETES_SERVICE_HOST and "
-		     "KUBERNETES_SERVICE_PORT must both be set");
+		errmsg_set(err, errlen,
+			   "not in a cluster: KUBERNETES_SERVICE_HOST and "
+			   "KUBERNETES_SERVICE_PORT must both be set");
 		return -1;
 	}
 	struct kube_config *c = xcalloc(1, sizeof(*c));
@@ -570,16 +561,18 @@ int kube_config_load_incluster(const struct kube_incluster_paths *paths, struct 
 	c->token_file = xstrdup(token);
 	char terr[400];
 	if (token_read(c, terr, sizeof(terr)) < 0) {
-		errf(err, errlen, "in-cluster: service account %s", terr);
+		errmsg_set(err, errlen, "in-cluster: service account %s", terr);
 		goto fail;
 	}
 	int rc = read_whole(ca, MAX_FILE, &c->ca.data, &c->ca.len, NULL);
 	if (rc < 0) {
-		errf(err, errlen, "in-cluster: service account CA %s: %s", ca, errno_text(rc));
+		errmsg_set(err, errlen, "in-cluster: service account CA %s: %s", ca,
+			   errno_text(rc));
 		goto fail;
 	}
 	if (!memmem(c->ca.data, c->ca.len, "-----BEGIN ", 11)) {
-		errf(err, errlen, "in-cluster: service account CA %s does not hold PEM data", ca);
+		errmsg_set(err, errlen, "in-cluster: service account CA %s does not hold PEM data",
+			   ca);
 		goto fail;
 	}
 	char *ns = NULL;

@@ -14,6 +14,7 @@
 #include "base/xalloc.h"
 #include "tz/civil.h"
 
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 /* The zone is one sorted table of (instant, offset from then on), holding
@@ -68,18 +69,6 @@ static int64_t sat_sub(int64_t a, int64_t b)
 	if (__builtin_sub_overflow(a, b, &r))
 		return b < 0 ? INT64_MAX : INT64_MIN;
 	return r;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* A name as it may appear in a message: printable, bounded, so a hostile
@@ -482,7 +471,7 @@ static uint64_t block_size(const struct tzif_hdr *h, unsigned tsize)
 
 #define CORRUPT(...)                                                                               \
 	do {                                                                                       \
-		set_err(err, errlen, "corrupt TZif file for time zone \"%s\": " __VA_ARGS__);      \
+		errmsg_set(err, errlen, "corrupt TZif file for time zone \"%s\": " __VA_ARGS__);   \
 		goto fail;                                                                         \
 	} while (0)
 
@@ -585,17 +574,17 @@ static int check_name(const char *name, const char *qname, char *err, size_t err
 {
 	size_t len = strlen(name);
 	if (len == 0) {
-		set_err(err, errlen, "invalid time zone name \"\": empty");
+		errmsg_set(err, errlen, "invalid time zone name \"\": empty");
 		return -1;
 	}
 	if (len > NAME_MAX_LEN) {
-		set_err(err, errlen, "invalid time zone name \"%s\": longer than %d characters",
-			qname, NAME_MAX_LEN);
+		errmsg_set(err, errlen, "invalid time zone name \"%s\": longer than %d characters",
+			   qname, NAME_MAX_LEN);
 		return -1;
 	}
 	if (name[0] == '/') {
-		set_err(err, errlen,
-			"invalid time zone name \"%s\": absolute paths are not allowed", qname);
+		errmsg_set(err, errlen,
+			   "invalid time zone name \"%s\": absolute paths are not allowed", qname);
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -604,9 +593,9 @@ static int check_name(const char *name, const char *qname, char *err, size_t err
 			  (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '+' || c == '.' ||
 			  c == '/';
 		if (!ok) {
-			set_err(err, errlen,
-				"invalid time zone name \"%s\": character %zu is not allowed",
-				qname, i + 1);
+			errmsg_set(err, errlen,
+				   "invalid time zone name \"%s\": character %zu is not allowed",
+				   qname, i + 1);
 			return -1;
 		}
 	}
@@ -616,7 +605,7 @@ static int check_name(const char *name, const char *qname, char *err, size_t err
 		size_t cl = e ? (size_t)(e - c) : strlen(c);
 		if (cl == 0 || (cl == 1 && c[0] == '.') ||
 		    (cl == 2 && c[0] == '.' && c[1] == '.') || c[0] == '-') {
-			set_err(
+			errmsg_set(
 			    err, errlen,
 			    "invalid time zone name \"%s\": \"..\", \".\", empty or option-like "
 			    "path components are not allowed",
@@ -627,8 +616,8 @@ static int check_name(const char *name, const char *qname, char *err, size_t err
 			break;
 		c = e + 1;
 		if (*c == '\0') {
-			set_err(err, errlen, "invalid time zone name \"%s\": trailing \"/\"",
-				qname);
+			errmsg_set(err, errlen, "invalid time zone name \"%s\": trailing \"/\"",
+				   qname);
 			return -1;
 		}
 	}
@@ -644,7 +633,7 @@ int tz_load_from_memory(const char *name, const void *data, size_t len, struct t
 		name = "";
 	quote_name(name, qname, sizeof(qname));
 	if (!data && len) {
-		set_err(err, errlen, "corrupt TZif file for time zone \"%s\": no data", qname);
+		errmsg_set(err, errlen, "corrupt TZif file for time zone \"%s\": no data", qname);
 		return -1;
 	}
 	struct tz *z = xcalloc(1, sizeof(*z));
@@ -692,7 +681,7 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 	char qname[80];
 	*out = NULL;
 	if (!name) {
-		set_err(err, errlen, "invalid time zone name: none given");
+		errmsg_set(err, errlen, "invalid time zone name: none given");
 		return -1;
 	}
 	quote_name(name, qname, sizeof(qname));
@@ -710,22 +699,22 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 	char path[PATH_MAX];
 	int pl = snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (pl < 0 || (size_t)pl >= sizeof(path)) {
-		set_err(err, errlen, "unknown time zone \"%s\": path too long", qname);
+		errmsg_set(err, errlen, "unknown time zone \"%s\": path too long", qname);
 		return -1;
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			set_err(err, errlen, "unknown time zone \"%s\"", qname);
+			errmsg_set(err, errlen, "unknown time zone \"%s\"", qname);
 		else
-			set_err(err, errlen, "cannot read time zone \"%s\": %s", qname,
-				strerror(errno));
+			errmsg_set(err, errlen, "cannot read time zone \"%s\": %s", qname,
+				   strerror(errno));
 		return -1;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		set_err(err, errlen, "unknown time zone \"%s\"", qname);
+		errmsg_set(err, errlen, "unknown time zone \"%s\"", qname);
 		return -1;
 	}
 	unsigned char *data;
@@ -734,7 +723,7 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 	int saved = errno;
 	close(fd);
 	if (r < 0) {
-		set_err(err, errlen, "cannot read time zone \"%s\": %s", qname, strerror(saved));
+		errmsg_set(err, errlen, "cannot read time zone \"%s\": %s", qname, strerror(saved));
 		return -1;
 	}
 	r = tz_load_from_memory(name, data, len, out, err, errlen);
