@@ -24,7 +24,7 @@ if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
 	started_cluster=1
 fi
 # shellcheck disable=SC1091
-. .cache/cluster/env
+. "${TAKT_CLUSTER_STATE:-.cache/cluster}/env"
 kubectl get crd batchschedules.takt.io >/dev/null 2>&1 || kubectl apply -f crds/ >/dev/null
 kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
 
