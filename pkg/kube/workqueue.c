@@ -303,6 +303,31 @@ const char *wq_get(struct wq *q)
 	return it->key;
 }
 
+const char *wq_take(struct wq *q, const char *key)
+{
+	struct item *it = get_or_make(q, key);
+	if (it->processing) {
+		/* Being reconciled: look again when that ends, as wq_add does. */
+		it->dirty = true;
+		return NULL;
+	}
+	if (it->dirty) {
+		/* Queued: out of the FIFO, keeping the others' order. The FIFO
+		 * holds at most one entry per key, and at most one per schedule
+		 * in the controller: a linear search is cheap. */
+		size_t i = q->ready_head, end = q->ready_head + q->ready_len;
+		while (i < end && q->ready[i] != it)
+			i++;
+		BUG_ON(i == end);
+		memmove(q->ready + i, q->ready + i + 1, (end - i - 1) * sizeof(*q->ready));
+		if (--q->ready_len == 0)
+			q->ready_head = 0;
+	}
+	it->dirty = false;
+	it->processing = true;
+	return it->key;
+}
+
 void wq_done(struct wq *q, const char *key)
 {
 	struct item *it = lookup(q, key);

@@ -71,6 +71,13 @@ unsigned wq_requeues(const struct wq *q, const char *key);
 /* The next ready key (borrowed until wq_done), or NULL when none is. */
 const char *wq_get(struct wq *q);
 void wq_done(struct wq *q, const char *key);
+/* Takes key for processing now, ahead of the FIFO (for work that must not
+ * wait behind the queue, such as a slot that is due): removed from the
+ * ready queue if it was there, then handed out as wq_get does (borrowed
+ * until wq_done). A pending delayed add stays pending. When the key is
+ * being processed, it is marked to be re-queued at wq_done (as wq_add
+ * does) and NULL is returned. */
+const char *wq_take(struct wq *q, const char *key);
 
 /* Moves keys whose delay has passed into the ready queue; the clock's
  * `arm` asks for this (wq_new_loop does it itself). */

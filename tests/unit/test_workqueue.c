@@ -92,6 +92,59 @@ static void test_wq_add_while_processing_requeues_after_done(void **state)
 	wq_free(q);
 }
 
+/* wq_take: a due slot's key jumps the FIFO, the others keep their order,
+ * and a key being processed is never handed out twice. */
+static void test_wq_take_jumps_the_queue(void **state)
+{
+	struct fake_clock c;
+	struct wq *q = fake_queue(&c, 10, 1000);
+	wq_add(q, "a");
+	wq_add(q, "b");
+	wq_add(q, "c");
+	/* Queued in the middle: taken out of the FIFO. */
+	const char *k = wq_take(q, "b");
+	assert_non_null(k);
+	assert_string_equal(k, "b");
+	assert_true(wq_is_processing(q, "b"));
+	assert_int_equal(wq_len(q), 2);
+	/* Not queued at all: taken as well. */
+	assert_string_equal(wq_take(q, "d"), "d");
+	/* Being processed: refused, and queued again at done. */
+	assert_null(wq_take(q, "b"));
+	assert_null(wq_take(q, "d"));
+	assert_int_equal(wq_len(q), 2);
+	assert_string_equal(wq_get(q), "a");
+	assert_string_equal(wq_get(q), "c");
+	assert_null(wq_get(q));
+	wq_done(q, "b");
+	wq_done(q, "d");
+	assert_int_equal(wq_len(q), 2);
+	assert_string_equal(wq_get(q), "b");
+	assert_string_equal(wq_get(q), "d");
+	wq_done(q, "a");
+	wq_done(q, "b");
+	wq_done(q, "c");
+	wq_done(q, "d");
+	/* The last queued key and the first: the ring's ends. */
+	wq_add(q, "x");
+	wq_add(q, "y");
+	assert_string_equal(wq_take(q, "y"), "y");
+	assert_string_equal(wq_take(q, "x"), "x");
+	assert_int_equal(wq_len(q), 0);
+	assert_null(wq_get(q));
+	wq_done(q, "x");
+	wq_done(q, "y");
+	/* A pending delayed add survives a take and fires later. */
+	wq_add_after(q, "z", 100);
+	assert_string_equal(wq_take(q, "z"), "z");
+	wq_done(q, "z");
+	assert_int_equal(wq_delayed(q), 1);
+	advance(q, &c, 100);
+	assert_string_equal(wq_get(q), "z");
+	wq_done(q, "z");
+	wq_free(q);
+}
+
 static void test_wq_add_after_earliest_deadline_wins(void **state)
 {
 	struct fake_clock c;
@@ -214,6 +267,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wq_dedup_and_fifo),
 	    cmocka_unit_test(test_wq_add_while_processing_requeues_after_done),
+	    cmocka_unit_test(test_wq_take_jumps_the_queue),
 	    cmocka_unit_test(test_wq_add_after_earliest_deadline_wins),
 	    cmocka_unit_test(test_wq_delayed_add_dedups_with_immediate),
 	    cmocka_unit_test(test_wq_backoff_doubles_caps_and_resets),
