@@ -47,6 +47,9 @@
 #define EVENT_AGGREGATE_MS (10 * 60 * 1000)
 #define MAX_EVENT_REASONS  8
 #define BODY_MAX	   (4u * 1024 * 1024)
+/* The longest run of queued reconciles before the loop gets a turn (a due
+ * slot waits at most this long behind them). */
+#define DRAIN_SLICE_MS 2
 
 struct expectation {
 	char name[SPEC_JOB_NAME_MAX + 1];
@@ -81,6 +84,28 @@ struct sched {
 	struct expectation *exp;
 	size_t n_exp, cap_exp;
 
+	/* The runs and orphan pods gathered from the stores for the last
+	 * plan, kept while none of the schedule's Jobs and Pods changes (every
+	 * change calls child_changed, which clears runs_valid): at a slot the
+	 * planner's input is then ready. Strings point into the stored Jobs,
+	 * which stay unchanged while the cache is valid. */
+	bool runs_valid;
+	char *runs_uid; /* the schedule uid they were gathered for */
+	struct plan_run *runs;
+	size_t n_runs;
+	size_t orphans;
+
+	/* What sched_parse last saw (the object and its resourceVersion) and
+	 * which raw status the parsed `base` came from: a reconcile of an
+	 * unchanged object skips both parses. */
+	const cJSON *parsed_obj;
+	uint64_t parsed_rv;
+	const cJSON *base_raw;
+	uint64_t base_rv;
+	uint64_t base_mine_seq;
+	bool base_valid;
+	uint64_t mine_seq; /* bumped whenever `mine` is replaced */
+
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 
@@ -110,6 +135,8 @@ struct sched {
 	bool was_invalid_same;
 	bool run_now;
 	struct plan plan;
+	bool after_pending; /* the plan's DELETEs, Events and status diff are
+			       still to do, once its POSTs are answered */
 	cJSON *next_status; /* what this reconcile decided; NULL: unchanged */
 
 	struct agg_event events[MAX_EVENT_REASONS];
@@ -142,11 +169,16 @@ struct controller {
 	struct wq *queue;
 	struct hmap *scheds; /* key -> struct sched */
 	struct op *ops;
+	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
 	bool all_synced;
 	struct controller_stats stats;
 };
 
 static void drain(struct controller *c);
+static void reconcile(struct controller *c, const char *key);
+static void send_delete(struct controller *c, struct sched *s, const struct plan_action *a);
+static cJSON *changed_status(const struct spec_status *old, bool has_raw,
+			     const struct spec_status *next);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -215,6 +247,8 @@ static void sched_free(void *p)
 	spec_status_release(&s->base);
 	spec_status_release(&s->in_status);
 	free(s->exp);
+	free(s->runs);
+	free(s->runs_uid);
 	free(s->prep_body);
 	cJSON_Delete(s->mine);
 	cJSON_Delete(s->queued);
@@ -242,6 +276,7 @@ static void drop_mine(struct sched *s)
 	s->mine = s->queued = NULL;
 	s->mine_uid = NULL;
 	s->mine_rv = 0;
+	s->mine_seq++;
 }
 
 /* The status to plan from: ours until the watch has shown our write, else
@@ -266,6 +301,13 @@ static const cJSON *base_status(struct sched *s, const cJSON *stored)
  * (uid, generation, annotations: status writes change nothing here). */
 static void sched_parse(struct sched *s, const cJSON *obj)
 {
+	/* The same stored object as last time: nothing to compare. (A
+	 * changed object is a new one in the store, with a new version.) */
+	uint64_t rv = rv_number(obj);
+	if (s->have_spec && obj == s->parsed_obj && rv == s->parsed_rv)
+		return;
+	s->parsed_obj = obj;
+	s->parsed_rv = rv;
 	const char *uid = kobj_meta(obj, "uid");
 	int64_t gen =
 	    (int64_t)cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
@@ -328,36 +370,33 @@ static void job_outcome(const cJSON *job, struct plan_run *r)
 }
 
 struct gathered {
-	struct plan_run *runs;
-	size_t n_runs;
 	struct plan_expectation *exps;
 	size_t n_exps;
-	size_t orphans;
-	struct store_list jobs, pods;
 };
 
 static void gathered_release(struct gathered *g)
 {
-	free(g->runs);
 	free(g->exps);
-	store_list_release(&g->jobs);
-	store_list_release(&g->pods);
 }
 
-static void gather(struct controller *c, struct sched *s, const char *uid, struct gathered *g)
+/* The runs (the Jobs whose controller is the schedule of this uid, with
+ * their pods present) and the orphan pods, from the stores, into s->runs. */
+static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 {
 	struct buf k;
-	memset(g, 0, sizeof(*g));
+	struct store_list jobs, pods;
 	buf_init(&k, 1024);
-	store_by_index(c->jobs, IDX_SCHEDULE, s->key, &g->jobs);
-	g->runs = xcalloc(g->jobs.n + 1, sizeof(*g->runs));
-	for (size_t i = 0; i < g->jobs.n; i++) {
-		const cJSON *job = g->jobs.items[i];
+	store_by_index(c->jobs, IDX_SCHEDULE, s->key, &jobs);
+	free(s->runs);
+	s->runs = xcalloc(jobs.n + 1, sizeof(*s->runs));
+	s->n_runs = 0;
+	for (size_t i = 0; i < jobs.n; i++) {
+		const cJSON *job = jobs.items[i];
 		const char *owner = controller_uid(job, "BatchSchedule");
 		/* Same name, other schedule (deleted and re-created): not ours. */
 		if (!owner || !uid || strcmp(owner, uid))
 			continue;
-		struct plan_run *r = &g->runs[g->n_runs++];
+		struct plan_run *r = &s->runs[s->n_runs++];
 		r->name = kobj_meta(job, "name");
 		r->uid = kobj_meta(job, "uid");
 		r->slot = time_ms(kobj_annotation(job, ANN_SCHEDULED));
@@ -367,27 +406,41 @@ static void gather(struct controller *c, struct sched *s, const char *uid, struc
 		job_outcome(job, r);
 		r->deleting = kobj_meta(job, "deletionTimestamp") != NULL;
 		r->killed = kobj_annotation(job, CONTROL_ANN_KILLED) != NULL;
-		struct store_list pods;
+		struct store_list jp;
 		buf_reset(&k);
 		store_key(job, &k);
-		store_by_index(c->pods, IDX_JOB, buf_str(&k), &pods);
-		for (size_t j = 0; j < pods.n; j++)
-			if (pod_present(pods.items[j]))
+		store_by_index(c->pods, IDX_JOB, buf_str(&k), &jp);
+		for (size_t j = 0; j < jp.n; j++)
+			if (pod_present(jp.items[j]))
 				r->pods_present++;
-		store_list_release(&pods);
+		store_list_release(&jp);
 	}
+	store_list_release(&jobs);
 	/* Pods of the schedule whose Job is gone still hold Forbid/Replace. */
-	store_by_index(c->pods, IDX_SCHEDULE, s->key, &g->pods);
-	for (size_t i = 0; i < g->pods.n; i++) {
-		const cJSON *pod = g->pods.items[i];
+	s->orphans = 0;
+	store_by_index(c->pods, IDX_SCHEDULE, s->key, &pods);
+	for (size_t i = 0; i < pods.n; i++) {
+		const cJSON *pod = pods.items[i];
 		if (!pod_present(pod))
 			continue;
 		buf_reset(&k);
 		if (store_index_controller(pod, "Job", &k) != 1)
 			continue;
 		if (!store_get(c->jobs, buf_str(&k)))
-			g->orphans++;
+			s->orphans++;
 	}
+	store_list_release(&pods);
+	buf_release(&k);
+	free(s->runs_uid);
+	s->runs_uid = uid ? xstrdup(uid) : NULL;
+	s->runs_valid = true;
+}
+
+static void gather(struct controller *c, struct sched *s, const char *uid, struct gathered *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (!s->runs_valid || !uid || !s->runs_uid || strcmp(uid, s->runs_uid))
+		gather_runs(c, s, uid);
 	/* Expectations: drop those the watch has shown, or that expired. */
 	int64_t now = loop_now_monotonic_ms();
 	const char *ns = s->spec.namespace;
@@ -405,7 +458,6 @@ static void gather(struct controller *c, struct sched *s, const char *uid, struc
 		g->exps[i].trigger = s->exp[i].trigger;
 	}
 	g->n_exps = s->n_exp;
-	buf_release(&k);
 }
 
 /* ---- requests -------------------------------------------------------------------- */
@@ -621,10 +673,19 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 	s->wake_timer = 0;
 	s->wake_at = SPEC_TIME_UNSET;
 	LOG_DEBUG("wake", "obj=%s", s->key);
-	wq_add(s->c->queue, s->key);
-	/* Straight to reconcile in this callback: no loop turn is lost
-	 * between the slot's instant and the POST. */
-	drain(s->c);
+	struct controller *c = s->c;
+	/* Straight to reconcile in this callback, ahead of the keys queued by
+	 * watch events: no loop turn and no other schedule's bookkeeping is
+	 * between the slot's instant and the POST. A key still busy (its
+	 * previous POSTs unanswered) is reconciled again when they are. */
+	const char *key = c->all_synced ? wq_take(c->queue, s->key) : NULL;
+	if (!key) {
+		wq_add(c->queue, s->key);
+		return;
+	}
+	char *k = xstrdup(key);
+	reconcile(c, k);
+	free(k);
 }
 
 /* Sends the queued status write unless one is on its way (its answer sends
@@ -687,6 +748,25 @@ static void creates_done(struct controller *c, struct sched *s)
 {
 	if (s->pending > 0)
 		return;
+	if (s->after_pending) {
+		/* The plan's other actions: they hold no slot, so they follow the
+		 * POSTs. The plan and the base status stay as they were while
+		 * the key is busy. */
+		s->after_pending = false;
+		for (size_t i = 0; i < s->plan.n_actions; i++) {
+			const struct plan_action *a = &s->plan.actions[i];
+			if (a->kind == PLAN_DELETE_JOB)
+				send_delete(c, s, a);
+			else if (a->kind == PLAN_EVENT)
+				emit_event(c, s, a->event_type, a->reason, a->message, a->count);
+		}
+		if (s->spec_rc && !s->was_invalid_same) {
+			LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->spec_err);
+			emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
+		}
+		cJSON_Delete(s->next_status);
+		s->next_status = changed_status(&s->base, s->has_raw, &s->plan.status);
+	}
 	if (!s->failed && s->next_status) {
 		cJSON *st = s->next_status;
 		s->next_status = NULL;
@@ -699,6 +779,7 @@ static void creates_done(struct controller *c, struct sched *s)
 		cJSON_Delete(s->mine);
 		free(s->mine_uid);
 		s->mine = st;
+		s->mine_seq++;
 		s->mine_uid = s->spec_uid ? xstrdup(s->spec_uid) : NULL;
 		s->mine_rv = 0;
 		cJSON_Delete(s->queued);
@@ -897,11 +978,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .spec = &s->spec,
 	    .spec_error = s->spec_rc ? s->spec_err : NULL,
 	    .status = &s->in_status,
-	    .runs = g.runs,
-	    .n_runs = g.n_runs,
+	    .runs = s->runs,
+	    .n_runs = s->n_runs,
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
-	    .orphan_pods = g.orphans,
+	    .orphan_pods = s->orphans,
 	    .run_now = s->run_now,
 	    .now = loop_now_realtime_ms(),
 	};
@@ -923,23 +1004,14 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	if (s->run_now)
 		control_after_plan(c->control, obj, &s->spec, &s->plan, in.now);
-	/* The Job POSTs first: they are what must leave on time. */
+	/* The Job POSTs first: they are what must leave on time. The rest of
+	 * the plan (DELETEs, Events, the status diff) waits for their answers
+	 * (creates_done), so that when many schedules share a slot every POST
+	 * leaves before any of that bookkeeping. */
 	for (size_t i = 0; i < s->plan.n_actions; i++)
 		if (s->plan.actions[i].kind == PLAN_CREATE_JOB)
 			send_create(c, s, &s->plan.actions[i]);
-	for (size_t i = 0; i < s->plan.n_actions; i++) {
-		const struct plan_action *a = &s->plan.actions[i];
-		if (a->kind == PLAN_DELETE_JOB)
-			send_delete(c, s, a);
-		else if (a->kind == PLAN_EVENT)
-			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
-	}
-	if (s->spec_rc && !s->was_invalid_same) {
-		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->spec_err);
-		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
-	}
-	cJSON_Delete(s->next_status);
-	s->next_status = changed_status(&s->base, s->has_raw, &s->plan.status);
+	s->after_pending = true;
 	creates_done(c, s);
 }
 
@@ -975,14 +1047,23 @@ static void reconcile(struct controller *c, const char *key)
 	s->pending = 0;
 	s->failed = false;
 
-	/* spec_status_parse reads obj.status: lend it the base status. */
+	/* spec_status_parse reads obj.status: lend it the base status. Not
+	 * again when it is the same one (ours, or the same stored version). */
 	const cJSON *raw = base_status(s, obj);
-	cJSON *holder = cJSON_CreateObject();
-	if (raw)
-		cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
-	spec_status_release(&s->base);
-	spec_status_parse(holder, &s->base);
-	cJSON_Delete(holder);
+	uint64_t rv = rv_number(obj);
+	if (!s->base_valid || raw != s->base_raw || rv != s->base_rv ||
+	    s->mine_seq != s->base_mine_seq) {
+		cJSON *holder = cJSON_CreateObject();
+		if (raw)
+			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
+		spec_status_release(&s->base);
+		spec_status_parse(holder, &s->base);
+		cJSON_Delete(holder);
+		s->base_raw = raw;
+		s->base_rv = rv;
+		s->base_mine_seq = s->mine_seq;
+		s->base_valid = true;
+	}
 	s->has_raw = raw != NULL;
 	const struct spec_condition *ready = spec_status_condition(&s->base, "Ready");
 	s->was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
@@ -1003,15 +1084,34 @@ static void reconcile(struct controller *c, const char *key)
 		plan_and_act(c, s);
 }
 
+static void on_drain_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct controller *c = ud;
+	c->drain_timer = 0;
+	drain(c);
+}
+
+/* Reconciles the queued keys, for at most DRAIN_SLICE_MS: a burst of watch
+ * events (a hundred Jobs changing at once) is worked off in slices, with
+ * the loop's other work in between — the slot timers first, since the
+ * loop fires its wall-clock timers after the monotonic one that resumes
+ * the drain. */
 static void drain(struct controller *c)
 {
 	const char *key;
 	if (!c->all_synced)
 		return;
+	int64_t start = loop_now_monotonic_ns();
 	while ((key = wq_get(c->queue)) != NULL) {
 		char *k = xstrdup(key);
 		reconcile(c, k);
 		free(k);
+		if (wq_len(c->queue) > 0 &&
+		    loop_now_monotonic_ns() - start >= DRAIN_SLICE_MS * 1000000) {
+			if (!c->drain_timer)
+				c->drain_timer = loop_timer_after(c->loop, 0, on_drain_timer, c);
+			return;
+		}
 	}
 }
 
@@ -1039,9 +1139,14 @@ static void enqueue_all(struct controller *c)
 	 * them. */
 	size_t pos = 0;
 	const char *key;
-	while (hmap_next(c->scheds, &pos, &key, NULL))
+	void *v;
+	while (hmap_next(c->scheds, &pos, &key, &v)) {
+		/* After a gap or a clock jump nothing cached is trusted. */
+		((struct sched *)v)->runs_valid = false;
+		((struct sched *)v)->base_valid = false;
 		if (!store_get(c->schedules, key))
 			wq_add(c->queue, key);
+	}
 	buf_release(&k);
 }
 
@@ -1055,7 +1160,9 @@ static void schedule_changed(void *ud, enum store_event ev, const char *key, con
 	wq_add(c->queue, key);
 }
 
-/* A Job or Pod changed: its schedule is the label plus the namespace. */
+/* A Job or Pod changed: its schedule is the label plus the namespace. The
+ * runs gathered for that schedule are stale (and may point into the object
+ * the store has just replaced). */
 static void child_changed(struct controller *c, const cJSON *obj)
 {
 	const char *sched = kobj_label(obj, LABEL_SCHEDULE);
@@ -1065,8 +1172,23 @@ static void child_changed(struct controller *c, const cJSON *obj)
 	struct buf k;
 	buf_init(&k, 1024);
 	buf_addf(&k, "%s/%s", ns, sched);
+	struct sched *s = hmap_get(c->scheds, buf_str(&k));
+	if (s)
+		s->runs_valid = false;
 	wq_add(c->queue, buf_str(&k));
 	buf_release(&k);
+}
+
+/* Both versions: an object whose label changed leaves one schedule and
+ * joins another. */
+static void child_changed2(struct controller *c, const cJSON *old_obj, const cJSON *new_obj)
+{
+	const char *a = old_obj ? kobj_label(old_obj, LABEL_SCHEDULE) : NULL;
+	const char *b = new_obj ? kobj_label(new_obj, LABEL_SCHEDULE) : NULL;
+	if (old_obj && (!new_obj || !a || !b || strcmp(a, b)))
+		child_changed(c, old_obj);
+	if (new_obj)
+		child_changed(c, new_obj);
 }
 
 static void job_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
@@ -1087,7 +1209,7 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 			expectation_drop(s, kobj_meta(obj, "name"));
 		buf_release(&k);
 	}
-	child_changed(c, obj);
+	child_changed2(c, old_obj, new_obj);
 }
 
 static void pod_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
@@ -1096,7 +1218,7 @@ static void pod_changed(void *ud, enum store_event ev, const char *key, const cJ
 	struct controller *c = ud;
 	(void)ev;
 	(void)key;
-	child_changed(c, new_obj ? new_obj : old_obj);
+	child_changed2(c, old_obj, new_obj);
 }
 
 static bool everything_synced(const struct controller *c)
@@ -1240,6 +1362,7 @@ void controller_free(struct controller *c)
 		kube_req_cancel(c->ops->req);
 		op_free(c->ops);
 	}
+	loop_timer_cancel(c->loop, c->drain_timer);
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
