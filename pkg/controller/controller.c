@@ -19,6 +19,7 @@
 #include "controller/control.h"
 #include "controller/control_io.h"
 #include "controller/planner.h"
+#include "controller/project.h"
 #include "controller/spec.h"
 #include "kube/http.h"
 #include "kube/reflector.h"
@@ -1316,10 +1317,12 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 				     .version = "v1",
 				     .resource = "jobs",
 				     .ns = c->ns,
-				     .label_selector = LABEL_SCHEDULE};
+				     .label_selector = LABEL_SCHEDULE,
+				     .transform = project_job};
 	c->refl_jobs = reflector_new(l, h, c->jobs, &io, reflector_listed, c);
 	io.group = "";
 	io.resource = "pods";
+	io.transform = project_pod;
 	c->refl_pods = reflector_new(l, h, c->pods, &io, reflector_listed, c);
 
 	c->calendars = calendars_new(l, h, calendar_changed, c);

@@ -41,6 +41,7 @@ struct reflector {
 	struct reflector_transport tr;
 	reflector_list_fn *on_list;
 	void *ud;
+	void (*transform)(struct cJSON *obj);
 
 	enum reflector_state state;
 	bool started, synced;
@@ -115,6 +116,7 @@ struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct stor
 	}
 	r->on_list = on_list;
 	r->ud = ud;
+	r->transform = o->transform;
 	r->lines = lines_new(o->max_line ? o->max_line : 16u << 20);
 	r->rnd = (uint64_t)loop_now_monotonic_ns() ^ (uint64_t)(uintptr_t)r;
 	if (!r->rnd)
@@ -370,6 +372,8 @@ static void list_done(struct kube_req *req, const struct kube_result *res, void 
 	while (items && (it = items->child) != NULL) {
 		cJSON_DetachItemViaPointer((cJSON *)items, it);
 		trim_object(it);
+		if (r->transform)
+			r->transform(it);
 		XGROW(r->items, r->items_cap, r->nitems + 1);
 		r->items[r->nitems++] = it;
 	}
@@ -474,6 +478,8 @@ static int on_line(void *ctx, const char *line, size_t len)
 	if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
 		cJSON_DetachItemViaPointer(ev, obj);
 		trim_object(obj);
+		if (r->transform)
+			r->transform(obj);
 		advance_rv(r, obj);
 		r->st.events++;
 		r->watch_events++;

@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct loop;
 struct kube_http;
 struct kube_req;
@@ -91,6 +92,12 @@ struct reflector_opts {
 	int64_t backoff_max_ms;	    /* 0: 30000 */
 	size_t max_line;	    /* one watch event, bytes; 0: 16 MiB */
 	const struct reflector_transport *transport; /* NULL: the HTTP client */
+	/* NULL, or prunes each object (list item, ADDED/MODIFIED event) in
+	 * place before it enters the store, after metadata.managedFields is
+	 * dropped: the owner keeps only the fields it reads (client-go's
+	 * SetTransform). It must keep metadata.name, namespace and
+	 * resourceVersion, and whatever the store's indexes read. */
+	void (*transform)(struct cJSON *obj);
 };
 
 /* After every completed list: the first (relist false) and each relist

@@ -106,6 +106,9 @@ static void on_list(struct reflector *r, bool relist, void *ud)
 	assert_true(reflector_synced(r));
 }
 
+/* The transform the next world_new installs (NULL: none). */
+static void (*next_transform)(cJSON *obj);
+
 static struct world *world_new(size_t max_line)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -122,7 +125,9 @@ static struct world *world_new(size_t max_line)
 				   .backoff_base_ms = 2,
 				   .backoff_max_ms = 8,
 				   .max_line = max_line,
-				   .transport = &w->tr};
+				   .transport = &w->tr,
+				   .transform = next_transform};
+	next_transform = NULL;
 	w->r = reflector_new(w->loop, NULL, w->store, &o, on_list, w);
 	assert_non_null(w->r);
 	return w;
@@ -191,6 +196,44 @@ static void test_reflector_lists_pages_then_watches(void **state)
 	assert_non_null(strstr(p, "&labelSelector=app%3Dx"));
 	long t = strtol(strstr(p, "timeoutSeconds=") + 15, NULL, 10);
 	assert_true(t >= 90 && t <= 110); /* 100 +- 10% */
+	world_free(w);
+}
+
+/* Drops "data": what a projection would do to a field nobody reads. */
+static void drop_data(cJSON *obj)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "data");
+}
+
+#define CMD(name, rv)                                                                              \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"t\",\"resourceVersion\":\"" rv       \
+	"\",\"managedFields\":[{\"manager\":\"kubectl\"}]},\"data\":{\"k\":\"v\"},\"x\":1}"
+
+/* The transform sees every object that enters the store — list items and
+ * ADDED/MODIFIED events — after managedFields is gone; the rest is kept. */
+static void test_reflector_transform_applies_to_lists_and_events(void **state)
+{
+	next_transform = drop_data;
+	struct world *w = world_new(0);
+	reflector_start(w->r);
+	run_until_request(w);
+	fake_reply(&w->fake, 200,
+		   "{\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" CMD("a", "5") "]}");
+	assert_int_equal(store_len(w->store), 1);
+	run_until_request(w);
+	fake_stream(&w->fake, EV("ADDED", CMD("b", "11")) EV("MODIFIED", CMD("a", "12")));
+	assert_int_equal(store_len(w->store), 2);
+	const char *names[] = {"a", "b"};
+	for (int i = 0; i < 2; i++) {
+		const cJSON *o = store_get_ns(w->store, "t", names[i]);
+		assert_non_null(o);
+		assert_null(cJSON_GetObjectItemCaseSensitive(o, "data"));
+		assert_non_null(cJSON_GetObjectItemCaseSensitive(o, "x"));
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+		assert_null(cJSON_GetObjectItemCaseSensitive(md, "managedFields"));
+		assert_non_null(cJSON_GetObjectItemCaseSensitive(md, "resourceVersion"));
+	}
+	assert_string_equal(store_resource_version(w->store), "12");
 	world_free(w);
 }
 
@@ -466,6 +509,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reflector_lists_pages_then_watches),
+	    cmocka_unit_test(test_reflector_transform_applies_to_lists_and_events),
 	    cmocka_unit_test(test_reflector_trims_managed_fields),
 	    cmocka_unit_test(test_reflector_applies_events_across_chunks_and_resumes),
 	    cmocka_unit_test(test_reflector_error_event_410_relists_and_reports_gap),

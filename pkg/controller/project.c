@@ -1,0 +1,97 @@
+#include "controller/project.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "base/banned.h"
+
+static bool listed(const char *name, const char *const *keep)
+{
+	for (; *keep; keep++)
+		if (name && !strcmp(name, *keep))
+			return true;
+	return false;
+}
+
+/* Deletes every member of obj whose name is not in keep (NULL-terminated). */
+static void keep_only(cJSON *obj, const char *const *keep)
+{
+	if (!cJSON_IsObject(obj))
+		return;
+	cJSON *it = obj->child;
+	while (it) {
+		cJSON *next = it->next;
+		if (!listed(it->string, keep))
+			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+		it = next;
+	}
+}
+
+/* Deletes the members whose name does not start with prefix. */
+static void keep_prefixed(cJSON *obj, const char *prefix)
+{
+	if (!cJSON_IsObject(obj))
+		return;
+	size_t n = strlen(prefix);
+	cJSON *it = obj->child;
+	while (it) {
+		cJSON *next = it->next;
+		if (!it->string || strncmp(it->string, prefix, n))
+			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+		it = next;
+	}
+}
+
+static const char *const META[] = {"name",
+				   "namespace",
+				   "uid",
+				   "resourceVersion",
+				   "creationTimestamp",
+				   "deletionTimestamp",
+				   "labels",
+				   "annotations",
+				   "ownerReferences",
+				   NULL};
+
+static void project_meta(cJSON *obj)
+{
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	keep_only(md, META);
+	/* Every label and annotation the controller reads is takt's own
+	 * (takt.io/schedule, scheduled-time, trigger, killed, request-id,
+	 * kill, kill-grace-seconds); a pod carries the Job controller's
+	 * labels and the user's besides. */
+	keep_prefixed(cJSON_GetObjectItemCaseSensitive(md, "labels"), "takt.io/");
+	keep_prefixed(cJSON_GetObjectItemCaseSensitive(md, "annotations"), "takt.io/");
+}
+
+static const char *const TOP[] = {"apiVersion", "kind", "metadata", "status", NULL};
+static const char *const JOB_STATUS[] = {"conditions", "completionTime", "startTime", "active",
+					 "succeeded",  "failed",	 NULL};
+static const char *const JOB_CONDITION[] = {"type", "status", "lastTransitionTime", NULL};
+static const char *const POD_STATUS[] = {"phase", NULL};
+
+void project_job(cJSON *job)
+{
+	if (!cJSON_IsObject(job))
+		return;
+	keep_only(job, TOP);
+	project_meta(job);
+	cJSON *st = cJSON_GetObjectItemCaseSensitive(job, "status");
+	keep_only(st, JOB_STATUS);
+	cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
+		keep_only(it, JOB_CONDITION);
+}
+
+void project_pod(cJSON *pod)
+{
+	if (!cJSON_IsObject(pod))
+		return;
+	keep_only(pod, TOP);
+	project_meta(pod);
+	keep_only(cJSON_GetObjectItemCaseSensitive(pod, "status"), POD_STATUS);
+}

@@ -1,0 +1,189 @@
+/* Unit tests for pkg/controller/project: a Job and a Pod as the apiserver
+ * returned them (tests/unit/fixtures/kube/{job,pod}-full.json, read off the
+ * test control plane) keep exactly what the controller reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+
+#include "controller/project.h"
+
+#define FIX "tests/unit/fixtures/kube"
+
+static cJSON *load(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char text[1 << 16];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	cJSON *o = cJSON_Parse(text);
+	assert_non_null(o);
+	/* The reflector drops managedFields before any transform. */
+	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "metadata"),
+						"managedFields");
+	return o;
+}
+
+static size_t printed_len(const cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+	size_t n = strlen(s);
+	free(s);
+	return n;
+}
+
+static const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static void assert_members(const cJSON *o, const char *const *want, size_t n)
+{
+	size_t have = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, o) have++;
+	assert_int_equal(have, n);
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(get(o, want[i]));
+}
+
+/* The metadata fields the controller reads are kept with their values, and
+ * of labels and annotations exactly the takt.io/ ones. */
+static void assert_meta(const cJSON *md, const cJSON *orig)
+{
+	static const char *const kept[] = {"name", "namespace", "uid", "resourceVersion",
+					   "creationTimestamp", "deletionTimestamp",
+					   "ownerReferences"};
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		if (!get(orig, kept[i])) { /* deletionTimestamp on the Job */
+			assert_null(get(md, kept[i]));
+			continue;
+		}
+		assert_true(cJSON_Compare(get(md, kept[i]), get(orig, kept[i]), 1));
+	}
+	assert_null(get(md, "generation"));
+	assert_null(get(md, "generateName"));
+	const char *maps[] = {"labels", "annotations"};
+	for (int m = 0; m < 2; m++) {
+		const cJSON *it;
+		size_t want = 0, have = 0;
+		cJSON_ArrayForEach(it, get(orig, maps[m]))
+		{
+			if (strncmp(it->string, "takt.io/", 8))
+				continue;
+			want++;
+			assert_string_equal(get(get(md, maps[m]), it->string)->valuestring,
+					    it->valuestring);
+		}
+		cJSON_ArrayForEach(it, get(md, maps[m])) have++;
+		assert_int_equal(have, want);
+	}
+	/* The fixtures do carry the fields the readers need. */
+	assert_non_null(get(get(md, "labels"), "takt.io/schedule"));
+	assert_non_null(get(md, "ownerReferences"));
+}
+
+static void test_project_job_keeps_what_is_read(void **state)
+{
+	cJSON *job = load(FIX "/job-full.json");
+	cJSON *orig = cJSON_Duplicate(job, 1);
+	/* The fixture is a finished takt Job: conditions with messages,
+	 * counters, a pod template. */
+	assert_non_null(get(job, "spec"));
+	assert_non_null(get(get(job, "status"), "uncountedTerminatedPods"));
+	project_job(job);
+
+	static const char *const top[] = {"apiVersion", "kind", "metadata", "status"};
+	assert_members(job, top, 4);
+	assert_meta(get(job, "metadata"), get(orig, "metadata"));
+	const cJSON *st = get(job, "status"), *ost = get(orig, "status");
+	static const char *const status[] = {"conditions", "completionTime", "startTime",
+					     "succeeded"};
+	assert_members(st, status, 4);
+	assert_string_equal(get(st, "completionTime")->valuestring,
+			    get(ost, "completionTime")->valuestring);
+	assert_int_equal(cJSON_GetArraySize(get(st, "conditions")),
+			 cJSON_GetArraySize(get(ost, "conditions")));
+	for (int i = 0; i < cJSON_GetArraySize(get(st, "conditions")); i++) {
+		const cJSON *c = cJSON_GetArrayItem(get(st, "conditions"), i);
+		const cJSON *oc = cJSON_GetArrayItem(get(ost, "conditions"), i);
+		static const char *const cond[] = {"type", "status", "lastTransitionTime"};
+		assert_members(c, cond, 3);
+		for (size_t k = 0; k < 3; k++)
+			assert_string_equal(get(c, cond[k])->valuestring,
+					    get(oc, cond[k])->valuestring);
+	}
+	/* The point of it: a small fraction of the object is kept. */
+	size_t before = printed_len(orig), after = printed_len(job);
+	assert_true(after * 2 < before);
+	cJSON_Delete(orig);
+	cJSON_Delete(job);
+}
+
+static void test_project_pod_keeps_metadata_and_phase(void **state)
+{
+	cJSON *pod = load(FIX "/pod-full.json");
+	/* A pod being deleted: the timestamp must survive (it still counts). */
+	cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
+				"deletionTimestamp", "2026-11-22T10:00:00Z");
+	cJSON *orig = cJSON_Duplicate(pod, 1);
+	assert_non_null(get(get(pod, "status"), "containerStatuses"));
+	project_pod(pod);
+
+	static const char *const top[] = {"apiVersion", "kind", "metadata", "status"};
+	assert_members(pod, top, 4);
+	assert_meta(get(pod, "metadata"), get(orig, "metadata"));
+	/* The Job controller's labels and KWOK's annotations are gone. */
+	assert_null(get(get(get(pod, "metadata"), "labels"), "job-name"));
+	assert_null(get(get(get(orig, "metadata"), "annotations"), "takt.io/none"));
+	assert_null(get(get(get(pod, "metadata"), "annotations"), "test.takt.io/run-for"));
+	static const char *const status[] = {"phase"};
+	assert_members(get(pod, "status"), status, 1);
+	assert_string_equal(get(get(pod, "status"), "phase")->valuestring,
+			    get(get(orig, "status"), "phase")->valuestring);
+	size_t before = printed_len(orig), after = printed_len(pod);
+	assert_true(after * 3 < before);
+	cJSON_Delete(orig);
+	cJSON_Delete(pod);
+}
+
+/* Objects without status, odd shapes, NULL: left alone, no crash. */
+static void test_project_odd_shapes(void **state)
+{
+	project_job(NULL);
+	project_pod(NULL);
+	cJSON *a = cJSON_Parse("[1,2]");
+	project_job(a);
+	assert_int_equal(cJSON_GetArraySize(a), 2);
+	cJSON_Delete(a);
+	cJSON *j = cJSON_Parse("{\"metadata\":{\"name\":\"x\"},\"spec\":{},\"status\":"
+			       "{\"conditions\":[1,{\"type\":\"Complete\",\"message\":\"m\"}]}}");
+	project_job(j);
+	assert_null(get(j, "spec"));
+	const cJSON *c = cJSON_GetArrayItem(get(get(j, "status"), "conditions"), 1);
+	assert_non_null(get(c, "type"));
+	assert_null(get(c, "message"));
+	cJSON_Delete(j);
+	cJSON *p = cJSON_Parse("{\"metadata\":{\"name\":\"x\"},\"status\":\"weird\"}");
+	project_pod(p);
+	assert_string_equal(get(p, "status")->valuestring, "weird");
+	cJSON_Delete(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_project_job_keeps_what_is_read),
+	    cmocka_unit_test(test_project_pod_keeps_metadata_and_phase),
+	    cmocka_unit_test(test_project_odd_shapes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
