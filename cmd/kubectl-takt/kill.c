@@ -37,13 +37,6 @@ void cmd_kill_usage(void)
 	       "Exit status: 0 done, 1 refused, failed or timed out, 2 bad usage.\n");
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "kubectl takt " PROG ": %s%s%s (try --help)\n", msg, arg ? " " : "",
-		arg ? arg : "");
-	return EXIT_USAGE;
-}
-
 static void print_result(const char *ns, const char *schedule, const char *id, const cJSON *rec)
 {
 	const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(rec, "jobs");
@@ -82,25 +75,28 @@ int cmd_kill(int argc, char **argv)
 		if (!strcmp(a, "--pod") || !strncmp(a, "--pod=", 6)) {
 			pod = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!pod || !*pod)
-				return usage_error("option --pod needs a value", NULL);
+				return req_usage_error(PROG, "option --pod needs a value", NULL);
 			continue;
 		}
 		if (!strcmp(a, "--grace-seconds") || !strncmp(a, "--grace-seconds=", 16)) {
 			grace = a[15] == '=' ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!grace)
-				return usage_error("option --grace-seconds needs a value", NULL);
+				return req_usage_error(PROG, "option --grace-seconds needs a value",
+						       NULL);
 			continue;
 		}
 		if (a[0] == '-')
-			return usage_error("unknown option", a);
+			return req_usage_error(PROG, "unknown option", a);
 		if (name)
-			return usage_error("one BatchSchedule at a time; extra argument", a);
+			return req_usage_error(PROG, "one BatchSchedule at a time; extra argument",
+					       a);
 		name = a;
 	}
 	if (!name == !pod)
-		return usage_error(pod ? "give either NAME or --pod POD, not both"
-				       : "missing NAME (a BatchSchedule) or --pod POD",
-				   NULL);
+		return req_usage_error(PROG,
+				       pod ? "give either NAME or --pod POD, not both"
+					   : "missing NAME (a BatchSchedule) or --pod POD",
+				       NULL);
 	long g;
 	char err[256];
 	/* The controller would refuse it: say so now, before annotating. */

@@ -75,6 +75,13 @@ int req_common_arg(const char *prog, int argc, char **argv, int *i, struct req_c
 	return bad ? EXIT_USAGE : 0;
 }
 
+int req_usage_error(const char *prog, const char *msg, const char *arg)
+{
+	fprintf(stderr, "kubectl takt %s: %s%s%s (try --help)\n", prog, msg, arg ? " " : "",
+		arg ? arg : "");
+	return EXIT_USAGE;
+}
+
 int req_client_open(const char *prog, const struct req_common *o, struct req_client *cl)
 {
 	char err[512];

@@ -38,6 +38,10 @@ struct req_client {
  * on stderr (prog names the command in it). */
 int req_common_arg(const char *prog, int argc, char **argv, int *i, struct req_common *o);
 
+/* Prints "kubectl takt <prog>: <msg>[ <arg>] (try --help)" on stderr (arg
+ * may be NULL) and returns EXIT_USAGE, for `return req_usage_error(...)`. */
+int req_usage_error(const char *prog, const char *msg, const char *arg);
+
 /* Returns 0, or 1 with one line on stderr. */
 int req_client_open(const char *prog, const struct req_common *o, struct req_client *cl);
 void req_client_close(struct req_client *cl);

@@ -31,13 +31,6 @@ void cmd_run_usage(void)
 	       "Exit status: 0 started, 1 refused, failed or timed out, 2 bad usage.\n");
 }
 
-static int usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "kubectl takt " PROG ": %s%s%s (try --help)\n", msg, arg ? " " : "",
-		arg ? arg : "");
-	return EXIT_USAGE;
-}
-
 int cmd_run(int argc, char **argv)
 {
 	struct req_common common = {.timeout_s = 30};
@@ -54,13 +47,14 @@ int cmd_run(int argc, char **argv)
 			return 0;
 		}
 		if (a[0] == '-')
-			return usage_error("unknown option", a);
+			return req_usage_error(PROG, "unknown option", a);
 		if (name)
-			return usage_error("one BatchSchedule at a time; extra argument", a);
+			return req_usage_error(PROG, "one BatchSchedule at a time; extra argument",
+					       a);
 		name = a;
 	}
 	if (!name)
-		return usage_error("missing NAME (a BatchSchedule)", NULL);
+		return req_usage_error(PROG, "missing NAME (a BatchSchedule)", NULL);
 
 	struct req_client cl;
 	if (req_client_open(PROG, &common, &cl))
