@@ -57,6 +57,49 @@ static void print_result(const char *ns, const char *schedule, const char *id, c
 	printf("; %ld pod%s deleted\n", p, p == 1 ? "" : "s");
 }
 
+/* A kill --pod on a pod labelled takt.io/schedule that is not part of one of
+ * that schedule's runs: the controller records no lastKill, only a Warning
+ * Event KillIgnored on the pod whose message begins "takt.io/kill=<id>
+ * ignored" (docs/external-control.md). Seeing it ends the wait. */
+struct ignored_watch {
+	struct req_client *cl;
+	const char *pod;
+	const char *id;
+	char selector[256];
+	bool off; /* the Events cannot be listed: wait for lastKill only */
+};
+
+static int kill_ignored(void *ud)
+{
+	struct ignored_watch *w = ud;
+	cJSON *list = NULL;
+	if (w->off)
+		return 0;
+	/* Without `list` on events (an older Role) the wait stays as it was:
+	 * the status, then the timeout. */
+	if (req_list_quiet(w->cl, "", "v1", "events", w->selector, &list)) {
+		w->off = true;
+		return 0;
+	}
+	char prefix[128];
+	snprintf(prefix, sizeof(prefix), CONTROL_ANN_KILL "=%s ignored", w->id);
+	const cJSON *ev;
+	int found = 0;
+	cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(list, "items"))
+	{
+		const char *msg =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "message"));
+		if (msg && !strncmp(msg, prefix, strlen(prefix))) {
+			fprintf(stderr, "kubectl takt " PROG ": pod %s/%s: %s\n", w->cl->ns, w->pod,
+				msg);
+			found = 1;
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	return found;
+}
+
 int cmd_kill(int argc, char **argv)
 {
 	struct req_common common = {.timeout_s = 30};
@@ -118,6 +161,7 @@ int cmd_kill(int argc, char **argv)
 	/* No --grace-seconds removes an earlier value: the pods' own applies. */
 	const char *kv[] = {CONTROL_ANN_KILL, id, CONTROL_ANN_KILL_GRACE, grace};
 	const char *schedule = name;
+	struct ignored_watch iw = {.cl = &cl, .pod = pod, .id = id, .off = true};
 	if (pod) {
 		if (req_get(PROG, &cl, "", "v1", "pods", pod, &obj))
 			goto out;
@@ -137,10 +181,18 @@ int cmd_kill(int argc, char **argv)
 				cl.ns, pod);
 			goto out;
 		}
+		const char *uid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "uid"));
+		/* By uid: not the Events of an earlier pod of that name. */
+		if (uid && (size_t)snprintf(iw.selector, sizeof(iw.selector),
+					    "involvedObject.uid=%s,reason=KillIgnored",
+					    uid) < sizeof(iw.selector))
+			iw.off = false;
 	} else if (req_annotate(PROG, &cl, "takt.io", "v1alpha1", "batchschedules", name, kv, 4)) {
 		goto out;
 	}
-	if (req_wait(PROG, &cl, schedule, "lastKill", id, common.timeout_s, &rec))
+	if (req_wait(PROG, &cl, schedule, "lastKill", id, common.timeout_s, kill_ignored, &iw,
+		     &rec))
 		goto out;
 	print_result(cl.ns, schedule, id, rec);
 	rc = 0;

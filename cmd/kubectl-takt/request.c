@@ -211,42 +211,65 @@ int req_annotate(const char *prog, struct req_client *cl, const char *group, con
 	return rc;
 }
 
+/* GET path and parse the answer as a JSON object; what names it in the
+ * error line, which quiet leaves out. */
+static int get_json(const char *prog, struct req_client *cl, const char *path, const char *what,
+		    bool quiet, cJSON **out)
+{
+	struct kube_response r = {0};
+	int rc = 0;
+	*out = NULL;
+	if (do_retry(cl, KUBE_GET, path, NULL, &r) < 0) {
+		if (!quiet)
+			fprintf(stderr, "kubectl takt %s: %s: request not sent\n", prog, what);
+		return 1;
+	}
+	if (r.err || r.status < 200 || r.status >= 300) {
+		rc = quiet ? 1 : api_error(prog, what, &r);
+	} else {
+		*out = cJSON_ParseWithLength(r.body, r.body_len);
+		if (!cJSON_IsObject(*out)) {
+			cJSON_Delete(*out);
+			*out = NULL;
+			if (!quiet)
+				fprintf(stderr, "kubectl takt %s: %s: the answer is not JSON\n",
+					prog, what);
+			rc = 1;
+		}
+	}
+	kube_response_release(&r);
+	return rc;
+}
+
 int req_get(const char *prog, struct req_client *cl, const char *group, const char *version,
 	    const char *resource, const char *name, cJSON **out)
 {
 	struct buf path, what;
-	struct kube_response r = {0};
-	int rc = 0;
-	*out = NULL;
 	buf_init(&path, 4096);
 	buf_init(&what, 512);
 	object_path(&path, cl, group, version, resource, name);
 	buf_addf(&what, "%s %s/%s", resource, cl->ns, name);
-	if (do_retry(cl, KUBE_GET, buf_str(&path), NULL, &r) < 0) {
-		fprintf(stderr, "kubectl takt %s: %s: request not sent\n", prog, buf_str(&what));
-		rc = 1;
-	} else {
-		if (r.err || r.status < 200 || r.status >= 300) {
-			rc = api_error(prog, buf_str(&what), &r);
-		} else {
-			*out = cJSON_ParseWithLength(r.body, r.body_len);
-			if (!cJSON_IsObject(*out)) {
-				cJSON_Delete(*out);
-				*out = NULL;
-				fprintf(stderr, "kubectl takt %s: %s: the answer is not JSON\n",
-					prog, buf_str(&what));
-				rc = 1;
-			}
-		}
-		kube_response_release(&r);
-	}
+	int rc = get_json(prog, cl, buf_str(&path), buf_str(&what), false, out);
 	buf_release(&path);
 	buf_release(&what);
 	return rc;
 }
 
+int req_list_quiet(struct req_client *cl, const char *group, const char *version,
+		   const char *resource, const char *field_selector, cJSON **out)
+{
+	struct buf path;
+	buf_init(&path, 4096);
+	kube_path(&path, group, version, cl->ns, resource, NULL, NULL);
+	if (field_selector)
+		kube_query_add(&path, "fieldSelector", field_selector);
+	int rc = get_json("", cl, buf_str(&path), "", true, out);
+	buf_release(&path);
+	return rc;
+}
+
 int req_wait(const char *prog, struct req_client *cl, const char *schedule, const char *field,
-	     const char *id, long timeout_s, cJSON **record)
+	     const char *id, long timeout_s, req_poll_fn *poll, void *ud, cJSON **record)
 {
 	int64_t deadline = loop_now_monotonic_ms() + (int64_t)timeout_s * 1000;
 	*record = NULL;
@@ -264,6 +287,8 @@ int req_wait(const char *prog, struct req_client *cl, const char *schedule, cons
 			return 0;
 		}
 		cJSON_Delete(obj);
+		if (poll && poll(ud))
+			return 1;
 		int64_t left = deadline - loop_now_monotonic_ms();
 		if (left <= 0)
 			break;

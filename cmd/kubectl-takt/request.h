@@ -60,11 +60,24 @@ int req_annotate(const char *prog, struct req_client *cl, const char *group, con
 int req_get(const char *prog, struct req_client *cl, const char *group, const char *version,
 	    const char *resource, const char *name, cJSON **out);
 
+/* LISTs a collection of the client's namespace, with a fieldSelector when
+ * not NULL. Returns 0 and *out (the List object), or 1 and prints nothing:
+ * for lookups the caller can do without (an account that may not list
+ * them, say). */
+int req_list_quiet(struct req_client *cl, const char *group, const char *version,
+		   const char *resource, const char *field_selector, cJSON **out);
+
+/* Called by req_wait after each poll in which the schedule had not answered:
+ * 0 to keep waiting, or 1 when the answer came another way (the callback
+ * has printed its one line on stderr). */
+typedef int req_poll_fn(void *ud);
+
 /* Polls the BatchSchedule until status.<field>.requestId equals id (field
- * "lastKill" or "lastRunNow"), every 200 ms, for timeout_s. Returns 0 and
- * *record (a copy of that status field), or 1 with one line on stderr
- * (timed out, not found, forbidden). */
+ * "lastKill" or "lastRunNow"), every 200 ms, for timeout_s, calling poll
+ * (when not NULL) in between. Returns 0 and *record (a copy of that status
+ * field), or 1 with one line on stderr (timed out, not found, forbidden, or
+ * poll stopped it). */
 int req_wait(const char *prog, struct req_client *cl, const char *schedule, const char *field,
-	     const char *id, long timeout_s, cJSON **record);
+	     const char *id, long timeout_s, req_poll_fn *poll, void *ud, cJSON **record);
 
 #endif

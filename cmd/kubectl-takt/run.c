@@ -66,7 +66,7 @@ int cmd_run(int argc, char **argv)
 	const char *kv[] = {CONTROL_ANN_RUN_NOW, id};
 	if (req_annotate(PROG, &cl, "takt.io", "v1alpha1", "batchschedules", name, kv, 2))
 		goto out;
-	if (req_wait(PROG, &cl, name, "lastRunNow", id, common.timeout_s, &rec))
+	if (req_wait(PROG, &cl, name, "lastRunNow", id, common.timeout_s, NULL, NULL, &rec))
 		goto out;
 	const char *refused =
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "refused"));

@@ -197,6 +197,30 @@ t_is "and not counted" "$(bs_status brief killed)" 0
 t_ok "the finished Job is kept (history)" kn get job "$jb"
 t_like "the Event says why" "$(event_msg Killed BatchSchedule brief)" "run $jb has already ended, nothing to kill"
 
+# ---- 7c. kill --pod on a labelled pod that is not one of the runs ------------
+# Its schedule's reconcile looks at it (the label), finds no run through the
+# owner chain, and records no lastKill: only a KillIgnored Warning on the pod.
+# The CLI reports that refusal instead of waiting for its timeout.
+kn apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: stray, labels: {takt.io/schedule: brief}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: example.invalid/x}]
+EOF
+lk0=$(bs_status brief lastKill.requestId)
+ts=$(now)
+out=$("$TAKT" kill --pod stray -n "$NS" --grace-seconds 0 --timeout 20 2>&1)
+t_is "kill --pod on a labelled pod outside the runs exits 1" "$?" 1
+took=$(elapsed_since "$ts")
+t_cmp "without waiting for its timeout (${took}s)" "$took" -le 5
+t_like "it gives the controller's refusal, in one line" "$out" "^kubectl takt kill: pod $NS/stray: takt.io/kill=kill-[0-9T]+Z-[0-9a-f]{6} ignored: this pod is not part of a BatchSchedule run \(it is not controlled by a Job\); nothing was deleted$"
+ids=$(printf '%s' "$out" | sed -n 's/.*takt\.io\/kill=\([^ ]*\) ignored.*/\1/p')
+t_like "the KillIgnored Warning on the pod is that answer" "$(event_msg KillIgnored Pod stray)" "^Warning takt.io/kill=$ids ignored"
+t_nok "the pod is not terminating" terminating stray
+t_is "lastKill is unchanged" "$(bs_status brief lastKill.requestId)" "$lk0"
+
 # ---- 8. malformed requests ----------------------------------------------------
 t_ok "takt.io/kill with a malformed grace" kn annotate bs later takt.io/kill=bad-grace takt.io/kill-grace-seconds=soon
 wait_for 10 "an InvalidRequest Warning" eval '[ -n "$(event_msg InvalidRequest BatchSchedule later)" ]'
@@ -223,6 +247,7 @@ sa=system:serviceaccount:$NS:batch-scheduler
 t_is "the role does not allow deleting pods" "$(kn auth can-i delete pods --as="$sa")" no
 t_is "nor touching Jobs" "$(kn auth can-i patch jobs.batch --as="$sa")" no
 t_is "it allows patching schedules" "$(kn auth can-i patch batchschedules.takt.io --as="$sa")" yes
+t_is "and listing Events" "$(kn auth can-i list events --as="$sa")" yes
 t_ok "the runs of later are Running" job_pod_running "$jr2"
 out=$("$TAKT" kill later --kubeconfig "$kc" --grace-seconds 0 2>&1)
 t_is "with it, kubectl takt kill (namespace from the kubeconfig) exits 0" "$?" 0
@@ -230,6 +255,9 @@ t_like "and kills both runs of later" "$out" "^killed 2 runs of $NS/later \(requ
 wait_for 10 "their pods are gone" eval 'no_pods_of_job "$jr" && no_pods_of_job "$jr2"'
 out=$("$TAKT" run later --kubeconfig "$kc" 2>&1)
 t_is "kubectl takt run with it exits 0" "$?" 0
+out=$("$TAKT" kill --pod stray --kubeconfig "$kc" --timeout 20 2>&1)
+t_is "with it, kill --pod on the stray pod of 7c exits 1" "$?" 1
+t_like "with the controller's refusal, read from the Events" "$out" "^kubectl takt kill: pod $NS/stray: takt.io/kill=kill-[^ ]+ ignored: this pod is not part of a BatchSchedule run"
 out=$("$TAKT" kill later --kubeconfig "$kc" --timeout 3 -n default 2>&1)
 t_is "another namespace: exit 1" "$?" 1
 t_like "with the apiserver's answer" "$out" "^kubectl takt kill: batchschedules default/later: 403 Forbidden"
