@@ -140,7 +140,7 @@ fmt:
 # into each fuzzer directly so they carry the coverage instrumentation.
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ipkg $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
               -fsanitize=fuzzer,address,undefined
-build-fuzz/%: tests/fuzz/%.c $(PKG_SRC)
+build-fuzz/%: tests/fuzz/%.c $(PKG_SRC) $(wildcard pkg/*/*.h tests/fuzz/*.h)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_FLAGS) -o $@ $< $(PKG_SRC) $(LDLIBS_ALL)
 fuzz: deps-dev
