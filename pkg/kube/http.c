@@ -453,6 +453,11 @@ static int easy_setup(struct kube_http *h, struct kube_req *r)
 	 * rather than opening a second connection. */
 	bad |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	/* Request bodies are a few KB (a Job, a patch): curl's default 64 KB
+	 * upload buffer, one per transfer in flight, was most of the
+	 * controller's heap when a hundred Job POSTs were on their way. 16 KB
+	 * is curl's minimum. */
+	bad |= curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (r->timeout_ms > 0)
 		bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
