@@ -84,7 +84,9 @@ void project_job(cJSON *job)
 	keep_only(st, JOB_STATUS);
 	cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(st, "conditions"))
+	{
 		keep_only(it, JOB_CONDITION);
+	}
 }
 
 void project_pod(cJSON *pod)

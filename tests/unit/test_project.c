@@ -59,8 +59,12 @@ static void assert_members(const cJSON *o, const char *const *want, size_t n)
  * of labels and annotations exactly the takt.io/ ones. */
 static void assert_meta(const cJSON *md, const cJSON *orig)
 {
-	static const char *const kept[] = {"name", "namespace", "uid", "resourceVersion",
-					   "creationTimestamp", "deletionTimestamp",
+	static const char *const kept[] = {"name",
+					   "namespace",
+					   "uid",
+					   "resourceVersion",
+					   "creationTimestamp",
+					   "deletionTimestamp",
 					   "ownerReferences"};
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		if (!get(orig, kept[i])) { /* deletionTimestamp on the Job */
