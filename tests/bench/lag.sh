@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # make bench-lag: how late do Jobs appear after their slot, with N schedules
-# firing every 1-2 s against the local control plane?
+# firing every 1-2 s against the local control plane? And how does that
+# compare with a peer firing the same Jobs at the same instants?
 #   LAG_SIZES="10 100"   schedule counts to try
 #   LAG_SECONDS=40       measured seconds per size (after a 5 s warm-up)
+#   LAG_PEER=0           skip the peer
 # For each size: a namespace with N BatchSchedules (odd: every second, even:
 # every 2 s; Allow; runs of 1 s, history 1), one takt-controller for it, and a
 # separate watcher (tests/e2e/ctl_watch.py) stamping each Job's ADDED event
-# with its receive time in ms. Printed:
+# with its receive time in ms. Then the same in a fresh namespace with the
+# peer (tests/bench/peer: client-go, a goroutine per schedule, the Job built
+# ahead, no status, no Events — the floor the control plane allows; built
+# once into ~/.cache/takt). Printed, for each:
 #   watch lag   ADDED received by the watcher minus the slot instant
-#   send lag    the controller's POST leaving, minus the slot instant (from its
-#               log: response time minus round trip)
-#   CPU seconds and peak RSS (VmHWM) of the controller over the run.
+#   send lag    the POST leaving, minus the slot instant (from the log:
+#               answer time minus round trip)
+#   CPU seconds and peak RSS (VmHWM) of the process over the run
+# and the ratios takt/peer.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 sizes=${LAG_SIZES:-10 100}
 secs=${LAG_SECONDS:-40}
+use_peer=${LAG_PEER:-1}
 warm=5
 
 started_cluster=""
@@ -29,11 +36,11 @@ kubectl get crd batchschedules.takt.io >/dev/null 2>&1 || kubectl apply -f crds/
 kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/takt-lag.XXXXXX")
-ctl=""
+proc=""
 watch=""
 ns=""
 cleanup() {
-	[ -n "$ctl" ] && kill -TERM "$ctl" 2>/dev/null && wait "$ctl" 2>/dev/null
+	[ -n "$proc" ] && kill -TERM "$proc" 2>/dev/null && wait "$proc" 2>/dev/null
 	[ -n "$watch" ] && kill -TERM "$watch" 2>/dev/null && wait "$watch" 2>/dev/null
 	[ -n "$ns" ] && kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
 	rm -rf "$work"
@@ -41,6 +48,22 @@ cleanup() {
 	return 0
 }
 trap cleanup EXIT
+
+# The peer's binary, built once per source version outside the clone.
+peer_bin=""
+build_peer() {
+	local src=tests/bench/peer h dir
+	command -v go >/dev/null || { echo "no Go toolchain"; return 1; }
+	h=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
+	dir=${XDG_CACHE_HOME:-$HOME/.cache}/takt/bench-peer-$h
+	if [ ! -x "$dir/bench-peer" ]; then
+		mkdir -p "$dir"
+		(cd "$src" && CGO_ENABLED=0 nice -n 10 go build -trimpath -o "$dir/bench-peer.tmp" .) \
+			>"$work/peer-build.log" 2>&1 || { tail -3 "$work/peer-build.log"; return 1; }
+		mv "$dir/bench-peer.tmp" "$dir/bench-peer"
+	fi
+	peer_bin=$dir/bench-peer
+}
 
 schedules() { # schedules N: the manifests
 	local i s
@@ -70,33 +93,11 @@ EOF
 	done
 }
 
-for n in $sizes; do
-	ns=bench-lag-$n-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-	kubectl create namespace "$ns" >/dev/null
-	: >"$work/jobs"
-	python3 tests/e2e/ctl_watch.py "/apis/batch/v1/namespaces/$ns/jobs" "$work/jobs" &
-	watch=$!
-	until grep -q '^# listed' "$work/jobs" 2>/dev/null; do sleep 0.2; done
-	schedules "$n" | kubectl -n "$ns" apply -f - >/dev/null
-	bin/takt-controller --namespace "$ns" --qps 2000 --burst 4000 >"$work/ctl.log" 2>&1 &
-	ctl=$!
-	t0=$(date +%s)
-	sleep $((warm + secs))
-	t1=$(date +%s)
-	# CPU (utime + stime, clock ticks) and peak RSS before stopping.
-	read -r ut st < <(sed 's/^.*) //' "/proc/$ctl/stat" | awk '{ print $12, $13 }')
-	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$ctl/status")
-	kill -TERM "$ctl"
-	wait "$ctl"
-	ctl=""
-	sleep 1
-	kill -TERM "$watch"
-	wait "$watch" 2>/dev/null
-	watch=""
-	python3 - "$work/jobs" "$work/ctl.log" $((t0 + warm)) "$t1" "$n" "$secs" \
-		"$(( (ut + st) ))" "$(getconf CLK_TCK)" "$hwm" <<'PY'
+# The figures of one run: prints them, and appends "who p50 p99 sp50 sp99"
+# to $work/figures for the ratios.
+cat >"$work/analyze.py" <<'PY'
 import datetime, json, re, sys
-jobs_file, log_file, a, b, n, secs, ticks, hz, hwm = sys.argv[1:]
+who, jobs_file, log_file, a, b, n, secs, ticks, hz, hwm, figures = sys.argv[1:]
 a, b, n, secs = int(a), int(b), int(n), int(secs)
 
 def ms(s):
@@ -136,17 +137,75 @@ expected = sum(len(range(a, b)) if i % 2 == 1 else len([s for s in range(a, b) i
 def q(v, p):
     return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
 
-for name, v in (("watch lag", sorted(watch)), ("send lag", sorted(send))):
-    print("  %-9s n=%-5d p50=%7.1f ms  p99=%7.1f ms  max=%7.1f ms" %
-          (name, len(v), q(v, 0.5), q(v, 0.99), v[-1] if v else float("nan")))
-print("  jobs in the window: %d of %d slots" % (len(watch), expected))
+watch.sort()
+send.sort()
+for name, v in (("watch lag", watch), ("send lag", send)):
+    print("  %-4s %-9s n=%-5d p50=%7.1f ms  p99=%7.1f ms  max=%7.1f ms" %
+          (who, name, len(v), q(v, 0.5), q(v, 0.99), v[-1] if v else float("nan")))
+print("  %-4s jobs in the window: %d of %d slots" % (who, len(watch), expected))
 cpu = int(ticks) / int(hz)
-print("  controller: %.2f CPU s over %d s (%.1f%% of a core), peak RSS %d KiB" %
-      (cpu, secs + 5, 100.0 * cpu / (secs + 5), int(hwm)))
+print("  %-4s %.2f CPU s over %d s (%.1f%% of a core), peak RSS %d KiB" %
+      (who, cpu, secs + 5, 100.0 * cpu / (secs + 5), int(hwm)))
+with open(figures, "a") as f:
+    f.write("%s %f %f %f %f %f %d\n" % (who, q(watch, 0.5), q(watch, 0.99), q(send, 0.5),
+                                        q(send, 0.99), cpu, int(hwm)))
 PY
+
+# run WHO N: one measurement, takt or peer, in a fresh namespace.
+run() {
+	local who=$1 n=$2 t0 t1 ut st hwm
+	ns=bench-lag-$who-$n-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	kubectl create namespace "$ns" >/dev/null
+	: >"$work/jobs"
+	python3 tests/e2e/ctl_watch.py "/apis/batch/v1/namespaces/$ns/jobs" "$work/jobs" &
+	watch=$!
+	until grep -q '^# listed' "$work/jobs" 2>/dev/null; do sleep 0.2; done
+	if [ "$who" = takt ]; then
+		schedules "$n" | kubectl -n "$ns" apply -f - >/dev/null
+		bin/takt-controller --namespace "$ns" --qps 2000 --burst 4000 >"$work/$who.log" 2>&1 &
+	else
+		"$peer_bin" --namespace "$ns" --n "$n" >"$work/$who.log" 2>"$work/$who.err" &
+	fi
+	proc=$!
+	t0=$(date +%s)
+	sleep $((warm + secs))
+	t1=$(date +%s)
+	# CPU (utime + stime, clock ticks) and peak RSS before stopping.
+	read -r ut st < <(sed 's/^.*) //' "/proc/$proc/stat" | awk '{ print $12, $13 }')
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$proc/status")
+	kill -TERM "$proc"
+	wait "$proc"
+	proc=""
+	sleep 1
+	kill -TERM "$watch"
+	wait "$watch" 2>/dev/null
+	watch=""
+	python3 "$work/analyze.py" "$who" "$work/jobs" "$work/$who.log" $((t0 + warm)) "$t1" \
+		"$n" "$secs" "$((ut + st))" "$(getconf CLK_TCK)" "$hwm" "$work/figures"
 	mkdir -p .cache/bench
-	cp "$work/ctl.log" ".cache/bench/lag-$n-controller.log"
-	echo "^ $n schedules, ${secs} s measured (controller log: .cache/bench/lag-$n-controller.log)"
+	cp "$work/$who.log" ".cache/bench/lag-$n-$who.log"
 	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
 	ns=""
+	# Let the control plane work off the namespace before the next run.
+	sleep 10
+}
+
+if [ "$use_peer" != 0 ] && ! build_peer >"$work/why"; then
+	echo "  peer: not built ($(tr '\n' ' ' <"$work/why"))"
+	use_peer=0
+fi
+
+for n in $sizes; do
+	: >"$work/figures"
+	run takt "$n"
+	if [ "$use_peer" != 0 ]; then
+		run peer "$n"
+		awk '$1 == "takt" { for (i = 2; i <= 7; i++) t[i] = $i }
+		     $1 == "peer" { for (i = 2; i <= 7; i++) p[i] = $i }
+		     function r(a, b) { return b > 0 ? sprintf("x%.2f", a / b) : "n/a" }
+		     END { printf "  takt/peer: watch lag p50 %s, p99 %s; send lag p50 %s, p99 %s; CPU %s; RSS %s\n",
+			   r(t[2], p[2]), r(t[3], p[3]), r(t[4], p[4]), r(t[5], p[5]), r(t[6], p[6]), r(t[7], p[7]) }' \
+			"$work/figures"
+	fi
+	echo "^ $n schedules, ${secs} s measured (logs: .cache/bench/lag-$n-*.log)"
 done
