@@ -51,6 +51,8 @@
 /* The longest run of queued reconciles before the loop gets a turn (a due
  * slot waits at most this long behind them). */
 #define DRAIN_SLICE_MS 2
+/* The longest a status write, DELETE or Event waits for Job POSTs. */
+#define HOLD_MAX_MS 500
 
 struct expectation {
 	char name[SPEC_JOB_NAME_MAX + 1];
@@ -156,6 +158,13 @@ struct op {
 	char name[SPEC_JOB_NAME_MAX + 1];
 	char reason[32];
 	int64_t sent_ns;
+	/* A write held back while Job POSTs are in flight (op_send): what to
+	 * send, and the next held op in order. */
+	bool held;
+	enum kube_method held_method;
+	char *held_path, *held_body;
+	size_t held_len;
+	struct op *held_next;
 };
 
 struct controller {
@@ -171,6 +180,11 @@ struct controller {
 	struct hmap *scheds; /* key -> struct sched */
 	struct op *ops;
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
+	/* Job POSTs in flight, and the other writes held back meanwhile
+	 * (oldest first), with the timer that bounds their wait. */
+	int posts_inflight;
+	struct op *held_head, *held_tail;
+	loop_timer_id held_timer;
 	bool all_synced;
 	struct controller_stats stats;
 };
@@ -486,14 +500,83 @@ static void op_free(struct op *o)
 		c->ops = o->next;
 	if (o->next)
 		o->next->prev = o->prev;
+	free(o->held_path);
+	free(o->held_body);
 	free(o->key);
 	free(o);
 }
 
 static void op_done(struct kube_req *req, const struct kube_result *res, void *ud);
 
-/* Sends; on a refusal to queue, completes the op as a transport failure. */
+static int op_start(struct op *o, enum kube_method m, const char *path, const char *body,
+		    size_t len);
+
+/* Sends the held writes, in the order they were decided. */
+static void release_held(struct controller *c)
+{
+	loop_timer_cancel(c->loop, c->held_timer);
+	c->held_timer = 0;
+	struct op *o = c->held_head;
+	c->held_head = c->held_tail = NULL;
+	while (o) {
+		struct op *next = o->held_next;
+		o->held = false;
+		o->held_next = NULL;
+		if (op_start(o, o->held_method, o->held_path, o->held_body, o->held_len) < 0) {
+			/* Answered as the transport failure it is. */
+			struct kube_result res = {.err = -EIO,
+						  .body = "",
+						  .reason = "",
+						  .message = "",
+						  .transport_error = "request not queued"};
+			op_done(NULL, &res, o);
+		}
+		o = next;
+	}
+}
+
+static void on_held_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct controller *c = ud;
+	c->held_timer = 0;
+	release_held(c);
+}
+
+/* Sends, or holds back: a status write, a DELETE or an Event decided while
+ * Job POSTs are in flight waits until they are answered (at most
+ * HOLD_MAX_MS), so that when a hundred schedules fire at one instant the
+ * apiserver creates their Jobs before it works on the bookkeeping they
+ * cause. Returns 0, or < 0 when the request could not be queued (the op is
+ * then freed). */
 static int op_send(struct op *o, enum kube_method m, const char *path, const char *body, size_t len)
+{
+	struct controller *c = o->c;
+	if (o->kind != OP_CREATE && c->posts_inflight > 0) {
+		o->held = true;
+		o->held_method = m;
+		o->held_path = xstrdup(path);
+		o->held_body = body ? xstrndup(body, len) : NULL;
+		o->held_len = body ? len : 0;
+		if (c->held_tail)
+			c->held_tail->held_next = o;
+		else
+			c->held_head = o;
+		c->held_tail = o;
+		if (!c->held_timer)
+			c->held_timer = loop_timer_after(c->loop, HOLD_MAX_MS, on_held_timer, c);
+		return 0;
+	}
+	int rc = op_start(o, m, path, body, len);
+	if (rc < 0)
+		op_free(o);
+	else if (o->kind == OP_CREATE)
+		c->posts_inflight++;
+	return rc;
+}
+
+/* Hands the request to the HTTP client; the op is the caller's on failure. */
+static int op_start(struct op *o, enum kube_method m, const char *path, const char *body,
+		    size_t len)
 {
 	struct kube_req_opts ro = {
 	    .method = m,
@@ -509,7 +592,6 @@ static int op_send(struct op *o, enum kube_method m, const char *path, const cha
 	int rc = kube_http_request(o->c->http, &ro, &o->req);
 	if (rc < 0) {
 		LOG_ERROR("request not queued", "obj=%s path=%s rc=%d", o->key, path, rc);
-		op_free(o);
 	}
 	return rc;
 }
@@ -802,6 +884,8 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 
 	switch (o->kind) {
 	case OP_CREATE:
+		if (--c->posts_inflight == 0 && c->held_head)
+			release_held(c);
 		if (ok || res->status == 409) {
 			c->stats.jobs_created++;
 			LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f",
@@ -1366,6 +1450,7 @@ void controller_free(struct controller *c)
 		op_free(c->ops);
 	}
 	loop_timer_cancel(c->loop, c->drain_timer);
+	loop_timer_cancel(c->loop, c->held_timer);
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
