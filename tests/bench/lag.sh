@@ -5,6 +5,8 @@
 #   LAG_SIZES="10 100"   schedule counts to try
 #   LAG_SECONDS=40       measured seconds per size (after a 5 s warm-up)
 #   LAG_PEER=0           skip the peer
+#   LAG_EVERY=E          every schedule fires every E s (E divides 60)
+#                        instead of the 1 s / 2 s mix
 # For each size: a namespace with N BatchSchedules (odd: every second, even:
 # every 2 s; Allow; runs of 1 s, history 1), one takt-controller for it, and a
 # separate watcher (tests/e2e/ctl_watch.py) stamping each Job's ADDED event
@@ -23,6 +25,12 @@ cd "$root"
 sizes=${LAG_SIZES:-10 100}
 secs=${LAG_SECONDS:-40}
 use_peer=${LAG_PEER:-1}
+every=${LAG_EVERY:-0}
+case $every in 0 | 1 | 2 | 3 | 4 | 5 | 6 | 10 | 12 | 15 | 20 | 30) ;; *)
+	echo "LAG_EVERY must divide 60" >&2
+	exit 2
+	;;
+esac
 warm=5
 
 started_cluster=""
@@ -68,7 +76,8 @@ build_peer() {
 schedules() { # schedules N: the manifests
 	local i s
 	for i in $(seq "$1"); do
-		if [ $((i % 2)) -eq 1 ]; then s="* * * * * *"; else s="*/2 * * * * *"; fi
+		if [ "$every" != 0 ]; then s="*/$every * * * * *"
+		elif [ $((i % 2)) -eq 1 ]; then s="* * * * * *"; else s="*/2 * * * * *"; fi
 		cat <<EOF
 ---
 apiVersion: takt.io/v1alpha1
@@ -97,8 +106,8 @@ EOF
 # to $work/figures for the ratios.
 cat >"$work/analyze.py" <<'PY'
 import datetime, json, re, sys
-who, jobs_file, log_file, a, b, n, secs, ticks, hz, hwm, figures = sys.argv[1:]
-a, b, n, secs = int(a), int(b), int(n), int(secs)
+who, jobs_file, log_file, a, b, n, secs, ticks, hz, hwm, figures, every = sys.argv[1:]
+a, b, n, secs, every = int(a), int(b), int(n), int(secs), int(every)
 
 def ms(s):
     return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000.0
@@ -131,8 +140,10 @@ for line in open(log_file):
     if a * 1000 <= slot < b * 1000:
         send.append(ms(m.group(1)) - float(m.group(3)) - slot)
 
-expected = sum(len(range(a, b)) if i % 2 == 1 else len([s for s in range(a, b) if s % 2 == 0])
-               for i in range(1, n + 1))
+def period(i):
+    return every if every else (1 if i % 2 == 1 else 2)
+
+expected = sum(len([s for s in range(a, b) if s % period(i) == 0]) for i in range(1, n + 1))
 
 def q(v, p):
     return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
@@ -164,7 +175,7 @@ run() {
 		schedules "$n" | kubectl -n "$ns" apply -f - >/dev/null
 		bin/takt-controller --namespace "$ns" --qps 2000 --burst 4000 >"$work/$who.log" 2>&1 &
 	else
-		"$peer_bin" --namespace "$ns" --n "$n" >"$work/$who.log" 2>"$work/$who.err" &
+		"$peer_bin" --namespace "$ns" --n "$n" --every "$every" >"$work/$who.log" 2>"$work/$who.err" &
 	fi
 	proc=$!
 	t0=$(date +%s)
@@ -181,7 +192,7 @@ run() {
 	wait "$watch" 2>/dev/null
 	watch=""
 	python3 "$work/analyze.py" "$who" "$work/jobs" "$work/$who.log" $((t0 + warm)) "$t1" \
-		"$n" "$secs" "$((ut + st))" "$(getconf CLK_TCK)" "$hwm" "$work/figures"
+		"$n" "$secs" "$((ut + st))" "$(getconf CLK_TCK)" "$hwm" "$work/figures" "$every"
 	mkdir -p .cache/bench
 	cp "$work/$who.log" ".cache/bench/lag-$n-$who.log"
 	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
@@ -207,5 +218,5 @@ for n in $sizes; do
 			   r(t[2], p[2]), r(t[3], p[3]), r(t[4], p[4]), r(t[5], p[5]), r(t[6], p[6]), r(t[7], p[7]) }' \
 			"$work/figures"
 	fi
-	echo "^ $n schedules, ${secs} s measured (logs: .cache/bench/lag-$n-*.log)"
+	echo "^ $n schedules$([ "$every" != 0 ] && echo " every $every s"), ${secs} s measured (logs: .cache/bench/lag-$n-*.log)"
 done

@@ -11,7 +11,7 @@
 // plane and the machine, not a competing product.
 //
 // The schedules are lag.sh's: i = 1..n, odd i every second, even i every
-// even second. The Jobs carry the annotation takt.io/scheduled-time, which
+// even second (or all every `--every` seconds, a divisor of 60). The Jobs carry the annotation takt.io/scheduled-time, which
 // the bench's watcher reads, and the bench's pod annotation (KWOK runs the
 // pod for 1 s). One line per answered POST, in the controller's log format,
 // so lag.sh reads both alike:
@@ -69,10 +69,12 @@ func job(i int, slot time.Time) *batchv1.Job {
 	}
 }
 
-func schedule(ctx context.Context, cs kubernetes.Interface, ns string, i int, wg *sync.WaitGroup) {
+func schedule(ctx context.Context, cs kubernetes.Interface, ns string, i, every int, wg *sync.WaitGroup) {
 	defer wg.Done()
 	step := time.Second
-	if i%2 == 0 {
+	if every > 0 {
+		step = time.Duration(every) * time.Second
+	} else if i%2 == 0 {
 		step = 2 * time.Second
 	}
 	jobs := cs.BatchV1().Jobs(ns)
@@ -110,6 +112,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file")
 	ns := flag.String("namespace", "default", "namespace of the Jobs")
 	n := flag.Int("n", 10, "schedules")
+	every := flag.Int("every", 0, "seconds between slots, dividing 60 (0: odd schedules every second, even ones every 2 s)")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
@@ -129,7 +132,7 @@ func main() {
 	var wg sync.WaitGroup
 	for i := 1; i <= *n; i++ {
 		wg.Add(1)
-		go schedule(ctx, cs, *ns, i, &wg)
+		go schedule(ctx, cs, *ns, i, *every, &wg)
 	}
 	wg.Wait()
 }
