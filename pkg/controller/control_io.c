@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/control.h"
@@ -37,7 +38,7 @@ struct control {
 	char *ns;
 	char *instance;
 	char *idx_schedule, *idx_job;
-	struct cop *ops;
+	struct list_node ops; /* struct cop in flight */
 	/* "uid/kind/value" of invalid requests already warned about, and
 	 * "uid/id" of foreign-pod requests answered. */
 	struct hmap *answered;
@@ -81,7 +82,7 @@ struct kill {
 enum cop_kind { COP_POD_DELETE, COP_JOB_PATCH, COP_JOB_DELETE, COP_EVENT, COP_WATCH };
 
 struct cop {
-	struct cop *prev, *next;
+	struct list_node link; /* in control.ops */
 	struct control *c;
 	struct kube_req *req;
 	enum cop_kind kind;
@@ -146,22 +147,13 @@ static struct cop *cop_new(struct control *c, enum cop_kind kind, struct kill *k
 	o->kind = kind;
 	o->k = k;
 	snprintf(o->name, sizeof(o->name), "%s", name ? name : "");
-	o->next = c->ops;
-	if (c->ops)
-		c->ops->prev = o;
-	c->ops = o;
+	list_add(&c->ops, &o->link);
 	return o;
 }
 
 static void cop_free(struct cop *o)
 {
-	struct control *c = o->c;
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		c->ops = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
+	list_del(&o->link);
 	free(o);
 }
 
@@ -1026,6 +1018,7 @@ int control_new(struct loop *l, struct kube_http *h, struct store *schedules, st
 	if (!o || !o->idx_schedule || !o->idx_job)
 		return -EINVAL;
 	struct control *c = xcalloc(1, sizeof(*c));
+	list_init(&c->ops);
 	c->loop = l;
 	c->http = h;
 	c->schedules = schedules;
@@ -1057,8 +1050,8 @@ void control_free(struct control *c)
 	/* Kill groups are freed once, after all their ops are cancelled. */
 	struct kill **groups = NULL;
 	size_t n = 0, cap = 0;
-	while (c->ops) {
-		struct cop *o = c->ops;
+	while (!list_empty(&c->ops)) {
+		struct cop *o = LIST_ENTRY(c->ops.next, struct cop, link);
 		if (o->k) {
 			bool seen = false;
 			for (size_t i = 0; i < n; i++)

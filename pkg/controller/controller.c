@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/calendars.h"
@@ -150,7 +151,7 @@ enum op_kind { OP_CREATE, OP_DELETE, OP_STATUS, OP_EVENT_POST, OP_EVENT_PATCH };
 
 /* A request in flight, listed so controller_free can cancel it. */
 struct op {
-	struct op *prev, *next;
+	struct list_node link; /* in controller.ops */
 	struct controller *c;
 	struct kube_req *req;
 	enum op_kind kind;
@@ -177,8 +178,8 @@ struct controller {
 	struct calendars *calendars;
 	struct control *control;
 	struct wq *queue;
-	struct hmap *scheds; /* key -> struct sched */
-	struct op *ops;
+	struct hmap *scheds;	   /* key -> struct sched */
+	struct list_node ops;	   /* struct op, in flight or held */
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
 	/* Job POSTs in flight, and the other writes held back meanwhile
 	 * (oldest first), with the timer that bounds their wait. */
@@ -484,22 +485,13 @@ static struct op *op_new(struct controller *c, enum op_kind kind, const char *ke
 	o->kind = kind;
 	o->key = xstrdup(key);
 	o->sent_ns = loop_now_realtime_ns();
-	o->next = c->ops;
-	if (c->ops)
-		c->ops->prev = o;
-	c->ops = o;
+	list_add(&c->ops, &o->link);
 	return o;
 }
 
 static void op_free(struct op *o)
 {
-	struct controller *c = o->c;
-	if (o->prev)
-		o->prev->next = o->next;
-	else
-		c->ops = o->next;
-	if (o->next)
-		o->next->prev = o->prev;
+	list_del(&o->link);
 	free(o->held_path);
 	free(o->held_body);
 	free(o->key);
@@ -1373,6 +1365,7 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
 	char host[256] = COMPONENT;
+	list_init(&c->ops);
 	c->loop = l;
 	c->http = h;
 	c->ns = o && o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
@@ -1445,9 +1438,10 @@ void controller_free(struct controller *c)
 {
 	if (!c)
 		return;
-	while (c->ops) {
-		kube_req_cancel(c->ops->req);
-		op_free(c->ops);
+	while (!list_empty(&c->ops)) {
+		struct op *o = LIST_ENTRY(c->ops.next, struct op, link);
+		kube_req_cancel(o->req);
+		op_free(o);
 	}
 	loop_timer_cancel(c->loop, c->drain_timer);
 	loop_timer_cancel(c->loop, c->held_timer);

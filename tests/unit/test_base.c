@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/list.h"
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -78,6 +80,40 @@ static void test_log_level_parse(void **state)
 	assert_int_equal(log_set_level("info"), 0);
 }
 
+struct item {
+	int v;
+	struct list_node link;
+};
+
+/* The intrusive list: add at the front, unlink from anywhere, double unlink
+ * harmless, entries recovered from their node. */
+static void test_list_add_del_entry(void **state)
+{
+	struct list_node head;
+	struct item a = {1, {0}}, b = {2, {0}}, c = {3, {0}};
+	list_init(&head);
+	assert_true(list_empty(&head));
+	list_add(&head, &a.link);
+	list_add(&head, &b.link);
+	list_add(&head, &c.link);
+	int seen[3], n = 0;
+	for (struct list_node *it = head.next; it != &head; it = it->next)
+		seen[n++] = LIST_ENTRY(it, struct item, link)->v;
+	assert_int_equal(n, 3);
+	assert_int_equal(seen[0], 3);
+	assert_int_equal(seen[1], 2);
+	assert_int_equal(seen[2], 1);
+	list_del(&b.link); /* the middle */
+	list_del(&b.link); /* again: nothing */
+	assert_ptr_equal(head.next, &c.link);
+	assert_ptr_equal(c.link.next, &a.link);
+	assert_ptr_equal(a.link.prev, &c.link);
+	list_del(&c.link);
+	list_del(&a.link);
+	assert_true(list_empty(&head));
+	assert_ptr_equal(head.prev, &head);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +122,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_consume_keeps_tail),
 	    cmocka_unit_test(test_xgrow_doubles),
 	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_list_add_del_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
