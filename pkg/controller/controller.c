@@ -160,12 +160,11 @@ struct op {
 	char reason[32];
 	int64_t sent_ns;
 	/* A write held back while Job POSTs are in flight (op_send): what to
-	 * send, and the next held op in order. */
-	bool held;
+	 * send, and its place in controller.held. */
 	enum kube_method held_method;
 	char *held_path, *held_body;
 	size_t held_len;
-	struct op *held_next;
+	struct list_node held_link;
 };
 
 struct controller {
@@ -182,9 +181,10 @@ struct controller {
 	struct list_node ops;	   /* struct op, in flight or held */
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
 	/* Job POSTs in flight, and the other writes held back meanwhile
-	 * (oldest first), with the timer that bounds their wait. */
+	 * (struct op by held_link, oldest first), with the timer that bounds
+	 * their wait. */
 	int posts_inflight;
-	struct op *held_head, *held_tail;
+	struct list_node held;
 	loop_timer_id held_timer;
 	bool all_synced;
 	struct controller_stats stats;
@@ -486,12 +486,14 @@ static struct op *op_new(struct controller *c, enum op_kind kind, const char *ke
 	o->key = xstrdup(key);
 	o->sent_ns = loop_now_realtime_ns();
 	list_add(&c->ops, &o->link);
+	list_init(&o->held_link);
 	return o;
 }
 
 static void op_free(struct op *o)
 {
 	list_del(&o->link);
+	list_del(&o->held_link);
 	free(o->held_path);
 	free(o->held_body);
 	free(o->key);
@@ -508,12 +510,17 @@ static void release_held(struct controller *c)
 {
 	loop_timer_cancel(c->loop, c->held_timer);
 	c->held_timer = 0;
-	struct op *o = c->held_head;
-	c->held_head = c->held_tail = NULL;
-	while (o) {
-		struct op *next = o->held_next;
-		o->held = false;
-		o->held_next = NULL;
+	/* These, not the writes their answers may hold back in turn. */
+	struct list_node batch;
+	list_init(&batch);
+	while (!list_empty(&c->held)) {
+		struct list_node *n = c->held.next;
+		list_del(n);
+		list_add(batch.prev, n);
+	}
+	while (!list_empty(&batch)) {
+		struct op *o = LIST_ENTRY(batch.next, struct op, held_link);
+		list_del(&o->held_link);
 		if (op_start(o, o->held_method, o->held_path, o->held_body, o->held_len) < 0) {
 			/* Answered as the transport failure it is. */
 			struct kube_result res = {.err = -EIO,
@@ -523,7 +530,6 @@ static void release_held(struct controller *c)
 						  .transport_error = "request not queued"};
 			op_done(NULL, &res, o);
 		}
-		o = next;
 	}
 }
 
@@ -544,16 +550,11 @@ static int op_send(struct op *o, enum kube_method m, const char *path, const cha
 {
 	struct controller *c = o->c;
 	if (o->kind != OP_CREATE && c->posts_inflight > 0) {
-		o->held = true;
 		o->held_method = m;
 		o->held_path = xstrdup(path);
 		o->held_body = body ? xstrndup(body, len) : NULL;
 		o->held_len = body ? len : 0;
-		if (c->held_tail)
-			c->held_tail->held_next = o;
-		else
-			c->held_head = o;
-		c->held_tail = o;
+		list_add(c->held.prev, &o->held_link); /* last */
 		if (!c->held_timer)
 			c->held_timer = loop_timer_after(c->loop, HOLD_MAX_MS, on_held_timer, c);
 		return 0;
@@ -876,7 +877,7 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 
 	switch (o->kind) {
 	case OP_CREATE:
-		if (--c->posts_inflight == 0 && c->held_head)
+		if (--c->posts_inflight == 0 && !list_empty(&c->held))
 			release_held(c);
 		if (ok || res->status == 409) {
 			c->stats.jobs_created++;
@@ -1258,7 +1259,7 @@ static void child_changed(struct controller *c, const cJSON *obj)
 
 /* Both versions: an object whose label changed leaves one schedule and
  * joins another. */
-static void child_changed2(struct controller *c, const cJSON *old_obj, const cJSON *new_obj)
+static void child_versions_changed(struct controller *c, const cJSON *old_obj, const cJSON *new_obj)
 {
 	const char *a = old_obj ? kobj_label(old_obj, LABEL_SCHEDULE) : NULL;
 	const char *b = new_obj ? kobj_label(new_obj, LABEL_SCHEDULE) : NULL;
@@ -1286,7 +1287,7 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 			expectation_drop(s, kobj_meta(obj, "name"));
 		buf_release(&k);
 	}
-	child_changed2(c, old_obj, new_obj);
+	child_versions_changed(c, old_obj, new_obj);
 }
 
 static void pod_changed(void *ud, enum store_event ev, const char *key, const cJSON *old_obj,
@@ -1295,7 +1296,7 @@ static void pod_changed(void *ud, enum store_event ev, const char *key, const cJ
 	struct controller *c = ud;
 	(void)ev;
 	(void)key;
-	child_changed2(c, old_obj, new_obj);
+	child_versions_changed(c, old_obj, new_obj);
 }
 
 static bool everything_synced(const struct controller *c)
@@ -1366,6 +1367,7 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	struct controller *c = xcalloc(1, sizeof(*c));
 	char host[256] = COMPONENT;
 	list_init(&c->ops);
+	list_init(&c->held);
 	c->loop = l;
 	c->http = h;
 	c->ns = o && o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
