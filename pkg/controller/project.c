@@ -8,41 +8,38 @@
 
 #include "base/banned.h"
 
-static bool listed(const char *name, const char *const *keep)
+/* Deletes every member of obj whose name `keep` refuses. */
+static void prune(cJSON *obj, bool (*keep)(const char *name, const void *arg), const void *arg)
 {
-	for (; *keep; keep++)
-		if (name && !strcmp(name, *keep))
+	if (!cJSON_IsObject(obj))
+		return;
+	cJSON *it = obj->child;
+	while (it) {
+		cJSON *next = it->next;
+		if (!it->string || !keep(it->string, arg))
+			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
+		it = next;
+	}
+}
+
+/* arg: a NULL-terminated list of names. */
+static bool listed(const char *name, const void *arg)
+{
+	for (const char *const *k = arg; *k; k++)
+		if (!strcmp(name, *k))
 			return true;
 	return false;
 }
 
-/* Deletes every member of obj whose name is not in keep (NULL-terminated). */
-static void keep_only(cJSON *obj, const char *const *keep)
+/* arg: a prefix. */
+static bool prefixed(const char *name, const void *arg)
 {
-	if (!cJSON_IsObject(obj))
-		return;
-	cJSON *it = obj->child;
-	while (it) {
-		cJSON *next = it->next;
-		if (!listed(it->string, keep))
-			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
-		it = next;
-	}
+	return !strncmp(name, arg, strlen(arg));
 }
 
-/* Deletes the members whose name does not start with prefix. */
-static void keep_prefixed(cJSON *obj, const char *prefix)
+static void keep_only(cJSON *obj, const char *const *keep)
 {
-	if (!cJSON_IsObject(obj))
-		return;
-	size_t n = strlen(prefix);
-	cJSON *it = obj->child;
-	while (it) {
-		cJSON *next = it->next;
-		if (!it->string || strncmp(it->string, prefix, n))
-			cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
-		it = next;
-	}
+	prune(obj, listed, keep);
 }
 
 static const char *const META[] = {"name",
@@ -64,8 +61,8 @@ static void project_meta(cJSON *obj)
 	 * (takt.io/schedule, scheduled-time, trigger, killed, request-id,
 	 * kill, kill-grace-seconds); a pod carries the Job controller's
 	 * labels and the user's besides. */
-	keep_prefixed(cJSON_GetObjectItemCaseSensitive(md, "labels"), "takt.io/");
-	keep_prefixed(cJSON_GetObjectItemCaseSensitive(md, "annotations"), "takt.io/");
+	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, "takt.io/");
+	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, "takt.io/");
 }
 
 static const char *const TOP[] = {"apiVersion", "kind", "metadata", "status", NULL};
