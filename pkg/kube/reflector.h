@@ -39,7 +39,8 @@
  *     failed is retried (list, or watch from the last resourceVersion).
  *
  * Nothing is fatal: every failure is logged with the resource and retried.
- * Objects in the store are exactly what the apiserver sent (list items may
+ * Objects in the store are what the apiserver sent less
+ * metadata.managedFields and whatever opts.transform prunes (list items may
  * lack kind/apiVersion, as the list API leaves them out).
  *
  * Ownership: reflector_new borrows the loop, the HTTP client and the store
