@@ -17,15 +17,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 n=${KILL_N:-10}
 
-started_cluster=""
-if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
-	bash scripts/cluster.sh up || exit 1
-	started_cluster=1
-fi
-# shellcheck disable=SC1091
-. "${TAKT_CLUSTER_STATE:-$root/.cache/cluster}/env"
-kubectl get crd batchschedules.takt.io >/dev/null 2>&1 || kubectl apply -f crds/ >/dev/null
-kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
+# shellcheck source=tests/bench/lib.bash
+. tests/bench/lib.bash
+bench_cluster || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/takt-killbench.XXXXXX")
 ctl=""

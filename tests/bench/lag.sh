@@ -33,15 +33,9 @@ case $every in 0 | 1 | 2 | 3 | 4 | 5 | 6 | 10 | 12 | 15 | 20 | 30) ;; *)
 esac
 warm=5
 
-started_cluster=""
-if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
-	bash scripts/cluster.sh up || exit 1
-	started_cluster=1
-fi
-# shellcheck disable=SC1091
-. "${TAKT_CLUSTER_STATE:-.cache/cluster}/env"
-kubectl get crd batchschedules.takt.io >/dev/null 2>&1 || kubectl apply -f crds/ >/dev/null
-kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
+# shellcheck source=tests/bench/lib.bash
+. tests/bench/lib.bash
+bench_cluster || exit 1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/takt-lag.XXXXXX")
 proc=""
