@@ -2,7 +2,9 @@
  * watch stream, through the reflector (line framing, event JSON, ERROR
  * Status) into an indexed store, in chunks the input chooses. Nothing may
  * crash, leak or corrupt the store: at the end every object the store holds
- * must be found again by its own key and through the label index.
+ * must be found again by its own key and through the label index. Bits 6-7
+ * of the first byte choose a transform: none, or the controller's Job or Pod
+ * projection (pkg/controller/project), which then sees every shape too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "controller/project.h"
 #include "kube/http.h"
 #include "kube/reflector.h"
 #include "kube/store.h"
@@ -101,12 +104,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	store_add_index(s, "app", store_index_label, "app");
 	struct fake f = {0};
 	struct reflector_transport tr = {fake_request, fake_cancel, &f};
+	static void (*const transforms[4])(cJSON *) = {NULL, project_job, project_pod, NULL};
 	struct reflector_opts o = {.version = "v1",
 				   .resource = "configmaps",
 				   .max_line = 4096,
 				   .backoff_base_ms = 1,
 				   .backoff_max_ms = 1,
-				   .transport = &tr};
+				   .transport = &tr,
+				   .transform = transforms[size ? data[0] >> 6 : 0]};
 	struct reflector *r = reflector_new(l, NULL, s, &o, NULL, NULL);
 	reflector_start(r);
 	loop_run_once(l, 0);
