@@ -22,7 +22,7 @@ struct list_node {
 	struct list_node *prev, *next;
 };
 
-#define LIST_ENTRY(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define LIST_ENTRY(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void list_init(struct list_node *head)
 {
