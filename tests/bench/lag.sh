@@ -18,6 +18,8 @@
 #   send lag    the POST leaving, minus the slot instant (from the log:
 #               answer time minus round trip)
 #   CPU seconds and peak RSS (VmHWM) of the process over the run
+#   the control plane's CPU seconds over the run, per process: what the
+#               controller's requests and watches cost the apiserver
 # and the ratios takt/peer.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -157,6 +159,29 @@ with open(figures, "a") as f:
 PY
 
 # run WHO N: one measurement, takt or peer, in a fresh namespace.
+# The control plane's CPU: "name ticks" per line for each process in the
+# cluster's pid file (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok), utime + stime in clock ticks.
+plane_ticks() {
+	local name pid
+	while read -r name pid; do
+		printf '%s %s\n' "$name" "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null |
+			awk '{ print $12 + $13 }')"
+	done <"${TAKT_CLUSTER_STATE:-.cache/cluster}/pids"
+}
+
+# plane_cpu WHO BEFORE AFTER: prints the control plane's CPU seconds over
+# the run, per process, and appends "WHO apiserver-seconds total-seconds"
+# to $work/plane for the ratios: the load a controller puts on the
+# apiserver is part of its cost.
+plane_cpu() {
+	paste <(echo "$2") <(echo "$3") | awk -v who="$1" -v hz="$(getconf CLK_TCK)" -v out="$work/plane" '
+		{ d = ($4 - $2) / hz; tot += d; if ($1 == "kube-apiserver") api = d
+		  sub(/^kube-/, "", $1); line = line sprintf(" %s %.1f", $1, d) }
+		END { printf "  %-4s control plane CPU s:%s (total %.1f)\n", who, line, tot
+		      printf "%s %f %f\n", who, api, tot >> out }'
+}
+
 run() {
 	local who=$1 n=$2 t0 t1 ut st hwm
 	ns=bench-lag-$who-$n-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
@@ -173,8 +198,12 @@ run() {
 	fi
 	proc=$!
 	t0=$(date +%s)
+	local cp0 cp1
+	cp0=$(plane_ticks)
 	sleep $((warm + secs))
 	t1=$(date +%s)
+	cp1=$(plane_ticks)
+	plane_cpu "$who" "$cp0" "$cp1"
 	# CPU (utime + stime, clock ticks) and peak RSS before stopping.
 	read -r ut st < <(sed 's/^.*) //' "/proc/$proc/stat" | awk '{ print $12, $13 }')
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$proc/status")
@@ -202,9 +231,14 @@ fi
 
 for n in $sizes; do
 	: >"$work/figures"
+	: >"$work/plane"
 	run takt "$n"
 	if [ "$use_peer" != 0 ]; then
 		run peer "$n"
+		awk '$1 == "takt" { a = $2; t = $3 } $1 == "peer" { pa = $2; pt = $3 }
+		     END { if (pa > 0 && pt > 0)
+			   printf "  takt/peer: apiserver CPU x%.2f, whole control plane CPU x%.2f\n", a / pa, t / pt }' \
+			"$work/plane"
 		awk '$1 == "takt" { for (i = 2; i <= 7; i++) t[i] = $i }
 		     $1 == "peer" { for (i = 2; i <= 7; i++) p[i] = $i }
 		     function r(a, b) { return b > 0 ? sprintf("x%.2f", a / b) : "n/a" }
