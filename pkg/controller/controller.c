@@ -1082,6 +1082,13 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	if (s->run_now)
 		control_after_plan(c->control, obj, &s->spec, &s->plan, in.now);
+	else if (s->has_raw && plan_may_wait(&s->plan, &s->base, in.now)) {
+		/* A run started or ended just before a slot: the slot's
+		 * reconcile writes it (see plan_may_wait). */
+		c->stats.waited++;
+		finish(c, s);
+		return;
+	}
 	/* The Job POSTs first: they are what must leave on time. The rest of
 	 * the plan (DELETEs, Events, the status diff) waits for their answers
 	 * (creates_done), so that when many schedules share a slot every POST

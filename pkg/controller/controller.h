@@ -51,6 +51,8 @@ struct controller_stats {
 	uint64_t status_writes;
 	uint64_t events_posted;
 	uint64_t relists; /* completed lists after a watch gap (any reflector) */
+	/* Reconciles left to the next slot's (planner.h, plan_may_wait). */
+	uint64_t waited;
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
 

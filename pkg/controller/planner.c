@@ -732,3 +732,38 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 	plan_finish(in, p);
 	return 0;
 }
+
+bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t now)
+{
+	if (p->next_slot == SPEC_TIME_UNSET || p->wake != p->next_slot ||
+	    p->next_slot - now > PLAN_WAIT_MS || p->run_now != PLAN_RUN_NOW_NONE)
+		return false;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (a->kind != PLAN_DELETE_JOB || a->propagation != PLAN_PROPAGATION_BACKGROUND)
+			return false;
+	}
+	/* Compared as written, with the run-following fields taken from the
+	 * base: any other difference, including fields added later, writes. */
+	struct spec_status t;
+	spec_status_init(&t);
+	spec_status_copy(&t, &p->status);
+	for (size_t i = 0; i < t.n_active; i++) {
+		free(t.active[i].name);
+		free(t.active[i].uid);
+	}
+	t.n_active = 0;
+	for (size_t i = 0; i < base->n_active; i++)
+		spec_status_add_active(&t, base->active[i].name, base->active[i].uid,
+				       base->active[i].slot, base->active[i].trigger);
+	t.counters.runs_succeeded = base->counters.runs_succeeded;
+	t.counters.runs_failed = base->counters.runs_failed;
+	t.last_successful_time = base->last_successful_time;
+	cJSON *a = spec_status_to_json(&t);
+	cJSON *b = spec_status_to_json(base);
+	bool same = cJSON_Compare(a, b, 1);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	spec_status_release(&t);
+	return same;
+}

@@ -142,6 +142,20 @@ void plan_release(struct plan *p);
  * written for it). */
 int plan_compute(const struct plan_input *in, struct plan *out);
 
+/* Between slots, a reconcile woken by a Job or pod change mostly finds that
+ * a run started or ended: status.active, runsSucceeded/runsFailed and
+ * lastSuccessfulTime moved, nothing else. When the next slot is at most
+ * PLAN_WAIT_MS away such a plan may be left undone: the slot's own
+ * reconcile (which always writes: its cursor moves) decides the same again
+ * from the same base status, so nothing is lost or counted twice, and a
+ * schedule firing every second writes its status once per slot instead of
+ * twice. True when `p` may wait: it creates no Job, raises no Event, deletes
+ * only with background propagation (history trims), its wake-up is its next
+ * slot and at most PLAN_WAIT_MS after `now`, and its status differs from
+ * `base` (the status it was planned from) in those fields only. */
+bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t now);
+#define PLAN_WAIT_MS 1000
+
 /* Bounds the work of one call whatever the downtime (a 1-second schedule
  * down for a day has 86400 slots): at most this many slots are walked; the
  * latest is still found, and the counts are then lower bounds. */

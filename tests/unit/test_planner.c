@@ -1198,10 +1198,154 @@ static void test_lost_status_write_finds_own_run(void **state)
 	fx_free(f);
 }
 
+/* ---- waiting for the slot (plan_may_wait) -------------------------------------------- */
+
+/* The plan at `now` from the persisted status, not persisted. */
+static struct plan *peek(struct fx *f, int64_t now)
+{
+	struct spec_status keep;
+	spec_status_init(&keep);
+	spec_status_copy(&keep, &f->status);
+	struct plan *p = step(f, now);
+	spec_status_copy(&f->status, &keep);
+	spec_status_release(&keep);
+	return p;
+}
+
+static void test_wait_run_end_before_slot(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\","
+					   "\"successfulJobsHistoryLimit\":0",
+			      1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	/* The run ends 400 ms before the next slot: the status would change
+	 * (active, runsSucceeded, lastSuccessfulTime, a trim) but may wait. */
+	finish(f, job(T0 + 1000), true, T0 + 1500, 0);
+	struct plan *p = peek(f, T0 + 1600);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	assert_int_equal(p->status.counters.runs_succeeded, 1);
+	assert_true(plan_may_wait(p, &f->status, T0 + 1600));
+	/* Not when the slot is more than PLAN_WAIT_MS away. */
+	assert_false(plan_may_wait(p, &f->status, T0 + 1000 - 1));
+	/* The slot's reconcile counts it once, trims it, writes. */
+	p = step(f, T0 + 2000);
+	assert_false(plan_may_wait(p, &f->status, T0 + 2000));
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 1);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	assert_int_equal(f->status.last_successful_time, T0 + 1500);
+	apply(f);
+	p = step(f, T0 + 2100);
+	assert_int_equal(f->status.counters.runs_succeeded, 1);
+	fx_free(f);
+}
+
+static void test_wait_refused(void **state)
+{
+	/* A slot far away: the status is written at once. */
+	struct fx *f = fx_new("\"schedule\":\"0 * * * * *\",\"concurrencyPolicy\":\"Allow\"", 1);
+	step(f, T0 - 100);
+	step(f, T0);
+	apply(f);
+	finish(f, job(T0), true, T0 + 500, 0);
+	assert_false(plan_may_wait(peek(f, T0 + 600), &f->status, T0 + 600));
+	fx_free(f);
+
+	/* A slot skipped under Forbid: an Event, a counter, the cursor. */
+	f = fx_new(EVERY_SECOND, 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	struct plan *p = peek(f, T0 + 2000);
+	assert_non_null(event(p, "SkippedOverlap"));
+	assert_false(plan_may_wait(p, &f->status, T0 + 2000));
+	/* A condition that changes (suspend is an edit): written. */
+	fx_edit(f, EVERY_SECOND ",\"suspend\":true", 2);
+	assert_false(plan_may_wait(peek(f, T0 + 1100), &f->status, T0 + 1100));
+	fx_free(f);
+
+	/* Replace's foreground deletes never wait. */
+	f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Replace\"", 1);
+	step(f, T0);
+	step(f, T0 + 1000);
+	apply(f);
+	p = peek(f, T0 + 2000);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	assert_false(plan_may_wait(p, &f->status, T0 + 2000));
+	/* Nor does a run-now. */
+	f->run_now = true;
+	fx_edit(f, EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
+	p = peek(f, T0 + 1500);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
+	assert_false(plan_may_wait(p, &f->status, T0 + 1500));
+	fx_free(f);
+}
+
+/* Two controllers see the same runs start and end at random instants of a
+ * 1-second Allow schedule: one writes every change, the other leaves what
+ * may wait to the slot. After every slot their statuses are the same. */
+static void test_wait_changes_nothing(void **state)
+{
+	const char *spec =
+	    EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\","
+			 "\"successfulJobsHistoryLimit\":1,\"failedJobsHistoryLimit\":1";
+	for (unsigned seed = 1; seed <= 20; seed++) {
+		struct fx *a = fx_new(spec, 1), *b = fx_new(spec, 1);
+		srand(seed);
+		step(a, T0);
+		step(b, T0);
+		size_t waited = 0;
+		for (int64_t t = T0 + 1000; t <= T0 + 30000; t += 1000) {
+			step(a, t);
+			apply(a);
+			step(b, t);
+			apply(b);
+			/* Between slots: runs end at random instants, each
+			 * end a reconcile in both. */
+			for (int64_t u = t + 50; u < t + 1000; u += 50 + rand() % 300) {
+				for (size_t i = 0; i < a->n_runs; i++) {
+					if (a->runs[i].finished || rand() % 3)
+						continue;
+					bool ok = rand() % 4 != 0;
+					char name[SPEC_JOB_NAME_MAX + 1];
+					snprintf(name, sizeof(name), "%s", a->names[i]);
+					finish(a, name, ok, u, 0);
+					finish(b, name, ok, u, 0);
+				}
+				step(a, u);
+				apply(a);
+				struct plan *p = peek(b, u);
+				if (plan_may_wait(p, &b->status, u)) {
+					waited++;
+					continue;
+				}
+				step(b, u);
+				apply(b);
+			}
+		}
+		step(a, T0 + 31000);
+		step(b, T0 + 31000);
+		cJSON *ja = spec_status_to_json(&a->status), *jb = spec_status_to_json(&b->status);
+		assert_true(cJSON_Compare(ja, jb, 1));
+		assert_true(a->status.counters.runs_succeeded + a->status.counters.runs_failed >
+			    20);
+		assert_true(waited > 10);
+		cJSON_Delete(ja);
+		cJSON_Delete(jb);
+		fx_free(a);
+		fx_free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_first_sight_never_fires_retroactively),
+	    cmocka_unit_test(test_wait_run_end_before_slot),
+	    cmocka_unit_test(test_wait_refused),
+	    cmocka_unit_test(test_wait_changes_nothing),
 	    cmocka_unit_test(test_due_slot_fires_once),
 	    cmocka_unit_test(test_deadline_boundary),
 	    cmocka_unit_test(test_deadline_zero),
