@@ -1,6 +1,7 @@
 /* takt-controller: flags, signals, wiring. Everything else is in
  * pkg/controller. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,14 @@ int main(int argc, char **argv)
 		 f.namespace ? f.namespace : "(all)", f.qps, f.burst);
 	controller_start(ctl);
 	rc = loop_run(loop) < 0 ? 1 : 0;
-	LOG_INFO("stopped", "rc=%d", rc);
+	struct controller_stats st;
+	controller_get_stats(ctl, &st);
+	LOG_INFO("stopped",
+		 "rc=%d reconciles=%" PRIu64 " waited=%" PRIu64 " jobs_created=%" PRIu64
+		 " jobs_deleted=%" PRIu64 " status_writes=%" PRIu64 " events=%" PRIu64
+		 " relists=%" PRIu64,
+		 rc, st.reconciles, st.waited, st.jobs_created, st.jobs_deleted, st.status_writes,
+		 st.events_posted, st.relists);
 out:
 	controller_free(ctl);
 	kube_http_free(http);

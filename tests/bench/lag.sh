@@ -214,6 +214,8 @@ run() {
 	kill -TERM "$watch"
 	wait "$watch" 2>/dev/null
 	watch=""
+	# takt's own count of its requests (its last log line).
+	sed -n 's/.*msg="stopped" rc=[0-9]* \(.*\)/  takt requests: \1/p' "$work/$who.log"
 	python3 "$work/analyze.py" "$who" "$work/jobs" "$work/$who.log" $((t0 + warm)) "$t1" \
 		"$n" "$secs" "$((ut + st))" "$(getconf CLK_TCK)" "$hwm" "$work/figures" "$every"
 	mkdir -p .cache/bench
