@@ -182,8 +182,21 @@ plane_cpu() {
 		      printf "%s %f %f\n", who, api, tot >> out }'
 }
 
+# Waits (up to 3 min) until no bench-lag namespace is left: a run that starts
+# while the last one's Jobs and pods are still being deleted pays for that
+# work, and the comparison would be unfair to whichever runs first.
+settle() {
+	local i
+	for i in $(seq 180); do
+		kubectl get namespaces -o name 2>/dev/null | grep -q '^namespace/bench-lag-' || return 0
+		sleep 1
+	done
+	echo "  (a previous bench namespace is still being deleted after 3 min)"
+}
+
 run() {
 	local who=$1 n=$2 t0 t1 ut st hwm
+	settle
 	ns=bench-lag-$who-$n-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 	kubectl create namespace "$ns" >/dev/null
 	: >"$work/jobs"
@@ -222,8 +235,6 @@ run() {
 	cp "$work/$who.log" ".cache/bench/lag-$n-$who.log"
 	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
 	ns=""
-	# Let the control plane work off the namespace before the next run.
-	sleep 10
 }
 
 if [ "$use_peer" != 0 ] && ! build_peer >"$work/why"; then
