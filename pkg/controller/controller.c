@@ -44,6 +44,8 @@
 /* A POSTed Job not seen in the watch after this long is forgotten (the
  * watch is broken or the Job was deleted at once); a relist settles it. */
 #define EXPECTATION_TTL_MS 30000
+/* How long a sent history trim is not sent again (see sched.trims). */
+#define TRIM_TTL_MS 10000
 /* Repeats of one Event reason on one schedule within this window update
  * the same Event (count, lastTimestamp) instead of creating another. */
 #define EVENT_AGGREGATE_MS (10 * 60 * 1000)
@@ -60,6 +62,13 @@ struct expectation {
 	int64_t slot;
 	enum spec_trigger trigger;
 	int64_t expires_mono;
+	/* From the POST's answer, "" until then (see fill_uids). */
+	char uid[64];
+};
+
+struct trim_sent {
+	char name[SPEC_JOB_NAME_MAX + 1];
+	int64_t at_mono;
 };
 
 struct agg_event {
@@ -87,6 +96,11 @@ struct sched {
 
 	struct expectation *exp;
 	size_t n_exp, cap_exp;
+	/* History trims sent (background DELETEs), kept TRIM_TTL_MS: until
+	 * the watch shows the Job gone every reconcile plans its trim again,
+	 * and one DELETE is enough. A failed one is forgotten at once. */
+	struct trim_sent *trims;
+	size_t n_trims, cap_trims;
 
 	/* The runs and orphan pods gathered from the stores for the last
 	 * plan, kept while none of the schedule's Jobs and Pods changes (every
@@ -263,6 +277,7 @@ static void sched_free(void *p)
 	spec_status_release(&s->base);
 	spec_status_release(&s->in_status);
 	free(s->exp);
+	free(s->trims);
 	free(s->runs);
 	free(s->runs_uid);
 	free(s->prep_body);
@@ -282,6 +297,63 @@ static void expectation_drop(struct sched *s, const char *name)
 			return;
 		}
 	}
+}
+
+/* The created Job's uid, from the POST's answer, onto its expectation. */
+static void expectation_set_uid(struct sched *s, const char *name, const char *body)
+{
+	for (size_t i = 0; i < s->n_exp; i++) {
+		if (strcmp(s->exp[i].name, name))
+			continue;
+		cJSON *job = cJSON_Parse(body);
+		const char *uid = kobj_meta(job, "uid");
+		if (uid && strlen(uid) < sizeof(s->exp[i].uid))
+			snprintf(s->exp[i].uid, sizeof(s->exp[i].uid), "%s", uid);
+		cJSON_Delete(job);
+		return;
+	}
+}
+
+/* The slot's status lists the run it created before the watch has shown
+ * the Job, so without its uid; the POST's answer (or the watch, when it
+ * came first) knows it. Written now, the entry is the one the next
+ * reconcile computes from the watched Job: no second write for it. */
+static void fill_uids(struct controller *c, struct sched *s, struct spec_status *st)
+{
+	for (size_t i = 0; i < st->n_active; i++) {
+		struct spec_active *a = &st->active[i];
+		if (a->uid)
+			continue;
+		for (size_t j = 0; j < s->n_exp && !a->uid; j++)
+			if (!strcmp(s->exp[j].name, a->name) && s->exp[j].uid[0])
+				a->uid = xstrdup(s->exp[j].uid);
+		if (a->uid)
+			continue;
+		const cJSON *job = store_get_ns(c->jobs, s->spec.namespace, a->name);
+		const char *owner = job ? controller_uid(job, "BatchSchedule") : NULL;
+		const char *uid = job ? kobj_meta(job, "uid") : NULL;
+		if (uid && owner && s->spec.uid && !strcmp(owner, s->spec.uid))
+			a->uid = xstrdup(uid);
+	}
+}
+
+/* Forgets a trim (its DELETE failed: `forget`) and the expired ones;
+ * returns whether `name` was sent less than TRIM_TTL_MS ago. */
+static bool trim_sent(struct sched *s, const char *name, bool forget)
+{
+	int64_t now = loop_now_monotonic_ms();
+	bool found = false;
+	for (size_t i = 0; i < s->n_trims;) {
+		struct trim_sent *t = &s->trims[i];
+		bool same = name && !strcmp(t->name, name);
+		if (now - t->at_mono > TRIM_TTL_MS || (same && forget)) {
+			s->trims[i] = s->trims[--s->n_trims];
+			continue;
+		}
+		found |= same;
+		i++;
+	}
+	return found;
 }
 
 static void drop_mine(struct sched *s)
@@ -472,6 +544,7 @@ static void gather(struct controller *c, struct sched *s, const char *uid, struc
 		g->exps[i].name = s->exp[i].name;
 		g->exps[i].slot = s->exp[i].slot;
 		g->exps[i].trigger = s->exp[i].trigger;
+		g->exps[i].uid = s->exp[i].uid[0] ? s->exp[i].uid : NULL;
 	}
 	g->n_exps = s->n_exp;
 }
@@ -841,6 +914,7 @@ static void creates_done(struct controller *c, struct sched *s)
 			emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
 		}
 		cJSON_Delete(s->next_status);
+		fill_uids(c, s, &s->plan.status);
 		s->next_status = changed_status(&s->base, s->has_raw, &s->plan.status);
 	}
 	if (!s->failed && s->next_status) {
@@ -881,6 +955,8 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 			release_held(c);
 		if (ok || res->status == 409) {
 			c->stats.jobs_created++;
+			if (ok && s)
+				expectation_set_uid(s, o->name, res->body);
 			LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f",
 				 o->key, o->name, ms);
 		} else {
@@ -903,6 +979,8 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
 				  o->name, res->status, res->reason, res->message,
 				  res->transport_error);
+			if (s)
+				trim_sent(s, o->name, true);
 			wq_add_rate_limited(c->queue, o->key);
 		}
 		op_free(o);
@@ -1024,6 +1102,15 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 
 static void send_delete(struct controller *c, struct sched *s, const struct plan_action *a)
 {
+	bool trim = a->propagation == PLAN_PROPAGATION_BACKGROUND;
+	if (trim) {
+		if (trim_sent(s, a->job_name, false))
+			return;
+		XGROW(s->trims, s->cap_trims, s->n_trims + 1);
+		struct trim_sent *t = &s->trims[s->n_trims++];
+		snprintf(t->name, sizeof(t->name), "%s", a->job_name);
+		t->at_mono = loop_now_monotonic_ms();
+	}
 	struct buf path, body;
 	buf_init(&path, 4096);
 	buf_init(&body, 1024);
@@ -1036,8 +1123,11 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 	/* Not waited for: a failed delete only asks for another look. */
 	struct op *o = op_new(c, OP_DELETE, s->key);
 	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
-	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0)
+	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0) {
+		if (trim)
+			trim_sent(s, a->job_name, true);
 		wq_add_rate_limited(c->queue, s->key);
+	}
 	buf_release(&path);
 	buf_release(&body);
 }

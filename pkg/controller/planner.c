@@ -129,7 +129,7 @@ static void update_active(const struct plan_input *in, struct spec_status *st)
 	for (size_t i = 0; i < in->n_expectations; i++) {
 		const struct plan_expectation *e = &in->expectations[i];
 		if (e->name && !find_run(in, e->name) && !in_active(&fresh, e->name))
-			spec_status_add_active(&fresh, e->name, NULL, e->slot, e->trigger);
+			spec_status_add_active(&fresh, e->name, e->uid, e->slot, e->trigger);
 	}
 	for (size_t i = 0; i < st->n_active; i++) {
 		const char *name = st->active[i].name;

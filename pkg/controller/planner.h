@@ -63,6 +63,7 @@ struct plan_expectation {
 	const char *name;
 	int64_t slot;
 	enum spec_trigger trigger;
+	const char *uid; /* from the POST's answer; NULL until it came */
 };
 
 enum plan_calendar_state {

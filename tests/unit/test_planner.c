@@ -503,7 +503,7 @@ static void test_expectation_blocks_one_second_schedule(void **state)
 	const struct plan_action *c = the_create(p);
 	static char name[SPEC_JOB_NAME_MAX + 1];
 	snprintf(name, sizeof(name), "%s", c->job_name);
-	f->exp[0] = (struct plan_expectation){name, c->slot, SPEC_TRIGGER_SCHEDULE};
+	f->exp[0] = (struct plan_expectation){name, c->slot, SPEC_TRIGGER_SCHEDULE, NULL};
 	f->n_exp = 1;
 	/* The status write of the first plan was lost: only the expectation
 	 * remembers the Job. */
@@ -524,6 +524,32 @@ static void test_expectation_blocks_one_second_schedule(void **state)
 	finish(f, name, false, T0 + 2500, 0);
 	p = step(f, T0 + 3000);
 	assert_int_equal(the_create(p)->slot, T0 + 3000);
+	fx_free(f);
+}
+
+/* The POST's answer gives the Job's uid before the watch shows the Job: the
+ * active entry carries it, and the watched Job then changes nothing. */
+static void test_expectation_uid_carried(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0);
+	struct plan *p = step(f, T0 + 10000);
+	static char name[SPEC_JOB_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "%s", the_create(p)->job_name);
+	f->exp[0] = (struct plan_expectation){name, T0 + 10000, SPEC_TRIGGER_SCHEDULE, "uid-1"};
+	f->n_exp = 1;
+	step(f, T0 + 10100);
+	assert_int_equal(f->status.n_active, 1);
+	assert_string_equal(f->status.active[0].uid, "uid-1");
+	cJSON *before = spec_status_to_json(&f->status);
+	/* Seen in the watch: the expectation goes, the run has the same uid. */
+	f->n_exp = 0;
+	add_run(f, name, T0 + 10000)->uid = "uid-1";
+	step(f, T0 + 10200);
+	cJSON *after = spec_status_to_json(&f->status);
+	assert_true(cJSON_Compare(before, after, 1));
+	cJSON_Delete(before);
+	cJSON_Delete(after);
 	fx_free(f);
 }
 
@@ -1344,6 +1370,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_first_sight_never_fires_retroactively),
 	    cmocka_unit_test(test_wait_run_end_before_slot),
+	    cmocka_unit_test(test_expectation_uid_carried),
 	    cmocka_unit_test(test_wait_refused),
 	    cmocka_unit_test(test_wait_changes_nothing),
 	    cmocka_unit_test(test_due_slot_fires_once),
