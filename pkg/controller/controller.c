@@ -337,23 +337,32 @@ static void fill_uids(struct controller *c, struct sched *s, struct spec_status 
 	}
 }
 
-/* Forgets a trim (its DELETE failed: `forget`) and the expired ones;
- * returns whether `name` was sent less than TRIM_TTL_MS ago. */
-static bool trim_sent(struct sched *s, const char *name, bool forget)
+/* Whether a trim of `name` was sent less than TRIM_TTL_MS ago; forgets the
+ * older ones. */
+static bool trim_recent(struct sched *s, const char *name)
 {
 	int64_t now = loop_now_monotonic_ms();
 	bool found = false;
 	for (size_t i = 0; i < s->n_trims;) {
-		struct trim_sent *t = &s->trims[i];
-		bool same = name && !strcmp(t->name, name);
-		if (now - t->at_mono > TRIM_TTL_MS || (same && forget)) {
+		if (now - s->trims[i].at_mono > TRIM_TTL_MS) {
 			s->trims[i] = s->trims[--s->n_trims];
 			continue;
 		}
-		found |= same;
+		found |= !strcmp(s->trims[i].name, name);
 		i++;
 	}
 	return found;
+}
+
+/* The trim's DELETE failed: the next reconcile may send it again. */
+static void trim_forget(struct sched *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_trims; i++) {
+		if (!strcmp(s->trims[i].name, name)) {
+			s->trims[i] = s->trims[--s->n_trims];
+			return;
+		}
+	}
 }
 
 static void drop_mine(struct sched *s)
@@ -980,7 +989,7 @@ static void op_done(struct kube_req *req, const struct kube_result *res, void *u
 				  o->name, res->status, res->reason, res->message,
 				  res->transport_error);
 			if (s)
-				trim_sent(s, o->name, true);
+				trim_forget(s, o->name);
 			wq_add_rate_limited(c->queue, o->key);
 		}
 		op_free(o);
@@ -1104,7 +1113,7 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 {
 	bool trim = a->propagation == PLAN_PROPAGATION_BACKGROUND;
 	if (trim) {
-		if (trim_sent(s, a->job_name, false))
+		if (trim_recent(s, a->job_name))
 			return;
 		XGROW(s->trims, s->cap_trims, s->n_trims + 1);
 		struct trim_sent *t = &s->trims[s->n_trims++];
@@ -1125,7 +1134,7 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
 	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0) {
 		if (trim)
-			trim_sent(s, a->job_name, true);
+			trim_forget(s, a->job_name);
 		wq_add_rate_limited(c->queue, s->key);
 	}
 	buf_release(&path);
