@@ -837,3 +837,19 @@ int kube_delete_body(struct buf *out, const struct kube_delete_opts *o)
 	cJSON_Delete(j);
 	return rc;
 }
+
+static int transport_request(void *ctx, const struct kube_req_opts *o, struct kube_req **out)
+{
+	return kube_http_request(ctx, o, out);
+}
+
+static void transport_cancel(void *ctx, struct kube_req *r)
+{
+	(void)ctx;
+	kube_req_cancel(r);
+}
+
+struct kube_transport kube_transport_http(struct kube_http *h)
+{
+	return (struct kube_transport){transport_request, transport_cancel, h};
+}

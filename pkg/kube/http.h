@@ -173,6 +173,19 @@ struct kube_http_stats {
 };
 void kube_http_stats(const struct kube_http *h, struct kube_http_stats *st);
 
+/* The seam in front of the API: how a module sends its requests. Every
+ * sender in takt (the reflectors, the write path) takes one of these, so a
+ * unit test puts a fake in the client's place (tests/unit/fake_transport.h).
+ * request and cancel have kube_http_request's and kube_req_cancel's
+ * contracts; the handle is the transport's own (a fake's may be anything). */
+struct kube_transport {
+	int (*request)(void *ctx, const struct kube_req_opts *o, struct kube_req **out);
+	void (*cancel)(void *ctx, struct kube_req *r);
+	void *ctx;
+};
+/* The real client as a transport (h borrowed). */
+struct kube_transport kube_transport_http(struct kube_http *h);
+
 /* Paths. group "" or NULL is the core group (/api/v1); ns NULL or "" is
  * cluster-scoped or all namespaces; name NULL is the collection; subresource
  * NULL for none. Segments are percent-escaped. Appends to out; 0 or -ENOSPC.

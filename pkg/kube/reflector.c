@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "base/buf.h"
 #include "base/log.h"
@@ -33,12 +33,11 @@ enum abort_action { ABORT_NONE = 0, ABORT_RELIST, ABORT_BACKOFF_WATCH, ABORT_BAC
 
 struct reflector {
 	struct loop *loop;
-	struct kube_http *http;
 	struct store *store;
 	char *group, *version, *resource, *ns, *selector, *what;
 	int watch_timeout_s, page_limit;
 	int64_t base_ms, max_ms;
-	struct reflector_transport tr;
+	struct kube_transport tr;
 	reflector_list_fn *on_list;
 	void *ud;
 	void (*transform)(struct cJSON *obj);
@@ -66,31 +65,20 @@ struct reflector {
 	struct reflector_stats st;
 };
 
-static int http_request(void *ctx, const struct kube_req_opts *o, struct kube_req **out)
-{
-	return kube_http_request(ctx, o, out);
-}
-
-static void http_cancel(void *ctx, struct kube_req *r)
-{
-	kube_req_cancel(r);
-}
-
 static char *dup_or_empty(const char *s)
 {
 	return xstrdup(s ? s : "");
 }
 
-struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct store *s,
+struct reflector *reflector_new(struct loop *l, const struct kube_transport *tr, struct store *s,
 				const struct reflector_opts *o, reflector_list_fn *on_list,
 				void *ud)
 {
 	if (!o || !o->version || !o->resource || !*o->resource)
 		return NULL;
-	BUG_ON(!l || !s || (!h && !o->transport));
+	BUG_ON(!l || !s || !tr);
 	struct reflector *r = xcalloc(1, sizeof(*r));
 	r->loop = l;
-	r->http = h;
 	r->store = s;
 	r->group = dup_or_empty(o->group);
 	r->version = dup_or_empty(o->version);
@@ -107,13 +95,7 @@ struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct stor
 	r->max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
 	if (r->max_ms < r->base_ms)
 		r->max_ms = r->base_ms;
-	if (o->transport) {
-		r->tr = *o->transport;
-	} else {
-		r->tr.request = http_request;
-		r->tr.cancel = http_cancel;
-		r->tr.ctx = h;
-	}
+	r->tr = *tr;
 	r->on_list = on_list;
 	r->ud = ud;
 	r->transform = o->transform;

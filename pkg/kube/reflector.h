@@ -59,9 +59,7 @@
 
 struct cJSON;
 struct loop;
-struct kube_http;
-struct kube_req;
-struct kube_req_opts;
+struct kube_transport;
 struct store;
 struct reflector;
 
@@ -71,14 +69,6 @@ enum reflector_state {
 	REFLECTOR_WATCHING,
 	REFLECTOR_BACKOFF,
 	REFLECTOR_RELISTING,
-};
-
-/* How requests are made. NULL in the options: through the kube_http client.
- * Tests substitute a fake to feed lists and watch streams by hand. */
-struct reflector_transport {
-	int (*request)(void *ctx, const struct kube_req_opts *o, struct kube_req **out);
-	void (*cancel)(void *ctx, struct kube_req *r);
-	void *ctx;
 };
 
 struct reflector_opts {
@@ -92,7 +82,6 @@ struct reflector_opts {
 	int64_t backoff_base_ms;    /* 0: 200 */
 	int64_t backoff_max_ms;	    /* 0: 30000 */
 	size_t max_line;	    /* one watch event, bytes; 0: 16 MiB */
-	const struct reflector_transport *transport; /* NULL: the HTTP client */
 	/* NULL, or prunes each object (list item, ADDED/MODIFIED event) in
 	 * place before it enters the store, after metadata.managedFields is
 	 * dropped: the owner keeps only the fields it reads (client-go's
@@ -106,9 +95,10 @@ struct reflector_opts {
  * holds the new picture and has reported its differences. */
 typedef void reflector_list_fn(struct reflector *r, bool relist, void *ud);
 
-/* h may be NULL when opts->transport is set. Returns NULL only for options
- * missing version or resource. */
-struct reflector *reflector_new(struct loop *l, struct kube_http *h, struct store *s,
+/* Requests go through `tr` (copied; kube_transport_http for the real
+ * client, a fake in tests). Returns NULL only for options missing version or
+ * resource. */
+struct reflector *reflector_new(struct loop *l, const struct kube_transport *tr, struct store *s,
 				const struct reflector_opts *o, reflector_list_fn *on_list,
 				void *ud);
 void reflector_free(struct reflector *r);

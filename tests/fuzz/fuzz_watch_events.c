@@ -103,16 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct store *s = store_new("fuzz");
 	store_add_index(s, "app", store_index_label, "app");
 	struct fake f = {0};
-	struct reflector_transport tr = {fake_request, fake_cancel, &f};
+	struct kube_transport tr = {fake_request, fake_cancel, &f};
 	static void (*const transforms[4])(cJSON *) = {NULL, project_job, project_pod, NULL};
 	struct reflector_opts o = {.version = "v1",
 				   .resource = "configmaps",
 				   .max_line = 4096,
 				   .backoff_base_ms = 1,
 				   .backoff_max_ms = 1,
-				   .transport = &tr,
 				   .transform = transforms[size ? data[0] >> 6 : 0]};
-	struct reflector *r = reflector_new(l, NULL, s, &o, NULL, NULL);
+	struct reflector *r = reflector_new(l, &tr, s, &o, NULL, NULL);
 	reflector_start(r);
 	loop_run_once(l, 0);
 	reply(&f, 200,

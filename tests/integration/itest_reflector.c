@@ -53,7 +53,7 @@ struct fx {
 	struct store *s;
 	struct reflector *r;
 	struct wrap w;
-	struct reflector_transport tr;
+	struct kube_transport tr;
 	char ns[64];
 	struct buf changes;
 	int lists, relists;
@@ -190,7 +190,7 @@ static int setup(void **state)
 	f->s = store_new("configmaps");
 	store_on_change(f->s, on_change, f);
 	f->w.h = f->h;
-	f->tr = (struct reflector_transport){wrap_request, wrap_cancel, &f->w};
+	f->tr = (struct kube_transport){wrap_request, wrap_cancel, &f->w};
 	*state = f;
 	return 0;
 }
@@ -222,9 +222,8 @@ static void start(struct fx *f, int watch_timeout_s)
 				   .page_limit = 2,
 				   .watch_timeout_s = watch_timeout_s,
 				   .backoff_base_ms = 50,
-				   .backoff_max_ms = 500,
-				   .transport = &f->tr};
-	f->r = reflector_new(f->l, f->h, f->s, &o, on_list, f);
+				   .backoff_max_ms = 500};
+	f->r = reflector_new(f->l, &f->tr, f->s, &o, on_list, f);
 	assert_non_null(f->r);
 	reflector_start(f->r);
 }

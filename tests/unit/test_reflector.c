@@ -84,7 +84,7 @@ struct world {
 	struct store *store;
 	struct reflector *r;
 	struct fake fake;
-	struct reflector_transport tr;
+	struct kube_transport tr;
 	int lists, relists;
 	char changes[512];
 };
@@ -115,7 +115,7 @@ static struct world *world_new(size_t max_line)
 	assert_int_equal(loop_new(&w->loop), 0);
 	w->store = store_new("configmaps");
 	store_on_change(w->store, on_change, w);
-	w->tr = (struct reflector_transport){fake_request, fake_cancel, &w->fake};
+	w->tr = (struct kube_transport){fake_request, fake_cancel, &w->fake};
 	struct reflector_opts o = {.version = "v1",
 				   .resource = "configmaps",
 				   .ns = "t",
@@ -125,10 +125,9 @@ static struct world *world_new(size_t max_line)
 				   .backoff_base_ms = 2,
 				   .backoff_max_ms = 8,
 				   .max_line = max_line,
-				   .transport = &w->tr,
 				   .transform = next_transform};
 	next_transform = NULL;
-	w->r = reflector_new(w->loop, NULL, w->store, &o, on_list, w);
+	w->r = reflector_new(w->loop, &w->tr, w->store, &o, on_list, w);
 	assert_non_null(w->r);
 	return w;
 }
