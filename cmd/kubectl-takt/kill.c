@@ -2,6 +2,7 @@
  * BatchSchedule, or the run a pod belongs to, through the takt.io/kill
  * annotation with a fresh request id, then waits for the schedule's
  * status.lastKill to carry that id and prints what was done. */
+#include "controller/names.h"
 #include "cmds.h"
 
 #include <errno.h>
@@ -82,7 +83,7 @@ static int kill_ignored(void *ud)
 		return 0;
 	}
 	char prefix[128];
-	snprintf(prefix, sizeof(prefix), CONTROL_ANN_KILL "=%s ignored", w->id);
+	snprintf(prefix, sizeof(prefix), TAKT_ANN_KILL "=%s ignored", w->id);
 	const cJSON *ev;
 	int found = 0;
 	cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(list, "items"))
@@ -159,7 +160,7 @@ int cmd_kill(int argc, char **argv)
 	char id[64];
 	req_new_id("kill", id, sizeof(id));
 	/* No --grace-seconds removes an earlier value: the pods' own applies. */
-	const char *kv[] = {CONTROL_ANN_KILL, id, CONTROL_ANN_KILL_GRACE, grace};
+	const char *kv[] = {TAKT_ANN_KILL, id, TAKT_ANN_KILL_GRACE, grace};
 	const char *schedule = name;
 	struct ignored_watch iw = {.cl = &cl, .pod = pod, .id = id, .off = true};
 	if (pod) {
@@ -168,7 +169,7 @@ int cmd_kill(int argc, char **argv)
 		const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "labels");
 		schedule = cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(labels, CONTROL_LABEL_SCHED));
+		    cJSON_GetObjectItemCaseSensitive(labels, TAKT_LABEL_SCHEDULE));
 		if (req_annotate(PROG, &cl, "", "v1", "pods", pod, kv, 4))
 			goto out;
 		if (!schedule) {
@@ -177,7 +178,7 @@ int cmd_kill(int argc, char **argv)
 			fprintf(stderr,
 				"kubectl takt " PROG
 				": pod %s/%s is not part of a BatchSchedule run "
-				"(no " CONTROL_LABEL_SCHED " label): nothing will be deleted\n",
+				"(no " TAKT_LABEL_SCHEDULE " label): nothing will be deleted\n",
 				cl.ns, pod);
 			goto out;
 		}
@@ -188,7 +189,7 @@ int cmd_kill(int argc, char **argv)
 					    "involvedObject.uid=%s,reason=KillIgnored",
 					    uid) < sizeof(iw.selector))
 			iw.off = false;
-	} else if (req_annotate(PROG, &cl, "takt.io", "v1alpha1", "batchschedules", name, kv, 4)) {
+	} else if (req_annotate(PROG, &cl, TAKT_GROUP, TAKT_VERSION, TAKT_RES_SCHEDULES, name, kv, 4)) {
 		goto out;
 	}
 	if (req_wait(PROG, &cl, schedule, "lastKill", id, common.timeout_s, kill_ignored, &iw,

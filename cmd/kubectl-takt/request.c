@@ -1,4 +1,5 @@
 /* Shared plumbing of `kubectl takt kill` and `run`; see request.h. */
+#include "controller/names.h"
 #include "request.h"
 
 #include <errno.h>
@@ -275,7 +276,7 @@ int req_wait(const char *prog, struct req_client *cl, const char *schedule, cons
 	*record = NULL;
 	for (;;) {
 		cJSON *obj = NULL;
-		if (req_get(prog, cl, "takt.io", "v1alpha1", "batchschedules", schedule, &obj))
+		if (req_get(prog, cl, TAKT_GROUP, TAKT_VERSION, TAKT_RES_SCHEDULES, schedule, &obj))
 			return 1;
 		cJSON *st = cJSON_GetObjectItemCaseSensitive(obj, "status");
 		cJSON *rec = cJSON_GetObjectItemCaseSensitive(st, field);

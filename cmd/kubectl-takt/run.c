@@ -1,6 +1,7 @@
 /* kubectl takt run: asks takt-controller for one run of a BatchSchedule now,
  * through the takt.io/run-now annotation with a fresh request id, then waits
  * for status.lastRunNow to carry that id: the Job started, or why not. */
+#include "controller/names.h"
 #include "cmds.h"
 
 #include <stdio.h>
@@ -63,8 +64,8 @@ int cmd_run(int argc, char **argv)
 	cJSON *rec = NULL;
 	char id[64];
 	req_new_id("run", id, sizeof(id));
-	const char *kv[] = {CONTROL_ANN_RUN_NOW, id};
-	if (req_annotate(PROG, &cl, "takt.io", "v1alpha1", "batchschedules", name, kv, 2))
+	const char *kv[] = {TAKT_ANN_RUN_NOW, id};
+	if (req_annotate(PROG, &cl, TAKT_GROUP, TAKT_VERSION, TAKT_RES_SCHEDULES, name, kv, 2))
 		goto out;
 	if (req_wait(PROG, &cl, name, "lastRunNow", id, common.timeout_s, NULL, NULL, &rec))
 		goto out;

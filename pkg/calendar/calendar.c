@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "base/xalloc.h"
 #include "tz/civil.h"

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "calendar/calendar.h"
+#include "controller/names.h"
 #include "kube/http.h"
 #include "kube/reflector.h"
 #include "kube/store.h"
@@ -26,8 +27,6 @@
 #include "kube/obj.h"
 #include "base/banned.h"
 
-#define GROUP	"takt.io"
-#define VERSION "v1alpha1"
 
 struct cal_entry {
 	char *name;
@@ -141,7 +140,7 @@ cJSON *calendars_status_json(const struct calendars_built *b, const cJSON *obj, 
 	cJSON_ArrayForEach(it, kobj_get(kobj_get(obj, "status"), "conditions"))
 	{
 		const char *t = kobj_str(it, "type"), *st = kobj_str(it, "status");
-		if (t && st && !strcmp(t, "Ready") && !strcmp(st, want) &&
+		if (t && st && !strcmp(t, TAKT_COND_READY) && !strcmp(st, want) &&
 		    kobj_str(it, "lastTransitionTime"))
 			since = kobj_str(it, "lastTransitionTime");
 	}
@@ -149,7 +148,7 @@ cJSON *calendars_status_json(const struct calendars_built *b, const cJSON *obj, 
 	cJSON_AddNumberToObject(s, "observedGeneration", isnan(gen) ? 0 : gen);
 	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
 	cJSON *c = cJSON_CreateObject();
-	cJSON_AddStringToObject(c, "type", "Ready");
+	cJSON_AddStringToObject(c, "type", TAKT_COND_READY);
 	cJSON_AddStringToObject(c, "status", want);
 	cJSON_AddNumberToObject(c, "observedGeneration", isnan(gen) ? 0 : gen);
 	cJSON_AddStringToObject(c, "lastTransitionTime", since);
@@ -210,7 +209,7 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 	cJSON_Delete(patch);
 	struct buf path;
 	buf_init(&path, 4096);
-	kube_path(&path, GROUP, VERSION, NULL, "businesscalendars", e->name, "status");
+	kube_path(&path, TAKT_GROUP, TAKT_VERSION, NULL, TAKT_RES_CALENDARS, e->name, "status");
 	struct cal_status_op *op = xcalloc(1, sizeof(*op));
 	op->cs = cs;
 	op->name = xstrdup(e->name);
@@ -263,7 +262,8 @@ static struct store *cm_store(struct calendars *cs, const char *ns)
 		w->store = store_new("configmaps");
 		store_on_change(w->store, cm_changed, cs);
 		struct reflector_opts o = {.version = "v1", .resource = "configmaps", .ns = ns};
-		w->refl = reflector_new(cs->loop, cs->http, w->store, &o, cm_listed, cs);
+		struct kube_transport tr = kube_transport_http(cs->http);
+		w->refl = reflector_new(cs->loop, &tr, w->store, &o, cm_listed, cs);
 		hmap_put(cs->cms, ns, w);
 		reflector_start(w->refl);
 	}
@@ -511,11 +511,12 @@ struct calendars *calendars_new(struct loop *l, struct kube_http *h, calendars_c
 	cs->entries = hmap_new();
 	cs->cms = hmap_new();
 	cs->zones = hmap_new();
-	cs->store = store_new(GROUP "/businesscalendars");
+	cs->store = store_new(TAKT_GROUP "/" TAKT_RES_CALENDARS);
 	store_on_change(cs->store, cal_changed, cs);
 	struct reflector_opts o = {
-	    .group = GROUP, .version = VERSION, .resource = "businesscalendars"};
-	cs->refl = reflector_new(l, h, cs->store, &o, cal_listed, cs);
+	    .group = TAKT_GROUP, .version = TAKT_VERSION, .resource = TAKT_RES_CALENDARS};
+	struct kube_transport tr = kube_transport_http(h);
+	cs->refl = reflector_new(l, &tr, cs->store, &o, cal_listed, cs);
 	return cs;
 }
 

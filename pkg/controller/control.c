@@ -58,7 +58,7 @@ int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 {
 	if (!s || !*s) {
 		snprintf(err, errlen,
-			 CONTROL_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
+			 TAKT_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
 		return -EINVAL;
 	}
 	long v = 0;
@@ -66,7 +66,7 @@ int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= 10) {
 			snprintf(err, errlen,
-				 CONTROL_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
+				 TAKT_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
 							"seconds from 0 to %ld",
 				 s, n > 20 ? "..." : "", CONTROL_GRACE_MAX);
 			return -EINVAL;
@@ -74,7 +74,7 @@ int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 		v = v * 10 + (s[i] - '0');
 	}
 	if (v > CONTROL_GRACE_MAX) {
-		snprintf(err, errlen, CONTROL_ANN_KILL_GRACE ": %ld is more than %ld", v,
+		snprintf(err, errlen, TAKT_ANN_KILL_GRACE ": %ld is more than %ld", v,
 			 CONTROL_GRACE_MAX);
 		return -EINVAL;
 	}
@@ -213,7 +213,7 @@ static int owned_by(const cJSON *child, const cJSON *owner, const char *api_vers
 
 int control_job_of_schedule(const cJSON *job, const cJSON *schedule, char *why, size_t n)
 {
-	return owned_by(job, schedule, "takt.io/v1alpha1", "BatchSchedule", why, n);
+	return owned_by(job, schedule, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, why, n);
 }
 
 int control_pod_of_job(const cJSON *pod, const cJSON *job, char *why, size_t n)
@@ -251,7 +251,7 @@ int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule
 const char *control_job_killed(const cJSON *job)
 {
 	const char *v =
-	    kobj_str(kobj_get(kobj_get(job, "metadata"), "annotations"), CONTROL_ANN_KILLED);
+	    kobj_str(kobj_get(kobj_get(job, "metadata"), "annotations"), TAKT_ANN_KILLED);
 	return v && *v ? v : NULL;
 }
 

@@ -18,8 +18,8 @@
  * says are still requested by an annotation), and lastKill / lastRunNow carry
  * the id. Both are persisted through the status subresource, in the same
  * write as the rest of the decision, so a restarted controller finds them.
- * A run-now Job also carries its request id (CONTROL_ANN_REQUEST) and a
- * killed Job the id that killed it (CONTROL_ANN_KILLED).
+ * A run-now Job also carries its request id (TAKT_ANN_REQUEST) and a
+ * killed Job the id that killed it (TAKT_ANN_KILLED).
  *
  * Ownership: every cJSON and spec_status argument is borrowed; the status
  * mutators change only the fields they name, and own what they put there.
@@ -34,17 +34,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "controller/names.h"
 #include "controller/spec.h"
 
-#define CONTROL_ANN_KILL       "takt.io/kill"
-#define CONTROL_ANN_KILL_GRACE "takt.io/kill-grace-seconds"
-#define CONTROL_ANN_RUN_NOW    "takt.io/run-now"
-/* On a Job: the kill request that ended it (its run is then counted in
- * `killed`, never in runsFailed). */
-#define CONTROL_ANN_KILLED "takt.io/killed"
-/* On a run-now Job: the takt.io/run-now request it answers. */
-#define CONTROL_ANN_REQUEST "takt.io/request-id"
-#define CONTROL_LABEL_SCHED "takt.io/schedule"
 
 /* A request id is a label-value-like token: 1 to 63 characters of
  * [A-Za-z0-9._-]. It ends up in Event names, status and logs, so nothing
@@ -107,7 +99,7 @@ int control_pod_of_job(const cJSON *pod, const cJSON *job, char *why, size_t n);
 int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule, char *why,
 		       size_t n);
 
-/* The id in a Job's CONTROL_ANN_KILLED annotation, or NULL. */
+/* The id in a Job's TAKT_ANN_KILLED annotation, or NULL. */
 const char *control_job_killed(const cJSON *job);
 
 /* Records a kill: lastKill = {requestId, time (RFC 3339 ms), jobs (all

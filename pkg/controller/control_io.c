@@ -22,7 +22,6 @@
 #include "kube/obj.h"
 #include "base/banned.h"
 
-#define COMPONENT "takt-controller"
 /* One watch event (a whole pod) at most; a longer line is skipped. */
 #define WATCH_MAX_LINE	 (4u * 1024 * 1024)
 #define WATCH_TIMEOUT_S	 "300"
@@ -219,8 +218,8 @@ static void post_event(struct control *c, const char *api_version, const char *k
 	cJSON_AddStringToObject(ev, "firstTimestamp", ts);
 	cJSON_AddStringToObject(ev, "lastTimestamp", ts);
 	cJSON *src = cJSON_AddObjectToObject(ev, "source");
-	cJSON_AddStringToObject(src, "component", COMPONENT);
-	cJSON_AddStringToObject(ev, "reportingComponent", COMPONENT);
+	cJSON_AddStringToObject(src, "component", TAKT_COMPONENT);
+	cJSON_AddStringToObject(ev, "reportingComponent", TAKT_COMPONENT);
 	cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
 	char *body = cJSON_PrintUnformatted(ev);
 	cJSON_Delete(ev);
@@ -239,7 +238,7 @@ static void post_event(struct control *c, const char *api_version, const char *k
 static void event_on_schedule(struct control *c, const struct spec *sp, bool warning,
 			      const char *reason, const char *seed, const char *message)
 {
-	post_event(c, "takt.io/v1alpha1", "BatchSchedule", sp->namespace, sp->name, sp->uid,
+	post_event(c, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, sp->namespace, sp->name, sp->uid,
 		   warning, reason, seed, message);
 }
 
@@ -391,7 +390,7 @@ static void send_job_ops(struct kill *k, const struct kill_job *j)
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *anns =
 	    cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
-	cJSON_AddStringToObject(anns, CONTROL_ANN_KILLED, j->id);
+	cJSON_AddStringToObject(anns, TAKT_ANN_KILLED, j->id);
 	char *pbody = cJSON_PrintUnformatted(patch);
 	cJSON_Delete(patch);
 	struct cop *op = cop_new(c, COP_JOB_PATCH, k, j->name);
@@ -553,7 +552,7 @@ static void keep_collect(struct control *c, const struct spec *sp, const struct 
 	keep_add(kp, CONTROL_KILL, sp->ann_kill);
 	keep_add(kp, CONTROL_RUN_NOW, sp->ann_run_now);
 	for (size_t i = 0; pods && i < pods->n; i++)
-		keep_add(kp, CONTROL_KILL, kobj_annotation(pods->items[i], CONTROL_ANN_KILL));
+		keep_add(kp, CONTROL_KILL, kobj_annotation(pods->items[i], TAKT_ANN_KILL));
 }
 
 static struct kill *kill_get(struct control *c, struct kill **k, const struct spec *sp,
@@ -584,8 +583,8 @@ static void kill_schedule(struct control *c, const cJSON *schedule, const struct
 	char err[256], why[256], gtxt[64];
 	bool grace_set;
 	long grace;
-	if (control_request_id_check(CONTROL_ANN_KILL, id, err, sizeof(err))) {
-		warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule, CONTROL_ANN_KILL, id,
+	if (control_request_id_check(TAKT_ANN_KILL, id, err, sizeof(err))) {
+		warn_invalid(c, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, schedule, TAKT_ANN_KILL, id,
 			     err);
 		return;
 	}
@@ -595,7 +594,7 @@ static void kill_schedule(struct control *c, const cJSON *schedule, const struct
 				 sizeof(err))) {
 		char what[128];
 		snprintf(what, sizeof(what), "kill %s grace", id);
-		warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule, what,
+		warn_invalid(c, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, schedule, what,
 			     sp->ann_kill_grace_seconds, err);
 		return;
 	}
@@ -655,7 +654,7 @@ static void ignore_pod(struct control *c, const cJSON *pod, const char *id, cons
 	if (answer_once(c, buf_str(&key))) {
 		char msg[768];
 		snprintf(msg, sizeof(msg),
-			 "takt.io/kill=%.100s ignored: this pod is not part of a BatchSchedule run "
+			 TAKT_ANN_KILL "=%.100s ignored: this pod is not part of a BatchSchedule run "
 			 "(%s); nothing was deleted",
 			 id ? id : "", why);
 		c->stats.ignored++;
@@ -671,11 +670,11 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 	char err[256], why[256], gtxt[64];
 	for (size_t i = 0; i < pods->n; i++) {
 		const cJSON *pod = pods->items[i];
-		const char *id = kobj_annotation(pod, CONTROL_ANN_KILL);
+		const char *id = kobj_annotation(pod, TAKT_ANN_KILL);
 		if (!id)
 			continue;
-		if (control_request_id_check(CONTROL_ANN_KILL, id, err, sizeof(err))) {
-			warn_invalid(c, "v1", "Pod", pod, CONTROL_ANN_KILL, id, err);
+		if (control_request_id_check(TAKT_ANN_KILL, id, err, sizeof(err))) {
+			warn_invalid(c, "v1", "Pod", pod, TAKT_ANN_KILL, id, err);
 			continue;
 		}
 		if (control_handled(st, CONTROL_KILL, id))
@@ -693,12 +692,12 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		/* The grace comes with the request, from the same object: a
 		 * value left on the schedule by an earlier kill must not
 		 * change what a pod's request means. */
-		if (control_grace_choose(kobj_annotation(pod, CONTROL_ANN_KILL_GRACE), NULL,
+		if (control_grace_choose(kobj_annotation(pod, TAKT_ANN_KILL_GRACE), NULL,
 					 &grace_set, &grace, err, sizeof(err))) {
 			char what[128];
 			snprintf(what, sizeof(what), "kill %s grace", id);
 			warn_invalid(c, "v1", "Pod", pod, what,
-				     kobj_annotation(pod, CONTROL_ANN_KILL_GRACE), err);
+				     kobj_annotation(pod, TAKT_ANN_KILL_GRACE), err);
 			continue;
 		}
 		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
@@ -750,7 +749,7 @@ static const char *run_now_job(struct control *c, const cJSON *schedule, const s
 	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
 	if (store_by_index(c->jobs, c->idx_schedule, buf_str(&key), &jobs) == 0) {
 		for (size_t i = 0; i < jobs.n && !found; i++)
-			if (str_eq(kobj_annotation(jobs.items[i], CONTROL_ANN_REQUEST), id) &&
+			if (str_eq(kobj_annotation(jobs.items[i], TAKT_ANN_REQUEST), id) &&
 			    !control_job_of_schedule(jobs.items[i], schedule, why, sizeof(why)))
 				found = kobj_meta(jobs.items[i], "name");
 		store_list_release(&jobs);
@@ -795,9 +794,9 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 
 	if (sp->ann_run_now) {
 		const char *id = sp->ann_run_now;
-		if (control_request_id_check(CONTROL_ANN_RUN_NOW, id, err, sizeof(err))) {
-			warn_invalid(c, "takt.io/v1alpha1", "BatchSchedule", schedule,
-				     CONTROL_ANN_RUN_NOW, id, err);
+		if (control_request_id_check(TAKT_ANN_RUN_NOW, id, err, sizeof(err))) {
+			warn_invalid(c, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, schedule,
+				     TAKT_ANN_RUN_NOW, id, err);
 		} else if (!control_handled(st, CONTROL_RUN_NOW, id)) {
 			const char *job = run_now_job(c, schedule, sp, id);
 			if (job) {
@@ -846,7 +845,7 @@ void control_tag_job(cJSON *job, const struct spec *sp, enum spec_trigger trigge
 {
 	char err[256];
 	if (trigger != SPEC_TRIGGER_RUN_NOW || !job || !sp->ann_run_now ||
-	    control_request_id_check(CONTROL_ANN_RUN_NOW, sp->ann_run_now, err, sizeof(err)))
+	    control_request_id_check(TAKT_ANN_RUN_NOW, sp->ann_run_now, err, sizeof(err)))
 		return;
 	cJSON *m = cJSON_GetObjectItemCaseSensitive(job, "metadata");
 	if (!cJSON_IsObject(m))
@@ -856,15 +855,15 @@ void control_tag_job(cJSON *job, const struct spec *sp, enum spec_trigger trigge
 		cJSON_DeleteItemFromObjectCaseSensitive(m, "annotations");
 		anns = cJSON_AddObjectToObject(m, "annotations");
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(anns, CONTROL_ANN_REQUEST);
-	cJSON_AddStringToObject(anns, CONTROL_ANN_REQUEST, sp->ann_run_now);
+	cJSON_DeleteItemFromObjectCaseSensitive(anns, TAKT_ANN_REQUEST);
+	cJSON_AddStringToObject(anns, TAKT_ANN_REQUEST, sp->ann_run_now);
 }
 
 /* ---- the watch of pods outside takt's runs ---------------------------------------- */
 
 static void foreign_pod(struct control *c, const cJSON *pod)
 {
-	const char *id = kobj_annotation(pod, CONTROL_ANN_KILL);
+	const char *id = kobj_annotation(pod, TAKT_ANN_KILL);
 	char why[256];
 	if (!id)
 		return;
@@ -872,7 +871,7 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 	 * its schedule's reconcile checks it (and this watch may start before
 	 * the stores are synced, so nothing here may depend on them for such
 	 * a pod). */
-	if (kobj_label(pod, CONTROL_LABEL_SCHED))
+	if (kobj_label(pod, TAKT_LABEL_SCHEDULE))
 		return;
 	const char *ns = kobj_meta(pod, "namespace");
 	const cJSON *ref = control_controller_ref(pod);
@@ -891,7 +890,7 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 		/* Part of a run, but its label was taken off: the schedule's
 		 * reconcile never sees it. */
 		snprintf(why, sizeof(why),
-			 "it is not labelled " CONTROL_LABEL_SCHED
+			 "it is not labelled " TAKT_LABEL_SCHEDULE
 			 "=%s; annotate the BatchSchedule instead",
 			 kobj_meta(sched, "name"));
 	}
@@ -1025,7 +1024,7 @@ int control_new(struct loop *l, struct kube_http *h, struct store *schedules, st
 	c->jobs = jobs;
 	c->pods = pods;
 	c->ns = o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
-	c->instance = xstrdup(o->instance ? o->instance : COMPONENT);
+	c->instance = xstrdup(o->instance ? o->instance : TAKT_COMPONENT);
 	c->idx_schedule = xstrdup(o->idx_schedule);
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();

@@ -19,6 +19,7 @@
 #include "controller/calendars.h"
 #include "controller/control.h"
 #include "controller/control_io.h"
+#include "controller/names.h"
 #include "controller/planner.h"
 #include "controller/project.h"
 #include "controller/spec.h"
@@ -32,14 +33,8 @@
 #include "kube/obj.h"
 #include "base/banned.h"
 
-#define GROUP	       "takt.io"
-#define VERSION	       "v1alpha1"
-#define LABEL_SCHEDULE "takt.io/schedule"
-#define ANN_SCHEDULED  "takt.io/scheduled-time"
-#define ANN_TRIGGER    "takt.io/trigger"
-#define COMPONENT      "takt-controller"
-#define IDX_SCHEDULE   "schedule"
-#define IDX_JOB	       "job"
+#define IDX_SCHEDULE "schedule"
+#define IDX_JOB	     "job"
 
 /* A POSTed Job not seen in the watch after this long is forgotten (the
  * watch is broken or the Job was deleted at once); a relist settles it. */
@@ -496,13 +491,13 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 		struct plan_run *r = &s->runs[s->n_runs++];
 		r->name = kobj_meta(job, "name");
 		r->uid = kobj_meta(job, "uid");
-		r->slot = time_ms(kobj_annotation(job, ANN_SCHEDULED));
-		if (spec_trigger_parse(kobj_annotation(job, ANN_TRIGGER), &r->trigger))
+		r->slot = time_ms(kobj_annotation(job, TAKT_ANN_SCHEDULED));
+		if (spec_trigger_parse(kobj_annotation(job, TAKT_ANN_TRIGGER), &r->trigger))
 			r->trigger = SPEC_TRIGGER_SCHEDULE;
 		r->creation = time_ms(kobj_meta(job, "creationTimestamp"));
 		job_outcome(job, r);
 		r->deleting = kobj_meta(job, "deletionTimestamp") != NULL;
-		r->killed = kobj_annotation(job, CONTROL_ANN_KILLED) != NULL;
+		r->killed = kobj_annotation(job, TAKT_ANN_KILLED) != NULL;
 		struct store_list jp;
 		buf_reset(&k);
 		store_key(job, &k);
@@ -745,7 +740,7 @@ static void emit_event(struct controller *c, struct sched *s, enum plan_event_ty
 		cJSON_AddStringToObject(md, "name", name);
 		cJSON_AddStringToObject(md, "namespace", sp->namespace);
 		cJSON *io = cJSON_AddObjectToObject(ev, "involvedObject");
-		cJSON_AddStringToObject(io, "apiVersion", GROUP "/" VERSION);
+		cJSON_AddStringToObject(io, "apiVersion", TAKT_API_VERSION);
 		cJSON_AddStringToObject(io, "kind", "BatchSchedule");
 		cJSON_AddStringToObject(io, "namespace", sp->namespace);
 		cJSON_AddStringToObject(io, "name", sp->name);
@@ -759,8 +754,8 @@ static void emit_event(struct controller *c, struct sched *s, enum plan_event_ty
 		cJSON_AddStringToObject(ev, "firstTimestamp", ts);
 		cJSON_AddStringToObject(ev, "lastTimestamp", ts);
 		cJSON *src = cJSON_AddObjectToObject(ev, "source");
-		cJSON_AddStringToObject(src, "component", COMPONENT);
-		cJSON_AddStringToObject(ev, "reportingComponent", COMPONENT);
+		cJSON_AddStringToObject(src, "component", TAKT_COMPONENT);
+		cJSON_AddStringToObject(ev, "reportingComponent", TAKT_COMPONENT);
 		cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
 		kube_path(&path, "", "v1", sp->namespace, "events", NULL, NULL);
 		o = op_new(c, OP_EVENT_POST, s->key);
@@ -857,7 +852,7 @@ static void send_status(struct controller *c, struct sched *s)
 		return;
 	split_key(s->key, ns, sizeof(ns), &name);
 	buf_init(&path, 4096);
-	kube_path(&path, GROUP, VERSION, ns, "batchschedules", name, "status");
+	kube_path(&path, TAKT_GROUP, TAKT_VERSION, ns, TAKT_RES_SCHEDULES, name, "status");
 	struct op *o = op_new(c, OP_STATUS, s->key);
 	char *body = cJSON_PrintUnformatted(s->queued);
 	cJSON_Delete(s->queued);
@@ -1249,7 +1244,7 @@ static void reconcile(struct controller *c, const char *key)
 		s->base_valid = true;
 	}
 	s->has_raw = raw != NULL;
-	const struct spec_condition *ready = spec_status_condition(&s->base, "Ready");
+	const struct spec_condition *ready = spec_status_condition(&s->base, TAKT_COND_READY);
 	s->was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
 			      ready->message && !strcmp(ready->message, s->spec_err);
 	spec_status_copy(&s->in_status, &s->base);
@@ -1349,7 +1344,7 @@ static void schedule_changed(void *ud, enum store_event ev, const char *key, con
  * the store has just replaced). */
 static void child_changed(struct controller *c, const cJSON *obj)
 {
-	const char *sched = kobj_label(obj, LABEL_SCHEDULE);
+	const char *sched = kobj_label(obj, TAKT_LABEL_SCHEDULE);
 	const char *ns = kobj_meta(obj, "namespace");
 	if (!sched || !ns)
 		return;
@@ -1367,8 +1362,8 @@ static void child_changed(struct controller *c, const cJSON *obj)
  * joins another. */
 static void child_versions_changed(struct controller *c, const cJSON *old_obj, const cJSON *new_obj)
 {
-	const char *a = old_obj ? kobj_label(old_obj, LABEL_SCHEDULE) : NULL;
-	const char *b = new_obj ? kobj_label(new_obj, LABEL_SCHEDULE) : NULL;
+	const char *a = old_obj ? kobj_label(old_obj, TAKT_LABEL_SCHEDULE) : NULL;
+	const char *b = new_obj ? kobj_label(new_obj, TAKT_LABEL_SCHEDULE) : NULL;
 	if (old_obj && (!new_obj || !a || !b || strcmp(a, b)))
 		child_changed(c, old_obj);
 	if (new_obj)
@@ -1387,7 +1382,7 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 		buf_init(&k, 1024);
 		buf_addf(&k, "%s/%s",
 			 kobj_meta(obj, "namespace") ? kobj_meta(obj, "namespace") : "",
-			 kobj_label(obj, LABEL_SCHEDULE) ? kobj_label(obj, LABEL_SCHEDULE) : "");
+			 kobj_label(obj, TAKT_LABEL_SCHEDULE) ? kobj_label(obj, TAKT_LABEL_SCHEDULE) : "");
 		struct sched *s = hmap_get(c->scheds, buf_str(&k));
 		if (s && kobj_meta(obj, "name"))
 			expectation_drop(s, kobj_meta(obj, "name"));
@@ -1471,7 +1466,7 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 		   struct controller **out)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
-	char host[256] = COMPONENT;
+	char host[256] = TAKT_COMPONENT;
 	list_init(&c->ops);
 	list_init(&c->held);
 	c->loop = l;
@@ -1480,35 +1475,36 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	if (o && o->instance)
 		snprintf(host, sizeof(host), "%s", o->instance);
 	else if (gethostname(host, sizeof(host) - 1) < 0)
-		snprintf(host, sizeof(host), "%s", COMPONENT);
+		snprintf(host, sizeof(host), "%s", TAKT_COMPONENT);
 	host[sizeof(host) - 1] = 0;
 	c->instance = xstrdup(host);
 	c->scheds = hmap_new();
 
-	c->schedules = store_new(GROUP "/batchschedules");
+	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
 	c->jobs = store_new("jobs");
 	c->pods = store_new("pods");
-	store_add_index(c->jobs, IDX_SCHEDULE, store_index_label, LABEL_SCHEDULE);
-	store_add_index(c->pods, IDX_SCHEDULE, store_index_label, LABEL_SCHEDULE);
+	store_add_index(c->jobs, IDX_SCHEDULE, store_index_label, TAKT_LABEL_SCHEDULE);
+	store_add_index(c->pods, IDX_SCHEDULE, store_index_label, TAKT_LABEL_SCHEDULE);
 	store_add_index(c->pods, IDX_JOB, store_index_controller, "Job");
 	store_on_change(c->schedules, schedule_changed, c);
 	store_on_change(c->jobs, job_changed, c);
 	store_on_change(c->pods, pod_changed, c);
 
+	struct kube_transport tr = kube_transport_http(h);
 	struct reflector_opts io = {
-	    .group = GROUP, .version = VERSION, .resource = "batchschedules", .ns = c->ns};
-	c->refl_schedules = reflector_new(l, h, c->schedules, &io, reflector_listed, c);
+	    .group = TAKT_GROUP, .version = TAKT_VERSION, .resource = TAKT_RES_SCHEDULES, .ns = c->ns};
+	c->refl_schedules = reflector_new(l, &tr, c->schedules, &io, reflector_listed, c);
 	io = (struct reflector_opts){.group = "batch",
 				     .version = "v1",
 				     .resource = "jobs",
 				     .ns = c->ns,
-				     .label_selector = LABEL_SCHEDULE,
+				     .label_selector = TAKT_LABEL_SCHEDULE,
 				     .transform = project_job};
-	c->refl_jobs = reflector_new(l, h, c->jobs, &io, reflector_listed, c);
+	c->refl_jobs = reflector_new(l, &tr, c->jobs, &io, reflector_listed, c);
 	io.group = "";
 	io.resource = "pods";
 	io.transform = project_pod;
-	c->refl_pods = reflector_new(l, h, c->pods, &io, reflector_listed, c);
+	c->refl_pods = reflector_new(l, &tr, c->pods, &io, reflector_listed, c);
 
 	c->calendars = calendars_new(l, h, calendar_changed, c);
 	struct control_opts cop = {.namespace = c->ns,

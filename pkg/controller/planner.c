@@ -19,6 +19,7 @@
 
 #include "base/xalloc.h"
 #include "calendar/calsched.h"
+#include "controller/names.h"
 #include "cron/cron.h"
 #include "tz/civil.h"
 #include "tz/tz.h"
@@ -494,21 +495,21 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 static void set_ready(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
 		      const char *msg)
 {
-	spec_status_set_condition(&p->status, "Ready", ok, reason, msg, in->spec->generation,
+	spec_status_set_condition(&p->status, TAKT_COND_READY, ok, reason, msg, in->spec->generation,
 				  in->now);
 }
 
 static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
 			 const char *msg)
 {
-	spec_status_set_condition(&p->status, "CalendarReady", ok, reason, msg,
+	spec_status_set_condition(&p->status, TAKT_COND_CALENDAR_READY, ok, reason, msg,
 				  in->spec->generation, in->now);
 	if (ok)
 		return;
 	/* Failing closed is what a user must see at once (docs/api.md), not
 	 * only when the skipped slots are counted later: one Warning Event
 	 * when CalendarReady turns False or changes its reason. */
-	const struct spec_condition *old = spec_status_condition(in->status, "CalendarReady");
+	const struct spec_condition *old = spec_status_condition(in->status, TAKT_COND_CALENDAR_READY);
 	if (old && old->status && !strcmp(old->status, "False") && old->reason &&
 	    !strcmp(old->reason, reason))
 		return;
@@ -667,13 +668,13 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 	struct source src = {.spec = s, .zone = p->zone, .calendar = cal};
 
 	if (s->suspend) {
-		spec_status_set_condition(st, "Suspended", true, "Suspended",
+		spec_status_set_condition(st, TAKT_COND_SUSPENDED, true, "Suspended",
 					  "spec.suspend is true: no slot runs", s->generation, now);
 		/* The cursor stays: resuming is an edit, which restarts it. */
 		st->pending_slot = SPEC_TIME_UNSET;
 		st->next_schedule_time = SPEC_TIME_UNSET;
 	} else {
-		spec_status_set_condition(st, "Suspended", false, "Active",
+		spec_status_set_condition(st, TAKT_COND_SUSPENDED, false, "Active",
 					  "slots run as scheduled", s->generation, now);
 		if (!cal_ok) {
 			/* Fail closed: the slots pass without running, counted. */
@@ -745,13 +746,14 @@ bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t
 	}
 	/* Compared as written, less the fields that follow the runs: any
 	 * other difference, including fields added later, writes. */
-	static const char *const follow[] = {"active", "activeCount", "runsSucceeded", "runsFailed",
-					     "lastSuccessfulTime"};
+	static const enum takt_status_field follow[] = {TAKT_ST_ACTIVE, TAKT_ST_ACTIVE_COUNT,
+							TAKT_ST_RUNS_SUCCEEDED, TAKT_ST_RUNS_FAILED,
+							TAKT_ST_LAST_SUCCESSFUL_TIME};
 	cJSON *a = spec_status_to_json(&p->status);
 	cJSON *b = spec_status_to_json(base);
 	for (size_t i = 0; i < sizeof(follow) / sizeof(follow[0]); i++) {
-		cJSON_DeleteItemFromObjectCaseSensitive(a, follow[i]);
-		cJSON_DeleteItemFromObjectCaseSensitive(b, follow[i]);
+		cJSON_DeleteItemFromObjectCaseSensitive(a, takt_status_field_name(follow[i]));
+		cJSON_DeleteItemFromObjectCaseSensitive(b, takt_status_field_name(follow[i]));
 	}
 	bool same = cJSON_Compare(a, b, 1);
 	cJSON_Delete(a);

@@ -4,8 +4,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
+#include "controller/names.h"
 #include "base/banned.h"
 
 /* Deletes every member of obj whose name `keep` refuses. */
@@ -61,8 +62,8 @@ static void project_meta(cJSON *obj)
 	 * (takt.io/schedule, scheduled-time, trigger, killed, request-id,
 	 * kill, kill-grace-seconds); a pod carries the Job controller's
 	 * labels and the user's besides. */
-	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, "takt.io/");
-	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, "takt.io/");
+	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, TAKT_PREFIX);
+	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, TAKT_PREFIX);
 }
 
 static const char *const TOP[] = {"apiVersion", "kind", "metadata", "status", NULL};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "controller/names.h"
 #include "calendar/calsched.h"
 #include "cron/cron.h"
 #include "tz/civil.h"
@@ -18,12 +19,6 @@
 #include "base/errmsg.h"
 #include "base/banned.h"
 
-#define ANN_KILL	"takt.io/kill"
-#define ANN_KILL_GRACE	"takt.io/kill-grace-seconds"
-#define ANN_RUN_NOW	"takt.io/run-now"
-#define ANN_SCHEDULED	"takt.io/scheduled-time"
-#define ANN_TRIGGER	"takt.io/trigger"
-#define LABEL_SCHEDULE	"takt.io/schedule"
 #define DEFAULT_SUCCESS 3
 #define DEFAULT_FAILED	1
 /* cJSON keeps numbers as doubles: integers beyond 2^53 are not exact. */
@@ -174,9 +169,9 @@ static int parse_metadata(const cJSON *obj, struct spec *s, char *err, size_t er
 	if (json_integer(field(md, "generation"), &gen) && gen > 0)
 		s->generation = gen;
 	const cJSON *ann = field(md, "annotations");
-	s->ann_kill = dup_opt(string_field(ann, ANN_KILL));
-	s->ann_kill_grace_seconds = dup_opt(string_field(ann, ANN_KILL_GRACE));
-	s->ann_run_now = dup_opt(string_field(ann, ANN_RUN_NOW));
+	s->ann_kill = dup_opt(string_field(ann, TAKT_ANN_KILL));
+	s->ann_kill_grace_seconds = dup_opt(string_field(ann, TAKT_ANN_KILL_GRACE));
+	s->ann_run_now = dup_opt(string_field(ann, TAKT_ANN_RUN_NOW));
 	if (strlen(name) > SPEC_SCHEDULE_NAME_MAX)
 		return fail(err, errlen,
 			    "metadata.name: \"%s\" is too long: Job names "
@@ -407,14 +402,14 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	cJSON *anns = cJSON_IsObject(ta) ? cJSON_Duplicate(ta, 1) : cJSON_CreateObject();
 	cJSON_AddItemToObject(md, "labels", labels);
 	cJSON_AddItemToObject(md, "annotations", anns);
-	set_string(labels, LABEL_SCHEDULE, s->name);
-	set_string(anns, ANN_SCHEDULED, when_ms);
-	set_string(anns, ANN_TRIGGER, spec_trigger_name(trigger));
+	set_string(labels, TAKT_LABEL_SCHEDULE, s->name);
+	set_string(anns, TAKT_ANN_SCHEDULED, when_ms);
+	set_string(anns, TAKT_ANN_TRIGGER, spec_trigger_name(trigger));
 
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
 	cJSON *ref = cJSON_CreateObject();
-	cJSON_AddStringToObject(ref, "apiVersion", "takt.io/v1alpha1");
-	cJSON_AddStringToObject(ref, "kind", "BatchSchedule");
+	cJSON_AddStringToObject(ref, "apiVersion", TAKT_API_VERSION);
+	cJSON_AddStringToObject(ref, "kind", TAKT_KIND_SCHEDULE);
 	cJSON_AddStringToObject(ref, "name", s->name);
 	if (s->uid)
 		cJSON_AddStringToObject(ref, "uid", s->uid);
@@ -426,7 +421,7 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	cJSON_AddItemToObject(job, "spec", spec);
 	cJSON *tpl = ensure_object(spec, "template");
 	cJSON *tpl_md = ensure_object(tpl, "metadata");
-	set_string(ensure_object(tpl_md, "labels"), LABEL_SCHEDULE, s->name);
+	set_string(ensure_object(tpl_md, "labels"), TAKT_LABEL_SCHEDULE, s->name);
 	cJSON *pod = cJSON_GetObjectItemCaseSensitive(tpl, "spec");
 	const struct env_kv env[] = {
 	    {"TAKT_SCHEDULE", s->name},
@@ -543,6 +538,9 @@ void spec_status_add_active(struct spec_status *st, const char *name, const char
 	a->trigger = trigger;
 }
 
+/* A status field's key (names.h: the one list the merge patch clears). */
+#define F(f) takt_status_field_name(TAKT_ST_##f)
+
 void spec_status_parse(const cJSON *obj, struct spec_status *st)
 {
 	spec_status_init(st);
@@ -550,11 +548,11 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 	if (!s)
 		return;
 	int64_t gen;
-	if (json_integer(field(s, "observedGeneration"), &gen) && gen > 0)
+	if (json_integer(field(s, F(OBSERVED_GENERATION)), &gen) && gen > 0)
 		st->observed_generation = gen;
-	st->time_zone = dup_opt(string_field(s, "timeZone"));
+	st->time_zone = dup_opt(string_field(s, F(TIME_ZONE)));
 	const cJSON *it;
-	const cJSON *conds = field(s, "conditions");
+	const cJSON *conds = field(s, F(CONDITIONS));
 	if (cJSON_IsArray(conds)) {
 		cJSON_ArrayForEach(it, conds)
 		{
@@ -574,7 +572,7 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 			    json_integer(field(it, "observedGeneration"), &g) ? g : 0;
 		}
 	}
-	const cJSON *act = field(s, "active");
+	const cJSON *act = field(s, F(ACTIVE));
 	if (cJSON_IsArray(act)) {
 		cJSON_ArrayForEach(it, act)
 		{
@@ -588,24 +586,26 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 					       time_field(it, "scheduledTime"), t);
 		}
 	}
-	st->last_schedule_time = time_field(s, "lastScheduleTime");
-	st->last_successful_time = time_field(s, "lastSuccessfulTime");
-	st->next_schedule_time = time_field(s, "nextScheduleTime");
-	st->cursor = time_field(s, "lastSlotConsidered");
-	st->pending_slot = time_field(s, "pendingSlot");
-	if (spec_trigger_parse(string_field(s, "pendingTrigger"), &st->pending_trigger))
+	st->last_schedule_time = time_field(s, F(LAST_SCHEDULE_TIME));
+	st->last_successful_time = time_field(s, F(LAST_SUCCESSFUL_TIME));
+	st->next_schedule_time = time_field(s, F(NEXT_SCHEDULE_TIME));
+	st->cursor = time_field(s, F(LAST_SLOT_CONSIDERED));
+	st->pending_slot = time_field(s, F(PENDING_SLOT));
+	if (spec_trigger_parse(string_field(s, F(PENDING_TRIGGER)), &st->pending_trigger))
 		st->pending_trigger = SPEC_TRIGGER_SCHEDULE;
-	st->counters.runs_started = counter_field(s, "runsStarted");
-	st->counters.runs_succeeded = counter_field(s, "runsSucceeded");
-	st->counters.runs_failed = counter_field(s, "runsFailed");
-	st->counters.skipped_overlap = counter_field(s, "skippedOverlap");
-	st->counters.skipped_calendar = counter_field(s, "skippedCalendar");
-	st->counters.missed = counter_field(s, "missed");
-	st->counters.killed = counter_field(s, "killed");
-	st->last_kill = dup_json(field(s, "lastKill"));
-	st->last_run_now = dup_json(field(s, "lastRunNow"));
-	st->handled_requests = dup_json(field(s, "handledRequests"));
+	st->counters.runs_started = counter_field(s, F(RUNS_STARTED));
+	st->counters.runs_succeeded = counter_field(s, F(RUNS_SUCCEEDED));
+	st->counters.runs_failed = counter_field(s, F(RUNS_FAILED));
+	st->counters.skipped_overlap = counter_field(s, F(SKIPPED_OVERLAP));
+	st->counters.skipped_calendar = counter_field(s, F(SKIPPED_CALENDAR));
+	st->counters.missed = counter_field(s, F(MISSED));
+	st->counters.killed = counter_field(s, F(KILLED));
+	st->last_kill = dup_json(field(s, F(LAST_KILL)));
+	st->last_run_now = dup_json(field(s, F(LAST_RUN_NOW)));
+	st->handled_requests = dup_json(field(s, F(HANDLED_REQUESTS)));
 }
+
+#undef F
 
 static void add_time(cJSON *obj, const char *key, int64_t ms)
 {
@@ -615,14 +615,16 @@ static void add_time(cJSON *obj, const char *key, int64_t ms)
 	cJSON_AddStringToObject(obj, key, b);
 }
 
+#define F(f) takt_status_field_name(TAKT_ST_##f)
+
 cJSON *spec_status_to_json(const struct spec_status *st)
 {
 	cJSON *s = cJSON_CreateObject();
 	if (st->observed_generation > 0)
-		cJSON_AddNumberToObject(s, "observedGeneration", (double)st->observed_generation);
+		cJSON_AddNumberToObject(s, F(OBSERVED_GENERATION), (double)st->observed_generation);
 	if (st->time_zone)
-		cJSON_AddStringToObject(s, "timeZone", st->time_zone);
-	cJSON *conds = cJSON_AddArrayToObject(s, "conditions");
+		cJSON_AddStringToObject(s, F(TIME_ZONE), st->time_zone);
+	cJSON *conds = cJSON_AddArrayToObject(s, F(CONDITIONS));
 	for (size_t i = 0; i < st->n_conditions; i++) {
 		const struct spec_condition *c = &st->conditions[i];
 		/* metav1.Condition requires lastTransitionTime: a condition
@@ -642,7 +644,7 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 		cJSON_AddStringToObject(o, "message", c->message ? c->message : "");
 		cJSON_AddItemToArray(conds, o);
 	}
-	cJSON *act = cJSON_AddArrayToObject(s, "active");
+	cJSON *act = cJSON_AddArrayToObject(s, F(ACTIVE));
 	for (size_t i = 0; i < st->n_active; i++) {
 		const struct spec_active *a = &st->active[i];
 		cJSON *o = cJSON_CreateObject();
@@ -655,38 +657,41 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 		cJSON_AddStringToObject(o, "trigger", spec_trigger_name(a->trigger));
 		cJSON_AddItemToArray(act, o);
 	}
-	cJSON_AddNumberToObject(s, "activeCount", (double)st->n_active);
-	add_time(s, "lastScheduleTime", st->last_schedule_time);
-	add_time(s, "lastSuccessfulTime", st->last_successful_time);
-	add_time(s, "nextScheduleTime", st->next_schedule_time);
-	add_time(s, "lastSlotConsidered", st->cursor);
-	add_time(s, "pendingSlot", st->pending_slot);
+	cJSON_AddNumberToObject(s, F(ACTIVE_COUNT), (double)st->n_active);
+	add_time(s, F(LAST_SCHEDULE_TIME), st->last_schedule_time);
+	add_time(s, F(LAST_SUCCESSFUL_TIME), st->last_successful_time);
+	add_time(s, F(NEXT_SCHEDULE_TIME), st->next_schedule_time);
+	add_time(s, F(LAST_SLOT_CONSIDERED), st->cursor);
+	add_time(s, F(PENDING_SLOT), st->pending_slot);
 	if (st->pending_slot != SPEC_TIME_UNSET)
-		cJSON_AddStringToObject(s, "pendingTrigger",
+		cJSON_AddStringToObject(s, F(PENDING_TRIGGER),
 					spec_trigger_name(st->pending_trigger));
 	const struct {
-		const char *key;
+		enum takt_status_field key;
 		int64_t v;
 	} counters[] = {
-	    {"runsStarted", st->counters.runs_started},
-	    {"runsSucceeded", st->counters.runs_succeeded},
-	    {"runsFailed", st->counters.runs_failed},
-	    {"skippedOverlap", st->counters.skipped_overlap},
-	    {"skippedCalendar", st->counters.skipped_calendar},
-	    {"missed", st->counters.missed},
-	    {"killed", st->counters.killed},
+	    {TAKT_ST_RUNS_STARTED, st->counters.runs_started},
+	    {TAKT_ST_RUNS_SUCCEEDED, st->counters.runs_succeeded},
+	    {TAKT_ST_RUNS_FAILED, st->counters.runs_failed},
+	    {TAKT_ST_SKIPPED_OVERLAP, st->counters.skipped_overlap},
+	    {TAKT_ST_SKIPPED_CALENDAR, st->counters.skipped_calendar},
+	    {TAKT_ST_MISSED, st->counters.missed},
+	    {TAKT_ST_KILLED, st->counters.killed},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		cJSON_AddNumberToObject(s, counters[i].key, (double)counters[i].v);
+		cJSON_AddNumberToObject(s, takt_status_field_name(counters[i].key),
+					(double)counters[i].v);
 	if (st->last_kill)
-		cJSON_AddItemToObject(s, "lastKill", cJSON_Duplicate(st->last_kill, 1));
+		cJSON_AddItemToObject(s, F(LAST_KILL), cJSON_Duplicate(st->last_kill, 1));
 	if (st->last_run_now)
-		cJSON_AddItemToObject(s, "lastRunNow", cJSON_Duplicate(st->last_run_now, 1));
+		cJSON_AddItemToObject(s, F(LAST_RUN_NOW), cJSON_Duplicate(st->last_run_now, 1));
 	if (st->handled_requests)
-		cJSON_AddItemToObject(s, "handledRequests",
+		cJSON_AddItemToObject(s, F(HANDLED_REQUESTS),
 				      cJSON_Duplicate(st->handled_requests, 1));
 	return s;
 }
+
+#undef F
 
 const struct spec_condition *spec_status_condition(const struct spec_status *st, const char *type)
 {

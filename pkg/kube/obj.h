@@ -8,7 +8,7 @@
 #ifndef TAKT_KUBE_OBJ_H
 #define TAKT_KUBE_OBJ_H
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 /* obj[key] when obj is an object. */
 const cJSON *kobj_get(const cJSON *obj, const char *key);

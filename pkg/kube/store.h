@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "base/buf.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "calendar/calendar.h"
 #include "calendar/calsched.h"

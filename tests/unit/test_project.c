@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #include "controller/project.h"
 
