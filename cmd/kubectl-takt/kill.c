@@ -189,7 +189,8 @@ int cmd_kill(int argc, char **argv)
 					    "involvedObject.uid=%s,reason=KillIgnored",
 					    uid) < sizeof(iw.selector))
 			iw.off = false;
-	} else if (req_annotate(PROG, &cl, TAKT_GROUP, TAKT_VERSION, TAKT_RES_SCHEDULES, name, kv, 4)) {
+	} else if (req_annotate(PROG, &cl, TAKT_GROUP, TAKT_VERSION, TAKT_RES_SCHEDULES, name, kv,
+				4)) {
 		goto out;
 	}
 	if (req_wait(PROG, &cl, schedule, "lastKill", id, common.timeout_s, kill_ignored, &iw,

@@ -163,7 +163,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	struct controller_opts co = {.namespace = f.namespace};
-	if (controller_new(loop, http, &co, &ctl) < 0)
+	struct kube_transport tr = kube_transport_http(http);
+	if (controller_new(loop, &tr, &co, &ctl) < 0)
 		goto out;
 	loop_signal_watch(loop, SIGTERM, on_signal, NULL);
 	loop_signal_watch(loop, SIGINT, on_signal, NULL);

@@ -17,6 +17,7 @@
 #include "base/xalloc.h"
 #include "calendar/calendar.h"
 #include "controller/names.h"
+#include "controller/writes.h"
 #include "kube/http.h"
 #include "kube/reflector.h"
 #include "kube/store.h"
@@ -27,7 +28,6 @@
 #include "kube/obj.h"
 #include "base/banned.h"
 
-
 struct cal_entry {
 	char *name;
 	char *built_from; /* "<calendar generation>/<configmap rv>": rebuilt when it changes */
@@ -36,8 +36,7 @@ struct cal_entry {
 	const struct tz *zone; /* borrowed from calendars.zones */
 	char error[512];
 	char source_rv[64];
-	bool status_inflight;
-	bool status_again; /* changed while a write was on its way */
+	struct writes_status status;
 };
 
 /* The ConfigMaps of one namespace. */
@@ -48,7 +47,8 @@ struct cm_watch {
 
 struct calendars {
 	struct loop *loop;
-	struct kube_http *http;
+	struct kube_transport tr;
+	struct writes *writes;
 	calendars_changed_fn *changed;
 	void *ud;
 	struct store *store;
@@ -56,15 +56,6 @@ struct calendars {
 	struct hmap *entries; /* name -> struct cal_entry */
 	struct hmap *cms;     /* namespace -> struct cm_watch */
 	struct hmap *zones;   /* zone name -> struct tz, kept until calendars_free */
-	struct cal_status_op *ops;
-};
-
-/* A status write in flight, listed so calendars_free can cancel it. */
-struct cal_status_op {
-	struct cal_status_op *next;
-	struct calendars *cs;
-	struct kube_req *req;
-	char *name;
 };
 
 static void rebuild_all(struct calendars *cs);
@@ -81,9 +72,9 @@ static void zone_free(void *p)
 	tz_free(p);
 }
 
-static void entry_free(void *p)
+static void entry_free(struct calendars *cs, struct cal_entry *e)
 {
-	struct cal_entry *e = p;
+	writes_status_release(cs->writes, &e->status);
 	entry_clear(e);
 	free(e->name);
 	free(e->built_from);
@@ -100,32 +91,14 @@ static void cm_free(void *p)
 
 /* ---- status ------------------------------------------------------------------ */
 
-static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *obj);
-
-static void status_done(struct kube_req *req, const struct kube_result *res, void *ud)
+static void status_answered(void *ud, const char *tag, const struct kube_result *res, double ms)
 {
-	struct cal_status_op *op = ud, **pp;
-	struct calendars *cs = op->cs;
-	for (pp = &cs->ops; *pp; pp = &(*pp)->next)
-		if (*pp == op) {
-			*pp = op->next;
-			break;
-		}
-	struct cal_entry *e = hmap_get(cs->entries, op->name);
+	struct cal_entry *e = ud;
+	(void)tag;
+	(void)ms;
 	if (res->err < 0 || res->status >= 300)
 		LOG_WARN("calendar status not written", "obj=%s status=%d reason=%s message=\"%s\"",
-			 op->name, res->status, res->reason, res->message);
-	if (e) {
-		e->status_inflight = false;
-		if (e->status_again) {
-			e->status_again = false;
-			const cJSON *obj = store_get(cs->store, e->name);
-			if (obj)
-				send_status(cs, e, obj);
-		}
-	}
-	free(op->name);
-	free(op);
+			 e->name, res->status, res->reason, res->message);
 }
 
 cJSON *calendars_status_json(const struct calendars_built *b, const cJSON *obj, int64_t now_ms)
@@ -191,15 +164,13 @@ bool calendars_status_is(const cJSON *cur, const cJSON *want)
 
 static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *obj)
 {
-	if (e->status_inflight) {
-		e->status_again = true;
-		return;
-	}
 	struct calendars_built view = {.state = e->state, .cal = e->cal};
 	snprintf(view.error, sizeof(view.error), "%s", e->error);
 	snprintf(view.source_rv, sizeof(view.source_rv), "%s", e->source_rv);
 	cJSON *st = calendars_status_json(&view, obj, loop_now_realtime_ms());
-	if (calendars_status_is(kobj_get(obj, "status"), st)) {
+	/* While a write is on its way the stored status is older than ours:
+	 * the comparison would say nothing of what we wrote. */
+	if (!writes_status_busy(&e->status) && calendars_status_is(kobj_get(obj, "status"), st)) {
 		cJSON_Delete(st);
 		return;
 	}
@@ -210,26 +181,7 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 	struct buf path;
 	buf_init(&path, 4096);
 	kube_path(&path, TAKT_GROUP, TAKT_VERSION, NULL, TAKT_RES_CALENDARS, e->name, "status");
-	struct cal_status_op *op = xcalloc(1, sizeof(*op));
-	op->cs = cs;
-	op->name = xstrdup(e->name);
-	struct kube_req_opts o = {
-	    .method = KUBE_PATCH_MERGE,
-	    .path = buf_str(&path),
-	    .body = body,
-	    .body_len = strlen(body),
-	    .done = status_done,
-	    .ud = op,
-	};
-	if (kube_http_request(cs->http, &o, &op->req) == 0) {
-		op->next = cs->ops;
-		cs->ops = op;
-		e->status_inflight = true;
-	} else {
-		free(op->name);
-		free(op);
-	}
-	free(body);
+	writes_status_put(cs->writes, &e->status, buf_str(&path), body, status_answered, e);
 	buf_release(&path);
 }
 
@@ -262,8 +214,7 @@ static struct store *cm_store(struct calendars *cs, const char *ns)
 		w->store = store_new("configmaps");
 		store_on_change(w->store, cm_changed, cs);
 		struct reflector_opts o = {.version = "v1", .resource = "configmaps", .ns = ns};
-		struct kube_transport tr = kube_transport_http(cs->http);
-		w->refl = reflector_new(cs->loop, &tr, w->store, &o, cm_listed, cs);
+		w->refl = reflector_new(cs->loop, &cs->tr, w->store, &o, cm_listed, cs);
 		hmap_put(cs->cms, ns, w);
 		reflector_start(w->refl);
 	}
@@ -375,6 +326,7 @@ static bool rebuild(struct calendars *cs, const cJSON *obj)
 	bool fresh = !e;
 	if (!e) {
 		e = xcalloc(1, sizeof(*e));
+		writes_status_init(&e->status);
 		e->name = xstrdup(name);
 		e->state = PLAN_CALENDAR_INVALID;
 		hmap_put(cs->entries, name, e);
@@ -478,7 +430,7 @@ static void cal_changed(void *ud, enum store_event ev, const char *key, const cJ
 	if (ev == STORE_DELETED) {
 		struct cal_entry *e = hmap_del(cs->entries, key);
 		if (e)
-			entry_free(e);
+			entry_free(cs, e);
 		cs->changed(cs->ud, key);
 		cm_gc(cs);
 		return;
@@ -500,12 +452,13 @@ static void cal_listed(struct reflector *r, bool relist, void *ud)
 
 /* ---- lifecycle ------------------------------------------------------------------- */
 
-struct calendars *calendars_new(struct loop *l, struct kube_http *h, calendars_changed_fn *changed,
-				void *ud)
+struct calendars *calendars_new(struct loop *l, const struct kube_transport *tr, struct writes *w,
+				calendars_changed_fn *changed, void *ud)
 {
 	struct calendars *cs = xcalloc(1, sizeof(*cs));
 	cs->loop = l;
-	cs->http = h;
+	cs->tr = *tr;
+	cs->writes = w;
 	cs->changed = changed;
 	cs->ud = ud;
 	cs->entries = hmap_new();
@@ -515,8 +468,7 @@ struct calendars *calendars_new(struct loop *l, struct kube_http *h, calendars_c
 	store_on_change(cs->store, cal_changed, cs);
 	struct reflector_opts o = {
 	    .group = TAKT_GROUP, .version = TAKT_VERSION, .resource = TAKT_RES_CALENDARS};
-	struct kube_transport tr = kube_transport_http(h);
-	cs->refl = reflector_new(l, &tr, cs->store, &o, cal_listed, cs);
+	cs->refl = reflector_new(l, &cs->tr, cs->store, &o, cal_listed, cs);
 	return cs;
 }
 
@@ -559,17 +511,14 @@ void calendars_free(struct calendars *cs)
 {
 	if (!cs)
 		return;
-	while (cs->ops) {
-		struct cal_status_op *op = cs->ops;
-		cs->ops = op->next;
-		kube_req_cancel(op->req);
-		free(op->name);
-		free(op);
-	}
 	reflector_free(cs->refl);
 	hmap_free(cs->cms, cm_free);
 	store_free(cs->store);
-	hmap_free(cs->entries, entry_free);
+	size_t pos = 0;
+	void *v;
+	while (hmap_next(cs->entries, &pos, NULL, &v))
+		entry_free(cs, v);
+	hmap_free(cs->entries, NULL);
 	hmap_free(cs->zones, zone_free);
 	free(cs);
 }

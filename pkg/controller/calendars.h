@@ -15,9 +15,12 @@
  * zone) is not reported: its status is still written (a new
  * sourceResourceVersion), but nothing needs re-planning.
  *
- * Ownership: calendars_new borrows the loop and the HTTP client (which must
- * outlive it). calendars_lookup returns pointers borrowed from the cache:
- * the calendar is valid until the next loop turn (a rebuild frees the old
+ * Status writes go through the controller's write path (writes.h): one in
+ * flight per calendar, the newest waiting.
+ *
+ * Ownership: calendars_new borrows the loop and the write path (which must
+ * outlive it) and copies the transport (its reflectors'). calendars_lookup returns pointers
+ * borrowed from the cache: the calendar is valid until the next loop turn (a rebuild frees the old
  * one); the zone until calendars_free (zones are loaded once per name and
  * kept, so a plan that keeps its zone across turns never dangles).
  * calendars_free cancels every watch and request and calls nothing.
@@ -34,15 +37,16 @@
 #include "controller/planner.h"
 
 struct loop;
-struct kube_http;
+struct kube_transport;
+struct writes;
 struct calendars;
 
 /* A calendar was rebuilt or deleted; also called after a relist (name NULL:
  * any calendar may have changed). */
 typedef void calendars_changed_fn(void *ud, const char *name);
 
-struct calendars *calendars_new(struct loop *l, struct kube_http *h, calendars_changed_fn *changed,
-				void *ud);
+struct calendars *calendars_new(struct loop *l, const struct kube_transport *tr, struct writes *w,
+				calendars_changed_fn *changed, void *ud);
 void calendars_free(struct calendars *cs);
 void calendars_start(struct calendars *cs);
 /* The calendars and the ConfigMaps they name have been listed. */

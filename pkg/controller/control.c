@@ -57,8 +57,7 @@ int control_request_id_check(const char *what, const char *id, char *err, size_t
 int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 {
 	if (!s || !*s) {
-		snprintf(err, errlen,
-			 TAKT_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
+		snprintf(err, errlen, TAKT_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
 		return -EINVAL;
 	}
 	long v = 0;
@@ -67,7 +66,7 @@ int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 		if (s[i] < '0' || s[i] > '9' || i >= 10) {
 			snprintf(err, errlen,
 				 TAKT_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
-							"seconds from 0 to %ld",
+						     "seconds from 0 to %ld",
 				 s, n > 20 ? "..." : "", CONTROL_GRACE_MAX);
 			return -EINVAL;
 		}
@@ -263,20 +262,29 @@ static void set_record_head(cJSON *rec, const char *id, int64_t now_ms)
 		cJSON_AddStringToObject(rec, "time", ts);
 }
 
-void control_record_kill(struct spec_status *st, const char *id, int64_t now_ms,
-			 const char *const *jobs, size_t n_jobs, size_t jobs_new,
-			 int64_t pods_deleted, const char *const *keep, size_t n_keep)
+void control_record_kill(struct spec_status *st, const struct control_kill_record *r,
+			 const char *const *keep, size_t n_keep)
 {
 	cJSON *rec = cJSON_CreateObject();
-	set_record_head(rec, id, now_ms);
+	set_record_head(rec, r->id, r->now_ms);
 	cJSON *arr = cJSON_AddArrayToObject(rec, "jobs");
-	for (size_t i = 0; i < n_jobs; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(jobs[i]));
-	cJSON_AddNumberToObject(rec, "podsDeleted", (double)(pods_deleted > 0 ? pods_deleted : 0));
+	for (size_t i = 0; i < r->n_jobs; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(r->jobs[i]));
+	cJSON_AddNumberToObject(rec, "podsDeleted",
+				(double)(r->pods_deleted > 0 ? r->pods_deleted : 0));
 	cJSON_Delete(st->last_kill);
 	st->last_kill = rec;
-	st->counters.killed += (int64_t)jobs_new;
-	control_mark_handled(st, CONTROL_KILL, id, keep, n_keep);
+	st->counters.killed += (int64_t)r->jobs_new;
+	control_mark_handled(st, CONTROL_KILL, r->id, keep, n_keep);
+}
+
+const char *control_run_now_id(const struct spec *sp)
+{
+	char err[256];
+	if (!sp->ann_run_now ||
+	    control_request_id_check(TAKT_ANN_RUN_NOW, sp->ann_run_now, err, sizeof(err)))
+		return NULL;
+	return sp->ann_run_now;
 }
 
 void control_record_run_now(struct spec_status *st, const char *id, int64_t now_ms,

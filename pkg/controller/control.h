@@ -37,7 +37,6 @@
 #include "controller/names.h"
 #include "controller/spec.h"
 
-
 /* A request id is a label-value-like token: 1 to 63 characters of
  * [A-Za-z0-9._-]. It ends up in Event names, status and logs, so nothing
  * that needs quoting is allowed. */
@@ -102,17 +101,28 @@ int control_pod_of_run(const cJSON *pod, const cJSON *job, const cJSON *schedule
 /* The id in a Job's TAKT_ANN_KILLED annotation, or NULL. */
 const char *control_job_killed(const cJSON *job);
 
-/* Records a kill: lastKill = {requestId, time (RFC 3339 ms), jobs (all
- * n_jobs), podsDeleted}, killed += jobs_new (the runs this request ended
- * that no earlier request had: each run is counted once), and the handled
- * entry. */
-void control_record_kill(struct spec_status *st, const char *id, int64_t now_ms,
-			 const char *const *jobs, size_t n_jobs, size_t jobs_new,
-			 int64_t pods_deleted, const char *const *keep, size_t n_keep);
+/* One kill as status.lastKill records it. */
+struct control_kill_record {
+	const char *id;
+	int64_t now_ms;
+	const char *const *jobs; /* every run it killed */
+	size_t n_jobs;
+	size_t jobs_new; /* of those, the runs no earlier request had killed */
+	int64_t pods_deleted;
+};
+/* Records a kill: lastKill = {requestId, time (RFC 3339 ms), jobs,
+ * podsDeleted}, killed += jobs_new (each run is counted once), and the
+ * handled entry (keep as control_mark_handled). */
+void control_record_kill(struct spec_status *st, const struct control_kill_record *r,
+			 const char *const *keep, size_t n_keep);
 /* Records a run-now: lastRunNow = {requestId, time, jobName} or
  * {requestId, time, refused}, and the handled entry. */
 void control_record_run_now(struct spec_status *st, const char *id, int64_t now_ms,
 			    const char *job_name, const char *refused, const char *const *keep,
 			    size_t n_keep);
+
+/* The id of the spec's takt.io/run-now request when it is well formed (the
+ * Job that answers it carries it: spec_build_job's request_id), else NULL. */
+const char *control_run_now_id(const struct spec *sp);
 
 #endif

@@ -13,6 +13,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/control.h"
+#include "controller/writes.h"
+#include "kube/event.h"
 #include "kube/http.h"
 #include "kube/lines.h"
 #include "kube/store.h"
@@ -32,12 +34,12 @@
 
 struct control {
 	struct loop *loop;
-	struct kube_http *http;
+	struct kube_transport tr; /* the foreign-pod watch */
+	struct writes *writes;
 	struct store *schedules, *jobs, *pods;
 	char *ns;
-	char *instance;
 	char *idx_schedule, *idx_job;
-	struct list_node ops; /* struct cop in flight */
+	struct list_node kills; /* struct kill, their requests unanswered */
 	/* "uid/kind/value" of invalid requests already warned about, and
 	 * "uid/id" of foreign-pod requests answered. */
 	struct hmap *answered;
@@ -61,6 +63,7 @@ struct kill_job {
 
 /* The asynchronous part of one reconcile's kills. */
 struct kill {
+	struct list_node link; /* in control.kills */
 	struct control *c;
 	char *ns;
 	control_done_fn *done;
@@ -76,17 +79,6 @@ struct kill {
 		long grace;
 	} * pods;
 	size_t n_pods, cap_pods;
-};
-
-enum cop_kind { COP_POD_DELETE, COP_JOB_PATCH, COP_JOB_DELETE, COP_EVENT, COP_WATCH };
-
-struct cop {
-	struct list_node link; /* in control.ops */
-	struct control *c;
-	struct kube_req *req;
-	enum cop_kind kind;
-	struct kill *k; /* NULL for Events */
-	char name[256];
 };
 
 static void watch_start(struct control *c);
@@ -107,28 +99,6 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h ^ 0xff; /* separates "ab"+"c" from "a"+"bc" */
 }
 
-/* A pod counts until it is gone: not ended, or being deleted. */
-static bool pod_present(const cJSON *pod)
-{
-	if (kobj_meta(pod, "deletionTimestamp"))
-		return true;
-	const char *phase = kobj_str(kobj_get(pod, "status"), "phase");
-	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
-}
-
-static bool job_finished(const cJSON *job)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, kobj_get(kobj_get(job, "status"), "conditions"))
-	{
-		const char *type = kobj_str(it, "type");
-		if (str_eq(kobj_str(it, "status"), "True") &&
-		    (str_eq(type, "Complete") || str_eq(type, "Failed")))
-			return true;
-	}
-	return false;
-}
-
 static void grace_text(bool set, long grace, char *out, size_t n)
 {
 	if (set)
@@ -139,47 +109,24 @@ static void grace_text(bool set, long grace, char *out, size_t n)
 
 /* ---- requests --------------------------------------------------------------- */
 
-static struct cop *cop_new(struct control *c, enum cop_kind kind, struct kill *k, const char *name)
-{
-	struct cop *o = xcalloc(1, sizeof(*o));
-	o->c = c;
-	o->kind = kind;
-	o->k = k;
-	snprintf(o->name, sizeof(o->name), "%s", name ? name : "");
-	list_add(&c->ops, &o->link);
-	return o;
-}
-
-static void cop_free(struct cop *o)
-{
-	list_del(&o->link);
-	free(o);
-}
-
-static void cop_done(struct kube_req *req, const struct kube_result *res, void *ud);
 static void kill_step(struct kill *k, int rc);
 
-/* Returns 0, or the negative code when the request could not be queued (the
- * op is then freed and, for a kill, counted as a failure by the caller). */
-static int cop_send(struct cop *o, enum kube_method m, const char *path, const char *body)
+/* A kill's write: a pod DELETE, a Job PATCH or DELETE. Counted in
+ * k->pending until answered; one that cannot be sent fails the kill. */
+static void kill_send(struct kill *k, enum kube_method m, const char *path, const char *body,
+		      const char *name, writes_done_fn *done)
 {
-	struct kube_req_opts ro = {
-	    .method = m,
-	    .path = path,
-	    .body = body,
-	    .body_len = body ? strlen(body) : 0,
-	    .done = cop_done,
-	    .ud = o,
-	    /* A kill is what an operator waits for, so it does not queue
-	     * behind the controller's routine writes. */
-	    .exempt = o->kind != COP_EVENT,
-	};
-	int rc = kube_http_request(o->c->http, &ro, &o->req);
-	if (rc < 0) {
-		LOG_ERROR("request not queued", "path=%s rc=%d", path, rc);
-		cop_free(o);
-	}
-	return rc;
+	struct write w = {.kind = WRITE_KILL,
+			  .method = m,
+			  .path = path,
+			  .body = body,
+			  .tag = name,
+			  .done = done,
+			  .ud = k};
+	if (writes_send(k->c->writes, &w) < 0)
+		k->err = -EIO;
+	else
+		k->pending++;
 }
 
 /* ---- Events ------------------------------------------------------------------ */
@@ -193,46 +140,20 @@ static void post_event(struct control *c, const char *api_version, const char *k
 {
 	if (!ns || !name)
 		return;
-	char ts[40], ev_name[300];
-	rfc3339_format(loop_now_realtime_ms(), false, ts, sizeof(ts));
+	char ev_name[300];
 	uint64_t h = fnv1a(fnv1a(fnv1a(14695981039346656037ULL, uid ? uid : name), reason), seed);
 	snprintf(ev_name, sizeof(ev_name), "%.200s.%016" PRIx64, name, h);
-
-	cJSON *ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "apiVersion", "v1");
-	cJSON_AddStringToObject(ev, "kind", "Event");
-	cJSON *m = cJSON_AddObjectToObject(ev, "metadata");
-	cJSON_AddStringToObject(m, "name", ev_name);
-	cJSON_AddStringToObject(m, "namespace", ns);
-	cJSON *io = cJSON_AddObjectToObject(ev, "involvedObject");
-	cJSON_AddStringToObject(io, "apiVersion", api_version);
-	cJSON_AddStringToObject(io, "kind", kind);
-	cJSON_AddStringToObject(io, "namespace", ns);
-	cJSON_AddStringToObject(io, "name", name);
-	if (uid)
-		cJSON_AddStringToObject(io, "uid", uid);
-	cJSON_AddStringToObject(ev, "reason", reason);
-	cJSON_AddStringToObject(ev, "message", message);
-	cJSON_AddStringToObject(ev, "type", warning ? "Warning" : "Normal");
-	cJSON_AddNumberToObject(ev, "count", 1);
-	cJSON_AddStringToObject(ev, "firstTimestamp", ts);
-	cJSON_AddStringToObject(ev, "lastTimestamp", ts);
-	cJSON *src = cJSON_AddObjectToObject(ev, "source");
-	cJSON_AddStringToObject(src, "component", TAKT_COMPONENT);
-	cJSON_AddStringToObject(ev, "reportingComponent", TAKT_COMPONENT);
-	cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
-	char *body = cJSON_PrintUnformatted(ev);
-	cJSON_Delete(ev);
-
-	struct buf path;
-	buf_init(&path, 4096);
-	kube_path(&path, "", "v1", ns, "events", NULL, NULL);
-	struct cop *o = cop_new(c, COP_EVENT, NULL, reason);
-	cop_send(o, KUBE_POST, buf_str(&path), body);
-	buf_release(&path);
-	free(body);
-	LOG_INFO("event", "obj=%s/%s kind=%s reason=%s type=%s message=\"%s\"", ns, name, kind,
-		 reason, warning ? "Warning" : "Normal", message);
+	struct kube_event ev = {.api_version = api_version,
+				.kind = kind,
+				.ns = ns,
+				.name = name,
+				.uid = uid,
+				.event_name = ev_name,
+				.warning = warning,
+				.reason = reason,
+				.message = message,
+				.count = 1};
+	writes_event_post(c->writes, &ev, NULL, NULL);
 }
 
 static void event_on_schedule(struct control *c, const struct spec *sp, bool warning,
@@ -295,6 +216,7 @@ static void kill_free(struct kill *k)
 		free(k->pods[i].name);
 		free(k->pods[i].uid);
 	}
+	list_del(&k->link);
 	free(k->jobs);
 	free(k->pods);
 	free(k->ns);
@@ -324,7 +246,7 @@ static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job,
 		pods.n = 0, pods.items = NULL;
 	for (size_t i = 0; i < pods.n; i++) {
 		const cJSON *pod = pods.items[i];
-		if (control_pod_of_job(pod, job, why, sizeof(why)) || !pod_present(pod))
+		if (control_pod_of_job(pod, job, why, sizeof(why)) || !kobj_pod_present(pod))
 			continue;
 		/* Deleting a terminating pod again changes nothing unless it
 		 * shortens its grace period. */
@@ -356,9 +278,60 @@ static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job,
 	return n;
 }
 
+/* The answers. A 404 or 409 means gone already, or replaced by another
+ * object of the same name (the uid precondition): either way nothing of
+ * this run is left there. */
+static bool kill_gone(const struct kube_result *res)
+{
+	return res->status == 404 || res->status == 409;
+}
+
+static int kill_answer(struct kill *k, const char *what, const char *name,
+		       const struct kube_result *res)
+{
+	if (res->err == 0 && res->status >= 200 && res->status < 300)
+		return 0;
+	if (kill_gone(res))
+		return 0;
+	LOG_ERROR(what, "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, name, res->status,
+		  res->reason, res->message, res->transport_error);
+	return -EIO;
+}
+
+static void pod_deleted(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct kill *k = ud;
+	(void)ms;
+	int rc = kill_answer(k, "pod delete failed", name, res);
+	if (rc == 0 && !kill_gone(res))
+		k->c->stats.pods_deleted++;
+	if (rc == 0)
+		LOG_INFO("pod deleted", "obj=%s/%s status=%d", k->ns, name, res->status);
+	k->pending--;
+	kill_step(k, rc);
+}
+
+static void job_marked(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct kill *k = ud;
+	(void)ms;
+	k->pending--;
+	kill_step(k, kill_answer(k, "job mark failed", name, res));
+}
+
+static void job_deleted(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct kill *k = ud;
+	(void)ms;
+	int rc = kill_answer(k, "job delete failed", name, res);
+	if (rc == 0 && res->status != 409)
+		k->c->stats.jobs_deleted++;
+	k->pending--;
+	kill_step(k, rc);
+}
+
 static void send_pod_delete(struct kill *k, const struct pod_del *d)
 {
-	struct control *c = k->c;
 	struct buf path, body;
 	buf_init(&path, 4096);
 	buf_init(&body, 1024);
@@ -368,19 +341,13 @@ static void send_pod_delete(struct kill *k, const struct pod_del *d)
 	    .precondition_uid = d->uid,
 	};
 	kube_delete_body(&body, &o);
-	struct cop *op = cop_new(c, COP_POD_DELETE, k, d->name);
-	k->pending++;
-	if (cop_send(op, KUBE_DELETE, buf_str(&path), buf_str(&body)) < 0) {
-		k->pending--;
-		k->err = -EIO;
-	}
+	kill_send(k, KUBE_DELETE, buf_str(&path), buf_str(&body), d->name, pod_deleted);
 	buf_release(&path);
 	buf_release(&body);
 }
 
 static void send_job_ops(struct kill *k, const struct kill_job *j)
 {
-	struct control *c = k->c;
 	struct buf path, body;
 	buf_init(&path, 4096);
 	buf_init(&body, 1024);
@@ -393,12 +360,7 @@ static void send_job_ops(struct kill *k, const struct kill_job *j)
 	cJSON_AddStringToObject(anns, TAKT_ANN_KILLED, j->id);
 	char *pbody = cJSON_PrintUnformatted(patch);
 	cJSON_Delete(patch);
-	struct cop *op = cop_new(c, COP_JOB_PATCH, k, j->name);
-	k->pending++;
-	if (cop_send(op, KUBE_PATCH_MERGE, buf_str(&path), pbody) < 0) {
-		k->pending--;
-		k->err = -EIO;
-	}
+	kill_send(k, KUBE_PATCH_MERGE, buf_str(&path), pbody, j->name, job_marked);
 	free(pbody);
 
 	/* Foreground: the Job stays, with a deletionTimestamp (so it creates
@@ -406,12 +368,7 @@ static void send_job_ops(struct kill *k, const struct kill_job *j)
 	struct kube_delete_opts o = {.propagation_policy = "Foreground",
 				     .precondition_uid = j->uid};
 	kube_delete_body(&body, &o);
-	op = cop_new(c, COP_JOB_DELETE, k, j->name);
-	k->pending++;
-	if (cop_send(op, KUBE_DELETE, buf_str(&path), buf_str(&body)) < 0) {
-		k->pending--;
-		k->err = -EIO;
-	}
+	kill_send(k, KUBE_DELETE, buf_str(&path), buf_str(&body), j->name, job_deleted);
 	buf_release(&path);
 	buf_release(&body);
 }
@@ -449,63 +406,10 @@ static void kill_step(struct kill *k, int rc)
 	done(ud, err);
 }
 
-static void cop_done(struct kube_req *req, const struct kube_result *res, void *ud)
-{
-	struct cop *o = ud;
-	struct control *c = o->c;
-	struct kill *k = o->k;
-	enum cop_kind kind = o->kind;
-	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
-	/* Gone already, or replaced by another object of the same name (the
-	 * uid precondition): either way nothing of this run is left there. */
-	bool gone = res->status == 404 || res->status == 409;
-	int rc = 0;
-	(void)req;
-
-	switch (kind) {
-	case COP_POD_DELETE:
-		if (ok)
-			c->stats.pods_deleted++;
-		if (ok || gone) {
-			LOG_INFO("pod deleted", "obj=%s/%s status=%d", k->ns, o->name, res->status);
-		} else {
-			LOG_ERROR("pod delete failed",
-				  "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, o->name,
-				  res->status, res->reason, res->message, res->transport_error);
-			rc = -EIO;
-		}
-		break;
-	case COP_JOB_PATCH:
-	case COP_JOB_DELETE:
-		if (kind == COP_JOB_DELETE && (ok || res->status == 404))
-			c->stats.jobs_deleted++;
-		if (!ok && !gone) {
-			LOG_ERROR(kind == COP_JOB_PATCH ? "job mark failed" : "job delete failed",
-				  "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, o->name,
-				  res->status, res->reason, res->message, res->transport_error);
-			rc = -EIO;
-		}
-		break;
-	case COP_EVENT:
-		/* 409: posted before (the name is the request's). */
-		if (!ok && res->status != 409)
-			LOG_WARN("event not recorded", "reason=%s status=%d message=\"%s\" %s",
-				 o->name, res->status, res->message, res->transport_error);
-		break;
-	case COP_WATCH:
-		break;
-	}
-	cop_free(o);
-	if (k) {
-		k->pending--;
-		kill_step(k, rc);
-	}
-}
-
 /* Active Jobs of the schedule: not finished, or with pods still there. */
 static bool job_active(struct control *c, const cJSON *job)
 {
-	if (!job_finished(job))
+	if (!kobj_job_finished(job))
 		return true;
 	struct buf key;
 	struct store_list pods;
@@ -514,7 +418,7 @@ static bool job_active(struct control *c, const cJSON *job)
 	store_key(job, &key);
 	if (store_by_index(c->pods, c->idx_job, buf_str(&key), &pods) == 0) {
 		for (size_t i = 0; i < pods.n && !any; i++)
-			any = pod_present(pods.items[i]);
+			any = kobj_pod_present(pods.items[i]);
 		store_list_release(&pods);
 	}
 	buf_release(&key);
@@ -544,10 +448,8 @@ static void keep_release(struct keep *kp)
 
 /* The requests still present in annotations: their handled entries must
  * outlive newer ones while the annotation stays. */
-static void keep_collect(struct control *c, const struct spec *sp, const struct store_list *pods,
-			 struct keep *kp)
+static void keep_collect(const struct spec *sp, const struct store_list *pods, struct keep *kp)
 {
-	(void)c;
 	memset(kp, 0, sizeof(*kp));
 	keep_add(kp, CONTROL_KILL, sp->ann_kill);
 	keep_add(kp, CONTROL_RUN_NOW, sp->ann_run_now);
@@ -555,17 +457,38 @@ static void keep_collect(struct control *c, const struct spec *sp, const struct 
 		keep_add(kp, CONTROL_KILL, kobj_annotation(pods->items[i], TAKT_ANN_KILL));
 }
 
-static struct kill *kill_get(struct control *c, struct kill **k, const struct spec *sp,
-			     control_done_fn *done, void *ud)
+/* One reconcile's requests on a schedule and its pods: what
+ * control_before_plan works through. */
+struct kill_ctx {
+	struct control *c;
+	const cJSON *schedule;
+	const struct spec *sp;
+	struct spec_status *st; /* the kill records go here */
+	int64_t now;
+	struct keep kp;
+	struct kill *k; /* created with the first run to kill */
+	control_done_fn *done;
+	void *ud;
+};
+
+static struct kill *kill_get(struct kill_ctx *x)
 {
-	if (!*k) {
-		*k = xcalloc(1, sizeof(**k));
-		(*k)->c = c;
-		(*k)->ns = xstrdup(sp->namespace);
-		(*k)->done = done;
-		(*k)->ud = ud;
+	if (!x->k) {
+		struct kill *k = xcalloc(1, sizeof(*k));
+		k->c = x->c;
+		k->ns = xstrdup(x->sp->namespace);
+		k->done = x->done;
+		k->ud = x->ud;
+		list_add(&x->c->kills, &k->link);
+		x->k = k;
 	}
-	return *k;
+	return x->k;
+}
+
+static void record_kill(struct kill_ctx *x, const struct control_kill_record *r)
+{
+	control_record_kill(x->st, r, (const char *const *)x->kp.v, x->kp.n);
+	x->c->stats.kills++;
 }
 
 /* Appends the names of the Jobs in `names` to msg as "a, b". */
@@ -575,10 +498,11 @@ static void join_names(struct buf *out, const char *const *names, size_t n)
 		buf_addf(out, "%s%s", i ? ", " : "", names[i]);
 }
 
-static void kill_schedule(struct control *c, const cJSON *schedule, const struct spec *sp,
-			  struct spec_status *st, int64_t now, struct kill **k,
-			  control_done_fn *done, void *ud, const struct keep *kp)
+static void kill_schedule(struct kill_ctx *x)
 {
+	struct control *c = x->c;
+	const struct spec *sp = x->sp;
+	const cJSON *schedule = x->schedule;
 	const char *id = sp->ann_kill;
 	char err[256], why[256], gtxt[64];
 	bool grace_set;
@@ -588,7 +512,7 @@ static void kill_schedule(struct control *c, const cJSON *schedule, const struct
 			     err);
 		return;
 	}
-	if (control_handled(st, CONTROL_KILL, id))
+	if (control_handled(x->st, CONTROL_KILL, id))
 		return;
 	if (control_grace_choose(NULL, sp->ann_kill_grace_seconds, &grace_set, &grace, err,
 				 sizeof(err))) {
@@ -618,14 +542,17 @@ static void kill_schedule(struct control *c, const cJSON *schedule, const struct
 		const cJSON *job = jobs.items[i];
 		if (control_job_of_schedule(job, schedule, why, sizeof(why)) || !job_active(c, job))
 			continue;
-		pods +=
-		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
+		pods += kill_add_job(c, kill_get(x), job, id, grace_set, grace, jmsg);
 		names[n++] = kobj_meta(job, "name");
 		if (!control_job_killed(job))
 			fresh++;
 	}
-	control_record_kill(st, id, now, names, n, fresh, pods, (const char *const *)kp->v, kp->n);
-	c->stats.kills++;
+	record_kill(x, &(struct control_kill_record){.id = id,
+						     .now_ms = x->now,
+						     .jobs = names,
+						     .n_jobs = n,
+						     .jobs_new = fresh,
+						     .pods_deleted = pods});
 	if (n) {
 		buf_addf(&msg, "kill request %s: %zu run%s killed (", id, n, n == 1 ? "" : "s");
 		join_names(&msg, names, n);
@@ -654,7 +581,8 @@ static void ignore_pod(struct control *c, const cJSON *pod, const char *id, cons
 	if (answer_once(c, buf_str(&key))) {
 		char msg[768];
 		snprintf(msg, sizeof(msg),
-			 TAKT_ANN_KILL "=%.100s ignored: this pod is not part of a BatchSchedule run "
+			 TAKT_ANN_KILL
+			 "=%.100s ignored: this pod is not part of a BatchSchedule run "
 			 "(%s); nothing was deleted",
 			 id ? id : "", why);
 		c->stats.ignored++;
@@ -663,10 +591,10 @@ static void ignore_pod(struct control *c, const cJSON *pod, const char *id, cons
 	buf_release(&key);
 }
 
-static void kill_pods(struct control *c, const cJSON *schedule, const struct spec *sp,
-		      struct spec_status *st, int64_t now, const struct store_list *pods,
-		      struct kill **k, control_done_fn *done, void *ud, const struct keep *kp)
+static void kill_pods(struct kill_ctx *x, const struct store_list *pods)
 {
+	struct control *c = x->c;
+	const struct spec *sp = x->sp;
 	char err[256], why[256], gtxt[64];
 	for (size_t i = 0; i < pods->n; i++) {
 		const cJSON *pod = pods->items[i];
@@ -677,13 +605,13 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 			warn_invalid(c, "v1", "Pod", pod, TAKT_ANN_KILL, id, err);
 			continue;
 		}
-		if (control_handled(st, CONTROL_KILL, id))
+		if (control_handled(x->st, CONTROL_KILL, id))
 			continue;
 		const cJSON *ref = control_controller_ref(pod);
 		const cJSON *job = ref && str_eq(kobj_str(ref, "kind"), "Job")
 				       ? store_get_ns(c->jobs, sp->namespace, kobj_str(ref, "name"))
 				       : NULL;
-		if (control_pod_of_run(pod, job, schedule, why, sizeof(why))) {
+		if (control_pod_of_run(pod, job, x->schedule, why, sizeof(why))) {
 			ignore_pod(c, pod, id, why);
 			continue;
 		}
@@ -704,9 +632,7 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 		snprintf(seed, sizeof(seed), "kill:%s", id);
 		if (!job_active(c, job)) {
 			/* The run is over: its Job is history, not to be deleted. */
-			control_record_kill(st, id, now, NULL, 0, 0, 0, (const char *const *)kp->v,
-					    kp->n);
-			c->stats.kills++;
+			record_kill(x, &(struct control_kill_record){.id = id, .now_ms = x->now});
 			snprintf(
 			    msg, sizeof(msg),
 			    "kill request %s on pod %s: run %s has already ended, nothing to kill",
@@ -720,14 +646,16 @@ static void kill_pods(struct control *c, const cJSON *schedule, const struct spe
 			 "killed by request %s (takt.io/kill on Pod %s), pods deleted with %s", id,
 			 kobj_meta(pod, "name"), gtxt);
 		/* Killed by an earlier request, or already in this pass. */
-		bool counted =
-		    control_job_killed(job) || (*k && kill_find_job(*k, kobj_meta(job, "name")));
-		int64_t n =
-		    kill_add_job(c, kill_get(c, k, sp, done, ud), job, id, grace_set, grace, jmsg);
+		bool counted = control_job_killed(job) ||
+			       (x->k && kill_find_job(x->k, kobj_meta(job, "name")));
+		int64_t n = kill_add_job(c, kill_get(x), job, id, grace_set, grace, jmsg);
 		const char *names[] = {kobj_meta(job, "name")};
-		control_record_kill(st, id, now, names, 1, counted ? 0 : 1, n,
-				    (const char *const *)kp->v, kp->n);
-		c->stats.kills++;
+		record_kill(x, &(struct control_kill_record){.id = id,
+							     .now_ms = x->now,
+							     .jobs = names,
+							     .n_jobs = 1,
+							     .jobs_new = counted ? 0 : 1,
+							     .pods_deleted = n});
 		snprintf(msg, sizeof(msg),
 			 "kill request %s on pod %s: run %s killed, %" PRId64
 			 " pod%s deleted with %s",
@@ -777,20 +705,20 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 	*run_now = false;
 	if (!sp->namespace || !sp->name || !sp->uid)
 		return 0;
+	struct kill_ctx x = {
+	    .c = c, .schedule = schedule, .sp = sp, .st = st, .now = now, .done = done, .ud = ud};
 	struct buf key;
 	struct store_list pods = {0};
-	struct keep kp;
-	struct kill *k = NULL;
 	char err[256];
 	buf_init(&key, 1024);
 	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
 	if (store_by_index(c->pods, c->idx_schedule, buf_str(&key), &pods) < 0)
 		pods.n = 0, pods.items = NULL;
-	keep_collect(c, sp, &pods, &kp);
+	keep_collect(sp, &pods, &x.kp);
 
 	if (sp->ann_kill)
-		kill_schedule(c, schedule, sp, st, now, &k, done, ud, &kp);
-	kill_pods(c, schedule, sp, st, now, &pods, &k, done, ud, &kp);
+		kill_schedule(&x);
+	kill_pods(&x, &pods);
 
 	if (sp->ann_run_now) {
 		const char *id = sp->ann_run_now;
@@ -801,16 +729,17 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 			const char *job = run_now_job(c, schedule, sp, id);
 			if (job) {
 				control_record_run_now(st, id, now, job, NULL,
-						       (const char *const *)kp.v, kp.n);
+						       (const char *const *)x.kp.v, x.kp.n);
 				run_now_event(c, sp, id, job, NULL);
 			} else {
 				*run_now = true;
 			}
 		}
 	}
-	keep_release(&kp);
+	keep_release(&x.kp);
 	store_list_release(&pods);
 	buf_release(&key);
+	struct kill *k = x.k;
 	if (!k)
 		return 0;
 	for (size_t i = 0; i < k->n_pods; i++)
@@ -833,30 +762,12 @@ void control_after_plan(struct control *c, const cJSON *schedule, const struct s
 	if (plan->run_now == PLAN_RUN_NOW_NONE || !sp->ann_run_now)
 		return;
 	struct keep kp;
-	keep_collect(c, sp, NULL, &kp);
+	keep_collect(sp, NULL, &kp);
 	const char *refused = plan->run_now == PLAN_RUN_NOW_REFUSED ? plan->run_now_refused : NULL;
 	control_record_run_now(&plan->status, sp->ann_run_now, now, plan->run_now_job, refused,
 			       (const char *const *)kp.v, kp.n);
 	run_now_event(c, sp, sp->ann_run_now, plan->run_now_job, refused);
 	keep_release(&kp);
-}
-
-void control_tag_job(cJSON *job, const struct spec *sp, enum spec_trigger trigger)
-{
-	char err[256];
-	if (trigger != SPEC_TRIGGER_RUN_NOW || !job || !sp->ann_run_now ||
-	    control_request_id_check(TAKT_ANN_RUN_NOW, sp->ann_run_now, err, sizeof(err)))
-		return;
-	cJSON *m = cJSON_GetObjectItemCaseSensitive(job, "metadata");
-	if (!cJSON_IsObject(m))
-		return;
-	cJSON *anns = cJSON_GetObjectItemCaseSensitive(m, "annotations");
-	if (!cJSON_IsObject(anns)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(m, "annotations");
-		anns = cJSON_AddObjectToObject(m, "annotations");
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(anns, TAKT_ANN_REQUEST);
-	cJSON_AddStringToObject(anns, TAKT_ANN_REQUEST, sp->ann_run_now);
 }
 
 /* ---- the watch of pods outside takt's runs ---------------------------------------- */
@@ -950,18 +861,16 @@ static int watch_line(void *ctx, const char *line, size_t len)
 
 static void watch_data(struct kube_req *req, const char *data, size_t len, void *ud)
 {
-	struct cop *o = ud;
+	struct control *c = ud;
 	(void)req;
-	lines_feed(o->c->lines, data, len, watch_line, o->c);
+	lines_feed(c->lines, data, len, watch_line, c);
 }
 
 static void watch_done(struct kube_req *req, const struct kube_result *res, void *ud)
 {
-	struct cop *o = ud;
-	struct control *c = o->c;
+	struct control *c = ud;
 	(void)req;
 	c->watch = NULL;
-	cop_free(o);
 	lines_finish(c->lines, watch_line, c);
 	if (res->status == 410) {
 		free(c->rv);
@@ -990,20 +899,18 @@ static void watch_start(struct control *c)
 		kube_query_add(&path, "resourceVersion", c->rv);
 	lines_reset(c->lines);
 	LOG_DEBUG("pod watch for kill requests", "path=%s", buf_str(&path));
-	struct cop *o = cop_new(c, COP_WATCH, NULL, "pods");
 	struct kube_req_opts ro = {
 	    .method = KUBE_GET,
 	    .path = buf_str(&path),
 	    .timeout_ms = -1,
 	    .done = watch_done,
 	    .on_data = watch_data,
-	    .ud = o,
+	    .ud = c,
 	};
-	if (kube_http_request(c->http, &ro, &o->req) < 0) {
-		cop_free(o);
+	if (c->tr.request(c->tr.ctx, &ro, &c->watch) < 0) {
+		c->watch = NULL;
 		watch_retry(c, WATCH_BACKOFF_MS);
 	} else {
-		c->watch = o->req;
 		c->watch_since = loop_now_monotonic_ms();
 	}
 	buf_release(&path);
@@ -1011,20 +918,21 @@ static void watch_start(struct control *c)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-int control_new(struct loop *l, struct kube_http *h, struct store *schedules, struct store *jobs,
-		struct store *pods, const struct control_opts *o, struct control **out)
+int control_new(struct loop *l, const struct kube_transport *tr, struct writes *w,
+		struct store *schedules, struct store *jobs, struct store *pods,
+		const struct control_opts *o, struct control **out)
 {
 	if (!o || !o->idx_schedule || !o->idx_job)
 		return -EINVAL;
 	struct control *c = xcalloc(1, sizeof(*c));
-	list_init(&c->ops);
+	list_init(&c->kills);
 	c->loop = l;
-	c->http = h;
+	c->tr = *tr;
+	c->writes = w;
 	c->schedules = schedules;
 	c->jobs = jobs;
 	c->pods = pods;
 	c->ns = o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
-	c->instance = xstrdup(o->instance ? o->instance : TAKT_COMPONENT);
 	c->idx_schedule = xstrdup(o->idx_schedule);
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
@@ -1046,31 +954,18 @@ void control_free(struct control *c)
 	if (!c)
 		return;
 	loop_timer_cancel(c->loop, c->retry_timer);
-	/* Kill groups are freed once, after all their ops are cancelled. */
-	struct kill **groups = NULL;
-	size_t n = 0, cap = 0;
-	while (!list_empty(&c->ops)) {
-		struct cop *o = LIST_ENTRY(c->ops.next, struct cop, link);
-		if (o->k) {
-			bool seen = false;
-			for (size_t i = 0; i < n; i++)
-				seen |= groups[i] == o->k;
-			if (!seen) {
-				XGROW(groups, cap, n + 1);
-				groups[n++] = o->k;
-			}
-		}
-		kube_req_cancel(o->req);
-		cop_free(o);
+	if (c->watch)
+		c->tr.cancel(c->tr.ctx, c->watch);
+	/* Their writes still go out, calling nothing. */
+	while (!list_empty(&c->kills)) {
+		struct kill *k = LIST_ENTRY(c->kills.next, struct kill, link);
+		writes_forget(c->writes, k);
+		kill_free(k);
 	}
-	for (size_t i = 0; i < n; i++)
-		kill_free(groups[i]);
-	free(groups);
 	lines_free(c->lines);
 	hmap_free(c->answered, NULL);
 	free(c->rv);
 	free(c->ns);
-	free(c->instance);
 	free(c->idx_schedule);
 	free(c->idx_job);
 	free(c);

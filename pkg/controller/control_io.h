@@ -20,8 +20,9 @@
  *     go on the schedule and on each Job. It also says whether a
  *     takt.io/run-now request is pending (pass it as plan_input.run_now).
  *   control_after_plan: records the run-now answer (lastRunNow, Event).
- *   control_tag_job: marks the Job body of a run-now with its request id,
- *     so a restart between the create and the status write finds the run.
+ * A run-now Job carries its request id (control_run_now_id, given to
+ * spec_build_job), so a restart between the create and the status write
+ * finds the run.
  *
  * Pods that are not part of a BatchSchedule run: a watch of all pods (in
  * the controller's namespace, or all), started with control_start, looks
@@ -35,10 +36,15 @@
  * pods rather than PartialObjectMetadata; it keeps nothing but the
  * requests already answered.
  *
- * Ownership: control_new borrows the loop, the HTTP client and the three
+ * Every write (the kills' DELETEs and PATCHes, the Events) goes through
+ * the controller's write path (writes.h): kills as WRITE_KILL, Events
+ * through its recorder.
+ *
+ * Ownership: control_new borrows the loop, the write path and the three
  * stores (schedules, takt-labelled Jobs, takt-labelled Pods), which must
- * outlive it; index names are copied. control_free cancels every request and
- * timer without calling back. Loop thread only.
+ * outlive it, and copies the transport (the pod watch's) and the index
+ * names. control_free stops the watch, frees the kills in progress (their
+ * writes finish calling nothing) and calls nothing. Loop thread only.
  */
 #ifndef TAKT_CONTROLLER_CONTROL_IO_H
 #define TAKT_CONTROLLER_CONTROL_IO_H
@@ -52,21 +58,22 @@
 #include "controller/spec.h"
 
 struct loop;
-struct kube_http;
+struct kube_transport;
 struct store;
+struct writes;
 struct control;
 
 struct control_opts {
 	const char *namespace; /* NULL or "": every namespace */
-	const char *instance;  /* Events' reportingInstance; NULL: "takt-controller" */
 	/* Index names the controller put on its stores: jobs and pods by the
 	 * takt.io/schedule label ("ns/name"), pods by their controller Job. */
 	const char *idx_schedule;
 	const char *idx_job;
 };
 
-int control_new(struct loop *l, struct kube_http *h, struct store *schedules, struct store *jobs,
-		struct store *pods, const struct control_opts *o, struct control **out);
+int control_new(struct loop *l, const struct kube_transport *tr, struct writes *w,
+		struct store *schedules, struct store *jobs, struct store *pods,
+		const struct control_opts *o, struct control **out);
 /* Starts the watch for kill requests on pods outside takt's runs (pods
  * without the takt.io/schedule label: labelled pods are the reconcile's). */
 void control_start(struct control *c);
@@ -96,10 +103,6 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
  * its handled entry into plan->status and posts the Event. */
 void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
 			struct plan *plan, int64_t now_ms);
-
-/* Adds takt.io/request-id=<spec->ann_run_now> to a run-now Job body: the
- * request it answers. A no-op for other triggers. */
-void control_tag_job(cJSON *job, const struct spec *spec, enum spec_trigger trigger);
 
 struct control_stats {
 	uint64_t kills;	       /* kill requests acted on */

@@ -13,7 +13,6 @@
 
 #include "base/buf.h"
 #include "base/hmap.h"
-#include "base/list.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/calendars.h"
@@ -23,14 +22,16 @@
 #include "controller/planner.h"
 #include "controller/project.h"
 #include "controller/spec.h"
+#include "controller/writes.h"
+#include "kube/event.h"
 #include "kube/http.h"
+#include "kube/obj.h"
 #include "kube/reflector.h"
 #include "kube/store.h"
 #include "kube/workqueue.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
 
-#include "kube/obj.h"
 #include "base/banned.h"
 
 #define IDX_SCHEDULE "schedule"
@@ -39,19 +40,35 @@
 /* A POSTed Job not seen in the watch after this long is forgotten (the
  * watch is broken or the Job was deleted at once); a relist settles it. */
 #define EXPECTATION_TTL_MS 30000
-/* How long a sent history trim is not sent again (see sched.trims). */
+/* How long a sent history trim is not sent again (see struct trims). */
 #define TRIM_TTL_MS 10000
 /* Repeats of one Event reason on one schedule within this window update
  * the same Event (count, lastTimestamp) instead of creating another. */
 #define EVENT_AGGREGATE_MS (10 * 60 * 1000)
 #define MAX_EVENT_REASONS  8
-#define BODY_MAX	   (4u * 1024 * 1024)
 /* The longest run of queued reconciles before the loop gets a turn (a due
  * slot waits at most this long behind them). */
 #define DRAIN_SLICE_MS 2
-/* The longest a status write, DELETE or Event waits for Job POSTs. */
-#define HOLD_MAX_MS 500
 
+/* ---- a schedule's state, by concern -------------------------------------------- */
+
+/* What the parsed spec (sched.spec) was parsed from: it is kept while uid,
+ * generation and annotations are unchanged, since parsing loads the time
+ * zone (file I/O). */
+struct spec_cache {
+	bool have;
+	char *uid;
+	int64_t gen;
+	char *ann; /* serialized metadata.annotations */
+	int rc;
+	char err[512];
+	/* The stored object last looked at, and its resourceVersion: a
+	 * reconcile of an unchanged object compares nothing. */
+	const cJSON *obj;
+	uint64_t rv;
+};
+
+/* Runs POSTed but not yet seen in the watch: they count as active. */
 struct expectation {
 	char name[SPEC_JOB_NAME_MAX + 1];
 	int64_t slot;
@@ -60,10 +77,61 @@ struct expectation {
 	/* From the POST's answer, "" until then (see fill_uids). */
 	char uid[64];
 };
+struct expectations {
+	struct expectation *v;
+	size_t n, cap;
+};
 
+/* History trims sent (background DELETEs), kept TRIM_TTL_MS: until the
+ * watch shows the Job gone every reconcile plans its trim again, and one
+ * DELETE is enough. A failed one is forgotten at once. */
 struct trim_sent {
 	char name[SPEC_JOB_NAME_MAX + 1];
 	int64_t at_mono;
+};
+struct trims {
+	struct trim_sent *v;
+	size_t n, cap;
+};
+
+/* The runs and orphan pods gathered from the stores for the last plan,
+ * kept while none of the schedule's Jobs and Pods changes (every change
+ * calls child_changed, which clears `valid`): at a slot the planner's input
+ * is then ready. Strings point into the stored Jobs, which stay unchanged
+ * while the cache is valid. */
+struct runs_cache {
+	bool valid;
+	char *uid; /* the schedule uid they were gathered for */
+	struct plan_run *v;
+	size_t n;
+	size_t orphans;
+};
+
+/* The status we last decided to write (sent, queued or written): the
+ * planning base until the watch shows it, since planning from an older
+ * status would decide its slots a second time. rv is the resourceVersion
+ * our write produced, 0 while it is on its way. */
+struct mine {
+	cJSON *status;
+	char *uid; /* of the object it was decided for */
+	uint64_t rv;
+	uint64_t seq; /* bumped whenever `status` is replaced */
+	struct writes_status w;
+};
+
+/* The parse of the status planned from, and which raw status it came
+ * from: a reconcile of the same one parses nothing. */
+struct base_cache {
+	struct spec_status st;
+	const cJSON *raw;
+	uint64_t rv, mine_seq;
+	bool valid;
+};
+
+/* The Job body for the next slot, built ahead: firing is sending. */
+struct prep {
+	int64_t slot, gen;
+	char *body;
 };
 
 struct agg_event {
@@ -74,136 +142,62 @@ struct agg_event {
 	int64_t last_ms;
 };
 
-/* Everything the controller remembers about one schedule between
- * reconciles. */
-struct sched {
-	struct controller *c;
-	char *key;
-	/* The parsed spec, kept while uid, generation and annotations are
-	 * unchanged: parsing loads the time zone, which is file I/O. */
-	bool have_spec;
-	char *spec_uid;
-	int64_t spec_gen;
-	char *spec_ann; /* serialized metadata.annotations */
-	int spec_rc;
-	char spec_err[512];
-	struct spec spec;
+/* One reconcile of a schedule (the work queue runs one per key):
+ *
+ *   IDLE --reconcile--> KILLING --kills answered--> POSTING --POSTs answered--> IDLE
+ *                  \_______(no kill)_______________/     (the DELETEs, Events
+ *                                                         and status leave, then
+ *                                                         the key is handed back)
+ *
+ * Changed only through pass_to. */
+enum pass_phase { PASS_IDLE, PASS_KILLING, PASS_POSTING };
 
-	struct expectation *exp;
-	size_t n_exp, cap_exp;
-	/* History trims sent (background DELETEs), kept TRIM_TTL_MS: until
-	 * the watch shows the Job gone every reconcile plans its trim again,
-	 * and one DELETE is enough. A failed one is forgotten at once. */
-	struct trim_sent *trims;
-	size_t n_trims, cap_trims;
-
-	/* The runs and orphan pods gathered from the stores for the last
-	 * plan, kept while none of the schedule's Jobs and Pods changes (every
-	 * change calls child_changed, which clears runs_valid): at a slot the
-	 * planner's input is then ready. Strings point into the stored Jobs,
-	 * which stay unchanged while the cache is valid. */
-	bool runs_valid;
-	char *runs_uid; /* the schedule uid they were gathered for */
-	struct plan_run *runs;
-	size_t n_runs;
-	size_t orphans;
-
-	/* What sched_parse last saw (the object and its resourceVersion) and
-	 * which raw status the parsed `base` came from: a reconcile of an
-	 * unchanged object skips both parses. */
-	const cJSON *parsed_obj;
-	uint64_t parsed_rv;
-	const cJSON *base_raw;
-	uint64_t base_rv;
-	uint64_t base_mine_seq;
-	bool base_valid;
-	uint64_t mine_seq; /* bumped whenever `mine` is replaced */
-
-	loop_timer_id wake_timer;
-	int64_t wake_at;
-
-	/* The Job body for the next slot, built ahead. */
-	int64_t prep_slot;
-	int64_t prep_gen;
-	char *prep_body;
-
-	/* The status we last decided to write (sent, queued or written): the
-	 * planning base until the watch shows it, since planning from an older
-	 * status would decide its slots a second time. mine_rv is the
-	 * resourceVersion our write produced, 0 while it is on its way. Writes
-	 * leave one at a time, in order; a newer one waits in `queued`. */
-	cJSON *mine;
-	char *mine_uid; /* of the object it was decided for */
-	uint64_t mine_rv;
-	bool status_inflight;
-	cJSON *queued;
-
-	/* The reconcile in progress (the work queue runs one per key). */
-	bool busy;
-	int pending;
+struct pass {
+	enum pass_phase phase;
+	int posts; /* Job POSTs unanswered (POSTING) */
 	bool failed;
-	struct spec_status base;      /* the status planned from, as it was */
-	struct spec_status in_status; /* the same after the kill/run-now hooks */
+	struct spec_status in_status; /* the base after the kill/run-now hooks */
 	bool has_raw;
 	bool was_invalid_same;
 	bool run_now;
 	struct plan plan;
-	bool after_pending; /* the plan's DELETEs, Events and status diff are
-			       still to do, once its POSTs are answered */
-	cJSON *next_status; /* what this reconcile decided; NULL: unchanged */
+};
 
+struct sched {
+	struct controller *c;
+	char *key;
+	struct spec spec;
+	struct spec_cache sc;
+	struct expectations exp;
+	struct trims trims;
+	struct runs_cache runs;
+	struct mine mine;
+	struct base_cache base;
+	struct prep prep;
+	loop_timer_id wake_timer;
+	int64_t wake_at;
+	struct pass pass;
 	struct agg_event events[MAX_EVENT_REASONS];
 	size_t n_events;
 };
 
-enum op_kind { OP_CREATE, OP_DELETE, OP_STATUS, OP_EVENT_POST, OP_EVENT_PATCH };
-
-/* A request in flight, listed so controller_free can cancel it. */
-struct op {
-	struct list_node link; /* in controller.ops */
-	struct controller *c;
-	struct kube_req *req;
-	enum op_kind kind;
-	char *key;
-	char name[SPEC_JOB_NAME_MAX + 1];
-	char reason[32];
-	int64_t sent_ns;
-	/* A write held back while Job POSTs are in flight (op_send): what to
-	 * send, and its place in controller.held. */
-	enum kube_method held_method;
-	char *held_path, *held_body;
-	size_t held_len;
-	struct list_node held_link;
-};
-
 struct controller {
 	struct loop *loop;
-	struct kube_http *http;
 	char *ns;
-	char *instance;
+	struct writes *writes;
 	struct store *schedules, *jobs, *pods;
 	struct reflector *refl_schedules, *refl_jobs, *refl_pods;
 	struct calendars *calendars;
 	struct control *control;
 	struct wq *queue;
 	struct hmap *scheds;	   /* key -> struct sched */
-	struct list_node ops;	   /* struct op, in flight or held */
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
-	/* Job POSTs in flight, and the other writes held back meanwhile
-	 * (struct op by held_link, oldest first), with the timer that bounds
-	 * their wait. */
-	int posts_inflight;
-	struct list_node held;
-	loop_timer_id held_timer;
 	bool all_synced;
 	struct controller_stats stats;
 };
 
 static void drain(struct controller *c);
 static void reconcile(struct controller *c, const char *key);
-static void send_delete(struct controller *c, struct sched *s, const struct plan_action *a);
-static cJSON *changed_status(const struct spec_status *old, bool has_raw,
-			     const struct spec_status *next);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -221,18 +215,9 @@ static uint64_t rv_number(const cJSON *obj)
 	return rv ? strtoull(rv, NULL, 10) : 0;
 }
 
-/* The controller ownerReference's uid, or NULL. */
-static const char *controller_uid(const cJSON *obj, const char *kind)
+static bool answer_ok(const struct kube_result *res)
 {
-	const cJSON *it;
-	const cJSON *refs = kobj_get(kobj_get(obj, "metadata"), "ownerReferences");
-	cJSON_ArrayForEach(it, refs)
-	{
-		if (cJSON_IsTrue(kobj_get(it, "controller")) && kobj_str(it, "kind") &&
-		    !strcmp(kobj_str(it, "kind"), kind))
-			return kobj_str(it, "uid");
-	}
-	return NULL;
+	return res->err == 0 && res->status >= 200 && res->status < 300;
 }
 
 /* ---- per-schedule state --------------------------------------------------------- */
@@ -246,10 +231,11 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	s->c = c;
 	s->key = xstrdup(key);
 	spec_init(&s->spec);
-	plan_init(&s->plan);
-	spec_status_init(&s->base);
-	spec_status_init(&s->in_status);
-	s->prep_slot = SPEC_TIME_UNSET;
+	plan_init(&s->pass.plan);
+	spec_status_init(&s->base.st);
+	spec_status_init(&s->pass.in_status);
+	writes_status_init(&s->mine.w);
+	s->prep.slot = SPEC_TIME_UNSET;
 	s->wake_at = SPEC_TIME_UNSET;
 	hmap_put(c->scheds, key, s);
 	return s;
@@ -258,37 +244,40 @@ static struct sched *sched_get(struct controller *c, const char *key)
 static void sched_forget_spec(struct sched *s)
 {
 	spec_release(&s->spec);
-	free(s->spec_uid);
-	free(s->spec_ann);
-	s->spec_uid = s->spec_ann = NULL;
-	s->have_spec = false;
+	free(s->sc.uid);
+	free(s->sc.ann);
+	s->sc.uid = s->sc.ann = NULL;
+	s->sc.have = false;
 }
 
 static void sched_free(void *p)
 {
 	struct sched *s = p;
+	struct controller *c = s->c;
+	/* Its DELETEs and Events still leave; their answers find no one. */
+	writes_forget(c->writes, s);
+	writes_status_release(c->writes, &s->mine.w);
+	loop_timer_cancel(c->loop, s->wake_timer);
 	sched_forget_spec(s);
-	plan_release(&s->plan);
-	spec_status_release(&s->base);
-	spec_status_release(&s->in_status);
-	free(s->exp);
-	free(s->trims);
-	free(s->runs);
-	free(s->runs_uid);
-	free(s->prep_body);
-	cJSON_Delete(s->mine);
-	cJSON_Delete(s->queued);
-	cJSON_Delete(s->next_status);
-	free(s->mine_uid);
+	plan_release(&s->pass.plan);
+	spec_status_release(&s->base.st);
+	spec_status_release(&s->pass.in_status);
+	free(s->exp.v);
+	free(s->trims.v);
+	free(s->runs.v);
+	free(s->runs.uid);
+	free(s->prep.body);
+	cJSON_Delete(s->mine.status);
+	free(s->mine.uid);
 	free(s->key);
 	free(s);
 }
 
 static void expectation_drop(struct sched *s, const char *name)
 {
-	for (size_t i = 0; i < s->n_exp; i++) {
-		if (!strcmp(s->exp[i].name, name)) {
-			s->exp[i] = s->exp[--s->n_exp];
+	for (size_t i = 0; i < s->exp.n; i++) {
+		if (!strcmp(s->exp.v[i].name, name)) {
+			s->exp.v[i] = s->exp.v[--s->exp.n];
 			return;
 		}
 	}
@@ -297,13 +286,13 @@ static void expectation_drop(struct sched *s, const char *name)
 /* The created Job's uid, from the POST's answer, onto its expectation. */
 static void expectation_set_uid(struct sched *s, const char *name, const char *body)
 {
-	for (size_t i = 0; i < s->n_exp; i++) {
-		if (strcmp(s->exp[i].name, name))
+	for (size_t i = 0; i < s->exp.n; i++) {
+		if (strcmp(s->exp.v[i].name, name))
 			continue;
 		cJSON *job = cJSON_Parse(body);
 		const char *uid = kobj_meta(job, "uid");
-		if (uid && strlen(uid) < sizeof(s->exp[i].uid))
-			snprintf(s->exp[i].uid, sizeof(s->exp[i].uid), "%s", uid);
+		if (uid && strlen(uid) < sizeof(s->exp.v[i].uid))
+			snprintf(s->exp.v[i].uid, sizeof(s->exp.v[i].uid), "%s", uid);
 		cJSON_Delete(job);
 		return;
 	}
@@ -319,13 +308,13 @@ static void fill_uids(struct controller *c, struct sched *s, struct spec_status 
 		struct spec_active *a = &st->active[i];
 		if (a->uid)
 			continue;
-		for (size_t j = 0; j < s->n_exp && !a->uid; j++)
-			if (!strcmp(s->exp[j].name, a->name) && s->exp[j].uid[0])
-				a->uid = xstrdup(s->exp[j].uid);
+		for (size_t j = 0; j < s->exp.n && !a->uid; j++)
+			if (!strcmp(s->exp.v[j].name, a->name) && s->exp.v[j].uid[0])
+				a->uid = xstrdup(s->exp.v[j].uid);
 		if (a->uid)
 			continue;
 		const cJSON *job = store_get_ns(c->jobs, s->spec.namespace, a->name);
-		const char *owner = job ? controller_uid(job, "BatchSchedule") : NULL;
+		const char *owner = job ? kobj_controller_uid(job, TAKT_KIND_SCHEDULE) : NULL;
 		const char *uid = job ? kobj_meta(job, "uid") : NULL;
 		if (uid && owner && s->spec.uid && !strcmp(owner, s->spec.uid))
 			a->uid = xstrdup(uid);
@@ -338,12 +327,12 @@ static bool trim_recent(struct sched *s, const char *name)
 {
 	int64_t now = loop_now_monotonic_ms();
 	bool found = false;
-	for (size_t i = 0; i < s->n_trims;) {
-		if (now - s->trims[i].at_mono > TRIM_TTL_MS) {
-			s->trims[i] = s->trims[--s->n_trims];
+	for (size_t i = 0; i < s->trims.n;) {
+		if (now - s->trims.v[i].at_mono > TRIM_TTL_MS) {
+			s->trims.v[i] = s->trims.v[--s->trims.n];
 			continue;
 		}
-		found |= !strcmp(s->trims[i].name, name);
+		found |= !strcmp(s->trims.v[i].name, name);
 		i++;
 	}
 	return found;
@@ -352,9 +341,9 @@ static bool trim_recent(struct sched *s, const char *name)
 /* The trim's DELETE failed: the next reconcile may send it again. */
 static void trim_forget(struct sched *s, const char *name)
 {
-	for (size_t i = 0; i < s->n_trims; i++) {
-		if (!strcmp(s->trims[i].name, name)) {
-			s->trims[i] = s->trims[--s->n_trims];
+	for (size_t i = 0; i < s->trims.n; i++) {
+		if (!strcmp(s->trims.v[i].name, name)) {
+			s->trims.v[i] = s->trims.v[--s->trims.n];
 			return;
 		}
 	}
@@ -362,28 +351,28 @@ static void trim_forget(struct sched *s, const char *name)
 
 static void drop_mine(struct sched *s)
 {
-	cJSON_Delete(s->mine);
-	cJSON_Delete(s->queued);
-	free(s->mine_uid);
-	s->mine = s->queued = NULL;
-	s->mine_uid = NULL;
-	s->mine_rv = 0;
-	s->mine_seq++;
+	cJSON_Delete(s->mine.status);
+	writes_status_drop(&s->mine.w);
+	free(s->mine.uid);
+	s->mine.status = NULL;
+	s->mine.uid = NULL;
+	s->mine.rv = 0;
+	s->mine.seq++;
 }
 
 /* The status to plan from: ours until the watch has shown our write, else
  * the store's. Borrowed. */
 static const cJSON *base_status(struct sched *s, const cJSON *stored)
 {
-	if (s->mine) {
+	bool writing = writes_status_busy(&s->mine.w);
+	if (s->mine.status) {
 		const char *uid = kobj_meta(stored, "uid");
 		/* A schedule deleted and created again under the same name
 		 * starts from its own (empty) status. */
-		bool same = uid && s->mine_uid && !strcmp(uid, s->mine_uid);
-		if (same &&
-		    (s->status_inflight || s->mine_rv == 0 || rv_number(stored) < s->mine_rv))
-			return s->mine;
-		if (!s->status_inflight)
+		bool same = uid && s->mine.uid && !strcmp(uid, s->mine.uid);
+		if (same && (writing || s->mine.rv == 0 || rv_number(stored) < s->mine.rv))
+			return s->mine.status;
+		if (!writing)
 			drop_mine(s);
 	}
 	return kobj_get(stored, "status");
@@ -396,45 +385,35 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 	/* The same stored object as last time: nothing to compare. (A
 	 * changed object is a new one in the store, with a new version.) */
 	uint64_t rv = rv_number(obj);
-	if (s->have_spec && obj == s->parsed_obj && rv == s->parsed_rv)
+	if (s->sc.have && obj == s->sc.obj && rv == s->sc.rv)
 		return;
-	s->parsed_obj = obj;
-	s->parsed_rv = rv;
+	s->sc.obj = obj;
+	s->sc.rv = rv;
 	const char *uid = kobj_meta(obj, "uid");
 	int64_t gen =
 	    (int64_t)cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
 	char *ann = cJSON_PrintUnformatted(kobj_get(kobj_get(obj, "metadata"), "annotations"));
 	if (!ann)
 		ann = xstrdup("");
-	if (s->have_spec && uid && s->spec_uid && !strcmp(uid, s->spec_uid) && gen == s->spec_gen &&
-	    !strcmp(ann, s->spec_ann)) {
+	if (s->sc.have && uid && s->sc.uid && !strcmp(uid, s->sc.uid) && gen == s->sc.gen &&
+	    !strcmp(ann, s->sc.ann)) {
 		free(ann);
 		return;
 	}
 	sched_forget_spec(s);
-	s->spec_err[0] = 0;
-	s->spec_rc = spec_parse(obj, &s->spec, s->spec_err, sizeof(s->spec_err));
-	s->spec_uid = uid ? xstrdup(uid) : NULL;
-	s->spec_gen = gen;
-	s->spec_ann = ann;
-	s->have_spec = true;
+	s->sc.err[0] = 0;
+	s->sc.rc = spec_parse(obj, &s->spec, s->sc.err, sizeof(s->sc.err));
+	s->sc.uid = uid ? xstrdup(uid) : NULL;
+	s->sc.gen = gen;
+	s->sc.ann = ann;
+	s->sc.have = true;
 	/* A body built for the old version must not be sent. */
-	free(s->prep_body);
-	s->prep_body = NULL;
-	s->prep_slot = SPEC_TIME_UNSET;
+	free(s->prep.body);
+	s->prep.body = NULL;
+	s->prep.slot = SPEC_TIME_UNSET;
 }
 
 /* ---- gathering the planner's input ---------------------------------------------- */
-
-/* A pod counts for overlap until it is gone: running, pending, or being
- * deleted. A pod that has ended (and is not being deleted) does not. */
-static bool pod_present(const cJSON *pod)
-{
-	if (kobj_meta(pod, "deletionTimestamp"))
-		return true;
-	const char *phase = kobj_str(kobj_get(pod, "status"), "phase");
-	return !phase || (strcmp(phase, "Succeeded") && strcmp(phase, "Failed"));
-}
 
 static void job_outcome(const cJSON *job, struct plan_run *r)
 {
@@ -479,16 +458,16 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 	struct store_list jobs, pods;
 	buf_init(&k, 1024);
 	store_by_index(c->jobs, IDX_SCHEDULE, s->key, &jobs);
-	free(s->runs);
-	s->runs = xcalloc(jobs.n + 1, sizeof(*s->runs));
-	s->n_runs = 0;
+	free(s->runs.v);
+	s->runs.v = xcalloc(jobs.n + 1, sizeof(*s->runs.v));
+	s->runs.n = 0;
 	for (size_t i = 0; i < jobs.n; i++) {
 		const cJSON *job = jobs.items[i];
-		const char *owner = controller_uid(job, "BatchSchedule");
+		const char *owner = kobj_controller_uid(job, TAKT_KIND_SCHEDULE);
 		/* Same name, other schedule (deleted and re-created): not ours. */
 		if (!owner || !uid || strcmp(owner, uid))
 			continue;
-		struct plan_run *r = &s->runs[s->n_runs++];
+		struct plan_run *r = &s->runs.v[s->runs.n++];
 		r->name = kobj_meta(job, "name");
 		r->uid = kobj_meta(job, "uid");
 		r->slot = time_ms(kobj_annotation(job, TAKT_ANN_SCHEDULED));
@@ -503,178 +482,54 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 		store_key(job, &k);
 		store_by_index(c->pods, IDX_JOB, buf_str(&k), &jp);
 		for (size_t j = 0; j < jp.n; j++)
-			if (pod_present(jp.items[j]))
+			if (kobj_pod_present(jp.items[j]))
 				r->pods_present++;
 		store_list_release(&jp);
 	}
 	store_list_release(&jobs);
 	/* Pods of the schedule whose Job is gone still hold Forbid/Replace. */
-	s->orphans = 0;
+	s->runs.orphans = 0;
 	store_by_index(c->pods, IDX_SCHEDULE, s->key, &pods);
 	for (size_t i = 0; i < pods.n; i++) {
 		const cJSON *pod = pods.items[i];
-		if (!pod_present(pod))
+		if (!kobj_pod_present(pod))
 			continue;
 		buf_reset(&k);
 		if (store_index_controller(pod, "Job", &k) != 1)
 			continue;
 		if (!store_get(c->jobs, buf_str(&k)))
-			s->orphans++;
+			s->runs.orphans++;
 	}
 	store_list_release(&pods);
 	buf_release(&k);
-	free(s->runs_uid);
-	s->runs_uid = uid ? xstrdup(uid) : NULL;
-	s->runs_valid = true;
+	free(s->runs.uid);
+	s->runs.uid = uid ? xstrdup(uid) : NULL;
+	s->runs.valid = true;
 }
 
 static void gather(struct controller *c, struct sched *s, const char *uid, struct gathered *g)
 {
 	memset(g, 0, sizeof(*g));
-	if (!s->runs_valid || !uid || !s->runs_uid || strcmp(uid, s->runs_uid))
+	if (!s->runs.valid || !uid || !s->runs.uid || strcmp(uid, s->runs.uid))
 		gather_runs(c, s, uid);
 	/* Expectations: drop those the watch has shown, or that expired. */
 	int64_t now = loop_now_monotonic_ms();
 	const char *ns = s->spec.namespace;
-	for (size_t i = 0; i < s->n_exp;) {
-		if (store_get_ns(c->jobs, ns, s->exp[i].name) || now > s->exp[i].expires_mono) {
-			s->exp[i] = s->exp[--s->n_exp];
+	for (size_t i = 0; i < s->exp.n;) {
+		if (store_get_ns(c->jobs, ns, s->exp.v[i].name) || now > s->exp.v[i].expires_mono) {
+			s->exp.v[i] = s->exp.v[--s->exp.n];
 			continue;
 		}
 		i++;
 	}
-	g->exps = xcalloc(s->n_exp + 1, sizeof(*g->exps));
-	for (size_t i = 0; i < s->n_exp; i++) {
-		g->exps[i].name = s->exp[i].name;
-		g->exps[i].slot = s->exp[i].slot;
-		g->exps[i].trigger = s->exp[i].trigger;
-		g->exps[i].uid = s->exp[i].uid[0] ? s->exp[i].uid : NULL;
+	g->exps = xcalloc(s->exp.n + 1, sizeof(*g->exps));
+	for (size_t i = 0; i < s->exp.n; i++) {
+		g->exps[i].name = s->exp.v[i].name;
+		g->exps[i].slot = s->exp.v[i].slot;
+		g->exps[i].trigger = s->exp.v[i].trigger;
+		g->exps[i].uid = s->exp.v[i].uid[0] ? s->exp.v[i].uid : NULL;
 	}
-	g->n_exps = s->n_exp;
-}
-
-/* ---- requests -------------------------------------------------------------------- */
-
-static struct op *op_new(struct controller *c, enum op_kind kind, const char *key)
-{
-	struct op *o = xcalloc(1, sizeof(*o));
-	o->c = c;
-	o->kind = kind;
-	o->key = xstrdup(key);
-	o->sent_ns = loop_now_realtime_ns();
-	list_add(&c->ops, &o->link);
-	list_init(&o->held_link);
-	return o;
-}
-
-static void op_free(struct op *o)
-{
-	list_del(&o->link);
-	list_del(&o->held_link);
-	free(o->held_path);
-	free(o->held_body);
-	free(o->key);
-	free(o);
-}
-
-static void op_done(struct kube_req *req, const struct kube_result *res, void *ud);
-
-static int op_start(struct op *o, enum kube_method m, const char *path, const char *body,
-		    size_t len);
-
-/* Sends the held writes, in the order they were decided. */
-static void release_held(struct controller *c)
-{
-	loop_timer_cancel(c->loop, c->held_timer);
-	c->held_timer = 0;
-	/* These, not the writes their answers may hold back in turn. */
-	struct list_node batch;
-	list_init(&batch);
-	while (!list_empty(&c->held)) {
-		struct list_node *n = c->held.next;
-		list_del(n);
-		list_add(batch.prev, n);
-	}
-	while (!list_empty(&batch)) {
-		struct op *o = LIST_ENTRY(batch.next, struct op, held_link);
-		list_del(&o->held_link);
-		if (op_start(o, o->held_method, o->held_path, o->held_body, o->held_len) < 0) {
-			/* Answered as the transport failure it is. */
-			struct kube_result res = {.err = -EIO,
-						  .body = "",
-						  .reason = "",
-						  .message = "",
-						  .transport_error = "request not queued"};
-			op_done(NULL, &res, o);
-		}
-	}
-}
-
-static void on_held_timer(struct loop *l, loop_timer_id id, void *ud)
-{
-	struct controller *c = ud;
-	c->held_timer = 0;
-	release_held(c);
-}
-
-/* Sends, or holds back: a status write, a DELETE or an Event decided while
- * Job POSTs are in flight waits until they are answered (at most
- * HOLD_MAX_MS), so that when a hundred schedules fire at one instant the
- * apiserver creates their Jobs before it works on the bookkeeping they
- * cause. Returns 0, or < 0 when the request could not be queued (the op is
- * then freed). */
-static int op_send(struct op *o, enum kube_method m, const char *path, const char *body, size_t len)
-{
-	struct controller *c = o->c;
-	if (o->kind != OP_CREATE && c->posts_inflight > 0) {
-		o->held_method = m;
-		o->held_path = xstrdup(path);
-		o->held_body = body ? xstrndup(body, len) : NULL;
-		o->held_len = body ? len : 0;
-		list_add(c->held.prev, &o->held_link); /* last */
-		if (!c->held_timer)
-			c->held_timer = loop_timer_after(c->loop, HOLD_MAX_MS, on_held_timer, c);
-		return 0;
-	}
-	int rc = op_start(o, m, path, body, len);
-	if (rc < 0)
-		op_free(o);
-	else if (o->kind == OP_CREATE)
-		c->posts_inflight++;
-	return rc;
-}
-
-/* Hands the request to the HTTP client; the op is the caller's on failure. */
-static int op_start(struct op *o, enum kube_method m, const char *path, const char *body,
-		    size_t len)
-{
-	struct kube_req_opts ro = {
-	    .method = m,
-	    .path = path,
-	    .body = body,
-	    .body_len = body ? len : 0,
-	    .done = op_done,
-	    .ud = o,
-	    /* The slot's Job leaves at its instant: it never waits in the
-	     * rate-limit queue behind status writes and Events. */
-	    .exempt = o->kind == OP_CREATE,
-	};
-	int rc = kube_http_request(o->c->http, &ro, &o->req);
-	if (rc < 0) {
-		LOG_ERROR("request not queued", "obj=%s path=%s rc=%d", o->key, path, rc);
-	}
-	return rc;
-}
-
-static void split_key(const char *key, char *ns, size_t nsz, const char **name)
-{
-	const char *slash = strchr(key, '/');
-	size_t n = slash ? (size_t)(slash - key) : 0;
-	if (n >= nsz)
-		n = nsz - 1;
-	memcpy(ns, key, n);
-	ns[n] = 0;
-	*name = slash ? slash + 1 : key;
+	g->n_exps = s->exp.n;
 }
 
 /* ---- Events ---------------------------------------------------------------------- */
@@ -693,6 +548,16 @@ static struct agg_event *agg_find(struct sched *s, const char *reason)
 	return NULL;
 }
 
+static void event_answered(void *ud, const char *reason, const struct kube_result *res, double ms)
+{
+	struct sched *s = ud;
+	(void)ms;
+	struct agg_event *a = answer_ok(res) ? NULL : agg_find(s, reason);
+	/* The aggregated Event is gone: the next one starts anew. */
+	if (a)
+		a->name[0] = 0;
+}
+
 /* Posts an Event on the schedule, or bumps the count of the last one with
  * the same reason (the apiserver's own Events aggregate the same way). Fire
  * and forget: a lost Event never blocks a run. */
@@ -703,101 +568,86 @@ static void emit_event(struct controller *c, struct sched *s, enum plan_event_ty
 	if (!sp->name || !sp->namespace)
 		return;
 	int64_t now = loop_now_realtime_ms();
-	char ts[40];
-	rfc3339_format(now, false, ts, sizeof(ts));
 	if (count < 1)
 		count = 1;
 	struct agg_event *a = agg_find(s, reason);
-	struct buf path;
-	buf_init(&path, 4096);
-	cJSON *ev = cJSON_CreateObject();
-	struct op *o;
 	if (a && a->name[0] && a->type == type && now - a->last_ms < EVENT_AGGREGATE_MS) {
 		a->count += count;
 		a->last_ms = now;
-		cJSON_AddNumberToObject(ev, "count", (double)a->count);
-		cJSON_AddStringToObject(ev, "lastTimestamp", ts);
-		cJSON_AddStringToObject(ev, "message", message);
-		kube_path(&path, "", "v1", sp->namespace, "events", a->name, NULL);
-		o = op_new(c, OP_EVENT_PATCH, s->key);
-		snprintf(o->reason, sizeof(o->reason), "%s", reason);
-		char *body = cJSON_PrintUnformatted(ev);
-		op_send(o, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body));
-		free(body);
-	} else {
-		char name[128];
-		snprintf(name, sizeof(name), "%s.%" PRIx64, sp->name,
-			 (uint64_t)loop_now_realtime_ns());
-		if (a) {
-			snprintf(a->name, sizeof(a->name), "%s", name);
-			a->type = type;
-			a->count = count;
-			a->last_ms = now;
-		}
-		cJSON_AddStringToObject(ev, "apiVersion", "v1");
-		cJSON_AddStringToObject(ev, "kind", "Event");
-		cJSON *md = cJSON_AddObjectToObject(ev, "metadata");
-		cJSON_AddStringToObject(md, "name", name);
-		cJSON_AddStringToObject(md, "namespace", sp->namespace);
-		cJSON *io = cJSON_AddObjectToObject(ev, "involvedObject");
-		cJSON_AddStringToObject(io, "apiVersion", TAKT_API_VERSION);
-		cJSON_AddStringToObject(io, "kind", "BatchSchedule");
-		cJSON_AddStringToObject(io, "namespace", sp->namespace);
-		cJSON_AddStringToObject(io, "name", sp->name);
-		if (sp->uid)
-			cJSON_AddStringToObject(io, "uid", sp->uid);
-		cJSON_AddStringToObject(ev, "reason", reason);
-		cJSON_AddStringToObject(ev, "message", message);
-		cJSON_AddStringToObject(ev, "type",
-					type == PLAN_EVENT_WARNING ? "Warning" : "Normal");
-		cJSON_AddNumberToObject(ev, "count", (double)count);
-		cJSON_AddStringToObject(ev, "firstTimestamp", ts);
-		cJSON_AddStringToObject(ev, "lastTimestamp", ts);
-		cJSON *src = cJSON_AddObjectToObject(ev, "source");
-		cJSON_AddStringToObject(src, "component", TAKT_COMPONENT);
-		cJSON_AddStringToObject(ev, "reportingComponent", TAKT_COMPONENT);
-		cJSON_AddStringToObject(ev, "reportingInstance", c->instance);
-		kube_path(&path, "", "v1", sp->namespace, "events", NULL, NULL);
-		o = op_new(c, OP_EVENT_POST, s->key);
-		snprintf(o->reason, sizeof(o->reason), "%s", reason);
-		char *body = cJSON_PrintUnformatted(ev);
-		op_send(o, KUBE_POST, buf_str(&path), body, strlen(body));
-		free(body);
+		writes_event_update(c->writes, sp->namespace, a->name, reason, a->count, message,
+				    event_answered, s);
+		return;
 	}
-	LOG_INFO("event", "obj=%s reason=%s type=%s count=%" PRId64 " message=\"%s\"", s->key,
-		 reason, type == PLAN_EVENT_WARNING ? "Warning" : "Normal", count, message);
-	cJSON_Delete(ev);
-	buf_release(&path);
+	char name[128];
+	snprintf(name, sizeof(name), "%s.%" PRIx64, sp->name, (uint64_t)loop_now_realtime_ns());
+	if (a) {
+		snprintf(a->name, sizeof(a->name), "%s", name);
+		a->type = type;
+		a->count = count;
+		a->last_ms = now;
+	}
+	struct kube_event ev = {.api_version = TAKT_API_VERSION,
+				.kind = TAKT_KIND_SCHEDULE,
+				.ns = sp->namespace,
+				.name = sp->name,
+				.uid = sp->uid,
+				.event_name = name,
+				.warning = type == PLAN_EVENT_WARNING,
+				.reason = reason,
+				.message = message,
+				.count = count};
+	writes_event_post(c->writes, &ev, event_answered, s);
 }
 
-/* ---- reconcile --------------------------------------------------------------------- */
+/* ---- the pass ---------------------------------------------------------------------- */
+
+static const char *const PHASE_NAMES[] = {"IDLE", "KILLING", "POSTING"};
+
+/* The one place a pass changes phase. */
+static void pass_to(struct sched *s, enum pass_phase to)
+{
+	enum pass_phase from = s->pass.phase;
+	/* IDLE -> KILLING -> POSTING -> IDLE, or KILLING -> IDLE (no plan). */
+	BUG_ON(!((from == PASS_IDLE && to == PASS_KILLING) ||
+		 (from == PASS_KILLING && to != PASS_KILLING) ||
+		 (from == PASS_POSTING && to == PASS_IDLE)));
+	LOG_DEBUG("pass", "obj=%s from=%s to=%s", s->key, PHASE_NAMES[from], PHASE_NAMES[to]);
+	s->pass.phase = to;
+	if (to != PASS_IDLE)
+		return;
+	s->pass.posts = 0;
+}
 
 static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
 
-/* The end of a reconcile: arm the wake-up, build the next Job ahead, hand
- * the key back to the queue. */
-static void finish(struct controller *c, struct sched *s)
+/* Builds the next slot's Job now, so that firing is sending. */
+static void prepare_next(struct sched *s)
 {
-	struct plan *p = &s->plan;
-	if (!s->failed && s->spec_rc == 0) {
-		/* Build the next slot's Job now, so that firing is sending. */
-		if (p->next_slot != SPEC_TIME_UNSET &&
-		    (s->prep_slot != p->next_slot || s->prep_gen != s->spec_gen || !s->prep_body)) {
-			cJSON *job = NULL;
-			char err[256];
-			free(s->prep_body);
-			s->prep_body = NULL;
-			s->prep_slot = SPEC_TIME_UNSET;
-			if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE,
-					   &job, err, sizeof(err)) == 0) {
-				s->prep_body = cJSON_PrintUnformatted(job);
-				s->prep_slot = p->next_slot;
-				s->prep_gen = s->spec_gen;
-			}
-			cJSON_Delete(job);
-		}
+	struct plan *p = &s->pass.plan;
+	if (p->next_slot == SPEC_TIME_UNSET ||
+	    (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body))
+		return;
+	cJSON *job = NULL;
+	char err[256];
+	free(s->prep.body);
+	s->prep.body = NULL;
+	s->prep.slot = SPEC_TIME_UNSET;
+	if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
+			   sizeof(err)) == 0) {
+		s->prep.body = cJSON_PrintUnformatted(job);
+		s->prep.slot = p->next_slot;
+		s->prep.gen = s->sc.gen;
 	}
-	int64_t wake = p->wake;
+	cJSON_Delete(job);
+}
+
+/* The end of a pass: build the next Job ahead, arm the wake-up, hand the
+ * key back to the queue. */
+static void pass_end(struct controller *c, struct sched *s)
+{
+	if (!s->pass.failed && s->sc.rc == 0)
+		prepare_next(s);
+	int64_t wake = s->pass.plan.wake;
 	if (wake != s->wake_at || !s->wake_timer) {
 		loop_timer_cancel(c->loop, s->wake_timer);
 		s->wake_timer = 0;
@@ -805,10 +655,10 @@ static void finish(struct controller *c, struct sched *s)
 		if (wake != SPEC_TIME_UNSET)
 			s->wake_timer = loop_timer_at_realtime(c->loop, wake, wake_cb, s);
 	}
+	pass_to(s, PASS_IDLE);
 	char *key = xstrdup(s->key);
-	bool failed = s->failed;
-	bool exp_left = s->n_exp > 0;
-	s->busy = false;
+	bool failed = s->pass.failed;
+	bool exp_left = s->exp.n > 0;
 	wq_done(c->queue, key);
 	if (failed)
 		wq_add_rate_limited(c->queue, key);
@@ -841,201 +691,67 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 	free(k);
 }
 
-/* Sends the queued status write unless one is on its way (its answer sends
- * the next): merge patches must apply in the order they were decided. */
-static void send_status(struct controller *c, struct sched *s)
+/* ---- status ------------------------------------------------------------------------ */
+
+static void status_answered(void *ud, const char *tag, const struct kube_result *res, double ms)
+{
+	struct sched *s = ud;
+	struct controller *c = s->c;
+	(void)tag;
+	(void)ms;
+	if (answer_ok(res)) {
+		c->stats.status_writes++;
+		/* The last of a series: the watch shows ours at this version. */
+		if (!writes_status_busy(&s->mine.w) && s->mine.status) {
+			cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
+			s->mine.rv = rv_number(obj);
+			cJSON_Delete(obj);
+		}
+		return;
+	}
+	if (res->status != 404)
+		LOG_ERROR("status write failed", "obj=%s status=%d reason=%s message=\"%s\" %s",
+			  s->key, res->status, res->reason, res->message, res->transport_error);
+	/* Plan from the store again; it decides what to write. */
+	drop_mine(s);
+	if (res->status != 404)
+		wq_add_rate_limited(c->queue, s->key);
+}
+
+/* Records `st` (taken) as the status decided and queues its write: a merge
+ * patch that also sends null for every status field `st` leaves out (a
+ * merge patch keeps what it does not mention). The write does not hold the
+ * key, so the next slot never waits for it. */
+static void write_status(struct controller *c, struct sched *s, cJSON *st)
 {
 	char ns[256];
-	const char *name;
 	struct buf path;
-	if (s->status_inflight || !s->queued)
-		return;
-	split_key(s->key, ns, sizeof(ns), &name);
+	const char *slash = strchr(s->key, '/');
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - s->key) : 0, s->key);
+	cJSON *patch = cJSON_CreateObject();
+	cJSON *body = cJSON_AddObjectToObject(patch, "status");
+	for (int f = 0; f < TAKT_ST_COUNT; f++) {
+		const char *name = takt_status_field_name((enum takt_status_field)f);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, name);
+		cJSON_AddItemToObject(body, name, v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+	}
+	cJSON_Delete(s->mine.status);
+	free(s->mine.uid);
+	s->mine.status = st;
+	s->mine.seq++;
+	s->mine.uid = s->sc.uid ? xstrdup(s->sc.uid) : NULL;
+	s->mine.rv = 0;
 	buf_init(&path, 4096);
-	kube_path(&path, TAKT_GROUP, TAKT_VERSION, ns, TAKT_RES_SCHEDULES, name, "status");
-	struct op *o = op_new(c, OP_STATUS, s->key);
-	char *body = cJSON_PrintUnformatted(s->queued);
-	cJSON_Delete(s->queued);
-	s->queued = NULL;
-	s->status_inflight = true;
-	if (op_send(o, KUBE_PATCH_MERGE, buf_str(&path), body, strlen(body)) < 0) {
-		s->status_inflight = false;
+	kube_path(&path, TAKT_GROUP, TAKT_VERSION, ns, TAKT_RES_SCHEDULES,
+		  slash ? slash + 1 : s->key, "status");
+	char *text = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
+	if (writes_status_put(c->writes, &s->mine.w, buf_str(&path), text, status_answered, s) <
+	    0) {
 		drop_mine(s);
 		wq_add_rate_limited(c->queue, s->key);
 	}
-	free(body);
 	buf_release(&path);
-}
-
-/* Every status field we write: a merge patch keeps what it does not
- * mention, so the fields we no longer set are sent as null. */
-static const char *const STATUS_FIELDS[] = {
-    "observedGeneration",
-    "timeZone",
-    "conditions",
-    "active",
-    "activeCount",
-    "lastScheduleTime",
-    "lastSuccessfulTime",
-    "nextScheduleTime",
-    "lastSlotConsidered",
-    "pendingSlot",
-    "pendingTrigger",
-    "runsStarted",
-    "runsSucceeded",
-    "runsFailed",
-    "skippedOverlap",
-    "skippedCalendar",
-    "missed",
-    "killed",
-    "lastKill",
-    "lastRunNow",
-    "handledRequests",
-};
-
-/* The Jobs of this reconcile are answered: record its status (unless a
- * create failed: that run is not recorded, and the retry decides the slot
- * again) and hand the key back. The write does not hold the key, so the
- * next slot never waits for it. */
-static void creates_done(struct controller *c, struct sched *s)
-{
-	if (s->pending > 0)
-		return;
-	if (s->after_pending) {
-		/* The plan's other actions: they hold no slot, so they follow the
-		 * POSTs. The plan and the base status stay as they were while
-		 * the key is busy. */
-		s->after_pending = false;
-		for (size_t i = 0; i < s->plan.n_actions; i++) {
-			const struct plan_action *a = &s->plan.actions[i];
-			if (a->kind == PLAN_DELETE_JOB)
-				send_delete(c, s, a);
-			else if (a->kind == PLAN_EVENT)
-				emit_event(c, s, a->event_type, a->reason, a->message, a->count);
-		}
-		if (s->spec_rc && !s->was_invalid_same) {
-			LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->spec_err);
-			emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->spec_err, 1);
-		}
-		cJSON_Delete(s->next_status);
-		fill_uids(c, s, &s->plan.status);
-		s->next_status = changed_status(&s->base, s->has_raw, &s->plan.status);
-	}
-	if (!s->failed && s->next_status) {
-		cJSON *st = s->next_status;
-		s->next_status = NULL;
-		cJSON *patch = cJSON_CreateObject();
-		cJSON *body = cJSON_Duplicate(st, 1);
-		cJSON_AddItemToObject(patch, "status", body);
-		for (size_t i = 0; i < sizeof(STATUS_FIELDS) / sizeof(STATUS_FIELDS[0]); i++)
-			if (!cJSON_GetObjectItemCaseSensitive(st, STATUS_FIELDS[i]))
-				cJSON_AddNullToObject(body, STATUS_FIELDS[i]);
-		cJSON_Delete(s->mine);
-		free(s->mine_uid);
-		s->mine = st;
-		s->mine_seq++;
-		s->mine_uid = s->spec_uid ? xstrdup(s->spec_uid) : NULL;
-		s->mine_rv = 0;
-		cJSON_Delete(s->queued);
-		s->queued = patch;
-		send_status(c, s);
-	}
-	cJSON_Delete(s->next_status);
-	s->next_status = NULL;
-	finish(c, s);
-}
-
-static void op_done(struct kube_req *req, const struct kube_result *res, void *ud)
-{
-	struct op *o = ud;
-	struct controller *c = o->c;
-	struct sched *s = hmap_get(c->scheds, o->key);
-	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
-	double ms = (double)(loop_now_realtime_ns() - o->sent_ns) / 1e6;
-
-	switch (o->kind) {
-	case OP_CREATE:
-		if (--c->posts_inflight == 0 && !list_empty(&c->held))
-			release_held(c);
-		if (ok || res->status == 409) {
-			c->stats.jobs_created++;
-			if (ok && s)
-				expectation_set_uid(s, o->name, res->body);
-			LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f",
-				 o->key, o->name, ms);
-		} else {
-			LOG_ERROR("job create failed",
-				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
-				  o->name, res->status, res->reason, res->message,
-				  res->transport_error);
-			if (s) {
-				expectation_drop(s, o->name);
-				s->failed = true;
-			}
-		}
-		break;
-	case OP_DELETE:
-		if (ok || res->status == 404) {
-			c->stats.jobs_deleted++;
-			LOG_INFO("job deleted", "obj=%s job=%s", o->key, o->name);
-		} else {
-			LOG_ERROR("job delete failed",
-				  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", o->key,
-				  o->name, res->status, res->reason, res->message,
-				  res->transport_error);
-			if (s)
-				trim_forget(s, o->name);
-			wq_add_rate_limited(c->queue, o->key);
-		}
-		op_free(o);
-		return;
-	case OP_STATUS:
-		if (s)
-			s->status_inflight = false;
-		if (ok) {
-			c->stats.status_writes++;
-			if (s && s->queued) {
-				send_status(c, s);
-			} else if (s && s->mine) {
-				cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
-				s->mine_rv = rv_number(obj);
-				cJSON_Delete(obj);
-			}
-		} else {
-			if (res->status != 404)
-				LOG_ERROR("status write failed",
-					  "obj=%s status=%d reason=%s message=\"%s\" %s", o->key,
-					  res->status, res->reason, res->message,
-					  res->transport_error);
-			/* Plan from the store again; it decides what to write. */
-			if (s)
-				drop_mine(s);
-			if (res->status != 404)
-				wq_add_rate_limited(c->queue, o->key);
-		}
-		op_free(o);
-		return;
-	case OP_EVENT_POST:
-	case OP_EVENT_PATCH:
-		if (ok) {
-			c->stats.events_posted++;
-		} else {
-			LOG_WARN("event not recorded",
-				 "obj=%s reason=%s status=%d message=\"%s\" %s", o->key, o->reason,
-				 res->status, res->message, res->transport_error);
-			/* The aggregated Event is gone: the next one starts anew. */
-			struct agg_event *a = s ? agg_find(s, o->reason) : NULL;
-			if (a)
-				a->name[0] = 0;
-		}
-		op_free(o);
-		return;
-	}
-	op_free(o);
-	if (s && s->busy) {
-		s->pending--;
-		creates_done(c, s);
-	}
 }
 
 /* The status decided, or NULL when it equals the one planned from: the
@@ -1055,32 +771,59 @@ static cJSON *changed_status(const struct spec_status *old, bool has_raw,
 	return b;
 }
 
+/* ---- the plan's actions -------------------------------------------------------------- */
+
+static void after_posts(struct controller *c, struct sched *s);
+
+static void create_answered(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct sched *s = ud;
+	struct controller *c = s->c;
+	bool ok = answer_ok(res);
+	if (ok || res->status == 409) {
+		c->stats.jobs_created++;
+		if (ok)
+			expectation_set_uid(s, name, res->body);
+		LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f", s->key,
+			 name, ms);
+	} else {
+		LOG_ERROR("job create failed",
+			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
+			  res->status, res->reason, res->message, res->transport_error);
+		expectation_drop(s, name);
+		s->pass.failed = true;
+	}
+	if (--s->pass.posts == 0)
+		after_posts(c, s);
+}
+
 static void send_create(struct controller *c, struct sched *s, const struct plan_action *a)
 {
 	char *body = NULL;
 	char err[256];
-	if (a->trigger == SPEC_TRIGGER_SCHEDULE && s->prep_body && s->prep_slot == a->slot &&
-	    s->prep_gen == s->spec_gen) {
-		body = s->prep_body;
-		s->prep_body = NULL;
-		s->prep_slot = SPEC_TIME_UNSET;
+	if (a->trigger == SPEC_TRIGGER_SCHEDULE && s->prep.body && s->prep.slot == a->slot &&
+	    s->prep.gen == s->sc.gen) {
+		body = s->prep.body;
+		s->prep.body = NULL;
+		s->prep.slot = SPEC_TIME_UNSET;
 	} else {
 		cJSON *job = NULL;
-		if (spec_build_job(&s->spec, s->plan.zone, a->slot, a->trigger, &job, err,
-				   sizeof(err))) {
+		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
+				   a->trigger == SPEC_TRIGGER_RUN_NOW ? control_run_now_id(&s->spec)
+								      : NULL,
+				   &job, err, sizeof(err))) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
-			s->failed = true;
+			s->pass.failed = true;
 			return;
 		}
-		control_tag_job(job, &s->spec, a->trigger);
 		body = cJSON_PrintUnformatted(job);
 		cJSON_Delete(job);
 	}
 	/* Counted active from now: a second reconcile before the watch shows
 	 * the Job must not start another run. */
-	XGROW(s->exp, s->cap_exp, s->n_exp + 1);
-	struct expectation *e = &s->exp[s->n_exp++];
+	XGROW(s->exp.v, s->exp.cap, s->exp.n + 1);
+	struct expectation *e = &s->exp.v[s->exp.n++];
 	snprintf(e->name, sizeof(e->name), "%s", a->job_name);
 	e->slot = a->slot;
 	e->trigger = a->trigger;
@@ -1089,14 +832,18 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	struct buf path;
 	buf_init(&path, 4096);
 	kube_path(&path, "batch", "v1", s->spec.namespace, "jobs", NULL, NULL);
-	struct op *o = op_new(c, OP_CREATE, s->key);
-	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
-	s->pending++;
-	if (op_send(o, KUBE_POST, buf_str(&path), body, strlen(body)) < 0) {
-		s->pending--;
-		s->failed = true;
+	struct write w = {.kind = WRITE_JOB_POST,
+			  .method = KUBE_POST,
+			  .path = buf_str(&path),
+			  .body = body,
+			  .tag = a->job_name,
+			  .done = create_answered,
+			  .ud = s};
+	if (writes_send(c->writes, &w) < 0) {
+		s->pass.failed = true;
 		expectation_drop(s, a->job_name);
 	} else {
+		s->pass.posts++;
 		LOG_DEBUG("job sent", "obj=%s job=%s late_ms=%" PRId64, s->key, a->job_name,
 			  loop_now_realtime_ms() - a->slot);
 	}
@@ -1104,14 +851,31 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	buf_release(&path);
 }
 
+static void delete_answered(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct sched *s = ud;
+	struct controller *c = s->c;
+	(void)ms;
+	if (answer_ok(res) || res->status == 404) {
+		c->stats.jobs_deleted++;
+		LOG_INFO("job deleted", "obj=%s job=%s", s->key, name);
+		return;
+	}
+	LOG_ERROR("job delete failed", "obj=%s job=%s status=%d reason=%s message=\"%s\" %s",
+		  s->key, name, res->status, res->reason, res->message, res->transport_error);
+	trim_forget(s, name);
+	wq_add_rate_limited(c->queue, s->key);
+}
+
+/* Not waited for: a failed delete only asks for another look. */
 static void send_delete(struct controller *c, struct sched *s, const struct plan_action *a)
 {
 	bool trim = a->propagation == PLAN_PROPAGATION_BACKGROUND;
 	if (trim) {
 		if (trim_recent(s, a->job_name))
 			return;
-		XGROW(s->trims, s->cap_trims, s->n_trims + 1);
-		struct trim_sent *t = &s->trims[s->n_trims++];
+		XGROW(s->trims.v, s->trims.cap, s->trims.n + 1);
+		struct trim_sent *t = &s->trims.v[s->trims.n++];
 		snprintf(t->name, sizeof(t->name), "%s", a->job_name);
 		t->at_mono = loop_now_monotonic_ms();
 	}
@@ -1124,10 +888,14 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 		a->propagation == PLAN_PROPAGATION_FOREGROUND ? "Foreground" : "Background",
 	};
 	kube_delete_body(&body, &d);
-	/* Not waited for: a failed delete only asks for another look. */
-	struct op *o = op_new(c, OP_DELETE, s->key);
-	snprintf(o->name, sizeof(o->name), "%s", a->job_name);
-	if (op_send(o, KUBE_DELETE, buf_str(&path), buf_str(&body), body.len) < 0) {
+	struct write w = {.kind = WRITE_ROUTINE,
+			  .method = KUBE_DELETE,
+			  .path = buf_str(&path),
+			  .body = buf_str(&body),
+			  .tag = a->job_name,
+			  .done = delete_answered,
+			  .ud = s};
+	if (writes_send(c->writes, &w) < 0) {
 		if (trim)
 			trim_forget(s, a->job_name);
 		wq_add_rate_limited(c->queue, s->key);
@@ -1136,26 +904,53 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 	buf_release(&body);
 }
 
+/* The POSTs are answered: the plan's other actions, which hold no slot,
+ * and its status (unless a create failed: that run is not recorded, and
+ * the retry decides the slot again). The plan and the base status stay as
+ * they were while the key is busy. */
+static void after_posts(struct controller *c, struct sched *s)
+{
+	struct plan *p = &s->pass.plan;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const struct plan_action *a = &p->actions[i];
+		if (a->kind == PLAN_DELETE_JOB)
+			send_delete(c, s, a);
+		else if (a->kind == PLAN_EVENT)
+			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
+	}
+	if (s->sc.rc && !s->pass.was_invalid_same) {
+		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->sc.err);
+		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->sc.err, 1);
+	}
+	if (!s->pass.failed) {
+		fill_uids(c, s, &p->status);
+		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
+		if (st)
+			write_status(c, s, st);
+	}
+	pass_end(c, s);
+}
+
 /* The second half of a reconcile: plan from the stores and act. */
 static void plan_and_act(struct controller *c, struct sched *s)
 {
 	const cJSON *obj = store_get(c->schedules, s->key);
 	if (!obj) {
-		finish(c, s); /* deleted meanwhile: the next pass forgets it */
+		pass_end(c, s); /* deleted meanwhile: the next pass forgets it */
 		return;
 	}
 	struct gathered g;
 	gather(c, s, s->spec.uid, &g);
 	struct plan_input in = {
 	    .spec = &s->spec,
-	    .spec_error = s->spec_rc ? s->spec_err : NULL,
-	    .status = &s->in_status,
-	    .runs = s->runs,
-	    .n_runs = s->n_runs,
+	    .spec_error = s->sc.rc ? s->sc.err : NULL,
+	    .status = &s->pass.in_status,
+	    .runs = s->runs.v,
+	    .n_runs = s->runs.n,
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
-	    .orphan_pods = s->orphans,
-	    .run_now = s->run_now,
+	    .orphan_pods = s->runs.orphans,
+	    .run_now = s->pass.run_now,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1166,42 +961,43 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		in.calendar_zone = cv.zone;
 		in.calendar_error = cv.error;
 	}
-	int rc = plan_compute(&in, &s->plan);
+	int rc = plan_compute(&in, &s->pass.plan);
 	gathered_release(&g);
 	if (rc < 0) {
 		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
-		s->failed = true;
-		finish(c, s);
+		s->pass.failed = true;
+		pass_end(c, s);
 		return;
 	}
-	if (s->run_now)
-		control_after_plan(c->control, obj, &s->spec, &s->plan, in.now);
-	else if (s->has_raw && plan_may_wait(&s->plan, &s->base, in.now)) {
+	if (s->pass.run_now) {
+		control_after_plan(c->control, obj, &s->spec, &s->pass.plan, in.now);
+	} else if (s->pass.has_raw && plan_may_wait(&s->pass.plan, &s->base.st, in.now)) {
 		/* A run started or ended just before a slot: the slot's
 		 * reconcile writes it (see plan_may_wait). */
 		c->stats.waited++;
-		finish(c, s);
+		pass_end(c, s);
 		return;
 	}
 	/* The Job POSTs first: they are what must leave on time. The rest of
 	 * the plan (DELETEs, Events, the status diff) waits for their answers
-	 * (creates_done), so that when many schedules share a slot every POST
+	 * (after_posts), so that when many schedules share a slot every POST
 	 * leaves before any of that bookkeeping. */
-	for (size_t i = 0; i < s->plan.n_actions; i++)
-		if (s->plan.actions[i].kind == PLAN_CREATE_JOB)
-			send_create(c, s, &s->plan.actions[i]);
-	s->after_pending = true;
-	creates_done(c, s);
+	pass_to(s, PASS_POSTING);
+	for (size_t i = 0; i < s->pass.plan.n_actions; i++)
+		if (s->pass.plan.actions[i].kind == PLAN_CREATE_JOB)
+			send_create(c, s, &s->pass.plan.actions[i]);
+	if (s->pass.posts == 0)
+		after_posts(c, s);
 }
 
 /* The kill requests' deletes are answered. */
-static void control_done(void *ud, int err)
+static void kills_answered(void *ud, int err)
 {
 	struct sched *s = ud;
 	if (err < 0) {
 		/* Not recorded: the request is handled again on the retry. */
-		s->failed = true;
-		finish(s->c, s);
+		s->pass.failed = true;
+		pass_end(s->c, s);
 		return;
 	}
 	plan_and_act(s->c, s);
@@ -1215,54 +1011,49 @@ static void reconcile(struct controller *c, const char *key)
 	if (!obj) {
 		/* Deleted: its Jobs go with it (ownerReferences); forget it. */
 		LOG_INFO("schedule gone", "obj=%s", key);
-		loop_timer_cancel(c->loop, s->wake_timer);
 		wq_done(c->queue, key);
 		wq_forget(c->queue, key);
 		sched_free(hmap_del(c->scheds, key));
 		return;
 	}
 	sched_parse(s, obj);
-	s->busy = true;
-	s->pending = 0;
-	s->failed = false;
+	s->pass.failed = false;
 
 	/* spec_status_parse reads obj.status: lend it the base status. Not
 	 * again when it is the same one (ours, or the same stored version). */
 	const cJSON *raw = base_status(s, obj);
 	uint64_t rv = rv_number(obj);
-	if (!s->base_valid || raw != s->base_raw || rv != s->base_rv ||
-	    s->mine_seq != s->base_mine_seq) {
+	struct base_cache *b = &s->base;
+	if (!b->valid || raw != b->raw || rv != b->rv || s->mine.seq != b->mine_seq) {
 		cJSON *holder = cJSON_CreateObject();
 		if (raw)
 			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
-		spec_status_release(&s->base);
-		spec_status_parse(holder, &s->base);
+		spec_status_release(&b->st);
+		spec_status_parse(holder, &b->st);
 		cJSON_Delete(holder);
-		s->base_raw = raw;
-		s->base_rv = rv;
-		s->base_mine_seq = s->mine_seq;
-		s->base_valid = true;
+		b->raw = raw;
+		b->rv = rv;
+		b->mine_seq = s->mine.seq;
+		b->valid = true;
 	}
-	s->has_raw = raw != NULL;
-	const struct spec_condition *ready = spec_status_condition(&s->base, TAKT_COND_READY);
-	s->was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
-			      ready->message && !strcmp(ready->message, s->spec_err);
-	spec_status_copy(&s->in_status, &s->base);
+	s->pass.has_raw = raw != NULL;
+	const struct spec_condition *ready = spec_status_condition(&b->st, TAKT_COND_READY);
+	s->pass.was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
+				   ready->message && !strcmp(ready->message, s->sc.err);
+	spec_status_copy(&s->pass.in_status, &b->st);
 
 	/* Kill and run-now requests first: a kill frees the slot it ends. */
-	bool run_now = false;
-	int n = control_before_plan(c->control, obj, &s->spec, &s->in_status,
-				    loop_now_realtime_ms(), control_done, s, &run_now);
-	s->run_now = run_now;
+	pass_to(s, PASS_KILLING);
+	int n = control_before_plan(c->control, obj, &s->spec, &s->pass.in_status,
+				    loop_now_realtime_ms(), kills_answered, s, &s->pass.run_now);
 	if (n < 0) {
-		s->failed = true;
-		finish(c, s);
+		s->pass.failed = true;
+		pass_end(c, s);
 		return;
 	}
 	if (n == 0)
 		plan_and_act(c, s);
 }
-
 static void on_drain_timer(struct loop *l, loop_timer_id id, void *ud)
 {
 	struct controller *c = ud;
@@ -1321,8 +1112,8 @@ static void enqueue_all(struct controller *c)
 	void *v;
 	while (hmap_next(c->scheds, &pos, &key, &v)) {
 		/* After a gap or a clock jump nothing cached is trusted. */
-		((struct sched *)v)->runs_valid = false;
-		((struct sched *)v)->base_valid = false;
+		((struct sched *)v)->runs.valid = false;
+		((struct sched *)v)->base.valid = false;
 		if (!store_get(c->schedules, key))
 			wq_add(c->queue, key);
 	}
@@ -1353,7 +1144,7 @@ static void child_changed(struct controller *c, const cJSON *obj)
 	buf_addf(&k, "%s/%s", ns, sched);
 	struct sched *s = hmap_get(c->scheds, buf_str(&k));
 	if (s)
-		s->runs_valid = false;
+		s->runs.valid = false;
 	wq_add(c->queue, buf_str(&k));
 	buf_release(&k);
 }
@@ -1382,7 +1173,8 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 		buf_init(&k, 1024);
 		buf_addf(&k, "%s/%s",
 			 kobj_meta(obj, "namespace") ? kobj_meta(obj, "namespace") : "",
-			 kobj_label(obj, TAKT_LABEL_SCHEDULE) ? kobj_label(obj, TAKT_LABEL_SCHEDULE) : "");
+			 kobj_label(obj, TAKT_LABEL_SCHEDULE) ? kobj_label(obj, TAKT_LABEL_SCHEDULE)
+							      : "");
 		struct sched *s = hmap_get(c->scheds, buf_str(&k));
 		if (s && kobj_meta(obj, "name"))
 			expectation_drop(s, kobj_meta(obj, "name"));
@@ -1462,22 +1254,19 @@ static void clock_jumped(struct loop *l, int64_t delta_ms, void *ud)
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
-int controller_new(struct loop *l, struct kube_http *h, const struct controller_opts *o,
+int controller_new(struct loop *l, const struct kube_transport *tr, const struct controller_opts *o,
 		   struct controller **out)
 {
 	struct controller *c = xcalloc(1, sizeof(*c));
 	char host[256] = TAKT_COMPONENT;
-	list_init(&c->ops);
-	list_init(&c->held);
 	c->loop = l;
-	c->http = h;
 	c->ns = o && o->namespace && *o->namespace ? xstrdup(o->namespace) : NULL;
 	if (o && o->instance)
 		snprintf(host, sizeof(host), "%s", o->instance);
 	else if (gethostname(host, sizeof(host) - 1) < 0)
 		snprintf(host, sizeof(host), "%s", TAKT_COMPONENT);
 	host[sizeof(host) - 1] = 0;
-	c->instance = xstrdup(host);
+	c->writes = writes_new(l, tr, host);
 	c->scheds = hmap_new();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
@@ -1490,28 +1279,27 @@ int controller_new(struct loop *l, struct kube_http *h, const struct controller_
 	store_on_change(c->jobs, job_changed, c);
 	store_on_change(c->pods, pod_changed, c);
 
-	struct kube_transport tr = kube_transport_http(h);
-	struct reflector_opts io = {
-	    .group = TAKT_GROUP, .version = TAKT_VERSION, .resource = TAKT_RES_SCHEDULES, .ns = c->ns};
-	c->refl_schedules = reflector_new(l, &tr, c->schedules, &io, reflector_listed, c);
+	struct reflector_opts io = {.group = TAKT_GROUP,
+				    .version = TAKT_VERSION,
+				    .resource = TAKT_RES_SCHEDULES,
+				    .ns = c->ns};
+	c->refl_schedules = reflector_new(l, tr, c->schedules, &io, reflector_listed, c);
 	io = (struct reflector_opts){.group = "batch",
 				     .version = "v1",
 				     .resource = "jobs",
 				     .ns = c->ns,
 				     .label_selector = TAKT_LABEL_SCHEDULE,
 				     .transform = project_job};
-	c->refl_jobs = reflector_new(l, &tr, c->jobs, &io, reflector_listed, c);
+	c->refl_jobs = reflector_new(l, tr, c->jobs, &io, reflector_listed, c);
 	io.group = "";
 	io.resource = "pods";
 	io.transform = project_pod;
-	c->refl_pods = reflector_new(l, &tr, c->pods, &io, reflector_listed, c);
+	c->refl_pods = reflector_new(l, tr, c->pods, &io, reflector_listed, c);
 
-	c->calendars = calendars_new(l, h, calendar_changed, c);
-	struct control_opts cop = {.namespace = c->ns,
-				   .instance = c->instance,
-				   .idx_schedule = IDX_SCHEDULE,
-				   .idx_job = IDX_JOB};
-	int rc = control_new(l, h, c->schedules, c->jobs, c->pods, &cop, &c->control);
+	c->calendars = calendars_new(l, tr, c->writes, calendar_changed, c);
+	struct control_opts cop = {
+	    .namespace = c->ns, .idx_schedule = IDX_SCHEDULE, .idx_job = IDX_JOB};
+	int rc = control_new(l, tr, c->writes, c->schedules, c->jobs, c->pods, &cop, &c->control);
 	if (rc < 0) {
 		controller_free(c);
 		return rc;
@@ -1531,40 +1319,31 @@ void controller_start(struct controller *c)
 	control_start(c->control);
 }
 
-static void sched_free_timer(void *p)
-{
-	struct sched *s = p;
-	loop_timer_cancel(s->c->loop, s->wake_timer);
-	sched_free(s);
-}
-
 void controller_free(struct controller *c)
 {
 	if (!c)
 		return;
-	while (!list_empty(&c->ops)) {
-		struct op *o = LIST_ENTRY(c->ops.next, struct op, link);
-		kube_req_cancel(o->req);
-		op_free(o);
-	}
 	loop_timer_cancel(c->loop, c->drain_timer);
-	loop_timer_cancel(c->loop, c->held_timer);
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
 	calendars_free(c->calendars);
 	control_free(c->control);
-	hmap_free(c->scheds, sched_free_timer);
+	hmap_free(c->scheds, sched_free);
+	/* Last: the owners above have forgotten their writes. */
+	writes_free(c->writes);
 	wq_free(c->queue);
 	store_free(c->schedules);
 	store_free(c->jobs);
 	store_free(c->pods);
 	free(c->ns);
-	free(c->instance);
 	free(c);
 }
 
 void controller_get_stats(const struct controller *c, struct controller_stats *st)
 {
+	struct writes_stats ws;
+	writes_get_stats(c->writes, &ws);
 	*st = c->stats;
+	st->events_posted = ws.events_posted;
 }

@@ -17,8 +17,12 @@
  * as active (Forbid holds in the gap between our POST and its watch event)
  * until the watch shows the Job, the POST fails, or 30 s pass.
  *
- * Ownership: controller_new borrows the loop and the HTTP client, which must
- * outlive the controller. controller_free cancels every request, timer and
+ * Every request goes through `tr` (kube_transport_http in the program, a
+ * fake in unit tests): the reflectors' lists and watches, and the writes,
+ * which all leave through one write path (writes.h).
+ *
+ * Ownership: controller_new borrows the loop and copies the transport,
+ * whose context must outlive the controller. controller_free cancels every request, timer and
  * watch it started without running their callbacks, and frees everything.
  * Loop thread only.
  */
@@ -28,7 +32,7 @@
 #include <stdint.h>
 
 struct loop;
-struct kube_http;
+struct kube_transport;
 struct controller;
 
 struct controller_opts {
@@ -38,7 +42,7 @@ struct controller_opts {
 
 /* Returns 0 (and *out), or a negative errno. Nothing starts before
  * controller_start. */
-int controller_new(struct loop *l, struct kube_http *h, const struct controller_opts *o,
+int controller_new(struct loop *l, const struct kube_transport *tr, const struct controller_opts *o,
 		   struct controller **out);
 /* Starts the reflectors; reconciling begins once they have all listed. */
 void controller_start(struct controller *c);

@@ -22,10 +22,10 @@
 /* Labels and annotations takt owns start with this. */
 #define TAKT_PREFIX TAKT_GROUP "/"
 
-#define TAKT_KIND_SCHEDULE  "BatchSchedule"
-#define TAKT_RES_SCHEDULES  "batchschedules"
-#define TAKT_RES_CALENDARS  "businesscalendars"
-#define TAKT_COMPONENT	    "takt-controller"
+#define TAKT_KIND_SCHEDULE "BatchSchedule"
+#define TAKT_RES_SCHEDULES "batchschedules"
+#define TAKT_RES_CALENDARS "businesscalendars"
+#define TAKT_COMPONENT	   "takt-controller"
 
 /* On a run's Job and pods: the schedule's name. */
 #define TAKT_LABEL_SCHEDULE TAKT_PREFIX "schedule"

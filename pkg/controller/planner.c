@@ -495,8 +495,8 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 static void set_ready(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
 		      const char *msg)
 {
-	spec_status_set_condition(&p->status, TAKT_COND_READY, ok, reason, msg, in->spec->generation,
-				  in->now);
+	spec_status_set_condition(&p->status, TAKT_COND_READY, ok, reason, msg,
+				  in->spec->generation, in->now);
 }
 
 static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, const char *reason,
@@ -509,7 +509,8 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 	/* Failing closed is what a user must see at once (docs/api.md), not
 	 * only when the skipped slots are counted later: one Warning Event
 	 * when CalendarReady turns False or changes its reason. */
-	const struct spec_condition *old = spec_status_condition(in->status, TAKT_COND_CALENDAR_READY);
+	const struct spec_condition *old =
+	    spec_status_condition(in->status, TAKT_COND_CALENDAR_READY);
 	if (old && old->status && !strcmp(old->status, "False") && old->reason &&
 	    !strcmp(old->reason, reason))
 		return;

@@ -368,7 +368,8 @@ static void inject_env(cJSON *containers, const struct env_kv *env, size_t n)
 }
 
 int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
-		   enum spec_trigger trigger, cJSON **out, char *err, size_t errlen)
+		   enum spec_trigger trigger, const char *request_id, cJSON **out, char *err,
+		   size_t errlen)
 {
 	char name[SPEC_JOB_NAME_MAX + 1], when_ms[40], when[40], date[16];
 
@@ -405,6 +406,8 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	set_string(labels, TAKT_LABEL_SCHEDULE, s->name);
 	set_string(anns, TAKT_ANN_SCHEDULED, when_ms);
 	set_string(anns, TAKT_ANN_TRIGGER, spec_trigger_name(trigger));
+	if (request_id)
+		set_string(anns, TAKT_ANN_REQUEST, request_id);
 
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
 	cJSON *ref = cJSON_CreateObject();

@@ -118,11 +118,15 @@ int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t 
  * takt.io/scheduled-time (RFC 3339 ms) and takt.io/trigger, and in every
  * container and initContainer the env TAKT_SCHEDULE, TAKT_SCHEDULED_TIME,
  * TAKT_BUSINESS_DATE (the slot's local date in `zone`; NULL means UTC) and
- * TAKT_RUN_ID, replacing entries of the same name. Pure: may be called
- * before the slot's instant so that firing is only sending.
- * Returns 0 and *out, or a negative code with err. */
+ * TAKT_RUN_ID, replacing entries of the same name. request_id, when not
+ * NULL, is the takt.io/run-now request the run answers: it goes into
+ * takt.io/request-id, so a restart between the create and the status
+ * write finds the run. Pure: may be called before the slot's instant so
+ * that firing is only sending. Returns 0 and *out, or a negative code with
+ * err. */
 int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
-		   enum spec_trigger trigger, cJSON **out, char *err, size_t errlen);
+		   enum spec_trigger trigger, const char *request_id, cJSON **out, char *err,
+		   size_t errlen);
 
 /* ---- Status ---------------------------------------------------------- */
 

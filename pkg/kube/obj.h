@@ -8,6 +8,8 @@
 #ifndef TAKT_KUBE_OBJ_H
 #define TAKT_KUBE_OBJ_H
 
+#include <stdbool.h>
+
 #include <cjson/cJSON.h>
 
 /* obj[key] when obj is an object. */
@@ -19,5 +21,16 @@ const char *kobj_meta(const cJSON *obj, const char *key);
 /* obj.metadata.labels[key] / obj.metadata.annotations[key]. */
 const char *kobj_label(const cJSON *obj, const char *key);
 const char *kobj_annotation(const cJSON *obj, const char *key);
+
+/* ---- What the Job and Pod APIs mean (the controller and the kill path
+ * read them alike) ---- */
+
+/* A pod counts until it is gone: not ended (Succeeded/Failed), or being
+ * deleted. */
+bool kobj_pod_present(const cJSON *pod);
+/* A Job with a Complete or Failed condition that is True. */
+bool kobj_job_finished(const cJSON *job);
+/* The controller ownerReference of obj of that kind, its uid; or NULL. */
+const char *kobj_controller_uid(const cJSON *obj, const char *kind);
 
 #endif

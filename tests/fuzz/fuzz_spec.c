@@ -34,7 +34,7 @@ static void check_job(const struct spec *s, int64_t slot)
 {
 	cJSON *job = NULL;
 	char err[256], name[SPEC_JOB_NAME_MAX + 1];
-	if (spec_build_job(s, spec_zone(s, NULL), slot, SPEC_TRIGGER_SCHEDULE, &job, err,
+	if (spec_build_job(s, spec_zone(s, NULL), slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
 			   sizeof(err))) {
 		if (job)
 			abort();

@@ -363,7 +363,14 @@ static void test_record_kill(void **state)
 	st.counters.killed = 4;
 	const char *jobs[] = {"quotes-100", "quotes-101"};
 	/* 1700000000123 ms = 2023-11-14T22:13:20.123Z */
-	control_record_kill(&st, "k1", 1700000000123LL, jobs, 2, 1, 3, NULL, 0);
+	control_record_kill(&st,
+			    &(struct control_kill_record){.id = "k1",
+							  .now_ms = 1700000000123LL,
+							  .jobs = jobs,
+							  .n_jobs = 2,
+							  .jobs_new = 1,
+							  .pods_deleted = 3},
+			    NULL, 0);
 	assert_int_equal(st.counters.killed, 5);
 	char *s = cJSON_PrintUnformatted(st.last_kill);
 	assert_string_equal(s, "{\"requestId\":\"k1\",\"time\":\"2023-11-14T22:13:20.123Z\","
@@ -372,7 +379,8 @@ static void test_record_kill(void **state)
 	assert_true(control_handled(&st, CONTROL_KILL, "k1"));
 
 	/* Nothing active: still recorded (the request was handled). */
-	control_record_kill(&st, "k2", 1700000001000LL, NULL, 0, 0, 0, NULL, 0);
+	control_record_kill(
+	    &st, &(struct control_kill_record){.id = "k2", .now_ms = 1700000001000LL}, NULL, 0);
 	assert_int_equal(st.counters.killed, 5);
 	s = cJSON_PrintUnformatted(st.last_kill);
 	assert_string_equal(s, "{\"requestId\":\"k2\",\"time\":\"2023-11-14T22:13:21.000Z\","
@@ -417,41 +425,19 @@ static void test_record_run_now(void **state)
 	spec_status_release(&st);
 }
 
-static void test_tag_job(void **state)
+static void test_run_now_id(void **state)
 {
 	(void)state;
 	struct spec sp;
 	spec_init(&sp);
-	cJSON *job = parse_json("{\"metadata\":{\"name\":\"q-1\",\"annotations\":"
-				"{\"takt.io/trigger\":\"run-now\"}}}");
-	/* No request on the schedule, or another trigger: untouched. */
-	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
+	/* No request on the schedule: nothing to tag a Job with. */
+	assert_null(control_run_now_id(&sp));
 	sp.ann_run_now = strdup("r-7");
-	control_tag_job(job, &sp, SPEC_TRIGGER_SCHEDULE);
-	cJSON *anns = cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations");
-	assert_null(cJSON_GetObjectItem(anns, "takt.io/request-id"));
-	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/request-id")),
-			    "r-7");
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/trigger")),
-			    "run-now");
-	/* Tagging twice keeps one value. */
-	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
-	assert_int_equal(cJSON_GetArraySize(anns), 2);
-	cJSON_Delete(job);
-	/* Without annotations yet; an invalid id is not written. */
-	job = parse_json("{\"metadata\":{\"name\":\"q-2\"}}");
-	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
-	anns = cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations");
-	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(anns, "takt.io/request-id")),
-			    "r-7");
-	cJSON_Delete(job);
+	assert_string_equal(control_run_now_id(&sp), "r-7");
+	/* A malformed id is never written onto a Job. */
 	free(sp.ann_run_now);
 	sp.ann_run_now = strdup("not valid");
-	job = parse_json("{\"metadata\":{\"name\":\"q-3\"}}");
-	control_tag_job(job, &sp, SPEC_TRIGGER_RUN_NOW);
-	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(job, "metadata"), "annotations"));
-	cJSON_Delete(job);
+	assert_null(control_run_now_id(&sp));
 	spec_release(&sp);
 }
 
@@ -470,7 +456,7 @@ int main(void)
 	    cmocka_unit_test(test_job_killed),
 	    cmocka_unit_test(test_record_kill),
 	    cmocka_unit_test(test_record_run_now),
-	    cmocka_unit_test(test_tag_job),
+	    cmocka_unit_test(test_run_now_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,8 +297,8 @@ static void test_build_job(void **state)
 	int64_t slot;
 	assert_int_equal(rfc3339_parse("2026-03-08T15:30:00Z", &slot), 0);
 	assert_int_equal(spec_parse(o, &s, err, sizeof(err)), 0);
-	assert_int_equal(spec_build_job(&s, spec_zone(&s, NULL), slot, SPEC_TRIGGER_SCHEDULE, &job,
-					err, sizeof(err)),
+	assert_int_equal(spec_build_job(&s, spec_zone(&s, NULL), slot, SPEC_TRIGGER_SCHEDULE, NULL,
+					&job, err, sizeof(err)),
 			 0);
 	assert_string_equal(str_at(job, "apiVersion", NULL, NULL), "batch/v1");
 	assert_string_equal(str_at(job, "kind", NULL, NULL), "Job");
@@ -356,12 +356,16 @@ static void test_build_job(void **state)
 	assert_null(path(s.job_template, "spec", "template", "metadata"));
 	cJSON_Delete(job);
 
-	/* run-now: trigger annotation; UTC without a zone. */
+	/* run-now: trigger annotation and the request it answers; UTC
+	 * without a zone. */
 	assert_int_equal(
-	    spec_build_job(&s, NULL, slot, SPEC_TRIGGER_RUN_NOW, &job, err, sizeof(err)), 0);
+	    spec_build_job(&s, NULL, slot, SPEC_TRIGGER_RUN_NOW, "r-7", &job, err, sizeof(err)), 0);
 	assert_string_equal(
 	    str_at(path(job, "metadata", NULL, NULL), "annotations", "takt.io/trigger", NULL),
 	    "run-now");
+	assert_string_equal(
+	    str_at(path(job, "metadata", NULL, NULL), "annotations", "takt.io/request-id", NULL),
+	    "r-7");
 	const cJSON *c0 = cJSON_GetArrayItem(
 	    cJSON_GetObjectItemCaseSensitive(path(job, "spec", "template", "spec"), "containers"),
 	    0);
@@ -380,7 +384,7 @@ static void test_build_job_minimal_template(void **state)
 	cJSON *job;
 	assert_int_equal(spec_parse(o, &s, err, sizeof(err)), 0);
 	assert_int_equal(
-	    spec_build_job(&s, NULL, 3600000, SPEC_TRIGGER_RETRY, &job, err, sizeof(err)), 0);
+	    spec_build_job(&s, NULL, 3600000, SPEC_TRIGGER_RETRY, NULL, &job, err, sizeof(err)), 0);
 	assert_string_equal(str_at(job, "metadata", "name", NULL), "m-3600");
 	assert_string_equal(
 	    str_at(path(job, "spec", "template", "metadata"), "labels", "takt.io/schedule", NULL),
@@ -408,9 +412,11 @@ static void test_build_job_odd_template_and_determinism(void **state)
 	cJSON *a, *b;
 	assert_int_equal(spec_parse(o, &s, err, sizeof(err)), 0);
 	assert_int_equal(
-	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, &a, err, sizeof(err)), 0);
+	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, NULL, &a, err, sizeof(err)),
+	    0);
 	assert_int_equal(
-	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, &b, err, sizeof(err)), 0);
+	    spec_build_job(&s, NULL, 7200000, SPEC_TRIGGER_SCHEDULE, NULL, &b, err, sizeof(err)),
+	    0);
 	char *ta = cJSON_PrintUnformatted(a), *tb = cJSON_PrintUnformatted(b);
 	assert_string_equal(ta, tb);
 	/* Our label wins over the template's. */

@@ -1,0 +1,394 @@
+/* The controller's write path; see writes.h. */
+#include "controller/writes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/list.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "controller/names.h"
+#include "kube/event.h"
+#include "loop/loop.h"
+#include "tz/civil.h"
+
+#include "base/banned.h"
+
+/* One write, from the decision to its answer. */
+struct writes_req {
+	struct list_node link; /* in writes.reqs */
+	struct list_node held; /* in writes.held while held back */
+	struct writes *w;
+	struct kube_req *req; /* NULL while held */
+	enum write_kind kind;
+	enum kube_method method;
+	char *path, *body; /* kept while held */
+	char *tag;
+	writes_done_fn *done;
+	void *ud;
+	struct writes_status *status; /* a status write: its object's queue */
+	bool event;		      /* counted in events_posted */
+	bool post;		      /* a Job POST counted in writes.posts */
+	int64_t decided_ns;
+};
+
+struct writes {
+	struct loop *loop;
+	struct kube_transport tr;
+	char *instance;
+	struct list_node reqs; /* every writes_req, in flight or held */
+	struct list_node held; /* held back, oldest first */
+	loop_timer_id held_timer;
+	int posts; /* Job POSTs in flight */
+	struct writes_stats st;
+};
+
+static void req_free(struct writes_req *r)
+{
+	list_del(&r->link);
+	list_del(&r->held);
+	free(r->path);
+	free(r->body);
+	free(r->tag);
+	free(r);
+}
+
+static void answered(struct kube_req *kr, const struct kube_result *res, void *ud);
+
+/* Hands r to the transport. 0, or the transport's negative code (r is
+ * then the caller's). */
+static int start(struct writes_req *r)
+{
+	struct writes *w = r->w;
+	struct kube_req_opts o = {
+	    .method = r->method,
+	    .path = r->path,
+	    .body = r->body,
+	    .body_len = r->body ? strlen(r->body) : 0,
+	    .done = answered,
+	    .ud = r,
+	    .exempt = r->kind != WRITE_ROUTINE,
+	};
+	int rc = w->tr.request(w->tr.ctx, &o, &r->req);
+	if (rc < 0) {
+		LOG_ERROR("request not queued", "path=%s rc=%d", r->path, rc);
+		r->req = NULL;
+		return rc;
+	}
+	w->st.sent++;
+	if (r->kind == WRITE_JOB_POST) {
+		w->posts++;
+		r->post = true;
+	}
+	/* The transport copied them. */
+	free(r->path);
+	free(r->body);
+	r->path = r->body = NULL;
+	return 0;
+}
+
+/* Answers r as the transport failure it is and frees it: a held or queued
+ * write that could not be started. */
+static void fail(struct writes_req *r)
+{
+	struct kube_result res = {.err = -EIO,
+				  .body = "",
+				  .reason = "",
+				  .message = "",
+				  .transport_error = "request not queued"};
+	answered(NULL, &res, r);
+}
+
+/* Sends the held writes, in the order they were decided. */
+static void release_held(struct writes *w)
+{
+	loop_timer_cancel(w->loop, w->held_timer);
+	w->held_timer = 0;
+	/* These, not the writes their answers may hold back in turn. */
+	struct list_node batch;
+	list_init(&batch);
+	while (!list_empty(&w->held)) {
+		struct list_node *n = w->held.prev;
+		list_del(n);
+		list_add(&batch, n);
+	}
+	while (!list_empty(&batch)) {
+		struct writes_req *r = LIST_ENTRY(batch.next, struct writes_req, held);
+		list_del(&r->held);
+		if (start(r) < 0)
+			fail(r);
+	}
+}
+
+static void on_held_timer(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct writes *w = ud;
+	w->held_timer = 0;
+	release_held(w);
+}
+
+static struct writes_req *req_new(struct writes *w, const struct write *o)
+{
+	struct writes_req *r = xcalloc(1, sizeof(*r));
+	r->w = w;
+	r->kind = o->kind;
+	r->method = o->method;
+	r->path = xstrdup(o->path);
+	r->body = o->body ? xstrdup(o->body) : NULL;
+	r->tag = xstrdup(o->tag ? o->tag : "");
+	r->done = o->done;
+	r->ud = o->ud;
+	r->decided_ns = loop_now_realtime_ns();
+	list_init(&r->held);
+	list_add(&w->reqs, &r->link);
+	return r;
+}
+
+/* Sends r, or holds it behind the Job POSTs in flight. 0, or negative (r
+ * freed, nothing called). */
+static int dispatch(struct writes_req *r)
+{
+	struct writes *w = r->w;
+	if (r->kind == WRITE_ROUTINE && w->posts > 0) {
+		list_add(w->held.prev, &r->held); /* last */
+		w->st.held++;
+		if (!w->held_timer)
+			w->held_timer =
+			    loop_timer_after(w->loop, WRITES_HOLD_MAX_MS, on_held_timer, w);
+		return 0;
+	}
+	int rc = start(r);
+	if (rc < 0)
+		req_free(r);
+	return rc;
+}
+
+int writes_send(struct writes *w, const struct write *o)
+{
+	return dispatch(req_new(w, o));
+}
+
+static void status_send(struct writes *w, struct writes_status *st);
+
+static void answered(struct kube_req *kr, const struct kube_result *res, void *ud)
+{
+	struct writes_req *r = ud;
+	struct writes *w = r->w;
+	(void)kr;
+	r->req = NULL;
+	w->st.answered++;
+	double ms = (double)(loop_now_realtime_ns() - r->decided_ns) / 1e6;
+	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
+	if (r->post && --w->posts == 0 && !list_empty(&w->held)) {
+		/* The writes held behind the last POST go now, before its
+		 * answer is heard (which may decide more). */
+		release_held(w);
+	}
+	if (r->event) {
+		if (ok)
+			w->st.events_posted++;
+		else if (res->status != 409) /* 409: posted before, by name */
+			LOG_WARN("event not recorded", "reason=%s status=%d message=\"%s\" %s",
+				 r->tag, res->status, res->message, res->transport_error);
+	}
+	struct writes_status *st = r->status;
+	if (st)
+		st->inflight = NULL;
+	if (r->done)
+		r->done(r->ud, r->tag, res, ms);
+	if (st && st->queued)
+		status_send(w, st);
+	req_free(r);
+}
+
+void writes_forget(struct writes *w, const void *ud)
+{
+	struct list_node *n;
+	for (n = w->reqs.next; n != &w->reqs; n = n->next) {
+		struct writes_req *r = LIST_ENTRY(n, struct writes_req, link);
+		if (r->ud == ud)
+			r->done = NULL;
+	}
+}
+
+/* ---- status writes ----------------------------------------------------------- */
+
+void writes_status_init(struct writes_status *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+/* Sends the waiting write; one whose start fails is answered as failed. */
+static void status_send(struct writes *w, struct writes_status *st)
+{
+	struct write o = {.kind = WRITE_ROUTINE,
+			  .method = KUBE_PATCH_MERGE,
+			  .path = st->path,
+			  .done = st->done,
+			  .ud = st->ud};
+	struct writes_req *r = req_new(w, &o);
+	r->body = st->queued;
+	st->queued = NULL;
+	r->status = st;
+	st->inflight = r;
+	if (dispatch(r) < 0) {
+		/* dispatch freed r; its object hears the failure from here
+		 * only when an answer was due (status_send after one). */
+		st->inflight = NULL;
+		struct kube_result res = {.err = -EIO,
+					  .body = "",
+					  .reason = "",
+					  .message = "",
+					  .transport_error = "request not queued"};
+		if (st->done)
+			st->done(st->ud, "", &res, 0);
+	}
+}
+
+int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
+		      writes_done_fn *done, void *ud)
+{
+	free(st->queued);
+	st->queued = body;
+	if (!st->path || strcmp(st->path, path)) {
+		free(st->path);
+		st->path = xstrdup(path);
+	}
+	st->done = done;
+	st->ud = ud;
+	if (st->inflight)
+		return 0;
+	struct write o = {
+	    .kind = WRITE_ROUTINE, .method = KUBE_PATCH_MERGE, .path = path, .done = done, .ud = ud};
+	struct writes_req *r = req_new(w, &o);
+	r->body = st->queued;
+	st->queued = NULL;
+	r->status = st;
+	st->inflight = r;
+	int rc = dispatch(r);
+	if (rc < 0)
+		st->inflight = NULL;
+	return rc;
+}
+
+void writes_status_drop(struct writes_status *st)
+{
+	free(st->queued);
+	st->queued = NULL;
+}
+
+bool writes_status_busy(const struct writes_status *st)
+{
+	return st->inflight || st->queued;
+}
+
+void writes_status_release(struct writes *w, struct writes_status *st)
+{
+	(void)w;
+	if (st->inflight) {
+		st->inflight->status = NULL;
+		st->inflight->done = NULL;
+	}
+	free(st->queued);
+	free(st->path);
+	writes_status_init(st);
+}
+
+/* ---- Events -------------------------------------------------------------------- */
+
+static int event_send(struct writes *w, struct write *o)
+{
+	struct writes_req *r = req_new(w, o);
+	r->event = true;
+	return dispatch(r);
+}
+
+int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done,
+		      void *ud)
+{
+	char now[40];
+	struct buf path;
+	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
+	struct kube_event ev = *e;
+	ev.component = TAKT_COMPONENT;
+	ev.instance = w->instance;
+	ev.now = now;
+	char *body = kube_event_body(&ev);
+	buf_init(&path, 4096);
+	kube_path(&path, "", "v1", e->ns, "events", NULL, NULL);
+	struct write o = {.kind = WRITE_ROUTINE,
+			  .method = KUBE_POST,
+			  .path = buf_str(&path),
+			  .body = body,
+			  .tag = e->reason,
+			  .done = done,
+			  .ud = ud};
+	int rc = event_send(w, &o);
+	LOG_INFO("event", "obj=%s/%s kind=%s reason=%s type=%s count=%lld message=\"%s\"", e->ns,
+		 e->name, e->kind, e->reason, e->warning ? "Warning" : "Normal",
+		 (long long)(e->count < 1 ? 1 : e->count), e->message);
+	buf_release(&path);
+	free(body);
+	return rc;
+}
+
+int writes_event_update(struct writes *w, const char *ns, const char *name, const char *reason,
+			int64_t count, const char *message, writes_done_fn *done, void *ud)
+{
+	char now[40];
+	struct buf path;
+	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
+	char *body = kube_event_update_body(count, message, now);
+	buf_init(&path, 4096);
+	kube_path(&path, "", "v1", ns, "events", name, NULL);
+	struct write o = {.kind = WRITE_ROUTINE,
+			  .method = KUBE_PATCH_MERGE,
+			  .path = buf_str(&path),
+			  .body = body,
+			  .tag = reason,
+			  .done = done,
+			  .ud = ud};
+	int rc = event_send(w, &o);
+	LOG_INFO("event", "obj=%s/%s reason=%s count=%lld message=\"%s\"", ns, name, reason,
+		 (long long)count, message);
+	buf_release(&path);
+	free(body);
+	return rc;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+
+struct writes *writes_new(struct loop *l, const struct kube_transport *tr, const char *instance)
+{
+	struct writes *w = xcalloc(1, sizeof(*w));
+	w->loop = l;
+	w->tr = *tr;
+	w->instance = xstrdup(instance ? instance : TAKT_COMPONENT);
+	list_init(&w->reqs);
+	list_init(&w->held);
+	return w;
+}
+
+void writes_free(struct writes *w)
+{
+	if (!w)
+		return;
+	loop_timer_cancel(w->loop, w->held_timer);
+	while (!list_empty(&w->reqs)) {
+		struct writes_req *r = LIST_ENTRY(w->reqs.next, struct writes_req, link);
+		if (r->req)
+			w->tr.cancel(w->tr.ctx, r->req);
+		if (r->status)
+			r->status->inflight = NULL;
+		req_free(r);
+	}
+	free(w->instance);
+	free(w);
+}
+
+void writes_get_stats(const struct writes *w, struct writes_stats *st)
+{
+	*st = w->st;
+	st->posts_inflight = (uint64_t)w->posts;
+}

@@ -1,0 +1,122 @@
+/* The controller's one path for writes to the API: every POST, PATCH and
+ * DELETE of the schedule, kill/run-now and calendar code is sent, tracked,
+ * held, ordered and cancelled here, through one struct kube_transport (the
+ * real client, or a fake in unit tests: tests/unit/fake_transport.h).
+ *
+ * Kinds of write:
+ *   WRITE_JOB_POST  a run's Job. Leaves at once and never waits in the
+ *                   rate-limit queue: it is what must leave at the slot.
+ *   WRITE_KILL      a kill's pod DELETE, Job PATCH and DELETE. Leaves at
+ *                   once, rate-limit exempt: an operator waits for it.
+ *   WRITE_ROUTINE   status writes, history DELETEs, Events. Held while any
+ *                   Job POST is in flight (at most WRITES_HOLD_MAX_MS), then
+ *                   sent in the order they were decided, so that when a
+ *                   hundred schedules fire at one instant the apiserver
+ *                   creates their Jobs before it works on the bookkeeping
+ *                   they cause. They wait for rate-limit tokens.
+ *
+ * Status writes of one object go through its struct writes_status: one in
+ * flight, the newest waiting behind it (merge patches must apply in the
+ * order they were decided; a write superseded before it left is never
+ * sent).
+ *
+ * Events: writes_event_post / writes_event_update are the one recorder. The
+ * Event is built by kube/event.h with this controller's component and
+ * instance; naming and aggregation are the caller's. A failure other than
+ * AlreadyExists is logged here; `done` hears every answer.
+ *
+ * Answers: every write ends in exactly one done(ud, tag, res, ms), never
+ * before the call that sent it returns, unless its owner forgot it first
+ * (writes_forget, writes_status_release) or the module is freed. `ms` runs
+ * from the decision to the answer (holding included). A held or queued
+ * write that cannot be handed to the transport is answered as a transport
+ * failure (err -EIO).
+ *
+ * Ownership: writes_new borrows the loop (it must outlive the module) and
+ * copies the transport and instance. Paths, bodies and tags are copied.
+ * writes_free cancels every request in flight or held without calling
+ * back; it must not be called from a done callback. Loop thread only.
+ */
+#ifndef TAKT_CONTROLLER_WRITES_H
+#define TAKT_CONTROLLER_WRITES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube/http.h"
+
+struct loop;
+struct kube_event;
+struct writes;
+struct writes_req;
+
+/* The longest a routine write waits for Job POSTs. */
+#define WRITES_HOLD_MAX_MS 500
+
+enum write_kind { WRITE_JOB_POST, WRITE_KILL, WRITE_ROUTINE };
+
+typedef void writes_done_fn(void *ud, const char *tag, const struct kube_result *res, double ms);
+
+struct write {
+	enum write_kind kind;
+	enum kube_method method;
+	const char *path;
+	const char *body; /* NULL: none */
+	/* Given back to done: what the write was about (a Job's name, an
+	 * Event's reason). NULL: "". */
+	const char *tag;
+	writes_done_fn *done; /* NULL: nobody listens */
+	void *ud;
+};
+
+struct writes *writes_new(struct loop *l, const struct kube_transport *tr, const char *instance);
+void writes_free(struct writes *w);
+
+/* Sends (or holds) a write. 0, or negative when the transport refused it
+ * (done is then never called). */
+int writes_send(struct writes *w, const struct write *o);
+/* The owner of `ud` is going away: its writes still go out and are
+ * answered, but call nothing. */
+void writes_forget(struct writes *w, const void *ud);
+
+/* One object's status writes. Zeroed (writes_status_init) before use;
+ * writes_status_release before the memory holding it goes. */
+struct writes_status {
+	struct writes_req *inflight; /* the write on its way, or NULL */
+	char *path, *queued;	     /* the newest decided, waiting */
+	writes_done_fn *done;
+	void *ud;
+};
+void writes_status_init(struct writes_status *st);
+/* Queues `body` (taken) as the object's next status write to `path`, in
+ * place of any write still waiting; sends it unless one is in flight (its
+ * answer sends the next). done(ud, ...) hears each answer; it may call
+ * writes_status_drop, not writes_status_release. Returns 0, or negative
+ * when the write could not be handed to the transport (nothing is queued,
+ * done is not called). */
+int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
+		      writes_done_fn *done, void *ud);
+/* Drops the write waiting, if any (the one in flight goes on). */
+void writes_status_drop(struct writes_status *st);
+bool writes_status_busy(const struct writes_status *st); /* in flight or waiting */
+/* Forgets the object: a write in flight finishes calling nothing. */
+void writes_status_release(struct writes *w, struct writes_status *st);
+
+/* The recorder. e->component, e->instance and e->now are filled here. The
+ * tag given to done is the reason. 0 or negative as writes_send. */
+int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done,
+		      void *ud);
+/* Folds a repeat into the Event `name` of namespace `ns`. */
+int writes_event_update(struct writes *w, const char *ns, const char *name, const char *reason,
+			int64_t count, const char *message, writes_done_fn *done, void *ud);
+
+struct writes_stats {
+	uint64_t sent;		 /* handed to the transport */
+	uint64_t held;		 /* of those, held behind Job POSTs first */
+	uint64_t answered;	 /* done callbacks due (forgotten ones included) */
+	uint64_t events_posted;	 /* Event POSTs and updates answered 2xx */
+	uint64_t posts_inflight; /* now */
+};
+void writes_get_stats(const struct writes *w, struct writes_stats *st);
+
+#endif
