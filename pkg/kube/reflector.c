@@ -33,7 +33,7 @@ enum abort_action { ABORT_NONE = 0, ABORT_RELIST, ABORT_BACKOFF_WATCH, ABORT_BAC
 
 struct reflector {
 	struct loop *loop;
-	struct store *store;
+	struct store *store; /* NULL in sink mode */
 	char *group, *version, *resource, *ns, *selector, *what;
 	int watch_timeout_s, page_limit;
 	int64_t base_ms, max_ms;
@@ -41,6 +41,10 @@ struct reflector {
 	reflector_list_fn *on_list;
 	void *ud;
 	void (*transform)(struct cJSON *obj);
+	void (*on_event)(void *ud, enum store_event ev, const struct cJSON *obj);
+	/* Sink mode only: the resourceVersion, which store mode keeps in the
+	 * store so that its readers see it there. */
+	char *rv;
 
 	enum reflector_state state;
 	bool started, synced;
@@ -50,9 +54,11 @@ struct reflector {
 	unsigned failures;
 	uint64_t rnd;
 
-	/* A list in progress: items of the pages so far, and where to go on. */
+	/* A list in progress: items of the pages so far (store mode; a sink
+	 * has had them already and only counts them), and where to go on. */
 	cJSON **items;
 	size_t nitems, items_cap;
+	size_t ndelivered;
 	char *cont;
 
 	/* The watch in progress. */
@@ -76,10 +82,13 @@ struct reflector *reflector_new(struct loop *l, const struct kube_transport *tr,
 {
 	if (!o || !o->version || !o->resource || !*o->resource)
 		return NULL;
-	BUG_ON(!l || !s || !tr);
+	BUG_ON(!l || !tr);
+	BUG_ON(!s == !o->on_event); /* exactly one of a store and a sink */
 	struct reflector *r = xcalloc(1, sizeof(*r));
 	r->loop = l;
 	r->store = s;
+	r->on_event = o->on_event;
+	r->rv = xstrdup("");
 	r->group = dup_or_empty(o->group);
 	r->version = dup_or_empty(o->version);
 	r->resource = dup_or_empty(o->resource);
@@ -113,6 +122,7 @@ static void drop_list(struct reflector *r)
 	free(r->items);
 	r->items = NULL;
 	r->nitems = r->items_cap = 0;
+	r->ndelivered = 0;
 	free(r->cont);
 	r->cont = NULL;
 }
@@ -139,6 +149,7 @@ void reflector_free(struct reflector *r)
 	free(r->ns);
 	free(r->selector);
 	free(r->what);
+	free(r->rv);
 	free(r);
 }
 
@@ -167,6 +178,22 @@ const char *reflector_state_name(enum reflector_state st)
 bool reflector_synced(const struct reflector *r)
 {
 	return r->synced;
+}
+
+const char *reflector_resource_version(const struct reflector *r)
+{
+	return r->store ? store_resource_version(r->store) : r->rv;
+}
+
+static void set_rv(struct reflector *r, const char *rv)
+{
+	if (r->store) {
+		store_set_resource_version(r->store, rv);
+		return;
+	}
+	char *c = xstrdup(rv ? rv : "");
+	free(r->rv);
+	r->rv = c;
 }
 
 const char *reflector_what(const struct reflector *r)
@@ -307,20 +334,25 @@ static const char *meta_str(const cJSON *obj, const char *field)
 
 static void list_complete(struct reflector *r, const char *rv)
 {
-	cJSON **items = r->items;
-	size_t n = r->nitems;
-	r->items = NULL;
-	r->nitems = r->items_cap = 0;
-	store_replace_take(r->store, items, n);
-	free(items);
-	store_set_resource_version(r->store, rv);
+	size_t objects = r->ndelivered;
+	if (r->store) {
+		cJSON **items = r->items;
+		size_t n = r->nitems;
+		r->items = NULL;
+		r->nitems = r->items_cap = 0;
+		store_replace_take(r->store, items, n);
+		free(items);
+		objects = store_len(r->store);
+	}
+	r->ndelivered = 0;
+	set_rv(r, rv);
 	bool relist = r->st.lists > 0;
 	r->st.lists++;
 	if (relist)
 		r->st.relists++;
 	r->synced = true;
-	LOG_INFO("listed", "resource=%s ns=%s objects=%zu rv=%s relist=%d", r->what, r->ns,
-		 store_len(r->store), rv, relist);
+	LOG_INFO("listed", "resource=%s ns=%s objects=%zu rv=%s relist=%d", r->what, r->ns, objects,
+		 rv, relist);
 	/* The watch is scheduled before the callback so that the callback sees
 	 * the state the reflector will be in. */
 	schedule(r, STEP_WATCH, 0, REFLECTOR_WATCHING);
@@ -356,8 +388,16 @@ static void list_done(struct kube_req *req, const struct kube_result *res, void 
 		trim_object(it);
 		if (r->transform)
 			r->transform(it);
-		XGROW(r->items, r->items_cap, r->nitems + 1);
-		r->items[r->nitems++] = it;
+		if (r->store) {
+			XGROW(r->items, r->items_cap, r->nitems + 1);
+			r->items[r->nitems++] = it;
+		} else {
+			/* Delivered and freed at once: a sink of every pod in
+			 * the cluster never holds more than one page. */
+			r->on_event(r->ud, STORE_ADDED, it);
+			cJSON_Delete(it);
+			r->ndelivered++;
+		}
 	}
 	const char *cont = meta_str(list, "continue");
 	free(r->cont);
@@ -387,7 +427,7 @@ static void start_watch(struct reflector *r)
 	if (rc == 0)
 		rc = kube_query_add(&p, "watch", "1");
 	if (rc == 0)
-		rc = kube_query_add(&p, "resourceVersion", store_resource_version(r->store));
+		rc = kube_query_add(&p, "resourceVersion", reflector_resource_version(r));
 	if (rc == 0)
 		rc = kube_query_add(&p, "allowWatchBookmarks", "true");
 	if (rc == 0)
@@ -423,7 +463,7 @@ static void advance_rv(struct reflector *r, const cJSON *obj)
 {
 	const char *rv = meta_str(obj, "resourceVersion");
 	if (rv && *rv)
-		store_set_resource_version(r->store, rv);
+		set_rv(r, rv);
 }
 
 static int bad_line(struct reflector *r, const char *why, const char *line, size_t len)
@@ -467,14 +507,29 @@ static int on_line(void *ctx, const char *line, size_t len)
 		r->watch_events++;
 		r->failures = 0;
 		r->gone_streak = 0;
-		store_upsert_take(r->store, obj);
+		if (r->store) {
+			store_upsert_take(r->store, obj);
+		} else {
+			r->on_event(r->ud, t[0] == 'A' ? STORE_ADDED : STORE_UPDATED, obj);
+			cJSON_Delete(obj);
+		}
 	} else if (strcmp(t, "DELETED") == 0) {
+		if (!r->store) {
+			/* The store reads only the key of a deleted object; a
+			 * sink reads the object, so it gets the usual shape. */
+			trim_object(obj);
+			if (r->transform)
+				r->transform(obj);
+		}
 		advance_rv(r, obj);
 		r->st.events++;
 		r->watch_events++;
 		r->failures = 0;
 		r->gone_streak = 0;
-		store_delete(r->store, obj);
+		if (r->store)
+			store_delete(r->store, obj);
+		else
+			r->on_event(r->ud, STORE_DELETED, obj);
 	} else if (strcmp(t, "BOOKMARK") == 0) {
 		advance_rv(r, obj);
 		r->st.bookmarks++;
@@ -558,7 +613,7 @@ static void watch_done(struct kube_req *req, const struct kube_result *res, void
 		r->failures = 0;
 		r->gone_streak = 0;
 		LOG_DEBUG("watch ended, resuming", "resource=%s rv=%s", r->what,
-			  store_resource_version(r->store));
+			  reflector_resource_version(r));
 		schedule(r, STEP_WATCH, 0, REFLECTOR_WATCHING);
 		return;
 	}

@@ -5,6 +5,10 @@
  * must be found again by its own key and through the label index. Bits 6-7
  * of the first byte choose a transform: none, or the controller's Job or Pod
  * projection (pkg/controller/project), which then sees every shape too.
+ * Bit 5 chooses sink mode (no store, opts.on_event): every object the sink
+ * is handed is read whole (so ASan sees a freed or half-built one), carries
+ * no managedFields, and there is exactly one delivery per listed item and
+ * per event the reflector counted.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +63,25 @@ static void reply(struct fake *f, int status, const char *body)
 	f->done(&f->req, &res, f->ud);
 }
 
+struct sink {
+	uint64_t delivered;
+};
+
+static void on_sink(void *ud, enum store_event ev, const cJSON *obj)
+{
+	struct sink *k = ud;
+	if (ev != STORE_ADDED && ev != STORE_UPDATED && ev != STORE_DELETED)
+		abort();
+	if (!cJSON_IsObject(obj))
+		abort();
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+	if (cJSON_GetObjectItemCaseSensitive(md, "managedFields"))
+		abort();
+	char *txt = cJSON_PrintUnformatted(obj);
+	free(txt);
+	k->delivered++;
+}
+
 static void check_store(const struct store *s)
 {
 	struct store_list all;
@@ -100,8 +123,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct loop *l;
 	if (loop_new(&l) != 0)
 		abort();
-	struct store *s = store_new("fuzz");
-	store_add_index(s, "app", store_index_label, "app");
+	int sink_mode = size && (data[0] & 0x20);
+	struct sink k = {0};
+	struct store *s = NULL;
+	if (!sink_mode) {
+		s = store_new("fuzz");
+		store_add_index(s, "app", store_index_label, "app");
+	}
 	struct fake f = {0};
 	struct kube_transport tr = {fake_request, fake_cancel, &f};
 	static void (*const transforms[4])(cJSON *) = {NULL, project_job, project_pod, NULL};
@@ -110,8 +138,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   .max_line = 4096,
 				   .backoff_base_ms = 1,
 				   .backoff_max_ms = 1,
-				   .transform = transforms[size ? data[0] >> 6 : 0]};
-	struct reflector *r = reflector_new(l, &tr, s, &o, NULL, NULL);
+				   .transform = transforms[size ? data[0] >> 6 : 0],
+				   .on_event = sink_mode ? on_sink : NULL};
+	struct reflector *r = reflector_new(l, &tr, s, &o, NULL, &k);
 	reflector_start(r);
 	loop_run_once(l, 0);
 	reply(&f, 200,
@@ -119,8 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      "\"namespace\":\"n\",\"resourceVersion\":\"1\",\"labels\":{\"app\":\"x\"}}}]}");
 	loop_run_once(l, 0);
 
-	/* First byte: chunk size; the stream is fed while the watch lives. */
-	size_t step = size ? 1 + data[0] % 64 : 1;
+	/* First byte, bits 0-4: chunk size; the stream is fed while the watch
+	 * lives. */
+	size_t step = size ? 1 + data[0] % 32 : 1;
 	size_t off = size ? 1 : 0;
 	while (off < size && f.req.live && f.on_data) {
 		size_t n = size - off < step ? size - off : step;
@@ -129,7 +159,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (f.req.live)
 		reply(&f, 200, "");
-	check_store(s);
+	if (sink_mode) {
+		struct reflector_stats st;
+		reflector_get_stats(r, &st);
+		if (k.delivered != st.events + 1) /* + the one listed item */
+			abort();
+	} else {
+		check_store(s);
+	}
 	reflector_free(r);
 	store_free(s);
 	loop_free(l);
