@@ -13,10 +13,11 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "controller/control.h"
+#include "controller/project.h"
 #include "controller/writes.h"
 #include "kube/event.h"
 #include "kube/http.h"
-#include "kube/lines.h"
+#include "kube/reflector.h"
 #include "kube/store.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
@@ -24,17 +25,11 @@
 #include "kube/obj.h"
 #include "base/banned.h"
 
-/* One watch event (a whole pod) at most; a longer line is skipped. */
-#define WATCH_MAX_LINE	 (4u * 1024 * 1024)
-#define WATCH_TIMEOUT_S	 "300"
-#define WATCH_BACKOFF_MS 1000
 /* Keys of requests answered or warned about, kept in memory per process
  * (the durable record is the status, or the deterministic Event name). */
 #define ANSWERED_MAX 4096
 
 struct control {
-	struct loop *loop;
-	struct kube_transport tr; /* the foreign-pod watch */
 	struct writes *writes;
 	struct store *schedules, *jobs, *pods;
 	char *ns;
@@ -43,13 +38,8 @@ struct control {
 	/* "uid/kind/value" of invalid requests already warned about, and
 	 * "uid/id" of foreign-pod requests answered. */
 	struct hmap *answered;
-	/* The foreign-pod watch. */
-	bool started;
-	struct kube_req *watch;
-	struct lines *lines;
-	char *rv;
-	int64_t watch_since; /* monotonic ms the current watch started */
-	loop_timer_id retry_timer;
+	/* The foreign-pod watch: a reflector with a sink, no store. */
+	struct reflector *pod_watch;
 	struct control_stats stats;
 };
 
@@ -80,8 +70,6 @@ struct kill {
 	} * pods;
 	size_t n_pods, cap_pods;
 };
-
-static void watch_start(struct control *c);
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -808,112 +796,14 @@ static void foreign_pod(struct control *c, const cJSON *pod)
 	ignore_pod(c, pod, id, why);
 }
 
-static void watch_retry_cb(struct loop *l, loop_timer_id id, void *ud)
+/* The watch's sink: every pod, listed or as it changes (a relist hands
+ * them all again; ignore_pod answers once per request). */
+static void pod_seen(void *ud, enum store_event ev, const cJSON *pod)
 {
 	struct control *c = ud;
-	(void)l;
-	(void)id;
-	c->retry_timer = 0;
-	watch_start(c);
-}
-
-static void watch_retry(struct control *c, int64_t ms)
-{
-	loop_timer_cancel(c->loop, c->retry_timer);
-	c->retry_timer = loop_timer_after(c->loop, ms, watch_retry_cb, c);
-}
-
-static int watch_line(void *ctx, const char *line, size_t len)
-{
-	struct control *c = ctx;
-	cJSON *ev = cJSON_ParseWithLength(line, len);
-	if (!ev)
-		return 0;
-	const char *type = kobj_str(ev, "type");
-	const cJSON *obj = kobj_get(ev, "object");
-	const char *rv = kobj_meta(obj, "resourceVersion");
-	if (str_eq(type, "ERROR")) {
-		const cJSON *code = kobj_get(obj, "code");
-		if (cJSON_IsNumber(code) && code->valueint == 410) {
-			/* Compacted: start again from the current state. */
-			free(c->rv);
-			c->rv = NULL;
-		}
-		cJSON_Delete(ev);
-		return 0;
-	}
-	if (rv) {
-		free(c->rv);
-		c->rv = xstrdup(rv);
-	}
-	LOG_DEBUG("pod watch event", "type=%s obj=%s/%s rv=%s", type ? type : "?",
-		  kobj_meta(obj, "namespace") ? kobj_meta(obj, "namespace") : "",
-		  kobj_meta(obj, "name") ? kobj_meta(obj, "name") : "", rv ? rv : "");
-	if (str_eq(type, "ADDED") || str_eq(type, "MODIFIED")) {
-		c->stats.watch_events++;
-		foreign_pod(c, obj);
-	} else if (str_eq(type, "DELETED")) {
-		c->stats.watch_events++;
-	}
-	cJSON_Delete(ev);
-	return 0;
-}
-
-static void watch_data(struct kube_req *req, const char *data, size_t len, void *ud)
-{
-	struct control *c = ud;
-	(void)req;
-	lines_feed(c->lines, data, len, watch_line, c);
-}
-
-static void watch_done(struct kube_req *req, const struct kube_result *res, void *ud)
-{
-	struct control *c = ud;
-	(void)req;
-	c->watch = NULL;
-	lines_finish(c->lines, watch_line, c);
-	if (res->status == 410) {
-		free(c->rv);
-		c->rv = NULL;
-	}
-	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
-	if (!ok)
-		LOG_WARN("pod watch for kill requests ended", "status=%d err=%d reason=%s %s",
-			 res->status, res->err, res->reason, res->transport_error);
-	/* A stream the server ends at once is not reopened in a tight loop. */
-	bool brief = loop_now_monotonic_ms() - c->watch_since < 1000;
-	watch_retry(c, ok && !brief ? 0 : WATCH_BACKOFF_MS);
-}
-
-static void watch_start(struct control *c)
-{
-	struct buf path;
-	buf_init(&path, 4096);
-	kube_path(&path, "", "v1", c->ns, "pods", NULL, NULL);
-	kube_query_add(&path, "watch", "1");
-	kube_query_add(&path, "allowWatchBookmarks", "true");
-	kube_query_add(&path, "timeoutSeconds", WATCH_TIMEOUT_S);
-	/* Without a resourceVersion the watch begins with every existing
-	 * pod (synthetic ADDED events): no list to keep. */
-	if (c->rv)
-		kube_query_add(&path, "resourceVersion", c->rv);
-	lines_reset(c->lines);
-	LOG_DEBUG("pod watch for kill requests", "path=%s", buf_str(&path));
-	struct kube_req_opts ro = {
-	    .method = KUBE_GET,
-	    .path = buf_str(&path),
-	    .timeout_ms = -1,
-	    .done = watch_done,
-	    .on_data = watch_data,
-	    .ud = c,
-	};
-	if (c->tr.request(c->tr.ctx, &ro, &c->watch) < 0) {
-		c->watch = NULL;
-		watch_retry(c, WATCH_BACKOFF_MS);
-	} else {
-		c->watch_since = loop_now_monotonic_ms();
-	}
-	buf_release(&path);
+	c->stats.watch_events++;
+	if (ev != STORE_DELETED)
+		foreign_pod(c, pod);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -926,8 +816,6 @@ int control_new(struct loop *l, const struct kube_transport *tr, struct writes *
 		return -EINVAL;
 	struct control *c = xcalloc(1, sizeof(*c));
 	list_init(&c->kills);
-	c->loop = l;
-	c->tr = *tr;
 	c->writes = w;
 	c->schedules = schedules;
 	c->jobs = jobs;
@@ -936,35 +824,35 @@ int control_new(struct loop *l, const struct kube_transport *tr, struct writes *
 	c->idx_schedule = xstrdup(o->idx_schedule);
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
-	c->lines = lines_new(WATCH_MAX_LINE);
+	/* The pods are only looked at as they go by: kept are the fields
+	 * foreign_pod reads (project.h), and nothing after. */
+	struct reflector_opts ro = {.version = "v1",
+				    .resource = "pods",
+				    .ns = c->ns,
+				    .transform = project_pod,
+				    .on_event = pod_seen};
+	c->pod_watch = reflector_new(l, tr, NULL, &ro, NULL, c);
 	*out = c;
 	return 0;
 }
 
 void control_start(struct control *c)
 {
-	if (c->started)
-		return;
-	c->started = true;
-	watch_start(c);
+	reflector_start(c->pod_watch);
 }
 
 void control_free(struct control *c)
 {
 	if (!c)
 		return;
-	loop_timer_cancel(c->loop, c->retry_timer);
-	if (c->watch)
-		c->tr.cancel(c->tr.ctx, c->watch);
+	reflector_free(c->pod_watch);
 	/* Their writes still go out, calling nothing. */
 	while (!list_empty(&c->kills)) {
 		struct kill *k = LIST_ENTRY(c->kills.next, struct kill, link);
 		writes_forget(c->writes, k);
 		kill_free(k);
 	}
-	lines_free(c->lines);
 	hmap_free(c->answered, NULL);
-	free(c->rv);
 	free(c->ns);
 	free(c->idx_schedule);
 	free(c->idx_job);

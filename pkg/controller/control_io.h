@@ -29,12 +29,12 @@
  * only at pods annotated takt.io/kill without the takt.io/schedule label
  * (the labelled ones are checked by their schedule's reconcile, through the
  * owner chain) and gives each such request a Warning Event on the pod and
- * nothing else.
- * The Event's name is derived from the pod's uid and the request id, so it
- * is posted once, also across restarts (AlreadyExists is the answer).
- * kube/http cannot set an Accept header yet, so the watch receives whole
- * pods rather than PartialObjectMetadata; it keeps nothing but the
- * requests already answered.
+ * nothing else. It is a reflector with an event sink and no store
+ * (kube/reflector.h): each pod is looked at as it goes by, pruned to what
+ * is read (project_pod), and nothing of it is kept but the requests already
+ * answered. The Event's name is derived from the pod's uid and the request
+ * id, so it is posted once, also across restarts and relists
+ * (AlreadyExists is the answer).
  *
  * Every write (the kills' DELETEs and PATCHes, the Events) goes through
  * the controller's write path (writes.h): kills as WRITE_KILL, Events

@@ -259,8 +259,11 @@ int writes_status_put(struct writes *w, struct writes_status *st, const char *pa
 	st->ud = ud;
 	if (st->inflight)
 		return 0;
-	struct write o = {
-	    .kind = WRITE_ROUTINE, .method = KUBE_PATCH_MERGE, .path = path, .done = done, .ud = ud};
+	struct write o = {.kind = WRITE_ROUTINE,
+			  .method = KUBE_PATCH_MERGE,
+			  .path = path,
+			  .done = done,
+			  .ud = ud};
 	struct writes_req *r = req_new(w, &o);
 	r->body = st->queued;
 	st->queued = NULL;
@@ -304,8 +307,7 @@ static int event_send(struct writes *w, struct write *o)
 	return dispatch(r);
 }
 
-int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done,
-		      void *ud)
+int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done, void *ud)
 {
 	char now[40];
 	struct buf path;

@@ -104,8 +104,7 @@ void writes_status_release(struct writes *w, struct writes_status *st);
 
 /* The recorder. e->component, e->instance and e->now are filled here. The
  * tag given to done is the reason. 0 or negative as writes_send. */
-int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done,
-		      void *ud);
+int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_fn *done, void *ud);
 /* Folds a repeat into the Event `name` of namespace `ns`. */
 int writes_event_update(struct writes *w, const char *ns, const char *name, const char *reason,
 			int64_t count, const char *message, writes_done_fn *done, void *ud);
