@@ -478,6 +478,16 @@ static int bad_line(struct reflector *r, const char *why, const char *line, size
 
 /* One watch event. Returns 0 to go on, -ECANCELED to stop the stream with
  * r->abort saying what next. */
+/* A valid event moved the stream on: its resourceVersion, and the failure
+ * counts start again. */
+static void stream_progress(struct reflector *r, const cJSON *obj)
+{
+	advance_rv(r, obj);
+	r->watch_events++;
+	r->failures = 0;
+	r->gone_streak = 0;
+}
+
 static int on_line(void *ctx, const char *line, size_t len)
 {
 	struct reflector *r = ctx;
@@ -497,45 +507,35 @@ static int on_line(void *ctx, const char *line, size_t len)
 	}
 	const char *t = type->valuestring;
 	int rc = 0;
-	if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
-		cJSON_DetachItemViaPointer(ev, obj);
-		trim_object(obj);
-		if (r->transform)
-			r->transform(obj);
-		advance_rv(r, obj);
-		r->st.events++;
-		r->watch_events++;
-		r->failures = 0;
-		r->gone_streak = 0;
-		if (r->store) {
-			store_upsert_take(r->store, obj);
-		} else {
-			r->on_event(r->ud, t[0] == 'A' ? STORE_ADDED : STORE_UPDATED, obj);
-			cJSON_Delete(obj);
-		}
-	} else if (strcmp(t, "DELETED") == 0) {
-		if (!r->store) {
-			/* The store reads only the key of a deleted object; a
-			 * sink reads the object, so it gets the usual shape. */
+	bool deleted = strcmp(t, "DELETED") == 0;
+	if (deleted || strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0) {
+		/* The store reads only the key of a deleted object; a sink
+		 * reads the object, so it always gets the usual shape. */
+		if (!deleted || !r->store) {
+			if (!deleted)
+				cJSON_DetachItemViaPointer(ev, obj);
 			trim_object(obj);
 			if (r->transform)
 				r->transform(obj);
 		}
-		advance_rv(r, obj);
+		stream_progress(r, obj);
 		r->st.events++;
-		r->watch_events++;
-		r->failures = 0;
-		r->gone_streak = 0;
-		if (r->store)
+		if (r->store && deleted) {
 			store_delete(r->store, obj);
-		else
-			r->on_event(r->ud, STORE_DELETED, obj);
+		} else if (r->store) {
+			store_upsert_take(r->store, obj);
+		} else {
+			r->on_event(r->ud,
+				    deleted	  ? STORE_DELETED
+				    : t[0] == 'A' ? STORE_ADDED
+						  : STORE_UPDATED,
+				    obj);
+			if (!deleted)
+				cJSON_Delete(obj);
+		}
 	} else if (strcmp(t, "BOOKMARK") == 0) {
-		advance_rv(r, obj);
+		stream_progress(r, obj);
 		r->st.bookmarks++;
-		r->watch_events++;
-		r->failures = 0;
-		r->gone_streak = 0;
 	} else if (strcmp(t, "ERROR") == 0) {
 		const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "code");
 		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(obj, "reason");
