@@ -10,6 +10,7 @@
 #include "tz/civil.h"
 
 #include "kube/obj.h"
+#include "base/errmsg.h"
 #include "base/banned.h"
 
 static bool str_eq(const char *a, const char *b)
@@ -31,23 +32,23 @@ static bool id_char(char c)
 int control_request_id_check(const char *what, const char *id, char *err, size_t errlen)
 {
 	if (!id || !*id) {
-		snprintf(err, errlen, "%s: the request id is empty", what);
+		errmsg_set(err, errlen, "%s: the request id is empty", what);
 		return -EINVAL;
 	}
 	size_t n = strlen(id);
 	if (n > CONTROL_REQUEST_ID_MAX) {
-		snprintf(err, errlen, "%s: the request id is %zu characters long, more than %d",
-			 what, n, CONTROL_REQUEST_ID_MAX);
+		errmsg_set(err, errlen, "%s: the request id is %zu characters long, more than %d",
+			   what, n, CONTROL_REQUEST_ID_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!id_char(id[i])) {
 			/* The value is short and checked char by char up to
 			 * here, so quoting it is safe only up to the bad one. */
-			snprintf(err, errlen,
-				 "%s: \"%.*s\" has a character other than [A-Za-z0-9._-] at "
-				 "position %zu",
-				 what, (int)i, id, i + 1);
+			errmsg_set(err, errlen,
+				   "%s: \"%.*s\" has a character other than [A-Za-z0-9._-] at "
+				   "position %zu",
+				   what, (int)i, id, i + 1);
 			return -EINVAL;
 		}
 	}
@@ -57,24 +58,25 @@ int control_request_id_check(const char *what, const char *id, char *err, size_t
 int control_grace_parse(const char *s, long *out, char *err, size_t errlen)
 {
 	if (!s || !*s) {
-		snprintf(err, errlen, TAKT_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
+		errmsg_set(err, errlen,
+			   TAKT_ANN_KILL_GRACE ": empty, expected seconds (0 or more)");
 		return -EINVAL;
 	}
 	long v = 0;
 	size_t n = strlen(s);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9' || i >= 10) {
-			snprintf(err, errlen,
-				 TAKT_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
-						     "seconds from 0 to %ld",
-				 s, n > 20 ? "..." : "", CONTROL_GRACE_MAX);
+			errmsg_set(err, errlen,
+				   TAKT_ANN_KILL_GRACE ": \"%.20s%s\" is not a whole number of "
+						       "seconds from 0 to %ld",
+				   s, n > 20 ? "..." : "", CONTROL_GRACE_MAX);
 			return -EINVAL;
 		}
 		v = v * 10 + (s[i] - '0');
 	}
 	if (v > CONTROL_GRACE_MAX) {
-		snprintf(err, errlen, TAKT_ANN_KILL_GRACE ": %ld is more than %ld", v,
-			 CONTROL_GRACE_MAX);
+		errmsg_set(err, errlen, TAKT_ANN_KILL_GRACE ": %ld is more than %ld", v,
+			   CONTROL_GRACE_MAX);
 		return -EINVAL;
 	}
 	*out = v;

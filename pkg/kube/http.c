@@ -1,3 +1,7 @@
+/* The Kubernetes HTTP client on one curl multi handle; see http.h. curl's
+ * socket and timer callbacks are wired to the event loop (the ephiperfifo
+ * pattern): a transfer's sockets are watched by epoll and curl's single
+ * timeout is one loop timer. Everything curl-specific stays in this file. */
 #include "kube/http.h"
 
 #include <errno.h>
