@@ -824,6 +824,8 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	 * the Job must not start another run. */
 	XGROW(s->exp.v, s->exp.cap, s->exp.n + 1);
 	struct expectation *e = &s->exp.v[s->exp.n++];
+	/* XGROW does not zero: the uid is "" until an answer gives it. */
+	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", a->job_name);
 	e->slot = a->slot;
 	e->trigger = a->trigger;
