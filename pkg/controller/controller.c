@@ -1325,6 +1325,7 @@ void controller_free(struct controller *c)
 {
 	if (!c)
 		return;
+	loop_off_clock_jump(c->loop, clock_jumped, c);
 	loop_timer_cancel(c->loop, c->drain_timer);
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);

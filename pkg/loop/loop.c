@@ -79,6 +79,7 @@ struct loop {
 	int64_t real_minus_mono_ms;
 	struct jump_cb *jumps;
 	size_t jumps_len, jumps_cap;
+	bool dispatching_jumps;
 
 	sigset_t sigmask;
 	sigset_t saved_mask;
@@ -356,8 +357,30 @@ static void on_timerfd(struct loop *l, int fd, unsigned events, void *ud)
 	l->heaps[clock].dirty = true;
 }
 
+/* Drops the registrations removed (fn NULL), keeping the order. */
+static void jumps_compact(struct loop *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->jumps_len; i++)
+		if (l->jumps[i].fn)
+			l->jumps[n++] = l->jumps[i];
+	l->jumps_len = n;
+}
+
+void loop_off_clock_jump(struct loop *l, loop_clock_jump_fn *fn, void *ud)
+{
+	/* Only marked here: a dispatch may be walking the array. */
+	for (size_t i = 0; i < l->jumps_len; i++)
+		if (l->jumps[i].fn == fn && l->jumps[i].ud == ud) {
+			l->jumps[i].fn = NULL;
+			return;
+		}
+}
+
 int loop_on_clock_jump(struct loop *l, loop_clock_jump_fn *fn, void *ud)
 {
+	if (!l->dispatching_jumps)
+		jumps_compact(l);
 	XGROW(l->jumps, l->jumps_cap, l->jumps_len + 1);
 	l->jumps[l->jumps_len].fn = fn;
 	l->jumps[l->jumps_len].ud = ud;
@@ -378,10 +401,19 @@ static int clock_jump_dispatch(struct loop *l)
 	l->real_minus_mono_ms = off;
 	l->heaps[CLK_REAL].dirty = true;
 	LOG_INFO("wall clock jumped", "delta_ms=%lld", (long long)delta);
-	/* Callbacks may register more callbacks: index, do not cache len. */
-	for (size_t i = 0; i < l->jumps_len; i++)
+	/* Callbacks may register more callbacks, or remove some: index, do
+	 * not cache len; compact after. */
+	int ran = 0;
+	l->dispatching_jumps = true;
+	for (size_t i = 0; i < l->jumps_len; i++) {
+		if (!l->jumps[i].fn)
+			continue;
 		l->jumps[i].fn(l, delta, l->jumps[i].ud);
-	return (int)l->jumps_len;
+		ran++;
+	}
+	l->dispatching_jumps = false;
+	jumps_compact(l);
+	return ran;
 }
 
 /* ---- fds ---- */

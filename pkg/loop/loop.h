@@ -104,6 +104,10 @@ int loop_signal_watch(struct loop *l, int signo, loop_signal_fn *fn, void *ud);
 /* Registers a callback for wall-clock jumps (any number may be registered;
  * they run in registration order). Returns 0. */
 int loop_on_clock_jump(struct loop *l, loop_clock_jump_fn *fn, void *ud);
+/* Removes the registration of (fn, ud), if any: its owner is going away. May
+ * be called from a clock-jump callback (the callback removed does not run
+ * after that). */
+void loop_off_clock_jump(struct loop *l, loop_clock_jump_fn *fn, void *ud);
 
 /* Clock readings in milliseconds (and nanoseconds, for measurements). */
 int64_t loop_now_monotonic_ms(void);

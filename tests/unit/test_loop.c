@@ -428,6 +428,9 @@ static void test_clock_set_is_reported(void **state)
 	struct loop *l = *state;
 	g_jumps = 0;
 	assert_int_equal(loop_on_clock_jump(l, on_jump_record, NULL), 0);
+	/* A registration removed again is not called (a freed owner). */
+	assert_int_equal(loop_on_clock_jump(l, on_jump_record, &g_jumps), 0);
+	loop_off_clock_jump(l, on_jump_record, &g_jumps);
 	/* A wall-clock timer far enough ahead to be pending at the jump. */
 	loop_timer_at_realtime(l, loop_now_realtime_ms() + 60000, on_timer_rec, NULL);
 	assert_int_equal(loop_run_once(l, 0), 0); /* arms the timerfds */
