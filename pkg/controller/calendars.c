@@ -176,12 +176,12 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 	}
 	cJSON *patch = cJSON_CreateObject();
 	cJSON_AddItemToObject(patch, "status", st);
-	char *body = cJSON_PrintUnformatted(patch);
-	cJSON_Delete(patch);
 	struct buf path;
 	buf_init(&path, 4096);
 	kube_path(&path, TAKT_GROUP, TAKT_VERSION, NULL, TAKT_RES_CALENDARS, e->name, "status");
-	writes_status_put(cs->writes, &e->status, buf_str(&path), body, status_answered, e);
+	/* Unconditional: the status follows the spec and the table alone, and
+	 * only the leader writes it. */
+	writes_status_put(cs->writes, &e->status, buf_str(&path), patch, NULL, status_answered, e);
 	buf_release(&path);
 }
 

@@ -161,6 +161,10 @@ struct pass {
 	bool was_invalid_same;
 	bool run_now;
 	struct plan plan;
+	/* The resourceVersion of the status planned from: the status write is
+	 * conditional on it ("" while our own write is on its way: then on
+	 * the version that write produces). */
+	char base_rv[32];
 };
 
 struct sched {
@@ -702,16 +706,20 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 	if (answer_ok(res)) {
 		c->stats.status_writes++;
 		/* The last of a series: the watch shows ours at this version. */
-		if (!writes_status_busy(&s->mine.w) && s->mine.status) {
-			cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
-			s->mine.rv = rv_number(obj);
-			cJSON_Delete(obj);
-		}
+		if (!writes_status_busy(&s->mine.w) && s->mine.status)
+			s->mine.rv = strtoull(writes_status_version(&s->mine.w), NULL, 10);
 		return;
 	}
-	if (res->status != 404)
+	if (res->status == 409) {
+		/* Written from an older picture than the object has now
+		 * (another writer, or our cache behind): nothing of it
+		 * landed. Plan again from what the watch brings. */
+		c->stats.status_conflicts++;
+		LOG_INFO("status conflict", "obj=%s message=\"%s\"", s->key, res->message);
+	} else if (res->status != 404) {
 		LOG_ERROR("status write failed", "obj=%s status=%d reason=%s message=\"%s\" %s",
 			  s->key, res->status, res->reason, res->message, res->transport_error);
+	}
 	/* Plan from the store again; it decides what to write. */
 	drop_mine(s);
 	if (res->status != 404)
@@ -744,10 +752,8 @@ static void write_status(struct controller *c, struct sched *s, cJSON *st)
 	buf_init(&path, 4096);
 	kube_path(&path, TAKT_GROUP, TAKT_VERSION, ns, TAKT_RES_SCHEDULES,
 		  slash ? slash + 1 : s->key, "status");
-	char *text = cJSON_PrintUnformatted(patch);
-	cJSON_Delete(patch);
-	if (writes_status_put(c->writes, &s->mine.w, buf_str(&path), text, status_answered, s) <
-	    0) {
+	if (writes_status_put(c->writes, &s->mine.w, buf_str(&path), patch, s->pass.base_rv,
+			      status_answered, s) < 0) {
 		drop_mine(s);
 		wq_add_rate_limited(c->queue, s->key);
 	}
@@ -1039,6 +1045,13 @@ static void reconcile(struct controller *c, const char *key)
 		b->valid = true;
 	}
 	s->pass.has_raw = raw != NULL;
+	if (raw && raw == s->mine.status)
+		snprintf(s->pass.base_rv, sizeof(s->pass.base_rv), "%s",
+			 s->mine.rv ? writes_status_version(&s->mine.w) : "");
+	else
+		snprintf(s->pass.base_rv, sizeof(s->pass.base_rv), "%.31s",
+			 kobj_meta(obj, "resourceVersion") ? kobj_meta(obj, "resourceVersion")
+							   : "");
 	const struct spec_condition *ready = spec_status_condition(&b->st, TAKT_COND_READY);
 	s->pass.was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
 				   ready->message && !strcmp(ready->message, s->sc.err);

@@ -57,6 +57,9 @@ struct controller_stats {
 	uint64_t relists; /* completed lists after a watch gap (any reflector) */
 	/* Reconciles left to the next slot's (planner.h, plan_may_wait). */
 	uint64_t waited;
+	/* Status writes refused because the object had changed (409): planned
+	 * again from the newer picture. */
+	uint64_t status_conflicts;
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
 

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
 #include "base/list.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -170,6 +174,7 @@ int writes_send(struct writes *w, const struct write *o)
 }
 
 static void status_send(struct writes *w, struct writes_status *st);
+static void status_note_version(struct writes_status *st, const struct kube_result *res);
 
 static void answered(struct kube_req *kr, const struct kube_result *res, void *ud)
 {
@@ -193,8 +198,11 @@ static void answered(struct kube_req *kr, const struct kube_result *res, void *u
 				 r->tag, res->status, res->message, res->transport_error);
 	}
 	struct writes_status *st = r->status;
-	if (st)
+	if (st) {
 		st->inflight = NULL;
+		if (ok)
+			status_note_version(st, res);
+	}
 	if (r->done)
 		r->done(r->ud, r->tag, res, ms);
 	if (st && st->queued)
@@ -219,65 +227,90 @@ void writes_status_init(struct writes_status *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* Sends the waiting write; one whose start fails is answered as failed. */
-static void status_send(struct writes *w, struct writes_status *st)
+/* The object's resourceVersion after our write: the next write is
+ * conditional on it. */
+static void status_note_version(struct writes_status *st, const struct kube_result *res)
 {
+	cJSON *obj = cJSON_ParseWithLength(res->body, res->body_len);
+	const char *rv = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "resourceVersion"));
+	snprintf(st->rv, sizeof(st->rv), "%s", rv && strlen(rv) < sizeof(st->rv) ? rv : "");
+	cJSON_Delete(obj);
+}
+
+/* Starts the waiting write, conditional on st->rv when known. 0, or the
+ * dispatch's negative code (nothing in flight then). */
+static int status_start(struct writes *w, struct writes_status *st)
+{
+	cJSON *patch = st->queued;
+	st->queued = NULL;
+	if (st->rv[0]) {
+		cJSON *md = cJSON_GetObjectItemCaseSensitive(patch, "metadata");
+		if (!cJSON_IsObject(md)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(patch, "metadata");
+			md = cJSON_AddObjectToObject(patch, "metadata");
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
+		cJSON_AddStringToObject(md, "resourceVersion", st->rv);
+	}
+	char *body = cJSON_PrintUnformatted(patch);
+	cJSON_Delete(patch);
 	struct write o = {.kind = WRITE_ROUTINE,
 			  .method = KUBE_PATCH_MERGE,
 			  .path = st->path,
 			  .done = st->done,
 			  .ud = st->ud};
 	struct writes_req *r = req_new(w, &o);
-	r->body = st->queued;
-	st->queued = NULL;
+	r->body = body;
 	r->status = st;
 	st->inflight = r;
-	if (dispatch(r) < 0) {
-		/* dispatch freed r; its object hears the failure from here
-		 * only when an answer was due (status_send after one). */
-		st->inflight = NULL;
-		struct kube_result res = {.err = -EIO,
-					  .body = "",
-					  .reason = "",
-					  .message = "",
-					  .transport_error = "request not queued"};
-		if (st->done)
-			st->done(st->ud, "", &res, 0);
-	}
+	int rc = dispatch(r);
+	if (rc < 0)
+		st->inflight = NULL; /* dispatch freed r */
+	return rc;
 }
 
-int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
-		      writes_done_fn *done, void *ud)
+/* Sends the waiting write after an answer; one that cannot start is
+ * answered as failed, since its object waits for an answer. */
+static void status_send(struct writes *w, struct writes_status *st)
 {
-	free(st->queued);
-	st->queued = body;
+	if (status_start(w, st) == 0)
+		return;
+	struct kube_result res = {.err = -EIO,
+				  .body = "",
+				  .reason = "",
+				  .message = "",
+				  .transport_error = "request not queued"};
+	if (st->done)
+		st->done(st->ud, "", &res, 0);
+}
+
+int writes_status_put(struct writes *w, struct writes_status *st, const char *path, cJSON *patch,
+		      const char *rv, writes_done_fn *done, void *ud)
+{
+	cJSON_Delete(st->queued);
+	st->queued = patch;
 	if (!st->path || strcmp(st->path, path)) {
 		free(st->path);
 		st->path = xstrdup(path);
 	}
 	st->done = done;
 	st->ud = ud;
+	/* The write in flight sets the version the waiting one is based on. */
 	if (st->inflight)
 		return 0;
-	struct write o = {.kind = WRITE_ROUTINE,
-			  .method = KUBE_PATCH_MERGE,
-			  .path = path,
-			  .done = done,
-			  .ud = ud};
-	struct writes_req *r = req_new(w, &o);
-	r->body = st->queued;
-	st->queued = NULL;
-	r->status = st;
-	st->inflight = r;
-	int rc = dispatch(r);
-	if (rc < 0)
-		st->inflight = NULL;
-	return rc;
+	snprintf(st->rv, sizeof(st->rv), "%s", rv && strlen(rv) < sizeof(st->rv) ? rv : "");
+	return status_start(w, st);
+}
+
+const char *writes_status_version(const struct writes_status *st)
+{
+	return st->rv;
 }
 
 void writes_status_drop(struct writes_status *st)
 {
-	free(st->queued);
+	cJSON_Delete(st->queued);
 	st->queued = NULL;
 }
 
@@ -293,7 +326,7 @@ void writes_status_release(struct writes *w, struct writes_status *st)
 		st->inflight->status = NULL;
 		st->inflight->done = NULL;
 	}
-	free(st->queued);
+	cJSON_Delete(st->queued);
 	free(st->path);
 	writes_status_init(st);
 }

@@ -18,7 +18,13 @@
  * Status writes of one object go through its struct writes_status: one in
  * flight, the newest waiting behind it (merge patches must apply in the
  * order they were decided; a write superseded before it left is never
- * sent).
+ * sent). Each is conditional on the object's resourceVersion
+ * (metadata.resourceVersion in the patch: the apiserver answers 409
+ * Conflict when the object changed since): the first on the version the
+ * caller planned from, each next one on the version the write before it
+ * produced. So a write decided from an old picture (a second replica, a
+ * deposed leader, a stale cache) never lands; its owner re-reads and
+ * re-plans.
  *
  * Events: writes_event_post / writes_event_update are the one recorder. The
  * Event is built by kube/event.h with this controller's component and
@@ -49,6 +55,7 @@ struct loop;
 struct kube_event;
 struct writes;
 struct writes_req;
+struct cJSON;
 
 /* The longest a routine write waits for Job POSTs. */
 #define WRITES_HOLD_MAX_MS 500
@@ -83,19 +90,27 @@ void writes_forget(struct writes *w, const void *ud);
  * writes_status_release before the memory holding it goes. */
 struct writes_status {
 	struct writes_req *inflight; /* the write on its way, or NULL */
-	char *path, *queued;	     /* the newest decided, waiting */
+	char *path;
+	struct cJSON *queued; /* the newest decided, waiting */
+	char rv[32];	      /* the version the next write is conditional on */
 	writes_done_fn *done;
 	void *ud;
 };
 void writes_status_init(struct writes_status *st);
-/* Queues `body` (taken) as the object's next status write to `path`, in
- * place of any write still waiting; sends it unless one is in flight (its
- * answer sends the next). done(ud, ...) hears each answer; it may call
- * writes_status_drop, not writes_status_release. Returns 0, or negative
- * when the write could not be handed to the transport (nothing is queued,
- * done is not called). */
-int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
-		      writes_done_fn *done, void *ud);
+/* Queues `patch` (a merge patch, taken) as the object's next status write
+ * to `path`, in place of any write still waiting; sends it unless one is in
+ * flight (its answer sends the next). `rv` is the resourceVersion the
+ * patch was decided from (NULL or "": unconditional); it is used when
+ * nothing is in flight, else the version the write in flight produces is.
+ * done(ud, ...) hears each answer (409: the object changed; re-read and
+ * re-plan); it may call writes_status_drop, not writes_status_release.
+ * Returns 0, or negative when the write could not be handed to the
+ * transport (nothing is queued, done is not called). */
+int writes_status_put(struct writes *w, struct writes_status *st, const char *path,
+		      struct cJSON *patch, const char *rv, writes_done_fn *done, void *ud);
+/* The object's resourceVersion after our last answered write ("" when
+ * unknown). Borrowed. */
+const char *writes_status_version(const struct writes_status *st);
 /* Drops the write waiting, if any (the one in flight goes on). */
 void writes_status_drop(struct writes_status *st);
 bool writes_status_busy(const struct writes_status *st); /* in flight or waiting */

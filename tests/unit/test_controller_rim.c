@@ -716,6 +716,47 @@ static void test_rim_409_first_sight_has_no_uid(void **state)
 	rim_free(r);
 }
 
+/* The schedule's status write is conditional on the version it was
+ * planned from; a 409 (someone else wrote: a second replica, a deposed
+ * leader's peer, a user's edit) lands nothing, and the pass after the watch
+ * shows the newer object writes on that version. */
+static void test_rim_status_conditional_409_replans(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(BS("idle", "bs-uid-idle", YEARLY, "", "")), NULL, NULL, NULL);
+	controller_start(r->c);
+	struct kube_req *q = fake_run_until_req(r->f, 0, KUBE_PATCH_MERGE, P_STATUS("idle"), 1000);
+	assert_non_null(q);
+	cJSON *body = body_json(q);
+	assert_string_equal(jstr(jget(body, "metadata"), "resourceVersion"), "10");
+	cJSON_Delete(body);
+	size_t n = r->f->n;
+	fake_answer(q, 409,
+		    "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"code\":409,\"message\":"
+		    "\"the object has been modified\"}");
+	/* The watch (open once the loop has turned) brings the object as the
+	 * other writer left it. */
+	fake_run_for(r->f, 20);
+	feed_event(r, P_SCHEDULES "?watch=1", "MODIFIED",
+		   "{\"apiVersion\":\"takt.io/v1alpha1\",\"kind\":\"BatchSchedule\",\"metadata\":{"
+		   "\"name\":\"idle\",\"namespace\":\"" NS "\",\"uid\":\"bs-uid-idle\","
+		   "\"generation\":1,\"resourceVersion\":\"70\",\"creationTimestamp\":"
+		   "\"2026-01-01T00:00:00Z\"},\"spec\":{\"schedule\":\"" YEARLY "\","
+		   "\"concurrencyPolicy\":\"Forbid\",\"jobTemplate\":{\"spec\":{\"template\":{"
+		   "\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"w\","
+		   "\"image\":\"x\"}]}}}}}}");
+	struct kube_req *q2 = fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("idle"), 2000);
+	assert_non_null(q2);
+	body = body_json(q2);
+	assert_string_equal(jstr(jget(body, "metadata"), "resourceVersion"), "70");
+	cJSON_Delete(body);
+	fake_answer(q2, 200, WRITTEN);
+	struct controller_stats st;
+	controller_get_stats(r->c, &st);
+	assert_int_equal(st.status_conflicts, 1);
+	rim_free(r);
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -727,6 +768,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_409_first_sight_has_no_uid),
 	    cmocka_unit_test(test_rim_create_failed_writes_no_status),
 	    cmocka_unit_test(test_rim_status_500_retried),
+	    cmocka_unit_test(test_rim_status_conditional_409_replans),
 	    cmocka_unit_test(test_rim_kill_pods_first_then_job_then_status),
 	    cmocka_unit_test(test_rim_kill_failed_not_recorded),
 	    cmocka_unit_test(test_rim_calendar_status_written),

@@ -252,13 +252,16 @@ static void test_writes_status_one_in_flight_newest_waits(void **state)
 	struct writes_status st;
 	writes_status_init(&st);
 	assert_false(writes_status_busy(&st));
-	assert_int_equal(writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":1}"), on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o), 0);
 	assert_int_equal(wd->f->n, 1);
 	assert_int_equal(wd->f->reqs[0]->method, KUBE_PATCH_MERGE);
 	assert_int_equal(wd->f->reqs[0]->exempt, 0);
 	assert_string_equal(wd->f->reqs[0]->body, "{\"v\":1}");
-	assert_int_equal(writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":2}"), on_done, &o), 0);
-	assert_int_equal(writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":3}"), on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":3}"), NULL, on_done, &o), 0);
 	fake_run_for(wd->f, 20);
 	assert_int_equal(wd->f->n, 1);
 	assert_true(writes_status_busy(&st));
@@ -277,6 +280,47 @@ static void test_writes_status_one_in_flight_newest_waits(void **state)
 	world_free(wd);
 }
 
+/* Status writes are conditional: the first on the version the caller
+ * planned from, the next on the version the one before it produced; a 409
+ * reaches the owner, and the version stays the last one written. */
+static void test_writes_status_conditional_on_version(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner o = {wd, 3};
+	struct writes_status st;
+	writes_status_init(&st);
+	assert_int_equal(writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"status\":{\"v\":1}}"),
+					   "41", on_done, &o),
+			 0);
+	assert_string_equal(wd->f->reqs[0]->body,
+			    "{\"status\":{\"v\":1},\"metadata\":{\"resourceVersion\":\"41\"}}");
+	/* Decided while the first is on its way, from an older picture: its
+	 * hint is not used, the first write's result is. */
+	assert_int_equal(writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"status\":{\"v\":2}}"),
+					   "40", on_done, &o),
+			 0);
+	fake_answer(wd->f->reqs[0], 200, "{\"metadata\":{\"resourceVersion\":\"57\"}}");
+	assert_string_equal(writes_status_version(&st), "57");
+	assert_int_equal(wd->f->n, 2);
+	assert_string_equal(wd->f->reqs[1]->body,
+			    "{\"status\":{\"v\":2},\"metadata\":{\"resourceVersion\":\"57\"}}");
+	/* The object changed meanwhile: 409, heard by the owner. */
+	fake_answer(wd->f->reqs[1], 409, "{\"kind\":\"Status\",\"code\":409}");
+	assert_int_equal(wd->n_heard, 2);
+	assert_int_equal(wd->heard[1].status, 409);
+	assert_string_equal(writes_status_version(&st), "57");
+	assert_false(writes_status_busy(&st));
+	/* Without a version: unconditional (a calendar's status). */
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"status\":{}}"), NULL, on_done, &o),
+	    0);
+	assert_string_equal(wd->f->reqs[2]->body, "{\"status\":{}}");
+	fake_answer(wd->f->reqs[2], 200, "{}");
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
 /* A status write decided behind a POST is held like any routine write. */
 static void test_writes_status_held_behind_post(void **state)
 {
@@ -286,8 +330,10 @@ static void test_writes_status_held_behind_post(void **state)
 	struct writes_status st;
 	writes_status_init(&st);
 	send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &o);
-	assert_int_equal(writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":1}"), on_done, &o), 0);
-	assert_int_equal(writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":2}"), on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o), 0);
 	assert_int_equal(wd->f->n, 1);
 	fake_answer(wd->f->reqs[0], 201, "{}");
 	/* The first put is the one held (in flight for its writer); the
@@ -310,8 +356,8 @@ static void test_writes_status_drop(void **state)
 	struct owner o = {wd, 1};
 	struct writes_status st;
 	writes_status_init(&st);
-	writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":1}"), on_done, &o);
-	writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":2}"), on_done, &o);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o);
 	writes_status_drop(&st);
 	assert_true(writes_status_busy(&st)); /* v1 is still on its way */
 	fake_answer(wd->f->reqs[0], 500, "{}");
@@ -333,8 +379,8 @@ static void test_writes_status_release_in_flight(void **state)
 	struct owner o = {wd, 1};
 	struct writes_status *st = malloc(sizeof(*st));
 	writes_status_init(st);
-	writes_status_put(wd->w, st, ST_A, strdup("{\"v\":1}"), on_done, &o);
-	writes_status_put(wd->w, st, ST_A, strdup("{\"v\":2}"), on_done, &o);
+	writes_status_put(wd->w, st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o);
+	writes_status_put(wd->w, st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o);
 	writes_status_release(wd->w, st);
 	free(st);
 	fake_answer(wd->f->reqs[0], 200, "{}");
@@ -385,8 +431,8 @@ static void test_writes_free_cancels_in_flight_and_held(void **state)
 	send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j", &o);
 	send(wd, WRITE_KILL, KUBE_DELETE, "/api/v1/namespaces/ns/pods/p", "{}", "p", &o);
 	send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/h", NULL, "h", &o);
-	writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":1}"), on_done, &o);
-	writes_status_put(wd->w, &st, ST_A, strdup("{\"v\":2}"), on_done, &o);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o);
 	assert_int_equal(wd->f->n, 2);
 	assert_int_equal(stats(wd).held, 2);
 	assert_int_equal(loop_timer_count(wd->loop), 1);
@@ -614,6 +660,7 @@ int main(void)
 	    cmocka_unit_test(test_writes_hold_ends_after_max_ms),
 	    cmocka_unit_test(test_writes_exempt_and_never_held),
 	    cmocka_unit_test(test_writes_status_one_in_flight_newest_waits),
+	    cmocka_unit_test(test_writes_status_conditional_on_version),
 	    cmocka_unit_test(test_writes_status_held_behind_post),
 	    cmocka_unit_test(test_writes_status_drop),
 	    cmocka_unit_test(test_writes_status_release_in_flight),
