@@ -361,8 +361,9 @@ static void send_job_ops(struct kill *k, const struct kill_job *j)
 	buf_release(&body);
 }
 
-/* Phase 1 (pods) answered: phase 2 (Jobs); phase 2 answered: done. The
- * caller checks k->pending afterwards (0: nothing could be sent). */
+/* Phase 1 (pods) answered without error: phase 2 (Jobs); phase 2
+ * answered: done. The caller checks k->pending afterwards (0: nothing
+ * could be sent). */
 static void kill_phase2(struct kill *k)
 {
 	k->phase2 = true;
@@ -381,7 +382,11 @@ static void kill_step(struct kill *k, int rc)
 		k->err = rc;
 	if (k->pending > 0)
 		return;
-	if (!k->phase2) {
+	/* Phase 2 only after every pod delete succeeded: a Job deleted while
+	 * its pods were not would hand them to the garbage collector, which
+	 * deletes them with their own grace period, not the one asked for.
+	 * The request is handled again, from phase 1, on the retry. */
+	if (!k->phase2 && k->err == 0) {
 		kill_phase2(k);
 		if (k->pending > 0)
 			return;

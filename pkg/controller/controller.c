@@ -156,6 +156,7 @@ struct pass {
 	enum pass_phase phase;
 	int posts; /* Job POSTs unanswered (POSTING) */
 	bool failed;
+	bool planned;		      /* `plan` is this pass's: its wake-up may be armed */
 	struct spec_status in_status; /* the base after the kill/run-now hooks */
 	bool has_raw;
 	bool was_invalid_same;
@@ -651,8 +652,12 @@ static void pass_end(struct controller *c, struct sched *s)
 {
 	if (!s->pass.failed && s->sc.rc == 0)
 		prepare_next(s);
-	int64_t wake = s->pass.plan.wake;
-	if (wake != s->wake_at || !s->wake_timer) {
+	/* A pass that ended before planning (a kill that failed) keeps the
+	 * timer it had: the last plan's wake-up may be past by now, and arming
+	 * it would reconcile again at once, a request storm while the kill
+	 * keeps failing. The failure's backoff brings the key back. */
+	int64_t wake = s->pass.planned ? s->pass.plan.wake : s->wake_at;
+	if (wake != s->wake_at || (!s->wake_timer && s->pass.planned)) {
 		loop_timer_cancel(c->loop, s->wake_timer);
 		s->wake_timer = 0;
 		s->wake_at = wake;
@@ -971,6 +976,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	int rc = plan_compute(&in, &s->pass.plan);
 	gathered_release(&g);
+	s->pass.planned = rc == 0;
 	if (rc < 0) {
 		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
 		s->pass.failed = true;
@@ -1026,6 +1032,7 @@ static void reconcile(struct controller *c, const char *key)
 	}
 	sched_parse(s, obj);
 	s->pass.failed = false;
+	s->pass.planned = false;
 
 	/* spec_status_parse reads obj.status: lend it the base status. Not
 	 * again when it is the same one (ours, or the same stored version). */

@@ -44,12 +44,15 @@ struct writes {
 	struct list_node reqs; /* every writes_req, in flight or held */
 	struct list_node held; /* held back, oldest first */
 	loop_timer_id held_timer;
-	int posts; /* Job POSTs in flight */
+	int posts;	/* Job POSTs in flight */
+	int events_out; /* Events in flight or held */
 	struct writes_stats st;
 };
 
 static void req_free(struct writes_req *r)
 {
+	if (r->event)
+		r->w->events_out--;
 	list_del(&r->link);
 	list_del(&r->held);
 	free(r->path);
@@ -72,7 +75,7 @@ static int start(struct writes_req *r)
 	    .body_len = r->body ? strlen(r->body) : 0,
 	    .done = answered,
 	    .ud = r,
-	    .exempt = r->kind != WRITE_ROUTINE,
+	    .exempt = r->kind == WRITE_JOB_POST,
 	};
 	int rc = w->tr.request(w->tr.ctx, &o, &r->req);
 	if (rc < 0) {
@@ -333,10 +336,23 @@ void writes_status_release(struct writes *w, struct writes_status *st)
 
 /* ---- Events -------------------------------------------------------------------- */
 
+/* Events are bounded: a flood of them (a failing kill retried, a
+ * thousand schedules failing at once) must not grow memory or the
+ * apiserver's queue without end. What is dropped is counted and logged. */
 static int event_send(struct writes *w, struct write *o)
 {
+	if (w->events_out >= WRITES_EVENTS_MAX) {
+		if (w->st.events_dropped++ % 100 == 0)
+			LOG_WARN("event dropped: too many in flight",
+				 "reason=%s outstanding=%d "
+				 "dropped=%llu",
+				 o->tag ? o->tag : "", w->events_out,
+				 (unsigned long long)w->st.events_dropped);
+		return -EAGAIN;
+	}
 	struct writes_req *r = req_new(w, o);
 	r->event = true;
+	w->events_out++;
 	return dispatch(r);
 }
 

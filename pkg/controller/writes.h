@@ -6,8 +6,10 @@
  * Kinds of write:
  *   WRITE_JOB_POST  a run's Job. Leaves at once and never waits in the
  *                   rate-limit queue: it is what must leave at the slot.
- *   WRITE_KILL      a kill's pod DELETE, Job PATCH and DELETE. Leaves at
- *                   once, rate-limit exempt: an operator waits for it.
+ *   WRITE_KILL      a kill's pod DELETE, Job PATCH and DELETE. Never held
+ *                   behind POSTs (an operator waits for it), but it waits
+ *                   for a rate-limit token: a kill that keeps failing must
+ *                   not become a request storm.
  *   WRITE_ROUTINE   status writes, history DELETEs, Events. Held while any
  *                   Job POST is in flight (at most WRITES_HOLD_MAX_MS), then
  *                   sent in the order they were decided, so that when a
@@ -29,7 +31,9 @@
  * Events: writes_event_post / writes_event_update are the one recorder. The
  * Event is built by kube/event.h with this controller's component and
  * instance; naming and aggregation are the caller's. A failure other than
- * AlreadyExists is logged here; `done` hears every answer.
+ * AlreadyExists is logged here; `done` hears every answer. At most
+ * WRITES_EVENTS_MAX Events are in flight or held: more are dropped
+ * (-EAGAIN, counted in events_dropped).
  *
  * Answers: every write ends in exactly one done(ud, tag, res, ms), never
  * before the call that sent it returns, unless its owner forgot it first
@@ -59,6 +63,8 @@ struct cJSON;
 
 /* The longest a routine write waits for Job POSTs. */
 #define WRITES_HOLD_MAX_MS 500
+/* The most Events in flight or held at once. */
+#define WRITES_EVENTS_MAX 1024
 
 enum write_kind { WRITE_JOB_POST, WRITE_KILL, WRITE_ROUTINE };
 
@@ -129,6 +135,7 @@ struct writes_stats {
 	uint64_t held;		 /* of those, held behind Job POSTs first */
 	uint64_t answered;	 /* done callbacks due (forgotten ones included) */
 	uint64_t events_posted;	 /* Event POSTs and updates answered 2xx */
+	uint64_t events_dropped; /* refused past WRITES_EVENTS_MAX */
 	uint64_t posts_inflight; /* now */
 };
 void writes_get_stats(const struct writes *w, struct writes_stats *st);

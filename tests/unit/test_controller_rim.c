@@ -436,9 +436,9 @@ static void test_rim_status_500_retried(void **state)
 	"\"status\":{\"phase\":\"Running\"}}"
 
 /* (e) takt.io/kill=k1 on a schedule with a running Job: first the pod
- * DELETE (exempt, with the pod's uid as precondition); only once it is
+ * DELETE (rate-limited, with the pod's uid as precondition); only once it is
  * answered the Job's takt.io/killed mark and its Foreground DELETE (both
- * exempt); once those are answered the status records the kill. */
+ * rate-limited too); once those are answered the status records the kill. */
 static void test_rim_kill_pods_first_then_job_then_status(void **state)
 {
 	(void)state;
@@ -448,7 +448,7 @@ static void test_rim_kill_pods_first_then_job_then_status(void **state)
 	controller_start(r->c);
 	struct kube_req *pod = fake_run_until_req(r->f, 0, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
 	assert_non_null(pod);
-	assert_int_equal(pod->exempt, 1);
+	assert_int_equal(pod->exempt, 0); /* rate-limited: no storm */
 	cJSON *b = body_json(pod);
 	assert_string_equal(jstr(b, "preconditions.uid"), "pod-uid-1");
 	cJSON_Delete(b);
@@ -464,8 +464,8 @@ static void test_rim_kill_pods_first_then_job_then_status(void **state)
 	assert_non_null(mark);
 	assert_non_null(del);
 	assert_true(mark->index < del->index);
-	assert_int_equal(mark->exempt, 1);
-	assert_int_equal(del->exempt, 1);
+	assert_int_equal(mark->exempt, 0);
+	assert_int_equal(del->exempt, 0);
 	b = body_json(mark);
 	assert_string_equal(
 	    cJSON_GetStringValue(jget(jat(b, "metadata.annotations"), TAKT_ANN_KILLED)), "k1");
@@ -757,6 +757,64 @@ static void test_rim_status_conditional_409_replans(void **state)
 	rim_free(r);
 }
 
+/* A pod DELETE that fails leaves the Job alone: deleting it would hand the
+ * pods to the garbage collector, with their own grace period. */
+static void test_rim_kill_pod_delete_failed_leaves_job_alone(void **state)
+{
+	(void)state;
+	struct rim *r =
+	    rim_new(LIST(KILL_SCHED), LIST(JOB("kill", "bs-uid-kill", "job-uid-k", JOB_RUNNING)),
+		    LIST(KILL_POD_OBJ), NULL);
+	controller_start(r->c);
+	struct kube_req *pod = fake_run_until_req(r->f, 0, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
+	assert_non_null(pod);
+	size_t n = r->f->n;
+	fake_answer(pod, 500, "{}");
+	fake_run_for(r->f, 20); /* less than the retry's backoff */
+	assert_null(fake_find(r->f, n, FAKE_ANY, P_JOBS "/" KILL_JOB));
+	rim_free(r);
+}
+
+/* A kill that keeps failing on a schedule that fires every second is
+ * retried with the queue's backoff, not in a loop: once the pass that
+ * failed re-armed the last plan's wake-up, already past, and the kill was
+ * sent again at once, hundreds of times a second. */
+static void test_rim_failing_kill_is_no_storm(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(BS("kill", "bs-uid-kill", EVERY_SECOND, "", "")),
+				LIST(JOB("kill", "bs-uid-kill", "job-uid-k", JOB_RUNNING)),
+				LIST(KILL_POD_OBJ), NULL);
+	controller_start(r->c);
+	/* Planned (Forbid: the slots are skipped while the run hangs), so a
+	 * wake-up is armed, then the kill arrives. */
+	first_sight(r, P_STATUS("kill"));
+	fake_run_for(r->f, 20);
+	feed_event(r, P_SCHEDULES "?watch=1", "MODIFIED",
+		   BS("kill", "bs-uid-kill", EVERY_SECOND, "\"takt.io/kill\":\"k1\"", ""));
+	int64_t end = loop_now_monotonic_ms() + 2500;
+	size_t seen = 0, deletes = 0;
+	while (loop_now_monotonic_ms() < end) {
+		fake_run_for(r->f, 5);
+		for (; seen < r->f->n; seen++) {
+			struct kube_req *q = r->f->reqs[seen];
+			if (q->state != FAKE_OPEN)
+				continue;
+			if (q->method == KUBE_DELETE && !strcmp(q->path, P_PODS "/" KILL_POD)) {
+				deletes++;
+				fake_answer(q, 500, "{}");
+			} else if (q->method == KUBE_PATCH_MERGE) {
+				fake_answer(q, 200, WRITTEN);
+			}
+		}
+	}
+	/* The backoff doubles from 50 ms (5-6 tries in 2.5 s) and each slot
+	 * may add one. */
+	assert_true(deletes >= 2);
+	assert_true(deletes <= 12);
+	rim_free(r);
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -771,6 +829,8 @@ int main(void)
 	    cmocka_unit_test(test_rim_status_conditional_409_replans),
 	    cmocka_unit_test(test_rim_kill_pods_first_then_job_then_status),
 	    cmocka_unit_test(test_rim_kill_failed_not_recorded),
+	    cmocka_unit_test(test_rim_kill_pod_delete_failed_leaves_job_alone),
+	    cmocka_unit_test(test_rim_failing_kill_is_no_storm),
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	};
