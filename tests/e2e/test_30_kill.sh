@@ -265,7 +265,7 @@ t_is "the role does not allow deleting pods" "$(kn auth can-i delete pods --as="
 t_is "nor touching Jobs" "$(kn auth can-i patch jobs.batch --as="$sa")" no
 t_is "it allows patching schedules" "$(kn auth can-i patch batchschedules.takt.io --as="$sa")" yes
 t_is "and listing Events" "$(kn auth can-i list events --as="$sa")" yes
-t_ok "the runs of later are Running" job_pod_running "$jr2"
+wait_for 20 "the runs of later are Running" eval 'job_pod_running "$jr" && job_pod_running "$jr2"'
 out=$("$TAKT" kill later --kubeconfig "$kc" --grace-seconds 0 2>&1)
 t_is "with it, kubectl takt kill (namespace from the kubeconfig) exits 0" "$?" 0
 t_like "and kills both runs of later" "$out" "^killed 2 runs of $NS/later \(request kill-.*\): $jr, $jr2; 2 pods deleted$"
