@@ -147,6 +147,14 @@ EOF
 }
 
 bs_status() { kn get bs "$1" -o jsonpath="{.status.$2}" 2>/dev/null; }
+# bs_status_ge NAME FIELD N: status.FIELD is a number >= N (prints it; for
+# wait_for: the controller writes the status after the fact it counts).
+bs_status_ge() {
+	local v
+	v=$(bs_status "$1" "$2")
+	echo "${v:-<unset>}"
+	[ -n "$v" ] && [ "$v" -ge "$3" ]
+}
 bs_cond() { # bs_cond NAME TYPE FIELD
 	kn get bs "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null
 }
