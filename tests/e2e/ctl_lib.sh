@@ -167,6 +167,14 @@ r, t = sys.argv[1], sys.argv[2]
 print(sum(e.get("count") or 1 for e in json.load(sys.stdin)["items"]
           if e.get("reason") == r and (not t or e.get("type") == t)))' "$1" "${2:-}"
 }
+# events_at_least REASON TYPE N: at least N such Events (prints the count).
+# The controller posts Events fire-and-forget: poll them with wait_for.
+events_at_least() {
+	local n
+	n=$(events_with "$1" "$2")
+	echo "$n"
+	[ "${n:-0}" -ge "$3" ]
+}
 jobs_of() { kn get jobs -l "takt.io/schedule=$1" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 count_jobs_of() { jobs_of "$1" | wc -w; }
 # jobs_of_after NAME SECS: Jobs of NAME whose slot (name suffix) is >= SECS.
