@@ -8,7 +8,7 @@
 #   ctl_watch_start                  # jobs + pods streams of $NS, recorded
 #   ctl_start                        # bin/takt-controller --namespace $NS
 #   bs_apply NAME SCHEDULE POLICY RUN_FOR [EXIT_CODE] [EXTRA_SPEC_YAML]
-#   sleep 20; ctl_facts NAME; fact jobs   # -> a number
+#   sleep 20; ctl_facts NAME; fact jobs   # -> a number (streams synced first)
 # Everything started here is stopped when the script exits.
 
 CTL_BIN=${TAKT_CONTROLLER:-$T_ROOT/bin/takt-controller}
@@ -73,9 +73,46 @@ ctl_watch_start() {
 	sleep 1
 }
 
-# ctl_facts SCHEDULE: computes the facts of its runs so far (fact KEY reads).
+# ctl_sync: waits until the recorded streams hold every event up to now. It
+# creates a marker Job (suspended: no pods) and a marker pod (an unknown
+# scheduler: never bound, nothing runs it); a watch delivers events in
+# resourceVersion order, so once a stream has recorded its marker it has
+# recorded everything before it. The markers carry no takt.io/schedule label:
+# the controller, ctl_runs.py and jobs_of never see them.
+CTL_SYNC_N=0
+ctl_sync() {
+	local m
+	CTL_SYNC_N=$((CTL_SYNC_N + 1))
+	m=ctl-sync-$CTL_SYNC_N
+	kn create -f - >/dev/null <<EOF || return 1
+apiVersion: batch/v1
+kind: Job
+metadata: {name: $m}
+spec:
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: example.invalid/x}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $m}
+spec:
+  schedulerName: takt-e2e-none
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: example.invalid/x}]
+EOF
+	until_true 30 grep -q "\"name\":\"$m\"" "$CTL_DIR/jobs" &&
+		until_true 30 grep -q "\"name\":\"$m\"" "$CTL_DIR/pods"
+}
+
+# ctl_facts SCHEDULE: computes the facts of its runs so far (fact KEY reads),
+# once the recorded streams have caught up (ctl_sync), not after a fixed
+# pause, which kubectl's watch and the recorder can outlast on a busy machine.
 CTL_FACTS=""
 ctl_facts() {
+	ctl_sync || t_diag "ctl_sync: the recorded streams did not catch up within 30 s"
 	CTL_FACTS=$(python3 "$T_ROOT/tests/e2e/ctl_runs.py" "$1" "$CTL_DIR/jobs" "$CTL_DIR/pods")
 	t_diag "$1: $(echo "$CTL_FACTS" | tr '\n' ' ')"
 }
@@ -110,6 +147,14 @@ EOF
 }
 
 bs_status() { kn get bs "$1" -o jsonpath="{.status.$2}" 2>/dev/null; }
+# bs_status_ge NAME FIELD N: status.FIELD is a number >= N (prints it; for
+# wait_for: the controller writes the status after the fact it counts).
+bs_status_ge() {
+	local v
+	v=$(bs_status "$1" "$2")
+	echo "${v:-<unset>}"
+	[ -n "$v" ] && [ "$v" -ge "$3" ]
+}
 bs_cond() { # bs_cond NAME TYPE FIELD
 	kn get bs "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null
 }
@@ -121,6 +166,14 @@ import json, sys
 r, t = sys.argv[1], sys.argv[2]
 print(sum(e.get("count") or 1 for e in json.load(sys.stdin)["items"]
           if e.get("reason") == r and (not t or e.get("type") == t)))' "$1" "${2:-}"
+}
+# events_at_least REASON TYPE N: at least N such Events (prints the count).
+# The controller posts Events fire-and-forget: poll them with wait_for.
+events_at_least() {
+	local n
+	n=$(events_with "$1" "$2")
+	echo "$n"
+	[ "${n:-0}" -ge "$3" ]
 }
 jobs_of() { kn get jobs -l "takt.io/schedule=$1" -o jsonpath='{.items[*].metadata.name}' 2>/dev/null; }
 count_jobs_of() { jobs_of "$1" | wc -w; }
