@@ -16,6 +16,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "kube/execcred.h"
 #include "kube/yaml.h"
 #include "base/errmsg.h"
 #include "base/banned.h"
@@ -24,6 +25,8 @@
 #define MAX_FILE	(16u << 20)
 #define TOKEN_REREAD_MS 60000
 #define TOKEN_MAX	(1u << 20)
+/* A plugin's token is renewed this long before it expires. */
+#define EXEC_EXPIRY_MARGIN_MS 10000
 
 struct blob {
 	char *data;
@@ -40,6 +43,10 @@ struct kube_config {
 	char *token_file;
 	int64_t token_read_ms;
 	struct stat token_st;
+	/* An exec credential plugin (execcred.h): run at load, and again when
+	 * its token is about to expire. NULL when the user has none. */
+	struct execcred_spec *exec;
+	int64_t exec_expires_ms; /* Unix ms, EXECCRED_NO_EXPIRY: never */
 };
 
 static int64_t mono_ms(void)
@@ -66,6 +73,10 @@ void kube_config_free(struct kube_config *c)
 	free(c->key.data);
 	free(c->token);
 	free(c->token_file);
+	if (c->exec) {
+		execcred_spec_release(c->exec);
+		free(c->exec);
+	}
 	free(c);
 }
 
@@ -278,8 +289,55 @@ int kube_config_refresh_token(struct kube_config *c)
 	return 0;
 }
 
+/* Runs the exec plugin and takes what it gives: a token, or (at load only:
+ * TLS material is set up once per connection) a client certificate. */
+static int exec_refresh(struct kube_config *c, bool at_load, char *err, size_t errlen)
+{
+	struct execcred cred;
+	size_t ca_len = 0;
+	const void *ca = kube_config_ca(c, &ca_len);
+	if (execcred_run(c->exec, c->server, ca, ca_len, &cred, err, errlen) < 0)
+		return -1;
+	if (cred.token) {
+		if (c->token) {
+			explicit_bzero(c->token, strlen(c->token));
+			free(c->token);
+		}
+		c->token = cred.token;
+		cred.token = NULL;
+	} else if (at_load) {
+		c->cert.data = cred.cert;
+		c->cert.len = strlen(cred.cert);
+		c->key.data = cred.key;
+		c->key.len = strlen(cred.key);
+		cred.cert = cred.key = NULL;
+	}
+	c->exec_expires_ms = cred.expires_ms;
+	execcred_release(&cred);
+	return 0;
+}
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 const char *kube_config_token(struct kube_config *c)
 {
+	/* A token about to expire is replaced before a request carries it (as
+	 * client-go does), with a margin for the request's own time. */
+	if (c->exec && c->exec_expires_ms != EXECCRED_NO_EXPIRY &&
+	    real_ms() >= c->exec_expires_ms - EXEC_EXPIRY_MARGIN_MS) {
+		char err[512];
+		if (exec_refresh(c, false, err, sizeof(err)) < 0) {
+			LOG_WARN("exec credential not renewed, keeping the last one", "err=\"%s\"",
+				 err);
+			/* Not again on every request. */
+			c->exec_expires_ms = real_ms() + EXEC_EXPIRY_MARGIN_MS + 5000;
+		}
+	}
 	if (c->token_file) {
 		struct stat st;
 		bool changed =
@@ -425,15 +483,26 @@ static int from_doc(const cJSON *doc, const char *origin, const char *base_dir, 
 					goto fail;
 				}
 			}
-			bool plugin = cJSON_GetObjectItemCaseSensitive(user, "exec") ||
-				      cJSON_GetObjectItemCaseSensitive(user, "auth-provider");
-			if (plugin && !c->token && !c->cert.data) {
-				errmsg_set(
-				    err, errlen,
-				    "%s: %s uses a credential plugin (exec/auth-provider), which "
-				    "takt does not support; give it a token or a client "
-				    "certificate",
-				    origin, owner);
+			const cJSON *exec = cJSON_GetObjectItemCaseSensitive(user, "exec");
+			if (exec && !c->token && !c->cert.data) {
+				char eerr[512];
+				c->exec = xcalloc(1, sizeof(*c->exec));
+				if (execcred_spec_parse(exec, base_dir, c->exec, eerr,
+							sizeof(eerr)) < 0 ||
+				    exec_refresh(c, true, eerr, sizeof(eerr)) < 0) {
+					errmsg_set(err, errlen, "%s: %s: %s", origin, owner, eerr);
+					goto fail;
+				}
+			}
+			/* The legacy in-tree providers (gcp, azure, oidc) were removed
+			 * from kubectl in 1.26; their replacements are exec plugins. */
+			if (cJSON_GetObjectItemCaseSensitive(user, "auth-provider") && !c->token &&
+			    !c->cert.data) {
+				errmsg_set(err, errlen,
+					   "%s: %s uses an auth-provider, which kubectl itself no "
+					   "longer supports; use its exec plugin (e.g. "
+					   "gke-gcloud-auth-plugin, kubelogin) instead",
+					   origin, owner);
 				goto fail;
 			}
 		}

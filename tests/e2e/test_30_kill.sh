@@ -279,4 +279,42 @@ out=$("$TAKT" kill later --kubeconfig "$kc" --timeout 3 -n default 2>&1)
 t_is "another namespace: exit 1" "$?" 1
 t_like "with the apiserver's answer" "$out" "^kubectl takt kill: batchschedules default/later: 403 Forbidden"
 rm -f "$kc"
+
+# ---- 10. the same identity through an exec credential plugin -----------------
+# (the kubeconfigs of EKS, GKE and AKS name a plugin instead of a token)
+plug=$(mktemp -d "${TMPDIR:-/tmp}/takt-e2e-plug.XXXXXX")
+cat >"$plug/get-token" <<EOF
+#!/bin/sh
+echo ran >>"$plug/runs"
+[ "\$1" = --cluster ] && [ "\$TAKT_PLUGIN_ENV" = yes ] || { echo "plugin: bad call" >&2; exit 9; }
+case "\$KUBERNETES_EXEC_INFO" in *'"interactive":false'*) ;; *) exit 8 ;; esac
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$token"
+EOF
+printf '#!/bin/sh\necho "SSO session expired: run aws sso login" >&2\nexit 3\n' >"$plug/broken"
+chmod +x "$plug/get-token" "$plug/broken"
+plug_kc() { # plug_kc COMMAND: a kubeconfig whose user is the plugin COMMAND
+	cat <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: "$1", args: [--cluster, e2e], env: [{name: TAKT_PLUGIN_ENV, value: "yes"}], interactiveMode: Never, installHint: "install the plugin"}}}]
+contexts: [{name: x, context: {cluster: c, user: u, namespace: "$NS"}}]
+current-context: x
+EOF
+}
+plug_kc ./get-token >"$plug/kubeconfig"
+out=$("$TAKT" run later --kubeconfig "$plug/kubeconfig" 2>&1)
+t_is "kubectl takt run with an exec credential plugin exits 0" "$?" 0
+t_like "and starts a run" "$out" "^started Job later-"
+t_is "the plugin ran, once" "$(wc -l <"$plug/runs" | tr -d ' ')" 1
+plug_kc ./broken >"$plug/kubeconfig-broken"
+out=$("$TAKT" run later --kubeconfig "$plug/kubeconfig-broken" 2>&1)
+rc=$?
+t_nok "a plugin that fails: kubectl takt run fails" test "$rc" = 0
+t_like "with the plugin's own words" "$out" "SSO session expired: run aws sso login"
+t_like "and its exit status" "$out" "exec plugin .*/broken: exit status 3"
+plug_kc takt-no-such-plugin >"$plug/kubeconfig-missing"
+out=$("$TAKT" run later --kubeconfig "$plug/kubeconfig-missing" 2>&1)
+t_like "a plugin not installed: its install hint" "$out" "exec plugin takt-no-such-plugin: not found: install the plugin"
+rm -rf "$plug"
 t_done

@@ -185,7 +185,13 @@ static void test_errors_name_what_is_wrong(void **state)
 	expect_error(CLUSTERS CONTEXTS "users:\n- name: u\n  user: {tokenFile: nope}\n", "x",
 		     "user \"u\": token file " FIX "/nope: No such file");
 	expect_error(CLUSTERS CONTEXTS "users:\n- name: u\n  user:\n    exec: {command: aws}\n",
-		     "x", "user \"u\" uses a credential plugin");
+		     "x", "user \"u\": exec: apiVersion missing is not supported");
+	expect_error(CLUSTERS CONTEXTS "users:\n- name: u\n  user:\n    exec: {apiVersion: "
+				       "client.authentication.k8s.io/v1, command: "
+				       "no-such-plugin-takt, installHint: 'install it'}\n",
+		     "x", "user \"u\": exec plugin no-such-plugin-takt: not found: install it");
+	expect_error(CLUSTERS CONTEXTS "users:\n- name: u\n  user:\n    auth-provider: {name: gcp}\n",
+		     "x", "user \"u\" uses an auth-provider");
 }
 
 static void test_user_listed_without_body_has_no_credentials(void **state)
