@@ -31,7 +31,7 @@ if [ -f "$root/.cache/demo/controller.pid" ]; then
 		kill -TERM "$old" 2>/dev/null || true
 	fi
 fi
-bin/takt-controller --kubeconfig "$KUBECONFIG" </dev/null >"$demo_log" 2>&1 &
+bin/takt-controller --kubeconfig "$KUBECONFIG" --http-addr 127.0.0.1:0 </dev/null >"$demo_log" 2>&1 &
 ctl_pid=$!
 echo "$ctl_pid" >"$root/.cache/demo/controller.pid"
 bash scripts/cluster.sh adopt takt-controller "$ctl_pid"

@@ -4,7 +4,7 @@
 #   scripts/deps.sh          build and test (make, make test, make demo)
 #   scripts/deps.sh dev      also clang, libFuzzer, clang-format, cppcheck
 set -euo pipefail
-pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev
+pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
 libssl-dev libcmocka-dev tzdata valgrind openssl curl ca-certificates
 nodejs npm procps iproute2 python3"
 if [ "${1:-}" = dev ]; then

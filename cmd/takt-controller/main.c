@@ -3,12 +3,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "controller/controller.h"
+#include "httpd/httpd.h"
+#include "metrics/prom.h"
 #include "kube/config.h"
 #include "kube/http.h"
 #include "loop/loop.h"
@@ -28,6 +31,7 @@ struct flags {
 	double qps;
 	int burst;
 	const char *log_level;
+	const char *http_addr;
 };
 
 static void usage(FILE *out)
@@ -44,6 +48,8 @@ static void usage(FILE *out)
 		"  --qps N             API requests per second (default %.0f)\n"
 		"  --burst N           API request burst (default %d)\n"
 		"  --log-level LEVEL   error|warn|info|debug (default info)\n"
+		"  --http-addr ADDR    /metrics, /healthz, /readyz on ADDR: :PORT, IP:PORT or\n"
+		"                      [IPv6]:PORT (default :8080; \"\" for none)\n"
 		"  --help              this text\n",
 		DEFAULT_QPS, DEFAULT_BURST);
 }
@@ -99,6 +105,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			f->burst = (int)b;
 		} else if ((v = flag_value(argc, argv, &i, "--log-level"))) {
 			f->log_level = v;
+		} else if ((v = flag_value(argc, argv, &i, "--http-addr"))) {
+			f->http_addr = v;
 		} else {
 			fprintf(stderr, "takt-controller: unknown option \"%s\" (try --help)\n",
 				argv[i]);
@@ -120,6 +128,32 @@ static int load_config(const struct flags *f, struct kube_config **cfg, char *er
 	return kube_config_load_default(NULL, f->context, cfg, err, errlen);
 }
 
+/* /healthz: the loop answers, so it turns (a stuck loop answers nothing
+ * and the probe times out). */
+static int serve_health(void *ud, struct buf *out, const char **type)
+{
+	(void)ud;
+	(void)type;
+	buf_addf(out, "ok\n");
+	return 200;
+}
+
+/* /readyz: every cache has been listed once. */
+static int serve_ready(void *ud, struct buf *out, const char **type)
+{
+	(void)type;
+	bool ok = controller_synced(ud);
+	buf_addf(out, ok ? "ok\n" : "caches not synced\n");
+	return ok ? 200 : 503;
+}
+
+static int serve_metrics(void *ud, struct buf *out, const char **type)
+{
+	controller_metrics(ud, out);
+	*type = PROM_CONTENT_TYPE;
+	return 200;
+}
+
 static void on_signal(struct loop *l, int signo, void *ud)
 {
 	(void)ud;
@@ -129,7 +163,9 @@ static void on_signal(struct loop *l, int signo, void *ud)
 
 int main(int argc, char **argv)
 {
-	struct flags f = {.qps = DEFAULT_QPS, .burst = DEFAULT_BURST, .log_level = "info"};
+	struct flags f = {
+	    .qps = DEFAULT_QPS, .burst = DEFAULT_BURST, .log_level = "info", .http_addr = ":8080"};
+	struct httpd *httpd = NULL;
 	struct kube_config *cfg = NULL;
 	struct kube_http *http = NULL;
 	struct controller *ctl = NULL;
@@ -166,6 +202,15 @@ int main(int argc, char **argv)
 	struct kube_transport tr = kube_transport_http(http);
 	if (controller_new(loop, &tr, &co, &ctl) < 0)
 		goto out;
+	if (*f.http_addr) {
+		const struct httpd_route routes[] = {{"/healthz", serve_health, ctl},
+						     {"/readyz", serve_ready, ctl},
+						     {"/metrics", serve_metrics, ctl}};
+		if (httpd_start(loop, f.http_addr, routes, 3, &httpd, err, sizeof(err)) < 0) {
+			LOG_ERROR("no http endpoint", "err=\"%s\"", err);
+			goto out;
+		}
+	}
 	loop_signal_watch(loop, SIGTERM, on_signal, NULL);
 	loop_signal_watch(loop, SIGINT, on_signal, NULL);
 	LOG_INFO("starting", "server=%s context=%s namespace=%s qps=%g burst=%d",
@@ -182,6 +227,7 @@ int main(int argc, char **argv)
 		 rc, st.reconciles, st.waited, st.jobs_created, st.jobs_deleted, st.status_writes,
 		 st.events_posted, st.relists);
 out:
+	httpd_free(httpd);
 	controller_free(ctl);
 	kube_http_free(http);
 	loop_free(loop);

@@ -477,6 +477,18 @@ void calendars_start(struct calendars *cs)
 	reflector_start(cs->refl);
 }
 
+size_t calendars_count(const struct calendars *cs, size_t *ready)
+{
+	size_t pos = 0, n = 0;
+	void *v;
+	*ready = 0;
+	while (hmap_next(cs->entries, &pos, NULL, &v)) {
+		n++;
+		*ready += ((const struct cal_entry *)v)->state == PLAN_CALENDAR_OK;
+	}
+	return n;
+}
+
 bool calendars_synced(const struct calendars *cs)
 {
 	if (!reflector_synced(cs->refl))

@@ -51,6 +51,8 @@ void calendars_free(struct calendars *cs);
 void calendars_start(struct calendars *cs);
 /* The calendars and the ConfigMaps they name have been listed. */
 bool calendars_synced(const struct calendars *cs);
+/* How many calendars are known, and how many of them are loaded. */
+size_t calendars_count(const struct calendars *cs, size_t *ready);
 
 struct calendar_view {
 	enum plan_calendar_state state;

@@ -23,6 +23,7 @@
 #include "controller/project.h"
 #include "controller/spec.h"
 #include "controller/writes.h"
+#include "metrics/prom.h"
 #include "kube/event.h"
 #include "kube/http.h"
 #include "kube/obj.h"
@@ -199,6 +200,9 @@ struct controller {
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
 	bool all_synced;
 	struct controller_stats stats;
+	/* For /metrics: the slot instant to the Job created, and the time a
+	 * reconcile's synchronous part takes. */
+	struct prom_histogram slot_lag, reconcile_time;
 };
 
 static void drain(struct controller *c);
@@ -786,6 +790,24 @@ static cJSON *changed_status(const struct spec_status *old, bool has_raw,
 
 static void after_posts(struct controller *c, struct sched *s);
 
+/* The slot of a scheduled run, from its name (<schedule>-<unix seconds>,
+ * docs/api.md "Run names"): the expectation, which also knows it, is often
+ * gone by the time the POST is answered (the watch showed the Job first).
+ * SPEC_TIME_UNSET for other names (run-now, retries). */
+static int64_t slot_of_name(const struct sched *s, const char *name)
+{
+	size_t n = s->spec.name ? strlen(s->spec.name) : 0;
+	if (!n || strncmp(name, s->spec.name, n) || name[n] != '-' || !name[n + 1])
+		return SPEC_TIME_UNSET;
+	int64_t secs = 0;
+	for (const char *p = name + n + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || secs > INT64_MAX / 10000)
+			return SPEC_TIME_UNSET;
+		secs = secs * 10 + (*p - '0');
+	}
+	return secs * 1000;
+}
+
 static void create_answered(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct sched *s = ud;
@@ -793,6 +815,10 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 	bool ok = answer_ok(res);
 	if (ok || res->status == 409) {
 		c->stats.jobs_created++;
+		int64_t slot = slot_of_name(s, name);
+		if (ok && slot != SPEC_TIME_UNSET)
+			prom_histogram_observe(&c->slot_lag,
+					       (double)(loop_now_realtime_ms() - slot) / 1000.0);
 		if (ok)
 			expectation_set_uid(s, name, res->body);
 		LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f", s->key,
@@ -1017,7 +1043,16 @@ static void kills_answered(void *ud, int err)
 	plan_and_act(s->c, s);
 }
 
+static void reconcile_pass(struct controller *c, const char *key);
+
 static void reconcile(struct controller *c, const char *key)
+{
+	int64_t t0 = loop_now_monotonic_ns();
+	reconcile_pass(c, key);
+	prom_histogram_observe(&c->reconcile_time, (double)(loop_now_monotonic_ns() - t0) / 1e9);
+}
+
+static void reconcile_pass(struct controller *c, const char *key)
 {
 	struct sched *s = sched_get(c, key);
 	c->stats.reconciles++;
@@ -1289,6 +1324,15 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 		snprintf(host, sizeof(host), "%s", TAKT_COMPONENT);
 	host[sizeof(host) - 1] = 0;
 	c->writes = writes_new(l, tr, host);
+	/* From 1 ms: the CronJob controller's skew histogram starts at 1 s,
+	 * and takt's lag is milliseconds. */
+	static const double lag_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					    0.25,  0.5,	   1,	  2.5,	5,     10};
+	static const double time_bounds[] = {0.00001, 0.00005, 0.0001, 0.0005, 0.001,
+					     0.005,   0.01,    0.05,   0.1};
+	prom_histogram_init(&c->slot_lag, lag_bounds, sizeof(lag_bounds) / sizeof(*lag_bounds));
+	prom_histogram_init(&c->reconcile_time, time_bounds,
+			    sizeof(time_bounds) / sizeof(*time_bounds));
 	c->scheds = hmap_new();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
@@ -1369,4 +1413,157 @@ void controller_get_stats(const struct controller *c, struct controller_stats *s
 	writes_get_stats(c->writes, &ws);
 	*st = c->stats;
 	st->events_posted = ws.events_posted;
+}
+
+bool controller_synced(const struct controller *c)
+{
+	return c->all_synced;
+}
+
+static const char *method_name(enum kube_method m)
+{
+	static const char *const names[] = {"GET",   "POST",  "PUT",   "PATCH",
+					    "PATCH", "PATCH", "PATCH", "DELETE"};
+	return (unsigned)m < sizeof(names) / sizeof(*names) ? names[m] : "OTHER";
+}
+
+/* What the controller counts, rendered at each scrape from its own state:
+ * nothing is kept twice. Per-schedule series carry namespace and schedule
+ * (bounded by the schedules that exist) and come from the status the
+ * schedule was last planned from. */
+void controller_metrics(const struct controller *c, struct buf *out)
+{
+	struct controller_stats st;
+	struct writes_stats ws;
+	controller_get_stats(c, &st);
+	writes_get_stats(c->writes, &ws);
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} counters[] = {
+	    {"takt_reconciles_total", "Reconcile passes started.", st.reconciles},
+	    {"takt_jobs_created_total", "Job POSTs answered Created or AlreadyExists.",
+	     st.jobs_created},
+	    {"takt_jobs_deleted_total", "Job DELETEs (history trims) answered.", st.jobs_deleted},
+	    {"takt_status_writes_total", "BatchSchedule status writes that landed.",
+	     st.status_writes},
+	    {"takt_status_conflicts_total",
+	     "Status writes refused because the object had changed (re-planned).",
+	     st.status_conflicts},
+	    {"takt_events_posted_total", "Events posted or updated.", ws.events_posted},
+	    {"takt_events_dropped_total", "Events dropped past the in-flight bound.",
+	     ws.events_dropped},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(*counters); i++) {
+		prom_family(out, counters[i].name, "counter", counters[i].help);
+		prom_sample(out, counters[i].name, NULL, (double)counters[i].v);
+	}
+
+	prom_family(out, "takt_api_requests_total", "counter",
+		    "Writes to the API answered, by verb and HTTP code (0: no answer).");
+	size_t n_codes;
+	const struct writes_code *codes = writes_codes(c->writes, &n_codes);
+	for (size_t i = 0; i < n_codes; i++) {
+		char code[16];
+		snprintf(code, sizeof(code), "%d", codes[i].status);
+		prom_sample(
+		    out, "takt_api_requests_total",
+		    (const char *[]){"verb", method_name(codes[i].method), "code", code, NULL},
+		    (double)codes[i].n);
+	}
+
+	prom_family(out, "takt_watch_restarts_total", "counter",
+		    "Watches started again after their first, by resource; relists after a "
+		    "gap.");
+	const struct reflector *refls[] = {c->refl_schedules, c->refl_jobs, c->refl_pods};
+	for (size_t i = 0; i < 3; i++) {
+		struct reflector_stats rs;
+		reflector_get_stats(refls[i], &rs);
+		prom_sample(out, "takt_watch_restarts_total",
+			    (const char *[]){"resource", reflector_what(refls[i]), NULL},
+			    (double)(rs.watches ? rs.watches - 1 : 0));
+	}
+
+	prom_family(out, "takt_workqueue_depth", "gauge", "Schedules waiting to be reconciled.");
+	prom_sample(out, "takt_workqueue_depth", NULL, (double)wq_len(c->queue));
+	prom_family(out, "takt_leader", "gauge", "1 while this replica may write.");
+	prom_sample(out, "takt_leader", NULL, 1);
+	size_t ready;
+	size_t cals = calendars_count(c->calendars, &ready);
+	prom_family(out, "takt_calendars", "gauge", "BusinessCalendars known, by readiness.");
+	prom_sample(out, "takt_calendars", (const char *[]){"ready", "true", NULL}, (double)ready);
+	prom_sample(out, "takt_calendars", (const char *[]){"ready", "false", NULL},
+		    (double)(cals - ready));
+
+	prom_family(out, "takt_slot_lag_seconds", "histogram",
+		    "From a slot's instant to its Job created (the POST answered).");
+	prom_histogram_write(out, "takt_slot_lag_seconds", NULL, &c->slot_lag);
+	prom_family(out, "takt_reconcile_duration_seconds", "histogram",
+		    "The synchronous part of a reconcile pass.");
+	prom_histogram_write(out, "takt_reconcile_duration_seconds", NULL, &c->reconcile_time);
+
+	/* Per schedule, from the status last planned from. */
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+	    {"takt_runs_total", "counter", "Runs of a schedule, by result."},
+	    {"takt_slots_skipped_total", "counter", "Slots not run, by reason."},
+	    {"takt_slots_missed_total", "counter",
+	     "Slots passed while the controller could not run them."},
+	    {"takt_last_success_timestamp_seconds", "gauge", "When the last successful run ended."},
+	    {"takt_next_slot_timestamp_seconds", "gauge", "The next slot's instant."},
+	};
+	for (size_t f = 0; f < sizeof(fams) / sizeof(*fams); f++) {
+		prom_family(out, fams[f].name, fams[f].type, fams[f].help);
+		size_t pos = 0;
+		const char *key;
+		void *v;
+		while (hmap_next(c->scheds, &pos, &key, &v)) {
+			const struct sched *s = v;
+			const struct spec_status *b = &s->base.st;
+			if (!s->base.valid || !s->spec.namespace || !s->spec.name)
+				continue;
+			const char *ns = s->spec.namespace, *nm = s->spec.name;
+			switch (f) {
+			case 0: {
+				const char *res[] = {"started", "succeeded", "failed", "killed"};
+				int64_t vals[] = {b->counters.runs_started,
+						  b->counters.runs_succeeded,
+						  b->counters.runs_failed, b->counters.killed};
+				for (size_t i = 0; i < 4; i++)
+					prom_sample(out, fams[f].name,
+						    (const char *[]){"namespace", ns, "schedule",
+								     nm, "result", res[i], NULL},
+						    (double)vals[i]);
+				break;
+			}
+			case 1:
+				prom_sample(out, fams[f].name,
+					    (const char *[]){"namespace", ns, "schedule", nm,
+							     "reason", "overlap", NULL},
+					    (double)b->counters.skipped_overlap);
+				prom_sample(out, fams[f].name,
+					    (const char *[]){"namespace", ns, "schedule", nm,
+							     "reason", "calendar", NULL},
+					    (double)b->counters.skipped_calendar);
+				break;
+			case 2:
+				prom_sample(out, fams[f].name,
+					    (const char *[]){"namespace", ns, "schedule", nm, NULL},
+					    (double)b->counters.missed);
+				break;
+			case 3:
+			case 4: {
+				int64_t t =
+				    f == 3 ? b->last_successful_time : b->next_schedule_time;
+				if (t != SPEC_TIME_UNSET)
+					prom_sample(
+					    out, fams[f].name,
+					    (const char *[]){"namespace", ns, "schedule", nm, NULL},
+					    (double)t / 1000.0);
+				break;
+			}
+			}
+		}
+	}
 }

@@ -29,7 +29,10 @@
 #ifndef TAKT_CONTROLLER_CONTROLLER_H
 #define TAKT_CONTROLLER_CONTROLLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "base/buf.h"
 
 struct loop;
 struct kube_transport;
@@ -62,5 +65,11 @@ struct controller_stats {
 	uint64_t status_conflicts;
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
+
+/* Every cache has been listed once (for /readyz). */
+bool controller_synced(const struct controller *c);
+/* The Prometheus text exposition of the controller's metrics (for
+ * /metrics; metrics/prom.h), appended to out. */
+void controller_metrics(const struct controller *c, struct buf *out);
 
 #endif

@@ -83,7 +83,8 @@ int execcred_spec_parse(const cJSON *exec, const char *base_dir, struct execcred
 	{
 		const char *name = str_of(it, "name"), *value = str_of(it, "value");
 		if (!name || !*name || strchr(name, '=') || !value) {
-			errmsg_set(err, errlen, "exec: env entries need a name (without '=') and a value");
+			errmsg_set(err, errlen,
+				   "exec: env entries need a name (without '=') and a value");
 			goto fail;
 		}
 		struct buf kv;
@@ -154,7 +155,8 @@ int execcred_parse_output(const char *text, size_t len, const char *api_version,
 	}
 	const char *exp = str_of(st, "expirationTimestamp");
 	if (exp && rfc3339_parse(exp, &out->expires_ms)) {
-		errmsg_set(err, errlen, "status.expirationTimestamp \"%.64s\" is not RFC 3339", exp);
+		errmsg_set(err, errlen, "status.expirationTimestamp \"%.64s\" is not RFC 3339",
+			   exp);
 		goto done;
 	}
 	out->token = token && *token ? xstrdup(token) : NULL;
@@ -273,8 +275,8 @@ static int read_all(int fd, struct buf *out, int64_t deadline)
 	}
 }
 
-int execcred_run(const struct execcred_spec *s, const char *server, const void *ca,
-		 size_t ca_len, struct execcred *out, char *err, size_t errlen)
+int execcred_run(const struct execcred_spec *s, const char *server, const void *ca, size_t ca_len,
+		 struct execcred *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (runs_forbidden) {

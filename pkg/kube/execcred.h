@@ -54,8 +54,8 @@ int execcred_spec_parse(const cJSON *exec, const char *base_dir, struct execcred
 void execcred_spec_release(struct execcred_spec *s);
 
 struct execcred {
-	char *token;	   /* NULL when the plugin gave a certificate */
-	char *cert, *key;  /* PEM, NULL unless both were given */
+	char *token;	    /* NULL when the plugin gave a certificate */
+	char *cert, *key;   /* PEM, NULL unless both were given */
 	int64_t expires_ms; /* Unix ms, or EXECCRED_NO_EXPIRY */
 };
 
@@ -69,8 +69,8 @@ int execcred_parse_output(const char *text, size_t len, const char *api_version,
  * provideClusterInfo is set; ca may be NULL). 0, or -1 with err: not found
  * (with the install hint), did not start, exit status or signal, timed
  * out, output too long or not an ExecCredential. */
-int execcred_run(const struct execcred_spec *s, const char *server, const void *ca,
-		 size_t ca_len, struct execcred *out, char *err, size_t errlen);
+int execcred_run(const struct execcred_spec *s, const char *server, const void *ca, size_t ca_len,
+		 struct execcred *out, char *err, size_t errlen);
 
 void execcred_release(struct execcred *c);
 

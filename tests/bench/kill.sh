@@ -38,7 +38,7 @@ trap cleanup EXIT
 kubectl create namespace "$ns" >/dev/null || exit 1
 python3 tests/e2e/ctl_watch.py "/api/v1/namespaces/$ns/pods" "$work/pods" &
 watch=$!
-bin/takt-controller --namespace "$ns" --log-level warn 2>"$work/controller.log" &
+bin/takt-controller --http-addr 127.0.0.1:0 --namespace "$ns" --log-level warn 2>"$work/controller.log" &
 ctl=$!
 for _ in $(seq 100); do grep -q '^# listed' "$work/pods" 2>/dev/null && break; sleep 0.1; done
 kubectl -n "$ns" apply -f - >/dev/null <<EOF

@@ -205,7 +205,7 @@ run() {
 	until grep -q '^# listed' "$work/jobs" 2>/dev/null; do sleep 0.2; done
 	if [ "$who" = takt ]; then
 		schedules "$n" | kubectl -n "$ns" apply -f - >/dev/null
-		bin/takt-controller --namespace "$ns" --qps 2000 --burst 4000 >"$work/$who.log" 2>&1 &
+		bin/takt-controller --http-addr 127.0.0.1:0 --namespace "$ns" --qps 2000 --burst 4000 >"$work/$who.log" 2>&1 &
 	else
 		"$peer_bin" --namespace "$ns" --n "$n" --every "$every" >"$work/$who.log" 2>"$work/$who.err" &
 	fi

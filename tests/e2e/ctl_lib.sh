@@ -36,7 +36,7 @@ ctl_trap() { trap ctl_cleanup EXIT; }
 # ctl_start [ARGS...]: the controller for $NS, logging to the test log dir.
 ctl_start() {
 	local log=$CTL_LOGDIR/controller-$NS.log
-	"$CTL_BIN" --namespace "$NS" --log-level "${CTL_LOG_LEVEL:-info}" "$@" >>"$log" 2>&1 &
+	"$CTL_BIN" --http-addr 127.0.0.1:0 --namespace "$NS" --log-level "${CTL_LOG_LEVEL:-info}" "$@" >>"$log" 2>&1 &
 	CTL_PID=$!
 	t_diag "takt-controller pid $CTL_PID, log $log"
 }

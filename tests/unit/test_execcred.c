@@ -88,10 +88,11 @@ static void test_token_with_args_env_and_exec_info(void **state)
 	       "{\"token\":\"t-%s-%s-%s\"}}' \"$1\" \"$TAKT_X\" \"$info\"\n");
 	struct execcred c;
 	char err[512] = "";
-	int rc = run(d,
-		     "{\"apiVersion\":\"" V1 "\",\"command\":\"./plug\",\"args\":[\"a1\"],"
-		     "\"env\":[{\"name\":\"TAKT_X\",\"value\":\"e1\"}],\"provideClusterInfo\":true}",
-		     &c, err, sizeof(err));
+	int rc =
+	    run(d,
+		"{\"apiVersion\":\"" V1 "\",\"command\":\"./plug\",\"args\":[\"a1\"],"
+		"\"env\":[{\"name\":\"TAKT_X\",\"value\":\"e1\"}],\"provideClusterInfo\":true}",
+		&c, err, sizeof(err));
 	if (rc)
 		fail_msg("%s", err);
 	assert_string_equal(c.token, "t-a1-e1-ok");
@@ -134,21 +135,27 @@ static void test_failures_named(void **state)
 	script(d, "exit3", "echo 'sso session expired' >&2\nexit 3\n");
 	script(d, "notjson", "echo hello\n");
 	script(d, "wrongkind", "echo '{\"kind\":\"Secret\"}'\n");
-	script(d, "wrongapi", "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1BETA1
-			      "\",\"status\":{\"token\":\"t\"}}'\n");
-	script(d, "empty", "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1
-			   "\",\"status\":{}}'\n");
-	script(d, "halfcert", "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1
-			      "\",\"status\":{\"clientKeyData\":\"K\"}}'\n");
-	script(d, "badtime", "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1
-			     "\",\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"soon\"}}'\n");
+	script(d, "wrongapi",
+	       "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1BETA1
+	       "\",\"status\":{\"token\":\"t\"}}'\n");
+	script(d, "empty",
+	       "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1 "\",\"status\":{}}'\n");
+	script(d, "halfcert",
+	       "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1
+	       "\",\"status\":{\"clientKeyData\":\"K\"}}'\n");
+	script(d, "badtime",
+	       "echo '{\"kind\":\"ExecCredential\",\"apiVersion\":\"" V1
+	       "\",\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"soon\"}}'\n");
 	script(d, "killed", "kill -9 $$\n");
 #define E(cmd) "{\"apiVersion\":\"" V1 "\",\"command\":\"./" cmd "\"}"
-	expect_fail(d, E("exit3"), "exec plugin " "/tmp/");
+	expect_fail(d, E("exit3"),
+		    "exec plugin "
+		    "/tmp/");
 	expect_fail(d, E("exit3"), "exit3: exit status 3");
 	expect_fail(d, E("notjson"), "notjson: its output is not JSON");
 	expect_fail(d, E("wrongkind"), "not an ExecCredential (kind Secret)");
-	expect_fail(d, E("wrongapi"), "it answered apiVersion " V1BETA1 ", the kubeconfig asks for " V1);
+	expect_fail(d, E("wrongapi"),
+		    "it answered apiVersion " V1BETA1 ", the kubeconfig asks for " V1);
 	expect_fail(d, E("empty"), "status has neither a token nor a client certificate");
 	expect_fail(d, E("halfcert"), "status.clientKeyData without status.clientCertificateData");
 	expect_fail(d, E("badtime"), "expirationTimestamp \"soon\" is not RFC 3339");
@@ -159,11 +166,13 @@ static void test_failures_named(void **state)
 		    "{\"apiVersion\":\"" V1 "\",\"command\":\"takt-no-such-plugin\","
 		    "\"installHint\":\"brew install it\"}",
 		    "exec plugin takt-no-such-plugin: not found: brew install it");
-	expect_fail(d, "{\"apiVersion\":\"client.authentication.k8s.io/v1alpha1\",\"command\":\"x\"}",
+	expect_fail(d,
+		    "{\"apiVersion\":\"client.authentication.k8s.io/v1alpha1\",\"command\":\"x\"}",
 		    "apiVersion \"client.authentication.k8s.io/v1alpha1\" is not supported");
 	expect_fail(d, "{\"apiVersion\":\"" V1 "\"}", "exec: command is required");
-	expect_fail(d, "{\"apiVersion\":\"" V1 "\",\"command\":\"x\",\"env\":[{\"name\":\"A=B\","
-		       "\"value\":\"c\"}]}",
+	expect_fail(d,
+		    "{\"apiVersion\":\"" V1 "\",\"command\":\"x\",\"env\":[{\"name\":\"A=B\","
+		    "\"value\":\"c\"}]}",
 		    "env entries need a name");
 }
 
@@ -202,7 +211,8 @@ static void test_config_uses_plugin_and_renews(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_token_with_args_env_and_exec_info, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_token_with_args_env_and_exec_info, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_v1beta1_certificate_and_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_named, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_uses_plugin_and_renews, setup, teardown),

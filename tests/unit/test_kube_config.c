@@ -190,7 +190,8 @@ static void test_errors_name_what_is_wrong(void **state)
 				       "client.authentication.k8s.io/v1, command: "
 				       "no-such-plugin-takt, installHint: 'install it'}\n",
 		     "x", "user \"u\": exec plugin no-such-plugin-takt: not found: install it");
-	expect_error(CLUSTERS CONTEXTS "users:\n- name: u\n  user:\n    auth-provider: {name: gcp}\n",
+	expect_error(CLUSTERS CONTEXTS
+		     "users:\n- name: u\n  user:\n    auth-provider: {name: gcp}\n",
 		     "x", "user \"u\" uses an auth-provider");
 }
 
