@@ -179,8 +179,8 @@ static void send_status(struct calendars *cs, struct cal_entry *e, const cJSON *
 	struct buf path;
 	buf_init(&path, 4096);
 	kube_path(&path, TAKT_GROUP, TAKT_VERSION, NULL, TAKT_RES_CALENDARS, e->name, "status");
-	/* Unconditional: the status follows the spec and the table alone, and
-	 * only the leader writes it. */
+	/* Unconditional: the status follows the spec and the table alone
+	 * (and nobody else writes it). */
 	writes_status_put(cs->writes, &e->status, buf_str(&path), patch, NULL, status_answered, e);
 	buf_release(&path);
 }

@@ -23,7 +23,8 @@
  * borrowed from the cache: the calendar is valid until the next loop turn (a rebuild frees the old
  * one); the zone until calendars_free (zones are loaded once per name and
  * kept, so a plan that keeps its zone across turns never dangles).
- * calendars_free cancels every watch and request and calls nothing.
+ * calendars_free cancels every watch and forgets its status writes (they
+ * finish calling nothing; writes_free cancels them) and calls nothing.
  * Loop thread only.
  */
 #ifndef TAKT_CONTROLLER_CALENDARS_H

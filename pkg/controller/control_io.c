@@ -737,8 +737,10 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 		return 0;
 	for (size_t i = 0; i < k->n_pods; i++)
 		send_pod_delete(k, &k->pods[i]);
-	/* Nothing to wait for in phase 1: go on to the Jobs. */
-	if (k->pending == 0)
+	/* Nothing to wait for in phase 1: go on to the Jobs, unless a pod
+	 * delete could not even be sent (the Job must not go before its pods:
+	 * the same rule as kill_step). */
+	if (k->pending == 0 && k->err == 0)
 		kill_phase2(k);
 	if (k->pending == 0) {
 		/* Nothing could be queued: done(ud) must not run from here. */

@@ -145,11 +145,13 @@ struct agg_event {
 
 /* One reconcile of a schedule (the work queue runs one per key):
  *
- *   IDLE --reconcile--> KILLING --kills answered--> POSTING --POSTs answered--> IDLE
- *                  \_______(no kill)_______________/     (the DELETEs, Events
- *                                                         and status leave, then
- *                                                         the key is handed back)
+ *   IDLE --reconcile--> KILLING --kills answered (at once when none)--> POSTING
+ *                          |                                               |
+ *                          | nothing planned, plan_may_wait, kill failed   | POSTs answered:
+ *                          v                                               v DELETEs, Events,
+ *                        IDLE <------------------------------------------- status leave
  *
+ * Every pass goes through KILLING; IDLE hands the key back (pass_end).
  * Changed only through pass_to. */
 enum pass_phase { PASS_IDLE, PASS_KILLING, PASS_POSTING };
 
@@ -583,8 +585,9 @@ static void emit_event(struct controller *c, struct sched *s, enum plan_event_ty
 	if (a && a->name[0] && a->type == type && now - a->last_ms < EVENT_AGGREGATE_MS) {
 		a->count += count;
 		a->last_ms = now;
-		writes_event_update(c->writes, sp->namespace, a->name, reason, a->count, message,
-				    event_answered, s);
+		if (writes_event_update(c->writes, sp->namespace, a->name, reason, a->count,
+					message, event_answered, s) < 0)
+			a->name[0] = 0;
 		return;
 	}
 	char name[128];
@@ -605,7 +608,10 @@ static void emit_event(struct controller *c, struct sched *s, enum plan_event_ty
 				.reason = reason,
 				.message = message,
 				.count = count};
-	writes_event_post(c->writes, &ev, event_answered, s);
+	/* Refused (too many Events in flight): no Event of that name exists,
+	 * so a repeat must not update it. */
+	if (writes_event_post(c->writes, &ev, event_answered, s) < 0 && a)
+		a->name[0] = 0;
 }
 
 /* ---- the pass ---------------------------------------------------------------------- */

@@ -65,6 +65,10 @@ static void req_free(struct writes_req *r)
 
 static void answered(struct kube_req *kr, const struct kube_result *res, void *ud);
 
+/* The answer to a write that could not be handed to the transport. */
+static const struct kube_result NOT_QUEUED = {
+    .err = -EIO, .body = "", .reason = "", .message = "", .transport_error = "request not queued"};
+
 static void count_code(struct writes *w, enum kube_method m, int status)
 {
 	size_t i = 0;
@@ -122,12 +126,7 @@ static int start(struct writes_req *r)
  * write that could not be started. */
 static void fail(struct writes_req *r)
 {
-	struct kube_result res = {.err = -EIO,
-				  .body = "",
-				  .reason = "",
-				  .message = "",
-				  .transport_error = "request not queued"};
-	answered(NULL, &res, r);
+	answered(NULL, &NOT_QUEUED, r);
 }
 
 /* Sends the held writes, in the order they were decided. */
@@ -303,13 +302,8 @@ static void status_send(struct writes *w, struct writes_status *st)
 {
 	if (status_start(w, st) == 0)
 		return;
-	struct kube_result res = {.err = -EIO,
-				  .body = "",
-				  .reason = "",
-				  .message = "",
-				  .transport_error = "request not queued"};
 	if (st->done)
-		st->done(st->ud, "", &res, 0);
+		st->done(st->ud, "", &NOT_QUEUED, 0);
 }
 
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, cJSON *patch,
@@ -400,9 +394,10 @@ int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_
 			  .done = done,
 			  .ud = ud};
 	int rc = event_send(w, &o);
-	LOG_INFO("event", "obj=%s/%s kind=%s reason=%s type=%s count=%lld message=\"%s\"", e->ns,
-		 e->name, e->kind, e->reason, e->warning ? "Warning" : "Normal",
-		 (long long)(e->count < 1 ? 1 : e->count), e->message);
+	if (rc == 0)
+		LOG_INFO("event", "obj=%s/%s kind=%s reason=%s type=%s count=%lld message=\"%s\"",
+			 e->ns, e->name, e->kind, e->reason, e->warning ? "Warning" : "Normal",
+			 (long long)(e->count < 1 ? 1 : e->count), e->message);
 	buf_release(&path);
 	free(body);
 	return rc;
@@ -425,8 +420,9 @@ int writes_event_update(struct writes *w, const char *ns, const char *name, cons
 			  .done = done,
 			  .ud = ud};
 	int rc = event_send(w, &o);
-	LOG_INFO("event", "obj=%s/%s reason=%s count=%lld message=\"%s\"", ns, name, reason,
-		 (long long)count, message);
+	if (rc == 0)
+		LOG_INFO("event", "obj=%s/%s reason=%s count=%lld message=\"%s\"", ns, name, reason,
+			 (long long)count, message);
 	buf_release(&path);
 	free(body);
 	return rc;

@@ -107,7 +107,9 @@ void writes_status_init(struct writes_status *st);
  * to `path`, in place of any write still waiting; sends it unless one is in
  * flight (its answer sends the next). `rv` is the resourceVersion the
  * patch was decided from (NULL or "": unconditional); it is used when
- * nothing is in flight, else the version the write in flight produces is.
+ * nothing is in flight, else the version the write in flight produces is
+ * (if that write fails, the version stays the one it was sent with: the
+ * owner drops the waiting write on a failure and plans again).
  * done(ud, ...) hears each answer (409: the object changed; re-read and
  * re-plan); it may call writes_status_drop, not writes_status_release.
  * Returns 0, or negative when the write could not be handed to the

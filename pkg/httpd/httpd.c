@@ -77,9 +77,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, int status, const ch
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct httpd *h = cls;
 	(void)version;
@@ -108,8 +107,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 /* Parses ":P", "A.B.C.D:P" or "[v6]:P" into sa. 0, or -1. */
-static int parse_addr(const char *addr, struct sockaddr_in6 *sa6, struct sockaddr_in *sa4,
-		      bool *v6, bool *any)
+static int parse_addr(const char *addr, struct sockaddr_in6 *sa6, struct sockaddr_in *sa4, bool *v6,
+		      bool *any)
 {
 	const char *colon = strrchr(addr, ':');
 	if (!colon || !colon[1])
@@ -148,8 +147,8 @@ static int parse_addr(const char *addr, struct sockaddr_in6 *sa6, struct sockadd
 	return inet_pton(AF_INET, host, &sa4->sin_addr) == 1 ? 0 : -1;
 }
 
-int httpd_start(struct loop *l, const char *addr, const struct httpd_route *routes,
-		size_t n_routes, struct httpd **out, char *err, size_t errlen)
+int httpd_start(struct loop *l, const char *addr, const struct httpd_route *routes, size_t n_routes,
+		struct httpd **out, char *err, size_t errlen)
 {
 	struct sockaddr_in6 sa6;
 	struct sockaddr_in sa4;

@@ -43,8 +43,8 @@ struct httpd_route {
 /* addr: ":PORT" (every interface, IPv4 and IPv6), "HOST:PORT" with an IPv4
  * address, or "[IPv6]:PORT"; PORT 0 picks a free one (httpd_port tells).
  * 0, or -1 with err ("--http-addr \"x\": ..."). */
-int httpd_start(struct loop *l, const char *addr, const struct httpd_route *routes,
-		size_t n_routes, struct httpd **out, char *err, size_t errlen);
+int httpd_start(struct loop *l, const char *addr, const struct httpd_route *routes, size_t n_routes,
+		struct httpd **out, char *err, size_t errlen);
 /* The port bound. */
 int httpd_port(const struct httpd *h);
 void httpd_free(struct httpd *h);

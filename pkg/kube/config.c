@@ -296,7 +296,13 @@ static int exec_refresh(struct kube_config *c, bool at_load, char *err, size_t e
 	struct execcred cred;
 	size_t ca_len = 0;
 	const void *ca = kube_config_ca(c, &ca_len);
-	if (execcred_run(c->exec, c->server, ca, ca_len, &cred, err, errlen) < 0)
+	int64_t t0 = mono_ms();
+	int rc = execcred_run(c->exec, c->server, ca, ca_len, &cred, err, errlen);
+	/* The caller's thread waited that long (the controller's loop, when
+	 * it runs out of cluster with a plugin: see execcred.h). */
+	LOG_DEBUG("exec credential plugin ran", "command=%s ms=%lld ok=%d", c->exec->command,
+		  (long long)(mono_ms() - t0), rc == 0);
+	if (rc < 0)
 		return -1;
 	if (cred.token) {
 		if (c->token) {

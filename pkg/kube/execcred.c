@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,11 +114,6 @@ void execcred_spec_release(struct execcred_spec *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static char *wipe_dup(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
 int execcred_parse_output(const char *text, size_t len, const char *api_version,
 			  struct execcred *out, char *err, size_t errlen)
 {
@@ -160,8 +157,8 @@ int execcred_parse_output(const char *text, size_t len, const char *api_version,
 		goto done;
 	}
 	out->token = token && *token ? xstrdup(token) : NULL;
-	out->cert = wipe_dup(cert);
-	out->key = wipe_dup(key);
+	out->cert = cert ? xstrdup(cert) : NULL;
+	out->key = key ? xstrdup(key) : NULL;
 	rc = 0;
 done:
 	/* The document held the secret too. */
@@ -176,6 +173,17 @@ done:
 	}
 	cJSON_Delete(doc);
 	return rc;
+}
+
+/* Whether exec.env sets the variable of "NAME=value" entry e. */
+static bool env_overridden(const struct execcred_spec *s, const char *e)
+{
+	const char *eq = strchr(e, '=');
+	size_t n = eq ? (size_t)(eq - e) : strlen(e);
+	for (size_t i = 0; i < s->n_env; i++)
+		if (!strncmp(s->env[i], e, n) && s->env[i][n] == '=')
+			return true;
+	return false;
 }
 
 /* KUBERNETES_EXEC_INFO: what kubectl tells a plugin about the session. */
@@ -218,12 +226,20 @@ static char *resolve_command(const char *cmd)
 	while (*path) {
 		const char *end = strchr(path, ':');
 		size_t n = end ? (size_t)(end - path) : strlen(path);
-		struct buf p;
-		buf_init(&p, BUF_UNLIMITED);
-		buf_addf(&p, "%.*s/%s", (int)n, n ? path : ".", cmd);
-		if (access(buf_str(&p), X_OK) == 0)
-			return buf_detach(&p, NULL);
-		buf_release(&p);
+		/* Only absolute entries: an empty or relative one would run a
+		 * program of the working directory (a cloned repository's
+		 * "aws") with the user's credentials in its environment; Go's
+		 * LookPath refuses those too (ErrDot). */
+		if (n && path[0] == '/') {
+			struct buf p;
+			struct stat st;
+			buf_init(&p, BUF_UNLIMITED);
+			buf_addf(&p, "%.*s/%s", (int)n, path, cmd);
+			if (stat(buf_str(&p), &st) == 0 && S_ISREG(st.st_mode) &&
+			    access(buf_str(&p), X_OK) == 0)
+				return buf_detach(&p, NULL);
+			buf_release(&p);
+		}
 		path += n + (end ? 1 : 0);
 	}
 	return NULL;
@@ -296,15 +312,19 @@ int execcred_run(const struct execcred_spec *s, const char *server, const void *
 		free(prog);
 		return -1;
 	}
-	/* The environment: ours, then exec.env (later entries win for
-	 * getenv, as kubectl's do), then the exec info. */
+	/* The environment: ours less every name exec.env or the exec info
+	 * sets, then those (kubectl's dedupEnv): a name given twice would be
+	 * read from its first entry by glibc's getenv and by Go, the language
+	 * of nearly every plugin, so the kubeconfig's value must be the only
+	 * one. */
 	size_t n_env = 0;
 	while (environ && environ[n_env])
 		n_env++;
 	char **envp = xcalloc(n_env + s->n_env + 2, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; i < n_env; i++)
-		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21))
+		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) &&
+		    !env_overridden(s, environ[i]))
 			envp[k++] = environ[i];
 	for (size_t i = 0; i < s->n_env; i++)
 		envp[k++] = s->env[i];
@@ -319,14 +339,28 @@ int execcred_run(const struct execcred_spec *s, const char *server, const void *
 	for (size_t i = 0; i < s->n_args; i++)
 		argv[i + 1] = s->args[i];
 
+	/* The loop blocks the signals it takes through a signalfd; the plugin
+	 * must get them as any program does (Ctrl-C ends a hung plugin). */
+	posix_spawnattr_t attr;
+	sigset_t none, deflt;
+	sigemptyset(&none);
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGINT);
+	sigaddset(&deflt, SIGTERM);
+	sigaddset(&deflt, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &deflt);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	pid_t pid;
-	int src = posix_spawn(&pid, prog, &fa, NULL, argv, envp);
+	int src = posix_spawn(&pid, prog, &fa, &attr, argv, envp);
 	free(prog);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(pipefd[1]);
 	free(argv);
 	free(envp);
@@ -338,13 +372,26 @@ int execcred_run(const struct execcred_spec *s, const char *server, const void *
 	}
 	struct buf text;
 	buf_init(&text, BUF_UNLIMITED);
-	int rrc = read_all(pipefd[0], &text, now_mono_ms() + EXECCRED_TIMEOUT_MS);
+	int64_t deadline = now_mono_ms() + EXECCRED_TIMEOUT_MS;
+	int rrc = read_all(pipefd[0], &text, deadline);
 	close(pipefd[0]);
 	if (rrc < 0)
 		kill(pid, SIGKILL); /* timed out or too long: it gets no more time */
+	/* Its output is complete; its exit is waited for within the same
+	 * deadline (a plugin that closes stdout and hangs is killed). */
 	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, rrc < 0 ? 0 : WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (w == 0 && now_mono_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			rrc = -ETIMEDOUT;
+		} else if (w == 0) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
 	int rc = -1;
 	char why[256];
 	if (rrc == -ETIMEDOUT) {

@@ -14,8 +14,12 @@
  * EXECCRED_TIMEOUT_MS; its output is capped at EXECCRED_OUTPUT_MAX.
  *
  * The run blocks the calling thread: kubectl-takt runs it before its first
- * request, and again when the token has expired. takt-controller in a
- * cluster uses its service account and never runs one.
+ * request, and again when the token is about to expire. takt-controller in
+ * a cluster uses its service account and never runs one; run out of
+ * cluster with such a kubeconfig, its loop waits while the plugin runs
+ * (config.c logs how long), which delays slots: give the controller a
+ * token or a certificate instead. A token revoked early (or one without an
+ * expiry) is not renewed on a 401 yet.
  *
  * Ownership: execcred_spec_parse fills a caller's struct, released with
  * execcred_spec_release; execcred_run and execcred_parse_output fill a

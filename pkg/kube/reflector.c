@@ -476,8 +476,6 @@ static int bad_line(struct reflector *r, const char *why, const char *line, size
 	return -ECANCELED;
 }
 
-/* One watch event. Returns 0 to go on, -ECANCELED to stop the stream with
- * r->abort saying what next. */
 /* A valid event moved the stream on: its resourceVersion, and the failure
  * counts start again. */
 static void stream_progress(struct reflector *r, const cJSON *obj)
@@ -488,6 +486,8 @@ static void stream_progress(struct reflector *r, const cJSON *obj)
 	r->gone_streak = 0;
 }
 
+/* One watch event. Returns 0 to go on, -ECANCELED to stop the stream with
+ * r->abort saying what next. */
 static int on_line(void *ctx, const char *line, size_t len)
 {
 	struct reflector *r = ctx;

@@ -3,6 +3,7 @@
  * every failure named; and pkg/kube/config using one, renewing an expired
  * token. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -208,6 +209,63 @@ static void test_config_uses_plugin_and_renews(void **state)
 	kube_config_free(c);
 }
 
+/* exec.env wins: the variable appears once, with the kubeconfig's value
+ * (glibc's getenv and Go read the first of duplicates); the plugin starts
+ * with no signal blocked although the caller blocks some (the loop does,
+ * for its signalfd). */
+static void test_env_override_and_signals(void **state)
+{
+	struct dir *d = *state;
+	script(d, "plug",
+	       "n=$(env | grep -c '^TAKT_X=')\n"
+	       "blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/self/status)\n"
+	       "printf '{\"apiVersion\":\"" V1 "\",\"kind\":\"ExecCredential\",\"status\":"
+	       "{\"token\":\"%s-%s-%s\"}}' \"$n\" \"$TAKT_X\" \"$blk\"\n");
+	setenv("TAKT_X", "process", 1);
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	struct execcred c;
+	char err[512] = "";
+	int rc = run(d,
+		     "{\"apiVersion\":\"" V1 "\",\"command\":\"./plug\","
+		     "\"env\":[{\"name\":\"TAKT_X\",\"value\":\"kubeconfig\"}]}",
+		     &c, err, sizeof(err));
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	unsetenv("TAKT_X");
+	if (rc)
+		fail_msg("%s", err);
+	assert_string_equal(c.token, "1-kubeconfig-0000000000000000");
+	execcred_release(&c);
+}
+
+/* A bare command is looked up in the absolute PATH entries only: an empty
+ * entry (a trailing ':') must not run a program of the working directory. */
+static void test_path_never_the_working_directory(void **state)
+{
+	struct dir *d = *state;
+	script(d, "takt-cwd-plugin", "echo '{}'\n");
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	char *path = strdup(getenv("PATH") ? getenv("PATH") : "");
+	assert_int_equal(chdir(d->path), 0);
+	setenv("PATH", "/usr/bin:", 1);
+	struct execcred c;
+	char err[512] = "";
+	struct execcred_spec sp;
+	cJSON *e = exec_of("{\"apiVersion\":\"" V1 "\",\"command\":\"takt-cwd-plugin\"}");
+	assert_int_equal(execcred_spec_parse(e, NULL, &sp, err, sizeof(err)), 0);
+	cJSON_Delete(e);
+	int rc = execcred_run(&sp, "https://h:1", NULL, 0, &c, err, sizeof(err));
+	execcred_spec_release(&sp);
+	assert_int_equal(chdir(cwd), 0);
+	setenv("PATH", path, 1);
+	free(path);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "takt-cwd-plugin: not found"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +274,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_v1beta1_certificate_and_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_named, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_uses_plugin_and_renews, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_env_override_and_signals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_never_the_working_directory, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
