@@ -34,6 +34,43 @@ wait_for 10 "the schedule's own runs are there, by namespace and schedule" eval 
 	'curl -s "$url/metrics" | grep -Eq "^takt_runs_total\{namespace=\"$NS\",schedule=\"tick\",result=\"started\"\} [1-9]"'
 t_like "API requests by verb and code" "$m" '^takt_api_requests_total\{verb="POST",code="201"\} [0-9]+$'
 t_like "and the reconcile duration" "$m" '^takt_reconcile_duration_seconds_count [0-9]+$'
+promdir=$(bash "$T_ROOT/scripts/prometheus.sh" 2>/dev/null)
+work=$(mktemp -d "${TMPDIR:-/tmp}/takt-e2e-prom.XXXXXX")
+printf '%s\n' "$m" >"$work/metrics.txt"
+out=$("$promdir/promtool" check metrics <"$work/metrics.txt" 2>&1)
+t_is "promtool check metrics accepts it ($out)" "$?" 0
+
+# A real Prometheus server scrapes it, and its query API agrees with what
+# the schedule did.
+pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$work/prometheus.yml" <<EOF
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: takt
+  static_configs: [{targets: ["127.0.0.1:${url##*:}"]}]
+EOF
+"$promdir/prometheus" --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+	--web.listen-address="127.0.0.1:$pport" >"$CTL_LOGDIR/prometheus-$NS.log" 2>&1 &
+prom_pid=$!
+prom() { # prom QUERY: the first sample's value, or ""
+	curl -s "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin).get("data", {}).get("result", [])
+print(r[0]["value"][1] if r else "")' 2>/dev/null
+}
+wait_for 30 "Prometheus scrapes the controller" eval '[ "$(prom "up{job=\"takt\"}")" = 1 ]'
+# Frozen, so the two sides count the same runs.
+t_ok "the schedule is suspended" kn patch bs tick --type merge -p '{"spec":{"suspend":true}}'
+sleep 3
+started=$(bs_status tick runsStarted)
+same() { [ "$(prom "takt_runs_total{namespace=\"$NS\",schedule=\"tick\",result=\"started\"}")" = "$started" ]; }
+wait_for 10 "Prometheus has the runs started that the status has ($started)" same
+q=$(prom 'histogram_quantile(0.99, sum(takt_slot_lag_seconds_bucket) by (le))')
+t_like "and the slot lag's p99 (${q}s)" "$q" '^[0-9.e+-]+$'
+t_cmp "under a second" "$q" -lt 1
+kill "$prom_pid" 2>/dev/null
+wait "$prom_pid" 2>/dev/null
+rm -rf "$work"
 t_is "POST is refused with 405" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/metrics")" 405
 t_is "an unknown path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$url/nope")" 404
 ctl_stop
