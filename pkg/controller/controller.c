@@ -809,9 +809,8 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	} else {
 		cJSON *job = NULL;
 		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
-				   a->trigger == SPEC_TRIGGER_RUN_NOW ? control_run_now_id(&s->spec)
-								      : NULL,
-				   &job, err, sizeof(err))) {
+				   a->request_id[0] ? a->request_id : NULL, &job, err,
+				   sizeof(err))) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
 			s->pass.failed = true;
@@ -952,7 +951,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = s->runs.orphans,
-	    .run_now = s->pass.run_now,
+	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {

@@ -273,26 +273,66 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 
 /* ---- the plan ------------------------------------------------------------------- */
 
-/* Returns false when the slot cannot be named (before 1970, or after 2286
- * with a 52-character name): it is then counted missed, with a Warning. */
+/* The request a run-now answers: `request` when given, else the one
+ * status.lastRunNow records — a run-now that waited for Replace's deletes
+ * was recorded there by the decision that made it wait. NULL: unknown. */
+static const char *run_now_request(const struct spec_status *st, const char *request)
+{
+	if (request)
+		return request;
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(st->last_run_now, "requestId"));
+}
+
+/* The name of the run that starts `slot` with `trigger` (docs/api.md, "Run
+ * names"): "<name>-<unix-seconds>" for a slot, a name derived from the
+ * request id for a run-now (see run_now_request). *used is that request
+ * (NULL for a slot). Returns 0, or a negative code when no name can be
+ * made (it would not fit; a run-now whose request is unknown). */
+static int run_name(const struct plan_input *in, const struct spec_status *st, int64_t slot,
+		    enum spec_trigger trigger, const char *request, const char **used, char *out,
+		    size_t n)
+{
+	const char *req = trigger == SPEC_TRIGGER_RUN_NOW ? run_now_request(st, request) : NULL;
+	if (used)
+		*used = req;
+	if (trigger == SPEC_TRIGGER_RUN_NOW)
+		return req ? spec_request_job_name(in->spec->name, req, out, n) : -ENOENT;
+	return spec_job_name(in->spec->name, slot, out, n);
+}
+
+/* Returns false when the run cannot be named (a slot before 1970, or after
+ * 2286 with a 52-character name; a waiting run-now whose request is no
+ * longer recorded): it is then counted missed, with a Warning. */
 static bool create_job(const struct plan_input *in, struct plan *p, int64_t slot,
-		       enum spec_trigger trigger, char *name_out, size_t name_size)
+		       enum spec_trigger trigger, const char *request, char *name_out,
+		       size_t name_size)
 {
 	struct spec_status *st = &p->status;
 	char name[SPEC_JOB_NAME_MAX + 1], when[40];
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+	const char *req = NULL;
+	if (run_name(in, st, slot, trigger, request, &req, name, sizeof(name))) {
 		format_time(slot, when, sizeof(when));
 		st->counters.missed++;
-		add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
-			  "slot %s cannot run: its Job name \"%s-<unix-seconds>\" would not fit "
-			  "%d characters",
-			  when, in->spec->name, SPEC_JOB_NAME_MAX);
+		if (trigger == SPEC_TRIGGER_RUN_NOW && !req)
+			add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
+				  "run-now of %s cannot start: status.lastRunNow no longer names "
+				  "its request",
+				  when);
+		else
+			add_event(
+			    p, PLAN_EVENT_WARNING, "Missed", 1,
+			    "slot %s cannot run: its Job name \"%s-<unix-seconds>\" would not "
+			    "fit %d characters",
+			    when, in->spec->name, SPEC_JOB_NAME_MAX);
 		return false;
 	}
 	struct plan_action *a = add_action(p, PLAN_CREATE_JOB);
 	memcpy(a->job_name, name, sizeof(name));
 	a->slot = slot;
 	a->trigger = trigger;
+	if (req)
+		snprintf(a->request_id, sizeof(a->request_id), "%s", req);
 	st->counters.runs_started++;
 	if (trigger == SPEC_TRIGGER_SCHEDULE)
 		st->last_schedule_time = max64(st->last_schedule_time, slot);
@@ -340,7 +380,7 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 	char when[40], name[SPEC_JOB_NAME_MAX + 1];
 	/* Its Job exists already (created, then the status write was lost):
 	 * the slot is running, not overlapping with itself. */
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name)) == 0 &&
+	if (run_name(in, st, slot, trigger, NULL, NULL, name, sizeof(name)) == 0 &&
 	    (find_run(in, name) || in_active(st, name)))
 		return;
 	format_time(slot, when, sizeof(when));
@@ -370,7 +410,7 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 	case SPEC_CONCURRENCY_ALLOW:
 		break;
 	}
-	create_job(in, p, slot, trigger, NULL, 0);
+	create_job(in, p, slot, trigger, NULL, NULL, 0);
 }
 
 static bool within_deadline(const struct spec *s, int64_t slot, int64_t now)
@@ -520,30 +560,24 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 	add_event(p, PLAN_EVENT_WARNING, reason, 1, "%s", msg);
 }
 
+/* The request's run is named after the request id; its slot (the run's
+ * TAKT_SCHEDULED_TIME) is the second the request is answered in. */
 static void run_now(const struct plan_input *in, struct plan *p)
 {
 	int64_t slot = civil_floor_div(in->now, 1000) * 1000;
 	char name[SPEC_JOB_NAME_MAX + 1];
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+	if (spec_request_job_name(in->spec->name, in->run_now, name, sizeof(name))) {
 		p->run_now = PLAN_RUN_NOW_REFUSED;
 		snprintf(p->run_now_refused, sizeof(p->run_now_refused),
 			 "the Job name would not fit %d characters", SPEC_JOB_NAME_MAX);
 		return;
 	}
-	/* A run of this very second exists or is planned: it is the answer
-	 * (the name is the lock). */
+	/* The request's run exists or is expected (its create went through,
+	 * the status write did not): it is the answer (the name is the lock). */
 	if (find_run(in, name) || in_active(&p->status, name)) {
 		p->run_now = PLAN_RUN_NOW_CREATED;
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
-	}
-	for (size_t i = 0; i < p->n_actions; i++) {
-		if (p->actions[i].kind == PLAN_CREATE_JOB &&
-		    strcmp(p->actions[i].job_name, name) == 0) {
-			p->run_now = PLAN_RUN_NOW_CREATED;
-			snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
-			return;
-		}
 	}
 	if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID && busy(in, p)) {
 		p->run_now = PLAN_RUN_NOW_REFUSED;
@@ -563,7 +597,8 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
-	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job)))
+	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, in->run_now, p->run_now_job,
+		       sizeof(p->run_now_job)))
 		p->run_now = PLAN_RUN_NOW_CREATED;
 }
 

@@ -88,9 +88,11 @@ struct plan_input {
 	const char *calendar_error;
 	const struct calendar *calendar;
 	const struct tz *calendar_zone;
-	/* A takt.io/run-now request not yet handled: plan one run now, under the
-	 * concurrency policy (plan.run_now says what happened). */
-	bool run_now;
+	/* The id of a takt.io/run-now request not yet handled (NULL: none):
+	 * plan one run now, under the concurrency policy (plan.run_now says
+	 * what happened). The run is named after the id, not the clock, so
+	 * every replica and every retry answers it with the same Job. */
+	const char *run_now;
 	int64_t now; /* ms */
 };
 
@@ -101,11 +103,13 @@ enum plan_event_type { PLAN_EVENT_NORMAL, PLAN_EVENT_WARNING };
 struct plan_action {
 	enum plan_action_kind kind;
 	/* CREATE_JOB: build the body with spec_build_job(spec, plan.zone, slot,
-	 * trigger); AlreadyExists counts as success (the name is the lock).
+	 * trigger, request_id or NULL when ""); AlreadyExists counts as
+	 * success (the name is the lock).
 	 * DELETE_JOB: job_name with `propagation`; NotFound counts as success. */
 	char job_name[SPEC_JOB_NAME_MAX + 1];
 	int64_t slot;
 	enum spec_trigger trigger;
+	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* a run-now's request; "" otherwise */
 	enum plan_propagation propagation;
 	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
 	enum plan_event_type event_type;

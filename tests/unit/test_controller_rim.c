@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "controller/controller.h"
 #include "controller/names.h"
+#include "controller/spec.h"
 #include "kube/http.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
@@ -716,6 +717,48 @@ static void test_rim_409_first_sight_has_no_uid(void **state)
 	rim_free(r);
 }
 
+#define RUN_NOW_SCHED BS("later", "bs-uid-later", YEARLY, "\"takt.io/run-now\":\"rq-1\"", "")
+
+/* A run-now request: its Job is POSTed under the name derived from the
+ * request id (spec_request_job_name), carries the id, and the status
+ * records that name; a second controller (another replica, or a restart
+ * whose status write was lost) answering the same request later POSTs the
+ * same name, so the apiserver's name lock keeps it to one run. */
+static void test_rim_run_now_named_after_request(void **state)
+{
+	(void)state;
+	char want[64];
+	assert_int_equal(spec_request_job_name("later", "rq-1", want, sizeof(want)), 0);
+	for (int replica = 0; replica < 2; replica++) {
+		struct rim *r = rim_new(LIST(RUN_NOW_SCHED), NULL, NULL, NULL);
+		if (replica == 1)
+			fake_run_for(r->f, 1100); /* another second */
+		controller_start(r->c);
+		struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, 1000);
+		assert_non_null(post);
+		cJSON *job = body_json(post);
+		assert_string_equal(jstr(job, "metadata.name"), want);
+		const cJSON *anns = jat(job, "metadata.annotations");
+		assert_string_equal(cJSON_GetStringValue(jget(anns, TAKT_ANN_REQUEST)), "rq-1");
+		assert_string_equal(cJSON_GetStringValue(jget(anns, TAKT_ANN_TRIGGER)), "run-now");
+		cJSON_Delete(job);
+		char *answer = created(post, "job-uid-rn");
+		size_t n = r->f->n;
+		fake_answer(post, 201, answer);
+		free(answer);
+		struct kube_req *q =
+		    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("later"), 500);
+		assert_non_null(q);
+		cJSON *holder;
+		const cJSON *st = patch_status(q, &holder);
+		assert_string_equal(jstr(st, "lastRunNow.requestId"), "rq-1");
+		assert_string_equal(jstr(st, "lastRunNow.jobName"), want);
+		cJSON_Delete(holder);
+		fake_answer(q, 200, WRITTEN);
+		rim_free(r);
+	}
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -731,6 +774,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_kill_failed_not_recorded),
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
+	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

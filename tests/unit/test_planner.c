@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "calendar/calendar.h"
+#include "controller/control.h"
 #include "controller/planner.h"
 #include "controller/spec.h"
 #include "tz/civil.h"
@@ -37,7 +38,7 @@ struct fx {
 	const char *cal_error;
 	struct calendar *cal;
 	struct tz *cal_zone;
-	bool run_now;
+	const char *run_now; /* a takt.io/run-now request id, NULL: none */
 	struct plan plan;
 };
 
@@ -164,6 +165,14 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
+	/* The controller records the answer to a run-now in the same write
+	 * (control_after_plan). */
+	if (f->run_now && f->plan.run_now != PLAN_RUN_NOW_NONE)
+		control_record_run_now(
+		    &f->plan.status, f->run_now, now,
+		    f->plan.run_now == PLAN_RUN_NOW_CREATED ? f->plan.run_now_job : NULL,
+		    f->plan.run_now == PLAN_RUN_NOW_REFUSED ? f->plan.run_now_refused : NULL, NULL,
+		    0);
 	spec_status_copy(&f->status, &f->plan.status);
 	/* The status survives a restart only through JSON: go through it. */
 	cJSON *json = spec_status_to_json(&f->status);
@@ -236,6 +245,14 @@ static char *job(int64_t slot_ms)
 {
 	static char name[SPEC_JOB_NAME_MAX + 1];
 	assert_int_equal(spec_job_name("bs", slot_ms, name, sizeof(name)), 0);
+	return name;
+}
+
+/* The run that answers run-now request `id`. */
+static char *rn_job(const char *id)
+{
+	static char name[SPEC_JOB_NAME_MAX + 1];
+	assert_int_equal(spec_request_job_name("bs", id, name, sizeof(name)), 0);
 	return name;
 }
 
@@ -852,22 +869,82 @@ static void test_run_now(void **state)
 {
 	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\"", 1);
 	step(f, T0);
-	f->run_now = true;
+	f->run_now = "req-1";
 	struct plan *p = step(f, T0 + 42700);
 	const struct plan_action *c = the_create(p);
 	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
 	assert_int_equal(c->slot, T0 + 42000);
+	assert_string_equal(c->job_name, rn_job("req-1"));
+	assert_string_equal(c->request_id, "req-1");
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 42000));
+	assert_string_equal(p->run_now_job, rn_job("req-1"));
 	assert_int_equal(f->status.last_schedule_time, SPEC_TIME_UNSET);
 	assert_int_equal(f->status.counters.runs_started, 1);
 	apply(f);
 	/* Forbid while it runs: refused, with the reason. */
+	f->run_now = "req-2";
 	p = step(f, T0 + 50000);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_REFUSED);
 	assert_string_equal(p->run_now_refused, "a run is still active (concurrencyPolicy Forbid)");
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	fx_free(f);
+}
+
+/* The create of that trigger in p (exactly one), or a failure. */
+static const struct plan_action *create_of(const struct plan *p, enum spec_trigger t)
+{
+	const struct plan_action *found = NULL;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].kind != PLAN_CREATE_JOB || p->actions[i].trigger != t)
+			continue;
+		assert_null(found);
+		found = &p->actions[i];
+	}
+	if (!found)
+		fail_msg("no create with trigger %s", spec_trigger_name(t));
+	return found;
+}
+
+/* Run names (docs/api.md): the run that answers a run-now request is
+ * named after the request id, not the clock. Two replicas answering one
+ * request in different seconds name the same Job (the name is the lock:
+ * one run); it is never a slot's name, not even the slot of that second;
+ * another request is another run. */
+static void test_run_now_named_after_request(void **state)
+{
+	const char *spec = EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"";
+	struct fx *a = fx_new(spec, 1), *b = fx_new(spec, 1);
+	step(a, T0);
+	step(b, T0);
+	a->run_now = b->run_now = "req-1";
+	struct plan *pa = step(a, T0 + 1500);
+	const struct plan_action *ra = create_of(pa, SPEC_TRIGGER_RUN_NOW);
+	const struct plan_action *sa = create_of(pa, SPEC_TRIGGER_SCHEDULE);
+	struct plan *pb = step(b, T0 + 2700);
+	const struct plan_action *rb = create_of(pb, SPEC_TRIGGER_RUN_NOW);
+	assert_string_equal(ra->job_name, rb->job_name);
+	assert_string_equal(ra->job_name, rn_job("req-1"));
+	assert_string_equal(pa->run_now_job, pb->run_now_job);
+	/* Its scheduled time is the second the request was answered in. */
+	assert_int_equal(ra->slot, T0 + 1000);
+	assert_int_equal(rb->slot, T0 + 2000);
+	/* Not the slot's run of that second. */
+	assert_int_equal(sa->slot, T0 + 1000);
+	assert_string_not_equal(ra->job_name, sa->job_name);
+	assert_int_equal(strncmp(ra->job_name, "bs-r-", 5), 0);
+	assert_int_equal(strlen(ra->job_name), strlen("bs-r-") + 8);
+	assert_int_equal(a->status.counters.runs_started, 2);
+	/* Another request: another run. */
+	apply(a);
+	a->run_now = "req-2";
+	pa = step(a, T0 + 1600);
+	assert_int_equal(pa->run_now, PLAN_RUN_NOW_CREATED);
+	assert_string_equal(the_create(pa)->job_name, rn_job("req-2"));
+	char first[SPEC_JOB_NAME_MAX + 1];
+	snprintf(first, sizeof(first), "%s", rn_job("req-1"));
+	assert_string_not_equal(first, rn_job("req-2"));
+	fx_free(a);
+	fx_free(b);
 }
 
 /* ---- calendar ---------------------------------------------------------------------- */
@@ -1024,24 +1101,29 @@ static void test_run_now_replace_waits_for_old_runs(void **state)
 {
 	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
 	step(f, T0 + 1);
-	f->run_now = true;
+	f->run_now = "req-1";
 	step(f, T0 + 10000);
 	apply(f);
 	/* A second request while the first run is active. */
+	f->run_now = "req-2";
 	struct plan *p = step(f, T0 + 20400);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 20000));
+	assert_string_equal(p->run_now_job, rn_job("req-2"));
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
 	assert_int_equal(f->status.pending_slot, T0 + 20000);
 	assert_int_equal(f->status.pending_trigger, SPEC_TRIGGER_RUN_NOW);
 	apply(f);
-	f->run_now = false;
-	remove_run(f, job(T0 + 10000));
+	f->run_now = NULL;
+	remove_run(f, rn_job("req-1"));
+	/* Once the old run is gone the waiting request's run starts, under
+	 * the name derived from its request (recorded in lastRunNow). */
 	p = step(f, T0 + 21000);
 	const struct plan_action *c = the_create(p);
 	assert_int_equal(c->slot, T0 + 20000);
 	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
+	assert_string_equal(c->job_name, rn_job("req-2"));
+	assert_string_equal(c->request_id, "req-2");
 	fx_free(f);
 }
 
@@ -1214,11 +1296,21 @@ static void test_lost_status_write_finds_own_run(void **state)
 	assert_int_equal(f->status.counters.skipped_overlap, 0);
 	assert_int_equal(f->status.n_active, 1);
 	assert_int_equal(f->status.cursor, T0 + 1000);
-	/* The same for a run-now of the same second. */
-	f->run_now = true;
-	p = step(f, T0 + 1300);
+	spec_status_release(&before);
+	fx_free(f);
+
+	/* The same for a run-now: its run is the answer, not a second one. */
+	f = fx_new("\"schedule\":\"0 0 * * * *\",\"concurrencyPolicy\":\"Allow\"", 1);
+	step(f, T0 + 100);
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	f->run_now = "req-1";
+	step(f, T0 + 1000);
+	apply(f);
+	spec_status_copy(&f->status, &before);
+	p = step(f, T0 + 3300);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 1000));
+	assert_string_equal(p->run_now_job, rn_job("req-1"));
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	spec_status_release(&before);
 	fx_free(f);
@@ -1301,7 +1393,7 @@ static void test_wait_refused(void **state)
 	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
 	assert_false(plan_may_wait(p, &f->status, T0 + 2000));
 	/* Nor does a run-now. */
-	f->run_now = true;
+	f->run_now = "req-1";
 	fx_edit(f, EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
 	p = peek(f, T0 + 1500);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
@@ -1397,6 +1489,7 @@ int main(void)
 	    cmocka_unit_test(test_history_trimming),
 	    cmocka_unit_test(test_invalid_spec_ready_false),
 	    cmocka_unit_test(test_run_now),
+	    cmocka_unit_test(test_run_now_named_after_request),
 	    cmocka_unit_test(test_calendar_business_days),
 	    cmocka_unit_test(test_calendar_missing_fails_closed_and_recovers),
 	    cmocka_unit_test(test_calendar_coverage_ends),
