@@ -602,6 +602,27 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		p->run_now = PLAN_RUN_NOW_CREATED;
 }
 
+/* The cursor lies beyond now + PLAN_CURSOR_SKEW_MS: no slot up to it can
+ * have passed, so it was written while the clock ran ahead. Every slot
+ * from now on is decided afresh; the slots between now and the old cursor
+ * were decided under the wrong clock and count as nothing (what ran then
+ * is tracked as the runs it left). A slot among them may therefore run
+ * twice: better than no slot running until the clock reaches the cursor. */
+static void distrust_cursor(struct plan *p, int64_t now)
+{
+	struct spec_status *st = &p->status;
+	char cursor[40], at[40];
+	format_time(st->cursor, cursor, sizeof(cursor));
+	format_time(now, at, sizeof(at));
+	add_event(p, PLAN_EVENT_WARNING, "ClockSkew", 1,
+		  "status.lastSlotConsidered %s is %" PRId64
+		  " s ahead of the clock (%s), more than the %lld s tolerated: it was written "
+		  "by a clock that ran ahead; slots are decided again from now",
+		  cursor, (st->cursor - now) / 1000, at, PLAN_CURSOR_SKEW_MS / 1000);
+	st->cursor = now;
+	st->pending_slot = SPEC_TIME_UNSET;
+}
+
 /* A condition may be set more than once in one decision (CalendarReady:
  * loaded, then not covered); its lastTransitionTime moves only when the
  * final status differs from the persisted one. */
@@ -694,10 +715,13 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 		 p->zone ? tz_name(p->zone) : "the calendar's zone");
 	set_ready(in, p, true, "Valid", msg);
 
-	/* The cursor: first sight and every edit restart it at now. */
+	/* The cursor: first sight and every edit restart it at now; so does a
+	 * cursor from a clock that ran ahead. */
 	if (st->observed_generation != s->generation || st->cursor == SPEC_TIME_UNSET) {
 		st->cursor = now;
 		st->pending_slot = SPEC_TIME_UNSET;
+	} else if (st->cursor > now + PLAN_CURSOR_SKEW_MS) {
+		distrust_cursor(p, now);
 	}
 	st->observed_generation = s->generation;
 

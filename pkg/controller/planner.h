@@ -171,5 +171,13 @@ bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t
  * calendar gap (a 1-second pattern over a weekend) counts a lower bound. */
 #define PLAN_COUNT_MAX	   20000
 #define PLAN_NONE_GRACE_MS (60LL * 1000) /* None without a deadline: "late" bound */
+/* A persisted cursor later than now by more than this was written by a
+ * clock that ran ahead (an RTC off at boot, a clock set by hand): trusting
+ * it would keep every slot silent until real time caught up with it. The
+ * planner replans from now instead, with a ClockSkew Warning. Within the
+ * tolerance the cursor is trusted (a clock stepped back, two replicas'
+ * clocks that differ: NTP keeps those to well under a second), so those
+ * never fire a slot twice. docs/semantics.md, "The cursor". */
+#define PLAN_CURSOR_SKEW_MS (5LL * 60 * 1000)
 
 #endif

@@ -453,6 +453,72 @@ static void test_clock_steps_forward(void **state)
 	fx_free(f);
 }
 
+/* A forward excursion: the clock runs a day ahead, a slot is decided there
+ * (the cursor a day ahead is persisted), then the clock comes back. The
+ * cursor is not trusted: a ClockSkew Warning naming both instants, the
+ * cursor written back to now, the next slot at its real time — not a day
+ * of silence. Nothing is counted for the slots the excursion passed. */
+static void test_clock_excursion_forward_replans_from_now(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	const int64_t day = INT64_C(86400000);
+	struct plan *p = step(f, T0 + day + 100);
+	assert_int_equal(the_create(p)->slot, T0 + day);
+	apply(f);
+	finish(f, job(T0 + day), true, T0 + day + 500, 0);
+	assert_int_equal(f->status.cursor, T0 + day);
+	struct spec_counters before = f->status.counters;
+
+	p = step(f, T0 + 20100);
+	const struct plan_action *e = event(p, "ClockSkew");
+	assert_non_null(e);
+	assert_int_equal(e->event_type, PLAN_EVENT_WARNING);
+	assert_non_null(strstr(e->message, "2026-03-03T00:00:00Z")); /* the cursor */
+	assert_non_null(strstr(e->message, "2026-03-02T00:00:20Z")); /* now */
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 20100);
+	assert_int_equal(f->status.next_schedule_time, T0 + 30000);
+	assert_int_equal(p->wake, T0 + 30000);
+	assert_int_equal(f->status.counters.runs_started, before.runs_started);
+	assert_int_equal(f->status.counters.missed, before.missed);
+	assert_int_equal(f->status.counters.skipped_overlap, before.skipped_overlap);
+	assert_int_equal(f->status.counters.skipped_calendar, before.skipped_calendar);
+
+	/* The next slot fires at its own time; the Warning is not repeated. */
+	p = step(f, T0 + 30000);
+	assert_int_equal(the_create(p)->slot, T0 + 30000);
+	assert_null(event(p, "ClockSkew"));
+	assert_int_equal(f->status.counters.missed, before.missed);
+	fx_free(f);
+}
+
+/* Within PLAN_CURSOR_SKEW_MS the cursor is trusted (a clock stepped back,
+ * replicas' clocks that differ): nothing at or before it fires again; one
+ * millisecond beyond, it is replanned. */
+static void test_clock_skew_tolerance_boundary(void **state)
+{
+	for (int beyond = 0; beyond <= 1; beyond++) {
+		struct fx *f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
+		step(f, T0);
+		int64_t ahead = T0 + PLAN_CURSOR_SKEW_MS + 10000;
+		assert_int_equal(the_create(step(f, ahead))->slot, ahead);
+		int64_t now = ahead - PLAN_CURSOR_SKEW_MS - beyond;
+		struct plan *p = step(f, now);
+		if (beyond) {
+			assert_non_null(event(p, "ClockSkew"));
+			assert_int_equal(f->status.cursor, now);
+			assert_int_equal(p->wake, now - now % 1000 + 1000);
+		} else {
+			assert_null(event(p, "ClockSkew"));
+			assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+			assert_int_equal(f->status.cursor, ahead);
+			assert_int_equal(p->wake, ahead + 1000);
+		}
+		fx_free(f);
+	}
+}
+
 /* ---- concurrency --------------------------------------------------------------- */
 
 static void test_forbid_skips_while_active(void **state)
@@ -1472,6 +1538,8 @@ int main(void)
 	    cmocka_unit_test(test_long_downtime_is_bounded),
 	    cmocka_unit_test(test_clock_steps_back),
 	    cmocka_unit_test(test_clock_steps_forward),
+	    cmocka_unit_test(test_clock_excursion_forward_replans_from_now),
+	    cmocka_unit_test(test_clock_skew_tolerance_boundary),
 	    cmocka_unit_test(test_forbid_skips_while_active),
 	    cmocka_unit_test(test_forbid_with_terminating_pod),
 	    cmocka_unit_test(test_forbid_with_orphan_pods),
