@@ -77,6 +77,48 @@ static void format_time(int64_t ms, char *out, size_t n)
 		snprintf(out, n, "%" PRId64 "ms", ms);
 }
 
+/* ---- failed creates ------------------------------------------------------------ */
+
+bool plan_create_failure_permanent(const struct plan_create_failure *f)
+{
+	switch (f->code) {
+	case 401: /* credentials being rotated */
+	case 408: /* request timeout */
+	case 409: /* a conflict inside admission (AlreadyExists is success) */
+	case 429: /* throttled */
+		return false;
+	default:
+		return f->code >= 400 && f->code < 500;
+	}
+}
+
+static const struct plan_create_failure *failure_of(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_create_failures; i++)
+		if (in->create_failures[i].job_name &&
+		    !strcmp(in->create_failures[i].job_name, name))
+			return &in->create_failures[i];
+	return NULL;
+}
+
+static bool refused_for_good(const struct plan_input *in, const char *name)
+{
+	const struct plan_create_failure *f = failure_of(in, name);
+	return f && plan_create_failure_permanent(f);
+}
+
+/* The apiserver's answer as a user reads it: "422 Invalid: <message>". */
+static void failure_answer(const struct plan_create_failure *f, char *out, size_t n)
+{
+	const char *msg = f->message && *f->message ? f->message : "(no message)";
+	if (f->code == 0)
+		snprintf(out, n, "no answer: %s", msg);
+	else if (f->reason && *f->reason)
+		snprintf(out, n, "%d %s: %s", f->code, f->reason, msg);
+	else
+		snprintf(out, n, "%d: %s", f->code, msg);
+}
+
 /* ---- 1. runs ---------------------------------------------------------------- */
 
 static bool run_active(const struct plan_run *r)
@@ -378,11 +420,18 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 {
 	struct spec_status *st = &p->status;
 	char when[40], name[SPEC_JOB_NAME_MAX + 1];
+	bool named = run_name(in, st, slot, trigger, NULL, NULL, name, sizeof(name)) == 0;
 	/* Its Job exists already (created, then the status write was lost):
 	 * the slot is running, not overlapping with itself. */
-	if (run_name(in, st, slot, trigger, NULL, NULL, name, sizeof(name)) == 0 &&
-	    (find_run(in, name) || in_active(st, name)))
+	if (named && (find_run(in, name) || in_active(st, name)))
 		return;
+	/* The apiserver refused its Job for good: asking again gets the same
+	 * answer, so the slot failed to start (report_create_failures says
+	 * why). */
+	if (named && refused_for_good(in, name)) {
+		st->counters.missed++;
+		return;
+	}
 	format_time(slot, when, sizeof(when));
 	switch (in->spec->concurrency) {
 	case SPEC_CONCURRENCY_FORBID:
@@ -579,6 +628,14 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
+	const struct plan_create_failure *cf = failure_of(in, name);
+	if (cf && plan_create_failure_permanent(cf)) {
+		size_t k = (size_t)snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+					    "the apiserver refused its Job %s: ", name);
+		failure_answer(cf, p->run_now_refused + k, sizeof(p->run_now_refused) - k);
+		p->run_now = PLAN_RUN_NOW_REFUSED;
+		return;
+	}
 	if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID && busy(in, p)) {
 		p->run_now = PLAN_RUN_NOW_REFUSED;
 		snprintf(p->run_now_refused, sizeof(p->run_now_refused),
@@ -621,6 +678,53 @@ static void distrust_cursor(struct plan *p, int64_t now)
 		  cursor, (st->cursor - now) / 1000, at, PLAN_CURSOR_SKEW_MS / 1000);
 	st->cursor = now;
 	st->pending_slot = SPEC_TIME_UNSET;
+}
+
+static bool creates(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB)
+			return true;
+	return false;
+}
+
+/* What the user sees of the failed creates fed in: a Warning Event
+ * FailedCreate for each, and for one refused for good Ready=False
+ * (FailedCreate, the apiserver's answer). That condition stays while no
+ * create is planned, until a create succeeds (a plan that creates says
+ * Ready=True/Valid, and is written only when its POSTs succeeded; else the
+ * next decision is fed the new failure) or the spec is edited (the
+ * condition describes the spec that was refused: its observedGeneration). */
+static void report_create_failures(const struct plan_input *in, struct plan *p)
+{
+	char what[160], answer[1024];
+	size_t ready_event = SIZE_MAX; /* the Event whose message Ready carries */
+	for (size_t i = 0; i < in->n_create_failures; i++) {
+		const struct plan_create_failure *f = &in->create_failures[i];
+		char when[40];
+		format_time(f->slot, when, sizeof(when));
+		snprintf(what, sizeof(what), "Job %s (%s %s)", f->job_name ? f->job_name : "?",
+			 f->trigger == SPEC_TRIGGER_RUN_NOW ? "run-now at" : "slot", when);
+		failure_answer(f, answer, sizeof(answer));
+		if (plan_create_failure_permanent(f)) {
+			add_event(p, PLAN_EVENT_WARNING, "FailedCreate", 1,
+				  "%s was refused by the apiserver: %s; not retried", what, answer);
+			ready_event = p->n_actions - 1;
+		} else {
+			add_event(p, PLAN_EVENT_WARNING, "FailedCreate", 1,
+				  "%s was not created: %s; retried while the slot is due", what,
+				  answer);
+		}
+	}
+	if (ready_event != SIZE_MAX) {
+		set_ready(in, p, false, "FailedCreate", p->actions[ready_event].message);
+		return;
+	}
+	const struct spec_condition *old = spec_status_condition(in->status, TAKT_COND_READY);
+	if (!creates(p) && old && old->status && !strcmp(old->status, "False") && old->reason &&
+	    !strcmp(old->reason, "FailedCreate") &&
+	    old->observed_generation == in->spec->generation)
+		set_ready(in, p, false, "FailedCreate", old->message ? old->message : "");
 }
 
 /* A condition may be set more than once in one decision (CalendarReady:
@@ -790,6 +894,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				p->wake = dl;
 		}
 	}
+	report_create_failures(in, p);
 	plan_finish(in, p);
 	return 0;
 }

@@ -38,7 +38,10 @@ struct fx {
 	const char *cal_error;
 	struct calendar *cal;
 	struct tz *cal_zone;
-	const char *run_now; /* a takt.io/run-now request id, NULL: none */
+	const char *run_now;		     /* a takt.io/run-now request id, NULL: none */
+	struct plan_create_failure fails[4]; /* the POSTs of the last step that failed */
+	char fail_names[4][SPEC_JOB_NAME_MAX + 1];
+	size_t n_fails;
 	struct plan plan;
 };
 
@@ -162,6 +165,8 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .calendar = f->cal,
 	    .calendar_zone = f->cal_zone,
 	    .run_now = f->run_now,
+	    .create_failures = f->fails,
+	    .n_create_failures = f->n_fails,
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
@@ -898,6 +903,209 @@ static void test_history_trimming(void **state)
 	fx_free(f);
 }
 
+/* ---- failed creates ------------------------------------------------------------------ */
+
+#define RESTART_ALWAYS                                                                             \
+	"spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+
+/* The step's create of `a` failed with that answer: its status is not
+ * written (`before` is persisted instead), the next step is told. */
+static void fail_create(struct fx *f, const struct plan_action *a, const struct spec_status *before,
+			int code, const char *reason, const char *message)
+{
+	assert_true(f->n_fails < 4);
+	size_t i = f->n_fails++;
+	snprintf(f->fail_names[i], sizeof(f->fail_names[i]), "%s", a->job_name);
+	f->fails[i] = (struct plan_create_failure){.job_name = f->fail_names[i],
+						   .slot = a->slot,
+						   .trigger = a->trigger,
+						   .code = code,
+						   .reason = reason,
+						   .message = message};
+	spec_status_copy(&f->status, before);
+}
+
+/* A create the apiserver refuses for good (422: restartPolicy Always).
+ * The next decision, told, does not create it again: the slot counts as
+ * missed (not started), the cursor is past it, a Warning Event and
+ * Ready=False carry the apiserver's answer, and the next slot is woken at
+ * its own time. Ready stays False between slots, and the next create that
+ * succeeds (its status is written only then) makes it True again. */
+static void test_create_refused_for_good(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	struct plan *p = step(f, T0 + 10000);
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+
+	p = step(f, T0 + 10060);
+	f->n_fails = 0;
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	assert_int_equal(f->status.n_active, 0);
+	assert_int_equal(f->status.last_schedule_time, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.cursor, T0 + 10000);
+	assert_int_equal(p->wake, T0 + 20000);
+	const struct plan_action *e = event(p, "FailedCreate");
+	assert_non_null(e);
+	assert_int_equal(e->event_type, PLAN_EVENT_WARNING);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "Job %s (slot 2026-03-02T00:00:10Z) was refused by the apiserver: 422 Invalid: "
+		 "%s; not retried",
+		 job(T0 + 10000), RESTART_ALWAYS);
+	assert_string_equal(e->message, want);
+	assert_null(event(p, "Missed"));
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	const struct spec_condition *c = spec_status_condition(&f->status, "Ready");
+	assert_string_equal(c->message, want);
+	assert_int_equal(c->last_transition, T0 + 10060);
+
+	/* Between slots (a watch event): nothing changes, Ready stays. */
+	cJSON *a = spec_status_to_json(&f->status);
+	p = step(f, T0 + 15000);
+	cJSON *b = spec_status_to_json(&f->status);
+	assert_true(cJSON_Compare(a, b, 1));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	assert_int_equal(p->n_actions, 0);
+
+	/* Refused again at the next slot: the new answer, the same
+	 * transition time. */
+	spec_status_copy(&before, &f->status);
+	p = step(f, T0 + 20000);
+	assert_condition(&p->status, "Ready", "True", "Valid");
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+	p = step(f, T0 + 20050);
+	f->n_fails = 0;
+	assert_int_equal(f->status.counters.missed, 2);
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	c = spec_status_condition(&f->status, "Ready");
+	assert_non_null(strstr(c->message, job(T0 + 20000)));
+	assert_int_equal(c->last_transition, T0 + 10060);
+
+	/* The template is fixed outside the spec's view (say an admission
+	 * policy was lifted): the next create succeeds and is written. */
+	p = step(f, T0 + 30000);
+	assert_int_equal(the_create(p)->slot, T0 + 30000);
+	apply(f);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(f->status.counters.runs_started, 1);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* Editing the spec (fixing the template) clears FailedCreate at once: the
+ * condition described the spec that was refused. */
+static void test_create_refused_edit_recovers(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	fail_create(f, the_create(step(f, T0 + 10000)), &before, 403, "Forbidden",
+		    "jobs.batch is forbidden: exceeded quota: q, requested: count/jobs.batch=1");
+	step(f, T0 + 10060);
+	f->n_fails = 0;
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	fx_edit(f, "\"schedule\":\"*/10 * * * * *\",\"suspend\":false", 2);
+	struct plan *p = step(f, T0 + 12000);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* A create that failed otherwise (no answer, 5xx, 429, a conflict) is
+ * created again while its slot is due, with a Warning Event; Ready stays
+ * True. Past startingDeadlineSeconds it is missed like any late slot. */
+static void test_create_failed_transiently_retried(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\",\"startingDeadlineSeconds\":5", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	struct plan *p = step(f, T0 + 10000);
+	fail_create(f, the_create(p), &before, 503, "ServiceUnavailable",
+		    "etcdserver: leader changed");
+	p = step(f, T0 + 10100);
+	f->n_fails = 0;
+	assert_int_equal(the_create(p)->slot, T0 + 10000);
+	const struct plan_action *e = event(p, "FailedCreate");
+	assert_non_null(e);
+	assert_string_equal(
+	    e->message, "Job bs-1772409610 (slot 2026-03-02T00:00:10Z) was not created: 503 "
+			"ServiceUnavailable: etcdserver: leader changed; retried while the slot "
+			"is due");
+	assert_condition(&p->status, "Ready", "True", "Valid");
+
+	/* No answer at all, and the retry comes past the deadline. */
+	fail_create(f, the_create(p), &before, 0, "", "Operation timed out");
+	p = step(f, T0 + 15001);
+	f->n_fails = 0;
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_non_null(
+	    strstr(event(p, "FailedCreate")->message, "no answer: Operation timed out"));
+	assert_non_null(event(p, "Missed"));
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(p->wake, T0 + 20000);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* Which answers are refusals for good. */
+static void test_create_failure_classes(void **state)
+{
+	static const int permanent[] = {400, 403, 404, 405, 413, 415, 422};
+	static const int transient[] = {0, 401, 408, 409, 429, 500, 502, 503, 504};
+	struct plan_create_failure cf = {.job_name = "x"};
+	for (size_t i = 0; i < sizeof(permanent) / sizeof(*permanent); i++) {
+		cf.code = permanent[i];
+		if (!plan_create_failure_permanent(&cf))
+			fail_msg("%d should be a refusal for good", cf.code);
+	}
+	for (size_t i = 0; i < sizeof(transient) / sizeof(*transient); i++) {
+		cf.code = transient[i];
+		if (plan_create_failure_permanent(&cf))
+			fail_msg("%d should be retried", cf.code);
+	}
+}
+
+/* A run-now whose Job is refused for good: the request is refused with
+ * the apiserver's answer (recorded in lastRunNow), nothing is created
+ * again, and Ready says why. */
+static void test_run_now_refused_for_good(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\"", 1);
+	step(f, T0);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	f->run_now = "req-1";
+	struct plan *p = step(f, T0 + 5000);
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+	p = step(f, T0 + 5100);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_REFUSED);
+	char want[512];
+	snprintf(want, sizeof(want), "the apiserver refused its Job %s: 422 Invalid: %s",
+		 rn_job("req-1"), RESTART_ALWAYS);
+	assert_string_equal(p->run_now_refused, want);
+	assert_non_null(strstr(event(p, "FailedCreate")->message, "run-now at"));
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
 /* ---- invalid spec ------------------------------------------------------------------ */
 
 static void test_invalid_spec_ready_false(void **state)
@@ -1558,6 +1766,11 @@ int main(void)
 	    cmocka_unit_test(test_invalid_spec_ready_false),
 	    cmocka_unit_test(test_run_now),
 	    cmocka_unit_test(test_run_now_named_after_request),
+	    cmocka_unit_test(test_create_refused_for_good),
+	    cmocka_unit_test(test_create_refused_edit_recovers),
+	    cmocka_unit_test(test_create_failed_transiently_retried),
+	    cmocka_unit_test(test_create_failure_classes),
+	    cmocka_unit_test(test_run_now_refused_for_good),
 	    cmocka_unit_test(test_calendar_business_days),
 	    cmocka_unit_test(test_calendar_missing_fails_closed_and_recovers),
 	    cmocka_unit_test(test_calendar_coverage_ends),
