@@ -716,12 +716,16 @@ static void report_create_failures(const struct plan_input *in, struct plan *p)
 				  answer);
 		}
 	}
+	/* A plan that creates is written only when its creates succeeded:
+	 * then they are the latest word, and Ready stays True/Valid. */
+	if (creates(p))
+		return;
 	if (ready_event != SIZE_MAX) {
 		set_ready(in, p, false, "FailedCreate", p->actions[ready_event].message);
 		return;
 	}
 	const struct spec_condition *old = spec_status_condition(in->status, TAKT_COND_READY);
-	if (!creates(p) && old && old->status && !strcmp(old->status, "False") && old->reason &&
+	if (old && old->status && !strcmp(old->status, "False") && old->reason &&
 	    !strcmp(old->reason, "FailedCreate") &&
 	    old->observed_generation == in->spec->generation)
 		set_ready(in, p, false, "FailedCreate", old->message ? old->message : "");

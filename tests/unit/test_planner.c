@@ -999,6 +999,28 @@ static void test_create_refused_for_good(void **state)
 	fx_free(f);
 }
 
+/* The decision told of a refusal comes only after the next slot is due
+ * (the retry waited): the refused slot is missed, the Event still says
+ * why, the new slot is created — and Ready stays True, since that plan is
+ * written only if its create succeeds. */
+static void test_create_refused_told_after_next_slot(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	fail_create(f, the_create(step(f, T0 + 10000)), &before, 422, "Invalid", RESTART_ALWAYS);
+	struct plan *p = step(f, T0 + 20100);
+	f->n_fails = 0;
+	assert_int_equal(the_create(p)->slot, T0 + 20000);
+	assert_non_null(event(p, "FailedCreate"));
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	spec_status_release(&before);
+	fx_free(f);
+}
+
 /* Editing the spec (fixing the template) clears FailedCreate at once: the
  * condition described the spec that was refused. */
 static void test_create_refused_edit_recovers(void **state)
@@ -1768,6 +1790,7 @@ int main(void)
 	    cmocka_unit_test(test_run_now_named_after_request),
 	    cmocka_unit_test(test_create_refused_for_good),
 	    cmocka_unit_test(test_create_refused_edit_recovers),
+	    cmocka_unit_test(test_create_refused_told_after_next_slot),
 	    cmocka_unit_test(test_create_failed_transiently_retried),
 	    cmocka_unit_test(test_create_failure_classes),
 	    cmocka_unit_test(test_run_now_refused_for_good),
