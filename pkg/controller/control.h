@@ -40,7 +40,7 @@
 /* A request id is a label-value-like token: 1 to 63 characters of
  * [A-Za-z0-9._-]. It ends up in Event names, status and logs, so nothing
  * that needs quoting is allowed. */
-#define CONTROL_REQUEST_ID_MAX 63
+#define CONTROL_REQUEST_ID_MAX SPEC_REQUEST_ID_MAX
 /* status.handledRequests: the CRD's maxItems. */
 #define CONTROL_HANDLED_MAX 32
 /* The largest grace period accepted (int32, as the pod field in practice). */

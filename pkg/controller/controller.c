@@ -129,6 +129,24 @@ struct base_cache {
 	bool valid;
 };
 
+/* Job POSTs that failed, as answered, until the next plan is fed them
+ * (plan_input.create_failures): the planner decides whether the run is
+ * created again or failed to start, and what the user sees. One plan
+ * creates at most two runs (a slot and a run-now). */
+#define CREATE_FAILURES_MAX 2
+struct create_failure {
+	char name[SPEC_JOB_NAME_MAX + 1];
+	int64_t slot;
+	enum spec_trigger trigger;
+	int code;
+	char reason[64];
+	char message[768];
+};
+struct create_failures {
+	struct create_failure v[CREATE_FAILURES_MAX];
+	size_t n;
+};
+
 /* The Job body for the next slot, built ahead: firing is sending. */
 struct prep {
 	int64_t slot, gen;
@@ -182,6 +200,7 @@ struct sched {
 	struct mine mine;
 	struct base_cache base;
 	struct prep prep;
+	struct create_failures failed;
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
@@ -814,12 +833,36 @@ static int64_t slot_of_name(const struct sched *s, const char *name)
 	return secs * 1000;
 }
 
+/* A failed POST of this pass's plan, kept for the next plan. */
+static void create_failed(struct sched *s, const char *name, const struct kube_result *res)
+{
+	const struct plan *p = &s->pass.plan;
+	const struct plan_action *a = NULL;
+	for (size_t i = 0; i < p->n_actions && !a; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
+			a = &p->actions[i];
+	if (!a || s->failed.n == CREATE_FAILURES_MAX)
+		return; /* then only retried: the next plan decides it anew */
+	struct create_failure *f = &s->failed.v[s->failed.n++];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->slot = a->slot;
+	f->trigger = a->trigger;
+	f->code = res->err < 0 ? 0 : res->status;
+	snprintf(f->reason, sizeof(f->reason), "%s", res->reason ? res->reason : "");
+	const char *msg = res->err < 0 ? res->transport_error : res->message;
+	snprintf(f->message, sizeof(f->message), "%s", msg ? msg : "");
+}
+
 static void create_answered(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct sched *s = ud;
 	struct controller *c = s->c;
 	bool ok = answer_ok(res);
-	if (ok || res->status == 409) {
+	/* Only AlreadyExists says the Job is there; another 409 is a conflict
+	 * inside admission (a ResourceQuota update), to be retried. */
+	bool exists = res->err == 0 && res->status == 409 && res->reason &&
+		      !strcmp(res->reason, "AlreadyExists");
+	if (ok || exists) {
 		c->stats.jobs_created++;
 		int64_t slot = slot_of_name(s, name);
 		if (ok && slot != SPEC_TIME_UNSET)
@@ -834,6 +877,10 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
 			  res->status, res->reason, res->message, res->transport_error);
 		expectation_drop(s, name);
+		/* This plan counted the run as started: its status is not
+		 * written. The retry (with backoff) plans again, told of the
+		 * answer. */
+		create_failed(s, name, res);
 		s->pass.failed = true;
 	}
 	if (--s->pass.posts == 0)
@@ -852,9 +899,8 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	} else {
 		cJSON *job = NULL;
 		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
-				   a->trigger == SPEC_TRIGGER_RUN_NOW ? control_run_now_id(&s->spec)
-								      : NULL,
-				   &job, err, sizeof(err))) {
+				   a->request_id[0] ? a->request_id : NULL, &job, err,
+				   sizeof(err))) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
 			s->pass.failed = true;
@@ -986,6 +1032,16 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	struct gathered g;
 	gather(c, s, s->spec.uid, &g);
+	struct plan_create_failure failures[CREATE_FAILURES_MAX];
+	for (size_t i = 0; i < s->failed.n; i++) {
+		const struct create_failure *f = &s->failed.v[i];
+		failures[i] = (struct plan_create_failure){.job_name = f->name,
+							   .slot = f->slot,
+							   .trigger = f->trigger,
+							   .code = f->code,
+							   .reason = f->reason,
+							   .message = f->message};
+	}
 	struct plan_input in = {
 	    .spec = &s->spec,
 	    .spec_error = s->sc.rc ? s->sc.err : NULL,
@@ -995,7 +1051,9 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = s->runs.orphans,
-	    .run_now = s->pass.run_now,
+	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
+	    .create_failures = failures,
+	    .n_create_failures = s->failed.n,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1009,6 +1067,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	int rc = plan_compute(&in, &s->pass.plan);
 	gathered_release(&g);
 	s->pass.planned = rc == 0;
+	/* Told once: this plan's own POSTs may fail anew. */
+	s->failed.n = 0;
 	if (rc < 0) {
 		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
 		s->pass.failed = true;

@@ -77,6 +77,48 @@ static void format_time(int64_t ms, char *out, size_t n)
 		snprintf(out, n, "%" PRId64 "ms", ms);
 }
 
+/* ---- failed creates ------------------------------------------------------------ */
+
+bool plan_create_failure_permanent(const struct plan_create_failure *f)
+{
+	switch (f->code) {
+	case 401: /* credentials being rotated */
+	case 408: /* request timeout */
+	case 409: /* a conflict inside admission (AlreadyExists is success) */
+	case 429: /* throttled */
+		return false;
+	default:
+		return f->code >= 400 && f->code < 500;
+	}
+}
+
+static const struct plan_create_failure *failure_of(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_create_failures; i++)
+		if (in->create_failures[i].job_name &&
+		    !strcmp(in->create_failures[i].job_name, name))
+			return &in->create_failures[i];
+	return NULL;
+}
+
+static bool refused_for_good(const struct plan_input *in, const char *name)
+{
+	const struct plan_create_failure *f = failure_of(in, name);
+	return f && plan_create_failure_permanent(f);
+}
+
+/* The apiserver's answer as a user reads it: "422 Invalid: <message>". */
+static void failure_answer(const struct plan_create_failure *f, char *out, size_t n)
+{
+	const char *msg = f->message && *f->message ? f->message : "(no message)";
+	if (f->code == 0)
+		snprintf(out, n, "no answer: %s", msg);
+	else if (f->reason && *f->reason)
+		snprintf(out, n, "%d %s: %s", f->code, f->reason, msg);
+	else
+		snprintf(out, n, "%d: %s", f->code, msg);
+}
+
 /* ---- 1. runs ---------------------------------------------------------------- */
 
 static bool run_active(const struct plan_run *r)
@@ -273,26 +315,66 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 
 /* ---- the plan ------------------------------------------------------------------- */
 
-/* Returns false when the slot cannot be named (before 1970, or after 2286
- * with a 52-character name): it is then counted missed, with a Warning. */
+/* The request a run-now answers: `request` when given, else the one
+ * status.lastRunNow records — a run-now that waited for Replace's deletes
+ * was recorded there by the decision that made it wait. NULL: unknown. */
+static const char *run_now_request(const struct spec_status *st, const char *request)
+{
+	if (request)
+		return request;
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(st->last_run_now, "requestId"));
+}
+
+/* The name of the run that starts `slot` with `trigger` (docs/api.md, "Run
+ * names"): "<name>-<unix-seconds>" for a slot, a name derived from the
+ * request id for a run-now (see run_now_request). *used is that request
+ * (NULL for a slot). Returns 0, or a negative code when no name can be
+ * made (it would not fit; a run-now whose request is unknown). */
+static int run_name(const struct plan_input *in, const struct spec_status *st, int64_t slot,
+		    enum spec_trigger trigger, const char *request, const char **used, char *out,
+		    size_t n)
+{
+	const char *req = trigger == SPEC_TRIGGER_RUN_NOW ? run_now_request(st, request) : NULL;
+	if (used)
+		*used = req;
+	if (trigger == SPEC_TRIGGER_RUN_NOW)
+		return req ? spec_request_job_name(in->spec->name, req, out, n) : -ENOENT;
+	return spec_job_name(in->spec->name, slot, out, n);
+}
+
+/* Returns false when the run cannot be named (a slot before 1970, or after
+ * 2286 with a 52-character name; a waiting run-now whose request is no
+ * longer recorded): it is then counted missed, with a Warning. */
 static bool create_job(const struct plan_input *in, struct plan *p, int64_t slot,
-		       enum spec_trigger trigger, char *name_out, size_t name_size)
+		       enum spec_trigger trigger, const char *request, char *name_out,
+		       size_t name_size)
 {
 	struct spec_status *st = &p->status;
 	char name[SPEC_JOB_NAME_MAX + 1], when[40];
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+	const char *req = NULL;
+	if (run_name(in, st, slot, trigger, request, &req, name, sizeof(name))) {
 		format_time(slot, when, sizeof(when));
 		st->counters.missed++;
-		add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
-			  "slot %s cannot run: its Job name \"%s-<unix-seconds>\" would not fit "
-			  "%d characters",
-			  when, in->spec->name, SPEC_JOB_NAME_MAX);
+		if (trigger == SPEC_TRIGGER_RUN_NOW && !req)
+			add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
+				  "run-now of %s cannot start: status.lastRunNow no longer names "
+				  "its request",
+				  when);
+		else
+			add_event(
+			    p, PLAN_EVENT_WARNING, "Missed", 1,
+			    "slot %s cannot run: its Job name \"%s-<unix-seconds>\" would not "
+			    "fit %d characters",
+			    when, in->spec->name, SPEC_JOB_NAME_MAX);
 		return false;
 	}
 	struct plan_action *a = add_action(p, PLAN_CREATE_JOB);
 	memcpy(a->job_name, name, sizeof(name));
 	a->slot = slot;
 	a->trigger = trigger;
+	if (req)
+		snprintf(a->request_id, sizeof(a->request_id), "%s", req);
 	st->counters.runs_started++;
 	if (trigger == SPEC_TRIGGER_SCHEDULE)
 		st->last_schedule_time = max64(st->last_schedule_time, slot);
@@ -338,11 +420,18 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 {
 	struct spec_status *st = &p->status;
 	char when[40], name[SPEC_JOB_NAME_MAX + 1];
+	bool named = run_name(in, st, slot, trigger, NULL, NULL, name, sizeof(name)) == 0;
 	/* Its Job exists already (created, then the status write was lost):
 	 * the slot is running, not overlapping with itself. */
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name)) == 0 &&
-	    (find_run(in, name) || in_active(st, name)))
+	if (named && (find_run(in, name) || in_active(st, name)))
 		return;
+	/* The apiserver refused its Job for good: asking again gets the same
+	 * answer, so the slot failed to start (report_create_failures says
+	 * why). */
+	if (named && refused_for_good(in, name)) {
+		st->counters.missed++;
+		return;
+	}
 	format_time(slot, when, sizeof(when));
 	switch (in->spec->concurrency) {
 	case SPEC_CONCURRENCY_FORBID:
@@ -370,7 +459,7 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 	case SPEC_CONCURRENCY_ALLOW:
 		break;
 	}
-	create_job(in, p, slot, trigger, NULL, 0);
+	create_job(in, p, slot, trigger, NULL, NULL, 0);
 }
 
 static bool within_deadline(const struct spec *s, int64_t slot, int64_t now)
@@ -520,30 +609,32 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 	add_event(p, PLAN_EVENT_WARNING, reason, 1, "%s", msg);
 }
 
+/* The request's run is named after the request id; its slot (the run's
+ * TAKT_SCHEDULED_TIME) is the second the request is answered in. */
 static void run_now(const struct plan_input *in, struct plan *p)
 {
 	int64_t slot = civil_floor_div(in->now, 1000) * 1000;
 	char name[SPEC_JOB_NAME_MAX + 1];
-	if (spec_job_name(in->spec->name, slot, name, sizeof(name))) {
+	if (spec_request_job_name(in->spec->name, in->run_now, name, sizeof(name))) {
 		p->run_now = PLAN_RUN_NOW_REFUSED;
 		snprintf(p->run_now_refused, sizeof(p->run_now_refused),
 			 "the Job name would not fit %d characters", SPEC_JOB_NAME_MAX);
 		return;
 	}
-	/* A run of this very second exists or is planned: it is the answer
-	 * (the name is the lock). */
+	/* The request's run exists or is expected (its create went through,
+	 * the status write did not): it is the answer (the name is the lock). */
 	if (find_run(in, name) || in_active(&p->status, name)) {
 		p->run_now = PLAN_RUN_NOW_CREATED;
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
-	for (size_t i = 0; i < p->n_actions; i++) {
-		if (p->actions[i].kind == PLAN_CREATE_JOB &&
-		    strcmp(p->actions[i].job_name, name) == 0) {
-			p->run_now = PLAN_RUN_NOW_CREATED;
-			snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
-			return;
-		}
+	const struct plan_create_failure *cf = failure_of(in, name);
+	if (cf && plan_create_failure_permanent(cf)) {
+		size_t k = (size_t)snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+					    "the apiserver refused its Job %s: ", name);
+		failure_answer(cf, p->run_now_refused + k, sizeof(p->run_now_refused) - k);
+		p->run_now = PLAN_RUN_NOW_REFUSED;
+		return;
 	}
 	if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID && busy(in, p)) {
 		p->run_now = PLAN_RUN_NOW_REFUSED;
@@ -563,8 +654,81 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
-	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, p->run_now_job, sizeof(p->run_now_job)))
+	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, in->run_now, p->run_now_job,
+		       sizeof(p->run_now_job)))
 		p->run_now = PLAN_RUN_NOW_CREATED;
+}
+
+/* The cursor lies beyond now + PLAN_CURSOR_SKEW_MS: no slot up to it can
+ * have passed, so it was written while the clock ran ahead. Every slot
+ * from now on is decided afresh; the slots between now and the old cursor
+ * were decided under the wrong clock and count as nothing (what ran then
+ * is tracked as the runs it left). A slot among them may therefore run
+ * twice: better than no slot running until the clock reaches the cursor. */
+static void distrust_cursor(struct plan *p, int64_t now)
+{
+	struct spec_status *st = &p->status;
+	char cursor[40], at[40];
+	format_time(st->cursor, cursor, sizeof(cursor));
+	format_time(now, at, sizeof(at));
+	add_event(p, PLAN_EVENT_WARNING, "ClockSkew", 1,
+		  "status.lastSlotConsidered %s is %" PRId64
+		  " s ahead of the clock (%s), more than the %lld s tolerated: it was written "
+		  "by a clock that ran ahead; slots are decided again from now",
+		  cursor, (st->cursor - now) / 1000, at, PLAN_CURSOR_SKEW_MS / 1000);
+	st->cursor = now;
+	st->pending_slot = SPEC_TIME_UNSET;
+}
+
+static bool creates(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB)
+			return true;
+	return false;
+}
+
+/* What the user sees of the failed creates fed in: a Warning Event
+ * FailedCreate for each, and for one refused for good Ready=False
+ * (FailedCreate, the apiserver's answer). That condition stays while no
+ * create is planned, until a create succeeds (a plan that creates says
+ * Ready=True/Valid, and is written only when its POSTs succeeded; else the
+ * next decision is fed the new failure) or the spec is edited (the
+ * condition describes the spec that was refused: its observedGeneration). */
+static void report_create_failures(const struct plan_input *in, struct plan *p)
+{
+	char what[160], answer[1024];
+	size_t ready_event = SIZE_MAX; /* the Event whose message Ready carries */
+	for (size_t i = 0; i < in->n_create_failures; i++) {
+		const struct plan_create_failure *f = &in->create_failures[i];
+		char when[40];
+		format_time(f->slot, when, sizeof(when));
+		snprintf(what, sizeof(what), "Job %s (%s %s)", f->job_name ? f->job_name : "?",
+			 f->trigger == SPEC_TRIGGER_RUN_NOW ? "run-now at" : "slot", when);
+		failure_answer(f, answer, sizeof(answer));
+		if (plan_create_failure_permanent(f)) {
+			add_event(p, PLAN_EVENT_WARNING, "FailedCreate", 1,
+				  "%s was refused by the apiserver: %s; not retried", what, answer);
+			ready_event = p->n_actions - 1;
+		} else {
+			add_event(p, PLAN_EVENT_WARNING, "FailedCreate", 1,
+				  "%s was not created: %s; retried while the slot is due", what,
+				  answer);
+		}
+	}
+	/* A plan that creates is written only when its creates succeeded:
+	 * then they are the latest word, and Ready stays True/Valid. */
+	if (creates(p))
+		return;
+	if (ready_event != SIZE_MAX) {
+		set_ready(in, p, false, "FailedCreate", p->actions[ready_event].message);
+		return;
+	}
+	const struct spec_condition *old = spec_status_condition(in->status, TAKT_COND_READY);
+	if (old && old->status && !strcmp(old->status, "False") && old->reason &&
+	    !strcmp(old->reason, "FailedCreate") &&
+	    old->observed_generation == in->spec->generation)
+		set_ready(in, p, false, "FailedCreate", old->message ? old->message : "");
 }
 
 /* A condition may be set more than once in one decision (CalendarReady:
@@ -659,10 +823,13 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 		 p->zone ? tz_name(p->zone) : "the calendar's zone");
 	set_ready(in, p, true, "Valid", msg);
 
-	/* The cursor: first sight and every edit restart it at now. */
+	/* The cursor: first sight and every edit restart it at now; so does a
+	 * cursor from a clock that ran ahead. */
 	if (st->observed_generation != s->generation || st->cursor == SPEC_TIME_UNSET) {
 		st->cursor = now;
 		st->pending_slot = SPEC_TIME_UNSET;
+	} else if (st->cursor > now + PLAN_CURSOR_SKEW_MS) {
+		distrust_cursor(p, now);
 	}
 	st->observed_generation = s->generation;
 
@@ -731,6 +898,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				p->wake = dl;
 		}
 	}
+	report_create_failures(in, p);
 	plan_finish(in, p);
 	return 0;
 }

@@ -19,9 +19,12 @@
  *      is PLAN_CALENDAR_INVALID);
  *   3. plan_compute at the wall-clock now;
  *   4. send the CREATE_JOB actions first (body: spec_build_job(spec,
- *      plan.zone, slot, trigger); AlreadyExists is success; keep an
- *      expectation per create until the watch shows the Job), then the
- *      DELETE_JOBs (NotFound is success) and the EVENTs;
+ *      plan.zone, slot, trigger, request_id); AlreadyExists is success;
+ *      keep an expectation per create until the watch shows the Job), then
+ *      the DELETE_JOBs (NotFound is success) and the EVENTs; a create that
+ *      failed leaves the status unwritten (the plan counted its run as
+ *      started) and is fed to the next plan_compute
+ *      (plan_input.create_failures), which decides what it means;
  *   5. write plan.status (spec_status_to_json) through the status
  *      subresource when it differs from the persisted one — between slots
  *      it does not, so an idle schedule causes no writes;
@@ -66,6 +69,27 @@ struct plan_expectation {
 	const char *uid; /* from the POST's answer; NULL until it came */
 };
 
+/* A Job POST that failed, as the apiserver answered it: fed into the next
+ * decision of its schedule, which decides what it means
+ * (plan_create_failure_permanent) and what the user sees. */
+struct plan_create_failure {
+	const char *job_name;
+	int64_t slot;
+	enum spec_trigger trigger;
+	int code;	     /* HTTP status; 0: no answer (a transport error, a timeout) */
+	const char *reason;  /* the apiserver's Status.reason ("Invalid"), or "" */
+	const char *message; /* its Status.message, or the transport's error */
+};
+
+/* Whether a create answered so is refused for good: sent again, the same
+ * body gets the same answer — 400, 403 (RBAC, a ResourceQuota, an
+ * admission webhook's or policy's denial), 404, 422 and the other 4xx.
+ * Everything else may pass on a retry: no answer, 401 (credentials being
+ * rotated), 408, 409 other than AlreadyExists (a conflict inside
+ * admission, e.g. a ResourceQuota update), 429, 5xx (also a webhook that
+ * could not be called). A 409 AlreadyExists is success, never a failure. */
+bool plan_create_failure_permanent(const struct plan_create_failure *f);
+
 enum plan_calendar_state {
 	PLAN_CALENDAR_OK,      /* `calendar` is loaded and valid */
 	PLAN_CALENDAR_MISSING, /* no BusinessCalendar of that name */
@@ -88,9 +112,21 @@ struct plan_input {
 	const char *calendar_error;
 	const struct calendar *calendar;
 	const struct tz *calendar_zone;
-	/* A takt.io/run-now request not yet handled: plan one run now, under the
-	 * concurrency policy (plan.run_now says what happened). */
-	bool run_now;
+	/* The id of a takt.io/run-now request not yet handled (NULL: none):
+	 * plan one run now, under the concurrency policy (plan.run_now says
+	 * what happened). The run is named after the id, not the clock, so
+	 * every replica and every retry answers it with the same Job. */
+	const char *run_now;
+	/* The Job POSTs of earlier decisions that failed since (at most one
+	 * per run; see struct plan_create_failure). A run refused for good is
+	 * not created again: a slot then counts as missed, a run-now is
+	 * refused; Ready turns False (reason FailedCreate, the apiserver's
+	 * answer as message) until a create succeeds or the spec is edited;
+	 * a Warning Event FailedCreate says the same. A run that failed
+	 * otherwise is created again while its slot is due (within its
+	 * deadline), with a Warning Event FailedCreate. */
+	const struct plan_create_failure *create_failures;
+	size_t n_create_failures;
 	int64_t now; /* ms */
 };
 
@@ -101,16 +137,18 @@ enum plan_event_type { PLAN_EVENT_NORMAL, PLAN_EVENT_WARNING };
 struct plan_action {
 	enum plan_action_kind kind;
 	/* CREATE_JOB: build the body with spec_build_job(spec, plan.zone, slot,
-	 * trigger); AlreadyExists counts as success (the name is the lock).
+	 * trigger, request_id or NULL when ""); AlreadyExists counts as
+	 * success (the name is the lock).
 	 * DELETE_JOB: job_name with `propagation`; NotFound counts as success. */
 	char job_name[SPEC_JOB_NAME_MAX + 1];
 	int64_t slot;
 	enum spec_trigger trigger;
+	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* a run-now's request; "" otherwise */
 	enum plan_propagation propagation;
 	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
 	enum plan_event_type event_type;
 	char reason[32];
-	char message[256];
+	char message[1024]; /* the Event API's own limit for a message */
 	int64_t count;
 };
 
@@ -131,7 +169,7 @@ struct plan {
 	int64_t next_slot;
 	enum plan_run_now_result run_now;
 	char run_now_job[SPEC_JOB_NAME_MAX + 1];
-	char run_now_refused[128];
+	char run_now_refused[512];
 };
 
 void plan_init(struct plan *p);
@@ -167,5 +205,13 @@ bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t
  * calendar gap (a 1-second pattern over a weekend) counts a lower bound. */
 #define PLAN_COUNT_MAX	   20000
 #define PLAN_NONE_GRACE_MS (60LL * 1000) /* None without a deadline: "late" bound */
+/* A persisted cursor later than now by more than this was written by a
+ * clock that ran ahead (an RTC off at boot, a clock set by hand): trusting
+ * it would keep every slot silent until real time caught up with it. The
+ * planner replans from now instead, with a ClockSkew Warning. Within the
+ * tolerance the cursor is trusted (a clock stepped back, two replicas'
+ * clocks that differ: NTP keeps those to well under a second), so those
+ * never fire a slot twice. docs/semantics.md, "The cursor". */
+#define PLAN_CURSOR_SKEW_MS (5LL * 60 * 1000)
 
 #endif

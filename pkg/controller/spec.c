@@ -306,6 +306,28 @@ int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t 
 	return 0;
 }
 
+int spec_request_job_name(const char *schedule_name, const char *request_id, char *out,
+			  size_t outsz)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	char suffix[9];
+	uint64_t h = 14695981039346656037ULL;
+	if (!request_id || !*request_id)
+		return -EINVAL;
+	for (const char *c = request_id; *c; c++) {
+		h ^= (unsigned char)*c;
+		h *= 1099511628211ULL;
+	}
+	/* The top 40 bits, 5 at a time: FNV's high bits mix best. */
+	for (int i = 0; i < 8; i++)
+		suffix[i] = digits[(h >> (59 - 5 * i)) & 31];
+	suffix[8] = 0;
+	int n = snprintf(out, outsz, "%s-r-%s", schedule_name, suffix);
+	if (n < 0 || (size_t)n >= outsz || n > SPEC_JOB_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
 /* ---- the Job --------------------------------------------------------------- */
 
 /* obj[key] as an object, created (or replacing a non-object) when needed. */
@@ -376,11 +398,21 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	*out = NULL;
 	if (!s->name || !s->job_template)
 		return fail(err, errlen, "job: the schedule has no valid spec");
-	if (spec_job_name(s->name, slot_ms, name, sizeof(name)))
+	if (trigger == SPEC_TRIGGER_RUN_NOW) {
+		if (!request_id || !*request_id)
+			return fail(err, errlen,
+				    "job: a run-now run is named after its request id");
+		if (spec_request_job_name(s->name, request_id, name, sizeof(name)))
+			return fail(err, errlen,
+				    "metadata.name: \"%s\" is too long: Job names "
+				    "\"<name>-r-<request hash>\" must fit %d characters",
+				    s->name, SPEC_JOB_NAME_MAX);
+	} else if (spec_job_name(s->name, slot_ms, name, sizeof(name))) {
 		return fail(err, errlen,
 			    "metadata.name: \"%s\" is too long: Job names "
 			    "\"<name>-<unix-seconds>\" must fit %d characters",
 			    s->name, SPEC_JOB_NAME_MAX);
+	}
 	int64_t secs = slot_ms / 1000;
 	int64_t local = zone ? tz_utc_to_local(zone, secs) : secs;
 	if (rfc3339_format(slot_ms, true, when_ms, sizeof(when_ms)) < 0 ||
@@ -406,7 +438,7 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	set_string(labels, TAKT_LABEL_SCHEDULE, s->name);
 	set_string(anns, TAKT_ANN_SCHEDULED, when_ms);
 	set_string(anns, TAKT_ANN_TRIGGER, spec_trigger_name(trigger));
-	if (request_id)
+	if (trigger == SPEC_TRIGGER_RUN_NOW)
 		set_string(anns, TAKT_ANN_REQUEST, request_id);
 
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");

@@ -32,11 +32,16 @@ struct tz;
 
 #define SPEC_TIME_UNSET INT64_MIN
 
-/* Job names are "<schedule-name>-<unix-seconds>" and must fit a label value
- * (Kubernetes puts the Job name in the pods' job-name label). Unix seconds
- * have 10 digits until the year 2286, so names of up to 52 characters fit. */
+/* Job names must fit a label value (Kubernetes puts the Job name in the
+ * pods' job-name label). A slot's run is "<schedule-name>-<unix-seconds>"
+ * (10 digits until the year 2286); a run-now's is
+ * "<schedule-name>-r-<8 characters>" (spec_request_job_name). Both suffixes
+ * are 11 characters, so names of up to 52 characters fit. */
 #define SPEC_JOB_NAME_MAX      63
 #define SPEC_SCHEDULE_NAME_MAX (SPEC_JOB_NAME_MAX - 11)
+/* A takt.io/run-now (or kill) request id: 1 to 63 characters (control.h
+ * checks the grammar). */
+#define SPEC_REQUEST_ID_MAX 63
 
 enum spec_concurrency { SPEC_CONCURRENCY_FORBID, SPEC_CONCURRENCY_ALLOW, SPEC_CONCURRENCY_REPLACE };
 enum spec_missed_policy { SPEC_MISSED_LATEST, SPEC_MISSED_NONE };
@@ -112,16 +117,30 @@ const struct tz *spec_zone(const struct spec *s, const struct tz *calendar_zone)
  * when it does not fit SPEC_JOB_NAME_MAX characters or outsz. */
 int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t outsz);
 
-/* Builds the batch/v1 Job for one run: name spec_job_name, ownerReference to
+/* Writes the name of the run that answers a run-now request,
+ * "<name>-r-<8 characters of [0-9a-v]>" (40 bits of a 64-bit FNV-1a hash of
+ * the request id) into out: the same for every replica and every attempt
+ * that answers the request, whatever the clock says, so the name is the
+ * lock (docs/api.md, "Run names"). It never equals a slot's name: a slot's
+ * suffix is all digits and 10 of them, this one has "r-" and 8 characters
+ * after the last '-'. Returns 0, or -ERANGE when it does not fit
+ * SPEC_JOB_NAME_MAX characters or outsz, -EINVAL for an empty id. */
+int spec_request_job_name(const char *schedule_name, const char *request_id, char *out,
+			  size_t outsz);
+
+/* Builds the batch/v1 Job for one run: name spec_job_name (for a run-now,
+ * spec_request_job_name of request_id), ownerReference to
  * the schedule (controller, blockOwnerDeletion), the jobTemplate's labels and
  * annotations plus takt.io/schedule (Job and pod template),
  * takt.io/scheduled-time (RFC 3339 ms) and takt.io/trigger, and in every
  * container and initContainer the env TAKT_SCHEDULE, TAKT_SCHEDULED_TIME,
  * TAKT_BUSINESS_DATE (the slot's local date in `zone`; NULL means UTC) and
- * TAKT_RUN_ID, replacing entries of the same name. request_id, when not
- * NULL, is the takt.io/run-now request the run answers: it goes into
+ * TAKT_RUN_ID, replacing entries of the same name. request_id is the
+ * takt.io/run-now request the run answers (required with
+ * SPEC_TRIGGER_RUN_NOW, else ignored): it names the Job and goes into
  * takt.io/request-id, so a restart between the create and the status
- * write finds the run. Pure: may be called before the slot's instant so
+ * write finds the run. slot_ms is then the request's second, the run's
+ * TAKT_SCHEDULED_TIME. Pure: may be called before the slot's instant so
  * that firing is only sending. Returns 0 and *out, or a negative code with
  * err. */
 int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,

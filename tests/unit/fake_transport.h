@@ -48,6 +48,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
 #include "kube/http.h"
 #include "loop/loop.h"
 
@@ -153,6 +155,32 @@ static inline void fake_answer(struct kube_req *r, int status, const char *body)
 				  .code = status >= 400 ? status : 0,
 				  .transport_error = ""};
 	fake_deliver(r, &res);
+}
+
+/* Answers r as the apiserver answers a failure: a Status body with that
+ * code, reason and message, and the result's reason and message taken from
+ * it, as the real client parses them. */
+static inline void fake_answer_status(struct kube_req *r, int code, const char *reason,
+				      const char *message)
+{
+	cJSON *st = cJSON_CreateObject();
+	cJSON_AddStringToObject(st, "kind", "Status");
+	cJSON_AddStringToObject(st, "apiVersion", "v1");
+	cJSON_AddStringToObject(st, "status", "Failure");
+	cJSON_AddStringToObject(st, "message", message);
+	cJSON_AddStringToObject(st, "reason", reason);
+	cJSON_AddNumberToObject(st, "code", code);
+	char *b = cJSON_PrintUnformatted(st);
+	cJSON_Delete(st);
+	struct kube_result res = {.status = code,
+				  .body = b,
+				  .body_len = strlen(b),
+				  .reason = reason,
+				  .message = message,
+				  .code = code,
+				  .transport_error = ""};
+	fake_deliver(r, &res);
+	free(b);
 }
 
 /* Answers r with a transport failure (err negative: -EIO, -ETIMEDOUT...). */

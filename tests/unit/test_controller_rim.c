@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "controller/controller.h"
 #include "controller/names.h"
+#include "controller/spec.h"
 #include "kube/http.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
@@ -187,6 +188,19 @@ static double jnum(const cJSON *o, const char *path)
 	if (!cJSON_IsNumber(it))
 		fail_msg("no number at %s", path);
 	return cJSON_GetNumberValue(it);
+}
+
+/* The condition of that type in a status object, or a failure. */
+static const cJSON *jcond(const cJSON *status, const char *type)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jget(status, "conditions"))
+	{
+		if (!strcmp(jstr(it, "type"), type))
+			return it;
+	}
+	fail_msg("no condition %s", type);
+	return NULL;
 }
 
 /* Every status field the controller owns is in the patch: set, or null
@@ -364,9 +378,12 @@ static void test_rim_create_409_is_success(void **state)
 	rim_free(r);
 }
 
-/* (c) A create refused (422) is not recorded: no status write follows,
- * and the key is retried with backoff, deciding the same slot again. */
-static void test_rim_create_failed_writes_no_status(void **state)
+/* (c) A create that failed transiently (503) is not recorded: no status
+ * write follows; the key is retried after the work queue's backoff (50
+ * ms), well within the slot's second, with the same body. When the retry
+ * succeeds, the status records the run (Ready stays True) and a Warning
+ * Event FailedCreate says what happened. */
+static void test_rim_create_503_retried_in_its_window(void **state)
 {
 	(void)state;
 	struct rim *r = rim_new(LIST(TICK), NULL, NULL, NULL);
@@ -375,21 +392,123 @@ static void test_rim_create_failed_writes_no_status(void **state)
 	int64_t slot;
 	struct kube_req *post = slot_post(r, 0, "tick", &slot);
 	size_t n = r->f->n;
-	fake_answer(
-	    post, 422,
-	    "{\"kind\":\"Status\",\"reason\":\"Invalid\",\"message\":\"bad\",\"code\":422}");
-	/* The retry comes after the work queue's backoff (50 ms), well
-	 * within the slot's second. */
+	int64_t failed_at = loop_now_monotonic_ms();
+	fake_answer_status(post, 503, "ServiceUnavailable", "etcdserver: leader changed");
 	struct kube_req *retry = fake_run_until_req(r->f, n, KUBE_POST, P_JOBS, 600);
 	assert_non_null(retry);
+	assert_true(retry->at_mono_ms - failed_at >= 49);
 	assert_true(retry->at_real_ms < slot + 1000);
 	assert_string_equal(retry->body, post->body);
 	assert_int_equal(fake_count(r->f, n, KUBE_PATCH_MERGE, P_STATUS("tick")), 0);
 	size_t m = r->f->n;
-	fake_answer(retry, 422, "{}");
-	fake_run_for(r->f, 30);
-	assert_int_equal(fake_count(r->f, m, KUBE_PATCH_MERGE, P_STATUS("tick")), 0);
-	assert_int_equal(rim_stats(r).jobs_created, 0);
+	char *answer = created(retry, "job-uid-1");
+	fake_answer(retry, 201, answer);
+	free(answer);
+	struct kube_req *q = fake_run_until_req(r->f, m, KUBE_PATCH_MERGE, P_STATUS("tick"), 500);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	assert_int_equal(jnum(st, "runsStarted"), 1);
+	assert_int_equal(jnum(st, "missed"), 0);
+	const cJSON *ready = jcond(st, "Ready");
+	assert_string_equal(jstr(ready, "status"), "True");
+	cJSON_Delete(holder);
+	struct kube_req *ev = fake_find(r->f, m, KUBE_POST, P_EVENTS);
+	assert_non_null(ev);
+	cJSON *b = body_json(ev);
+	assert_string_equal(jstr(b, "reason"), "FailedCreate");
+	assert_string_equal(jstr(b, "type"), "Warning");
+	assert_non_null(strstr(jstr(b, "message"),
+			       "503 ServiceUnavailable: etcdserver: leader changed; retried"));
+	cJSON_Delete(b);
+	fake_answer(q, 200, WRITTEN);
+	assert_int_equal(rim_stats(r).jobs_created, 1);
+	rim_free(r);
+}
+
+#define INVALID_RESTART                                                                            \
+	"spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+
+/* (c2) A create refused for good (422, as for restartPolicy: Always): the
+ * slot is not tried again. A Warning Event FailedCreate and Ready=False
+ * (reason FailedCreate) carry the apiserver's code, reason and message;
+ * the status is written with the cursor past the slot and the slot counted
+ * missed, not started. No POST follows until the next slot, which is tried
+ * at its own time; when it succeeds, Ready is True again. */
+static void test_rim_create_422_failed_create(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(TICK), NULL, NULL, NULL);
+	controller_start(r->c);
+	first_sight(r, P_STATUS("tick"));
+	int64_t slot;
+	struct kube_req *post = slot_post(r, 0, "tick", &slot);
+	cJSON *job = body_json(post);
+	char name[64], msg[512];
+	snprintf(name, sizeof(name), "%s", jstr(job, "metadata.name"));
+	cJSON_Delete(job);
+	snprintf(msg, sizeof(msg), "Job.batch \"%s\" is invalid: %s", name, INVALID_RESTART);
+	size_t n = r->f->n;
+	uint64_t reconciles = rim_stats(r).reconciles;
+	fake_answer_status(post, 422, "Invalid", msg);
+
+	struct kube_req *q = fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("tick"), 500);
+	assert_non_null(q);
+	assert_true(q->at_real_ms < slot + 1000);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	int64_t cursor;
+	assert_int_equal(rfc3339_parse(jstr(st, "lastSlotConsidered"), &cursor), 0);
+	assert_int_equal(cursor, slot);
+	assert_int_equal(jnum(st, "missed"), 1);
+	assert_int_equal(jnum(st, "runsStarted"), 0);
+	assert_int_equal(cJSON_GetArraySize(jget(st, "active")), 0);
+	assert_true(cJSON_IsNull(jget(st, "lastScheduleTime")));
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "Job %s (slot %.19sZ) was refused by the apiserver: 422 Invalid: %s; not retried",
+		 name, jstr(st, "lastSlotConsidered"), msg);
+	const cJSON *ready = jcond(st, "Ready");
+	assert_string_equal(jstr(ready, "status"), "False");
+	assert_string_equal(jstr(ready, "reason"), "FailedCreate");
+	assert_string_equal(jstr(ready, "message"), want);
+	cJSON_Delete(holder);
+	struct kube_req *ev = fake_find(r->f, n, KUBE_POST, P_EVENTS);
+	assert_non_null(ev);
+	cJSON *b = body_json(ev);
+	assert_string_equal(jstr(b, "reason"), "FailedCreate");
+	assert_string_equal(jstr(b, "type"), "Warning");
+	assert_string_equal(jstr(b, "message"), want);
+	assert_string_equal(jstr(b, "involvedObject.name"), "tick");
+	cJSON_Delete(b);
+	fake_answer(q, 200, WRITTEN);
+
+	/* Nothing more until the next slot: no POST, no hot loop. */
+	struct kube_req *post2 = fake_run_until_req(r->f, n, KUBE_POST, P_JOBS, 2500);
+	assert_non_null(post2);
+	int64_t slot2;
+	assert_ptr_equal(slot_post(r, n, "tick", &slot2), post2);
+	assert_int_equal(slot2, slot + 1000);
+	assert_int_equal(fake_count(r->f, n, KUBE_PATCH_MERGE, P_STATUS("tick")), 1);
+	assert_int_equal(fake_count(r->f, n, KUBE_POST, P_EVENTS), 1);
+	/* The failed pass, its retry, and the slot's. */
+	assert_true(rim_stats(r).reconciles - reconciles <= 3);
+
+	/* The next create succeeds: Ready is True again. */
+	size_t m = r->f->n;
+	char *answer = created(post2, "job-uid-2");
+	fake_answer(post2, 201, answer);
+	free(answer);
+	q = fake_run_until_req(r->f, m, KUBE_PATCH_MERGE, P_STATUS("tick"), 500);
+	assert_non_null(q);
+	st = patch_status(q, &holder);
+	ready = jcond(st, "Ready");
+	assert_string_equal(jstr(ready, "status"), "True");
+	assert_string_equal(jstr(ready, "reason"), "Valid");
+	assert_int_equal(jnum(st, "runsStarted"), 1);
+	assert_int_equal(jnum(st, "missed"), 1);
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
 	rim_free(r);
 }
 
@@ -815,6 +934,48 @@ static void test_rim_failing_kill_is_no_storm(void **state)
 	rim_free(r);
 }
 
+#define RUN_NOW_SCHED BS("later", "bs-uid-later", YEARLY, "\"takt.io/run-now\":\"rq-1\"", "")
+
+/* A run-now request: its Job is POSTed under the name derived from the
+ * request id (spec_request_job_name), carries the id, and the status
+ * records that name; a second controller (another replica, or a restart
+ * whose status write was lost) answering the same request later POSTs the
+ * same name, so the apiserver's name lock keeps it to one run. */
+static void test_rim_run_now_named_after_request(void **state)
+{
+	(void)state;
+	char want[64];
+	assert_int_equal(spec_request_job_name("later", "rq-1", want, sizeof(want)), 0);
+	for (int replica = 0; replica < 2; replica++) {
+		struct rim *r = rim_new(LIST(RUN_NOW_SCHED), NULL, NULL, NULL);
+		if (replica == 1)
+			fake_run_for(r->f, 1100); /* another second */
+		controller_start(r->c);
+		struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, 1000);
+		assert_non_null(post);
+		cJSON *job = body_json(post);
+		assert_string_equal(jstr(job, "metadata.name"), want);
+		const cJSON *anns = jat(job, "metadata.annotations");
+		assert_string_equal(cJSON_GetStringValue(jget(anns, TAKT_ANN_REQUEST)), "rq-1");
+		assert_string_equal(cJSON_GetStringValue(jget(anns, TAKT_ANN_TRIGGER)), "run-now");
+		cJSON_Delete(job);
+		char *answer = created(post, "job-uid-rn");
+		size_t n = r->f->n;
+		fake_answer(post, 201, answer);
+		free(answer);
+		struct kube_req *q =
+		    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("later"), 500);
+		assert_non_null(q);
+		cJSON *holder;
+		const cJSON *st = patch_status(q, &holder);
+		assert_string_equal(jstr(st, "lastRunNow.requestId"), "rq-1");
+		assert_string_equal(jstr(st, "lastRunNow.jobName"), want);
+		cJSON_Delete(holder);
+		fake_answer(q, 200, WRITTEN);
+		rim_free(r);
+	}
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -824,7 +985,8 @@ int main(void)
 	    cmocka_unit_test(test_rim_create_409_is_success),
 	    cmocka_unit_test(test_rim_409_never_borrows_an_old_uid),
 	    cmocka_unit_test(test_rim_409_first_sight_has_no_uid),
-	    cmocka_unit_test(test_rim_create_failed_writes_no_status),
+	    cmocka_unit_test(test_rim_create_503_retried_in_its_window),
+	    cmocka_unit_test(test_rim_create_422_failed_create),
 	    cmocka_unit_test(test_rim_status_500_retried),
 	    cmocka_unit_test(test_rim_status_conditional_409_replans),
 	    cmocka_unit_test(test_rim_kill_pods_first_then_job_then_status),
@@ -833,6 +995,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_failing_kill_is_no_storm),
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
+	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

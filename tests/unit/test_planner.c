@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "calendar/calendar.h"
+#include "controller/control.h"
 #include "controller/planner.h"
 #include "controller/spec.h"
 #include "tz/civil.h"
@@ -37,7 +38,10 @@ struct fx {
 	const char *cal_error;
 	struct calendar *cal;
 	struct tz *cal_zone;
-	bool run_now;
+	const char *run_now;		     /* a takt.io/run-now request id, NULL: none */
+	struct plan_create_failure fails[4]; /* the POSTs of the last step that failed */
+	char fail_names[4][SPEC_JOB_NAME_MAX + 1];
+	size_t n_fails;
 	struct plan plan;
 };
 
@@ -161,9 +165,19 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .calendar = f->cal,
 	    .calendar_zone = f->cal_zone,
 	    .run_now = f->run_now,
+	    .create_failures = f->fails,
+	    .n_create_failures = f->n_fails,
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
+	/* The controller records the answer to a run-now in the same write
+	 * (control_after_plan). */
+	if (f->run_now && f->plan.run_now != PLAN_RUN_NOW_NONE)
+		control_record_run_now(
+		    &f->plan.status, f->run_now, now,
+		    f->plan.run_now == PLAN_RUN_NOW_CREATED ? f->plan.run_now_job : NULL,
+		    f->plan.run_now == PLAN_RUN_NOW_REFUSED ? f->plan.run_now_refused : NULL, NULL,
+		    0);
 	spec_status_copy(&f->status, &f->plan.status);
 	/* The status survives a restart only through JSON: go through it. */
 	cJSON *json = spec_status_to_json(&f->status);
@@ -236,6 +250,14 @@ static char *job(int64_t slot_ms)
 {
 	static char name[SPEC_JOB_NAME_MAX + 1];
 	assert_int_equal(spec_job_name("bs", slot_ms, name, sizeof(name)), 0);
+	return name;
+}
+
+/* The run that answers run-now request `id`. */
+static char *rn_job(const char *id)
+{
+	static char name[SPEC_JOB_NAME_MAX + 1];
+	assert_int_equal(spec_request_job_name("bs", id, name, sizeof(name)), 0);
 	return name;
 }
 
@@ -434,6 +456,72 @@ static void test_clock_steps_forward(void **state)
 	assert_int_equal(f->status.counters.missed, 359);
 	assert_int_equal(p->wake, T0 + 3610000);
 	fx_free(f);
+}
+
+/* A forward excursion: the clock runs a day ahead, a slot is decided there
+ * (the cursor a day ahead is persisted), then the clock comes back. The
+ * cursor is not trusted: a ClockSkew Warning naming both instants, the
+ * cursor written back to now, the next slot at its real time — not a day
+ * of silence. Nothing is counted for the slots the excursion passed. */
+static void test_clock_excursion_forward_replans_from_now(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	const int64_t day = INT64_C(86400000);
+	struct plan *p = step(f, T0 + day + 100);
+	assert_int_equal(the_create(p)->slot, T0 + day);
+	apply(f);
+	finish(f, job(T0 + day), true, T0 + day + 500, 0);
+	assert_int_equal(f->status.cursor, T0 + day);
+	struct spec_counters before = f->status.counters;
+
+	p = step(f, T0 + 20100);
+	const struct plan_action *e = event(p, "ClockSkew");
+	assert_non_null(e);
+	assert_int_equal(e->event_type, PLAN_EVENT_WARNING);
+	assert_non_null(strstr(e->message, "2026-03-03T00:00:00Z")); /* the cursor */
+	assert_non_null(strstr(e->message, "2026-03-02T00:00:20Z")); /* now */
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 20100);
+	assert_int_equal(f->status.next_schedule_time, T0 + 30000);
+	assert_int_equal(p->wake, T0 + 30000);
+	assert_int_equal(f->status.counters.runs_started, before.runs_started);
+	assert_int_equal(f->status.counters.missed, before.missed);
+	assert_int_equal(f->status.counters.skipped_overlap, before.skipped_overlap);
+	assert_int_equal(f->status.counters.skipped_calendar, before.skipped_calendar);
+
+	/* The next slot fires at its own time; the Warning is not repeated. */
+	p = step(f, T0 + 30000);
+	assert_int_equal(the_create(p)->slot, T0 + 30000);
+	assert_null(event(p, "ClockSkew"));
+	assert_int_equal(f->status.counters.missed, before.missed);
+	fx_free(f);
+}
+
+/* Within PLAN_CURSOR_SKEW_MS the cursor is trusted (a clock stepped back,
+ * replicas' clocks that differ): nothing at or before it fires again; one
+ * millisecond beyond, it is replanned. */
+static void test_clock_skew_tolerance_boundary(void **state)
+{
+	for (int beyond = 0; beyond <= 1; beyond++) {
+		struct fx *f = fx_new(EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
+		step(f, T0);
+		int64_t ahead = T0 + PLAN_CURSOR_SKEW_MS + 10000;
+		assert_int_equal(the_create(step(f, ahead))->slot, ahead);
+		int64_t now = ahead - PLAN_CURSOR_SKEW_MS - beyond;
+		struct plan *p = step(f, now);
+		if (beyond) {
+			assert_non_null(event(p, "ClockSkew"));
+			assert_int_equal(f->status.cursor, now);
+			assert_int_equal(p->wake, now - now % 1000 + 1000);
+		} else {
+			assert_null(event(p, "ClockSkew"));
+			assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+			assert_int_equal(f->status.cursor, ahead);
+			assert_int_equal(p->wake, ahead + 1000);
+		}
+		fx_free(f);
+	}
 }
 
 /* ---- concurrency --------------------------------------------------------------- */
@@ -815,6 +903,231 @@ static void test_history_trimming(void **state)
 	fx_free(f);
 }
 
+/* ---- failed creates ------------------------------------------------------------------ */
+
+#define RESTART_ALWAYS                                                                             \
+	"spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+
+/* The step's create of `a` failed with that answer: its status is not
+ * written (`before` is persisted instead), the next step is told. */
+static void fail_create(struct fx *f, const struct plan_action *a, const struct spec_status *before,
+			int code, const char *reason, const char *message)
+{
+	assert_true(f->n_fails < 4);
+	size_t i = f->n_fails++;
+	snprintf(f->fail_names[i], sizeof(f->fail_names[i]), "%s", a->job_name);
+	f->fails[i] = (struct plan_create_failure){.job_name = f->fail_names[i],
+						   .slot = a->slot,
+						   .trigger = a->trigger,
+						   .code = code,
+						   .reason = reason,
+						   .message = message};
+	spec_status_copy(&f->status, before);
+}
+
+/* A create the apiserver refuses for good (422: restartPolicy Always).
+ * The next decision, told, does not create it again: the slot counts as
+ * missed (not started), the cursor is past it, a Warning Event and
+ * Ready=False carry the apiserver's answer, and the next slot is woken at
+ * its own time. Ready stays False between slots, and the next create that
+ * succeeds (its status is written only then) makes it True again. */
+static void test_create_refused_for_good(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	struct plan *p = step(f, T0 + 10000);
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+
+	p = step(f, T0 + 10060);
+	f->n_fails = 0;
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	assert_int_equal(f->status.n_active, 0);
+	assert_int_equal(f->status.last_schedule_time, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.cursor, T0 + 10000);
+	assert_int_equal(p->wake, T0 + 20000);
+	const struct plan_action *e = event(p, "FailedCreate");
+	assert_non_null(e);
+	assert_int_equal(e->event_type, PLAN_EVENT_WARNING);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "Job %s (slot 2026-03-02T00:00:10Z) was refused by the apiserver: 422 Invalid: "
+		 "%s; not retried",
+		 job(T0 + 10000), RESTART_ALWAYS);
+	assert_string_equal(e->message, want);
+	assert_null(event(p, "Missed"));
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	const struct spec_condition *c = spec_status_condition(&f->status, "Ready");
+	assert_string_equal(c->message, want);
+	assert_int_equal(c->last_transition, T0 + 10060);
+
+	/* Between slots (a watch event): nothing changes, Ready stays. */
+	cJSON *a = spec_status_to_json(&f->status);
+	p = step(f, T0 + 15000);
+	cJSON *b = spec_status_to_json(&f->status);
+	assert_true(cJSON_Compare(a, b, 1));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	assert_int_equal(p->n_actions, 0);
+
+	/* Refused again at the next slot: the new answer, the same
+	 * transition time. */
+	spec_status_copy(&before, &f->status);
+	p = step(f, T0 + 20000);
+	assert_condition(&p->status, "Ready", "True", "Valid");
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+	p = step(f, T0 + 20050);
+	f->n_fails = 0;
+	assert_int_equal(f->status.counters.missed, 2);
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	c = spec_status_condition(&f->status, "Ready");
+	assert_non_null(strstr(c->message, job(T0 + 20000)));
+	assert_int_equal(c->last_transition, T0 + 10060);
+
+	/* The template is fixed outside the spec's view (say an admission
+	 * policy was lifted): the next create succeeds and is written. */
+	p = step(f, T0 + 30000);
+	assert_int_equal(the_create(p)->slot, T0 + 30000);
+	apply(f);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(f->status.counters.runs_started, 1);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* The decision told of a refusal comes only after the next slot is due
+ * (the retry waited): the refused slot is missed, the Event still says
+ * why, the new slot is created — and Ready stays True, since that plan is
+ * written only if its create succeeds. */
+static void test_create_refused_told_after_next_slot(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	fail_create(f, the_create(step(f, T0 + 10000)), &before, 422, "Invalid", RESTART_ALWAYS);
+	struct plan *p = step(f, T0 + 20100);
+	f->n_fails = 0;
+	assert_int_equal(the_create(p)->slot, T0 + 20000);
+	assert_non_null(event(p, "FailedCreate"));
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* Editing the spec (fixing the template) clears FailedCreate at once: the
+ * condition described the spec that was refused. */
+static void test_create_refused_edit_recovers(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\"", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	fail_create(f, the_create(step(f, T0 + 10000)), &before, 403, "Forbidden",
+		    "jobs.batch is forbidden: exceeded quota: q, requested: count/jobs.batch=1");
+	step(f, T0 + 10060);
+	f->n_fails = 0;
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	fx_edit(f, "\"schedule\":\"*/10 * * * * *\",\"suspend\":false", 2);
+	struct plan *p = step(f, T0 + 12000);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* A create that failed otherwise (no answer, 5xx, 429, a conflict) is
+ * created again while its slot is due, with a Warning Event; Ready stays
+ * True. Past startingDeadlineSeconds it is missed like any late slot. */
+static void test_create_failed_transiently_retried(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\",\"startingDeadlineSeconds\":5", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	struct plan *p = step(f, T0 + 10000);
+	fail_create(f, the_create(p), &before, 503, "ServiceUnavailable",
+		    "etcdserver: leader changed");
+	p = step(f, T0 + 10100);
+	f->n_fails = 0;
+	assert_int_equal(the_create(p)->slot, T0 + 10000);
+	const struct plan_action *e = event(p, "FailedCreate");
+	assert_non_null(e);
+	assert_string_equal(
+	    e->message, "Job bs-1772409610 (slot 2026-03-02T00:00:10Z) was not created: 503 "
+			"ServiceUnavailable: etcdserver: leader changed; retried while the slot "
+			"is due");
+	assert_condition(&p->status, "Ready", "True", "Valid");
+
+	/* No answer at all, and the retry comes past the deadline. */
+	fail_create(f, the_create(p), &before, 0, "", "Operation timed out");
+	p = step(f, T0 + 15001);
+	f->n_fails = 0;
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_non_null(
+	    strstr(event(p, "FailedCreate")->message, "no answer: Operation timed out"));
+	assert_non_null(event(p, "Missed"));
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_condition(&f->status, "Ready", "True", "Valid");
+	assert_int_equal(p->wake, T0 + 20000);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* Which answers are refusals for good. */
+static void test_create_failure_classes(void **state)
+{
+	static const int permanent[] = {400, 403, 404, 405, 413, 415, 422};
+	static const int transient[] = {0, 401, 408, 409, 429, 500, 502, 503, 504};
+	struct plan_create_failure cf = {.job_name = "x"};
+	for (size_t i = 0; i < sizeof(permanent) / sizeof(*permanent); i++) {
+		cf.code = permanent[i];
+		if (!plan_create_failure_permanent(&cf))
+			fail_msg("%d should be a refusal for good", cf.code);
+	}
+	for (size_t i = 0; i < sizeof(transient) / sizeof(*transient); i++) {
+		cf.code = transient[i];
+		if (plan_create_failure_permanent(&cf))
+			fail_msg("%d should be retried", cf.code);
+	}
+}
+
+/* A run-now whose Job is refused for good: the request is refused with
+ * the apiserver's answer (recorded in lastRunNow), nothing is created
+ * again, and Ready says why. */
+static void test_run_now_refused_for_good(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\"", 1);
+	step(f, T0);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	f->run_now = "req-1";
+	struct plan *p = step(f, T0 + 5000);
+	fail_create(f, the_create(p), &before, 422, "Invalid", RESTART_ALWAYS);
+	p = step(f, T0 + 5100);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(p->run_now, PLAN_RUN_NOW_REFUSED);
+	char want[512];
+	snprintf(want, sizeof(want), "the apiserver refused its Job %s: 422 Invalid: %s",
+		 rn_job("req-1"), RESTART_ALWAYS);
+	assert_string_equal(p->run_now_refused, want);
+	assert_non_null(strstr(event(p, "FailedCreate")->message, "run-now at"));
+	assert_condition(&f->status, "Ready", "False", "FailedCreate");
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	spec_status_release(&before);
+	fx_free(f);
+}
+
 /* ---- invalid spec ------------------------------------------------------------------ */
 
 static void test_invalid_spec_ready_false(void **state)
@@ -852,22 +1165,82 @@ static void test_run_now(void **state)
 {
 	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\"", 1);
 	step(f, T0);
-	f->run_now = true;
+	f->run_now = "req-1";
 	struct plan *p = step(f, T0 + 42700);
 	const struct plan_action *c = the_create(p);
 	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
 	assert_int_equal(c->slot, T0 + 42000);
+	assert_string_equal(c->job_name, rn_job("req-1"));
+	assert_string_equal(c->request_id, "req-1");
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 42000));
+	assert_string_equal(p->run_now_job, rn_job("req-1"));
 	assert_int_equal(f->status.last_schedule_time, SPEC_TIME_UNSET);
 	assert_int_equal(f->status.counters.runs_started, 1);
 	apply(f);
 	/* Forbid while it runs: refused, with the reason. */
+	f->run_now = "req-2";
 	p = step(f, T0 + 50000);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_REFUSED);
 	assert_string_equal(p->run_now_refused, "a run is still active (concurrencyPolicy Forbid)");
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	fx_free(f);
+}
+
+/* The create of that trigger in p (exactly one), or a failure. */
+static const struct plan_action *create_of(const struct plan *p, enum spec_trigger t)
+{
+	const struct plan_action *found = NULL;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].kind != PLAN_CREATE_JOB || p->actions[i].trigger != t)
+			continue;
+		assert_null(found);
+		found = &p->actions[i];
+	}
+	if (!found)
+		fail_msg("no create with trigger %s", spec_trigger_name(t));
+	return found;
+}
+
+/* Run names (docs/api.md): the run that answers a run-now request is
+ * named after the request id, not the clock. Two replicas answering one
+ * request in different seconds name the same Job (the name is the lock:
+ * one run); it is never a slot's name, not even the slot of that second;
+ * another request is another run. */
+static void test_run_now_named_after_request(void **state)
+{
+	const char *spec = EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"";
+	struct fx *a = fx_new(spec, 1), *b = fx_new(spec, 1);
+	step(a, T0);
+	step(b, T0);
+	a->run_now = b->run_now = "req-1";
+	struct plan *pa = step(a, T0 + 1500);
+	const struct plan_action *ra = create_of(pa, SPEC_TRIGGER_RUN_NOW);
+	const struct plan_action *sa = create_of(pa, SPEC_TRIGGER_SCHEDULE);
+	struct plan *pb = step(b, T0 + 2700);
+	const struct plan_action *rb = create_of(pb, SPEC_TRIGGER_RUN_NOW);
+	assert_string_equal(ra->job_name, rb->job_name);
+	assert_string_equal(ra->job_name, rn_job("req-1"));
+	assert_string_equal(pa->run_now_job, pb->run_now_job);
+	/* Its scheduled time is the second the request was answered in. */
+	assert_int_equal(ra->slot, T0 + 1000);
+	assert_int_equal(rb->slot, T0 + 2000);
+	/* Not the slot's run of that second. */
+	assert_int_equal(sa->slot, T0 + 1000);
+	assert_string_not_equal(ra->job_name, sa->job_name);
+	assert_int_equal(strncmp(ra->job_name, "bs-r-", 5), 0);
+	assert_int_equal(strlen(ra->job_name), strlen("bs-r-") + 8);
+	assert_int_equal(a->status.counters.runs_started, 2);
+	/* Another request: another run. */
+	apply(a);
+	a->run_now = "req-2";
+	pa = step(a, T0 + 1600);
+	assert_int_equal(pa->run_now, PLAN_RUN_NOW_CREATED);
+	assert_string_equal(the_create(pa)->job_name, rn_job("req-2"));
+	char first[SPEC_JOB_NAME_MAX + 1];
+	snprintf(first, sizeof(first), "%s", rn_job("req-1"));
+	assert_string_not_equal(first, rn_job("req-2"));
+	fx_free(a);
+	fx_free(b);
 }
 
 /* ---- calendar ---------------------------------------------------------------------- */
@@ -1024,24 +1397,29 @@ static void test_run_now_replace_waits_for_old_runs(void **state)
 {
 	struct fx *f = fx_new("\"schedule\":\"0 0 * * * *\",\"concurrencyPolicy\":\"Replace\"", 1);
 	step(f, T0 + 1);
-	f->run_now = true;
+	f->run_now = "req-1";
 	step(f, T0 + 10000);
 	apply(f);
 	/* A second request while the first run is active. */
+	f->run_now = "req-2";
 	struct plan *p = step(f, T0 + 20400);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 20000));
+	assert_string_equal(p->run_now_job, rn_job("req-2"));
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
 	assert_int_equal(f->status.pending_slot, T0 + 20000);
 	assert_int_equal(f->status.pending_trigger, SPEC_TRIGGER_RUN_NOW);
 	apply(f);
-	f->run_now = false;
-	remove_run(f, job(T0 + 10000));
+	f->run_now = NULL;
+	remove_run(f, rn_job("req-1"));
+	/* Once the old run is gone the waiting request's run starts, under
+	 * the name derived from its request (recorded in lastRunNow). */
 	p = step(f, T0 + 21000);
 	const struct plan_action *c = the_create(p);
 	assert_int_equal(c->slot, T0 + 20000);
 	assert_int_equal(c->trigger, SPEC_TRIGGER_RUN_NOW);
+	assert_string_equal(c->job_name, rn_job("req-2"));
+	assert_string_equal(c->request_id, "req-2");
 	fx_free(f);
 }
 
@@ -1214,11 +1592,21 @@ static void test_lost_status_write_finds_own_run(void **state)
 	assert_int_equal(f->status.counters.skipped_overlap, 0);
 	assert_int_equal(f->status.n_active, 1);
 	assert_int_equal(f->status.cursor, T0 + 1000);
-	/* The same for a run-now of the same second. */
-	f->run_now = true;
-	p = step(f, T0 + 1300);
+	spec_status_release(&before);
+	fx_free(f);
+
+	/* The same for a run-now: its run is the answer, not a second one. */
+	f = fx_new("\"schedule\":\"0 0 * * * *\",\"concurrencyPolicy\":\"Allow\"", 1);
+	step(f, T0 + 100);
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	f->run_now = "req-1";
+	step(f, T0 + 1000);
+	apply(f);
+	spec_status_copy(&f->status, &before);
+	p = step(f, T0 + 3300);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
-	assert_string_equal(p->run_now_job, job(T0 + 1000));
+	assert_string_equal(p->run_now_job, rn_job("req-1"));
 	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
 	spec_status_release(&before);
 	fx_free(f);
@@ -1301,7 +1689,7 @@ static void test_wait_refused(void **state)
 	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
 	assert_false(plan_may_wait(p, &f->status, T0 + 2000));
 	/* Nor does a run-now. */
-	f->run_now = true;
+	f->run_now = "req-1";
 	fx_edit(f, EVERY_SECOND ",\"concurrencyPolicy\":\"Allow\"", 1);
 	p = peek(f, T0 + 1500);
 	assert_int_equal(p->run_now, PLAN_RUN_NOW_CREATED);
@@ -1380,6 +1768,8 @@ int main(void)
 	    cmocka_unit_test(test_long_downtime_is_bounded),
 	    cmocka_unit_test(test_clock_steps_back),
 	    cmocka_unit_test(test_clock_steps_forward),
+	    cmocka_unit_test(test_clock_excursion_forward_replans_from_now),
+	    cmocka_unit_test(test_clock_skew_tolerance_boundary),
 	    cmocka_unit_test(test_forbid_skips_while_active),
 	    cmocka_unit_test(test_forbid_with_terminating_pod),
 	    cmocka_unit_test(test_forbid_with_orphan_pods),
@@ -1397,6 +1787,13 @@ int main(void)
 	    cmocka_unit_test(test_history_trimming),
 	    cmocka_unit_test(test_invalid_spec_ready_false),
 	    cmocka_unit_test(test_run_now),
+	    cmocka_unit_test(test_run_now_named_after_request),
+	    cmocka_unit_test(test_create_refused_for_good),
+	    cmocka_unit_test(test_create_refused_edit_recovers),
+	    cmocka_unit_test(test_create_refused_told_after_next_slot),
+	    cmocka_unit_test(test_create_failed_transiently_retried),
+	    cmocka_unit_test(test_create_failure_classes),
+	    cmocka_unit_test(test_run_now_refused_for_good),
 	    cmocka_unit_test(test_calendar_business_days),
 	    cmocka_unit_test(test_calendar_missing_fails_closed_and_recovers),
 	    cmocka_unit_test(test_calendar_coverage_ends),

@@ -248,6 +248,33 @@ static void test_job_name(void **state)
 	assert_int_equal(spec_job_name("a", -1000, out, sizeof(out)), -ERANGE);
 }
 
+/* A run-now's name: from the request id alone, 11 characters after the
+ * schedule's name (so 52-character names fit 63, as for slots), never a
+ * slot's "<name>-<10 digits>" form, different for different ids. */
+static void test_request_job_name(void **state)
+{
+	char out[SPEC_JOB_NAME_MAX + 1], again[SPEC_JOB_NAME_MAX + 1];
+	assert_int_equal(spec_request_job_name("a", "run-1", out, sizeof(out)), 0);
+	assert_int_equal(spec_request_job_name("a", "run-1", again, sizeof(again)), 0);
+	assert_string_equal(out, again);
+	assert_int_equal(strlen(out), strlen("a-r-") + 8);
+	assert_int_equal(strncmp(out, "a-r-", 4), 0);
+	for (const char *c = out + 4; *c; c++)
+		assert_non_null(strchr("0123456789abcdefghijklmnopqrstuv", *c));
+	assert_int_equal(spec_request_job_name("a", "run-2", again, sizeof(again)), 0);
+	assert_string_not_equal(out, again);
+	/* Ids that differ in one character, or in order, differ. */
+	assert_int_equal(spec_request_job_name("a", "1-nur", again, sizeof(again)), 0);
+	assert_string_not_equal(out, again);
+	const char *n52 = LONG53 + 1;
+	assert_int_equal(spec_request_job_name(n52, "run-1", out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), 63);
+	assert_int_equal(spec_request_job_name(LONG53, "run-1", out, sizeof(out)), -ERANGE);
+	assert_int_equal(spec_request_job_name("a", "", out, sizeof(out)), -EINVAL);
+	assert_int_equal(spec_request_job_name("a", NULL, out, sizeof(out)), -EINVAL);
+	assert_int_equal(spec_request_job_name("a", "run-1", out, 8), -ERANGE);
+}
+
 static const cJSON *path(const cJSON *j, const char *a, const char *b, const char *c)
 {
 	j = cJSON_GetObjectItemCaseSensitive(j, a);
@@ -356,10 +383,17 @@ static void test_build_job(void **state)
 	assert_null(path(s.job_template, "spec", "template", "metadata"));
 	cJSON_Delete(job);
 
-	/* run-now: trigger annotation and the request it answers; UTC
-	 * without a zone. */
+	/* run-now: named after the request it answers, with the trigger
+	 * annotation and the request id; the request's second is its
+	 * scheduled time; UTC without a zone. */
 	assert_int_equal(
 	    spec_build_job(&s, NULL, slot, SPEC_TRIGGER_RUN_NOW, "r-7", &job, err, sizeof(err)), 0);
+	char rn[SPEC_JOB_NAME_MAX + 1];
+	assert_int_equal(spec_request_job_name(s.name, "r-7", rn, sizeof(rn)), 0);
+	assert_string_equal(str_at(job, "metadata", "name", NULL), rn);
+	assert_string_equal(str_at(path(job, "metadata", NULL, NULL), "annotations",
+				   "takt.io/scheduled-time", NULL),
+			    "2026-03-08T15:30:00.000Z");
 	assert_string_equal(
 	    str_at(path(job, "metadata", NULL, NULL), "annotations", "takt.io/trigger", NULL),
 	    "run-now");
@@ -370,7 +404,13 @@ static void test_build_job(void **state)
 	    cJSON_GetObjectItemCaseSensitive(path(job, "spec", "template", "spec"), "containers"),
 	    0);
 	assert_string_equal(env_of(c0, "TAKT_BUSINESS_DATE", NULL), "2026-03-08");
+	assert_string_equal(env_of(c0, "TAKT_SCHEDULED_TIME", NULL), "2026-03-08T15:30:00Z");
+	assert_string_equal(env_of(c0, "TAKT_RUN_ID", NULL), rn);
 	cJSON_Delete(job);
+	/* A run-now without its request cannot be named. */
+	assert_int_not_equal(
+	    spec_build_job(&s, NULL, slot, SPEC_TRIGGER_RUN_NOW, NULL, &job, err, sizeof(err)), 0);
+	assert_null(job);
 	spec_release(&s);
 	cJSON_Delete(o);
 }
@@ -575,6 +615,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_calendar_errors_name_the_field),
 	    cmocka_unit_test(test_parse_not_an_object),
 	    cmocka_unit_test(test_job_name),
+	    cmocka_unit_test(test_request_job_name),
 	    cmocka_unit_test(test_build_job),
 	    cmocka_unit_test(test_build_job_minimal_template),
 	    cmocka_unit_test(test_build_job_odd_template_and_determinism),
