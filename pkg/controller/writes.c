@@ -40,7 +40,8 @@ struct writes {
 	struct list_node reqs; /* every writes_req, in flight or held */
 	struct list_node held; /* held back, oldest first */
 	loop_timer_id held_timer;
-	int posts; /* Job POSTs in flight */
+	int posts;     /* Job POSTs in flight */
+	bool disabled; /* the gate: not the leader */
 	struct writes_stats st;
 };
 
@@ -150,6 +151,10 @@ static struct writes_req *req_new(struct writes *w, const struct write *o)
 static int dispatch(struct writes_req *r)
 {
 	struct writes *w = r->w;
+	if (w->disabled) {
+		req_free(r);
+		return -EPERM;
+	}
 	if (r->kind == WRITE_ROUTINE && w->posts > 0) {
 		list_add(w->held.prev, &r->held); /* last */
 		w->st.held++;
@@ -232,15 +237,18 @@ static void status_send(struct writes *w, struct writes_status *st)
 	st->queued = NULL;
 	r->status = st;
 	st->inflight = r;
-	if (dispatch(r) < 0) {
+	int rc = dispatch(r);
+	if (rc < 0) {
 		/* dispatch freed r; its object hears the failure from here
 		 * only when an answer was due (status_send after one). */
 		st->inflight = NULL;
-		struct kube_result res = {.err = -EIO,
+		struct kube_result res = {.err = rc == -EPERM ? -EPERM : -EIO,
 					  .body = "",
 					  .reason = "",
 					  .message = "",
-					  .transport_error = "request not queued"};
+					  .transport_error = rc == -EPERM
+								 ? "not the leader: not sent"
+								 : "request not queued"};
 		if (st->done)
 			st->done(st->ud, "", &res, 0);
 	}
@@ -249,6 +257,11 @@ static void status_send(struct writes *w, struct writes_status *st)
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
 		      writes_done_fn *done, void *ud)
 {
+	if (w->disabled) {
+		free(body);
+		writes_status_drop(st);
+		return -EPERM;
+	}
 	free(st->queued);
 	st->queued = body;
 	if (!st->path || strcmp(st->path, path)) {
@@ -311,6 +324,8 @@ int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_
 {
 	char now[40];
 	struct buf path;
+	if (w->disabled)
+		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	struct kube_event ev = *e;
 	ev.component = TAKT_COMPONENT;
@@ -340,6 +355,8 @@ int writes_event_update(struct writes *w, const char *ns, const char *name, cons
 {
 	char now[40];
 	struct buf path;
+	if (w->disabled)
+		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	char *body = kube_event_update_body(count, message, now);
 	buf_init(&path, 4096);
@@ -393,4 +410,39 @@ void writes_get_stats(const struct writes *w, struct writes_stats *st)
 {
 	*st = w->st;
 	st->posts_inflight = (uint64_t)w->posts;
+	st->inflight = 0;
+	for (const struct list_node *n = w->reqs.next; n != &w->reqs; n = n->next)
+		st->inflight += LIST_ENTRY(n, const struct writes_req, link)->req != NULL;
+}
+
+/* ---- the gate ---------------------------------------------------------------------- */
+
+void writes_set_enabled(struct writes *w, bool enabled)
+{
+	if (enabled == !w->disabled)
+		return;
+	w->disabled = !enabled;
+	LOG_INFO(enabled ? "writes enabled" : "writes disabled", "held=%d", !list_empty(&w->held));
+	if (enabled)
+		return;
+	/* The held writes were decided by a leader: a standby sends none of
+	 * them. Their owners hear so at once (a status writer is free
+	 * again); what their answers decide is refused by the gate. */
+	loop_timer_cancel(w->loop, w->held_timer);
+	w->held_timer = 0;
+	while (!list_empty(&w->held)) {
+		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
+		list_del(&r->held);
+		struct kube_result res = {.err = -ECANCELED,
+					  .body = "",
+					  .reason = "",
+					  .message = "",
+					  .transport_error = "not the leader: dropped unsent"};
+		answered(NULL, &res, r);
+	}
+}
+
+bool writes_enabled(const struct writes *w)
+{
+	return !w->disabled;
 }

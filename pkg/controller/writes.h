@@ -32,6 +32,17 @@
  * write that cannot be handed to the transport is answered as a transport
  * failure (err -EIO).
  *
+ * The gate (leader election): only the leader writes. writes_new starts
+ * enabled; while disabled (writes_set_enabled(w, false)) every write is
+ * refused with -EPERM and nothing leaves: writes_send, writes_status_put
+ * (the body given is freed, the write waiting dropped), the Event calls,
+ * and a status write that was waiting behind one in flight (its done hears
+ * err -EPERM when that one is answered). Disabling drops the writes held
+ * behind Job POSTs without sending them: each is answered at once, from
+ * writes_set_enabled, as err -ECANCELED. Writes already handed to the
+ * transport are not recalled (they have left); writes_get_stats counts
+ * them, so a process giving up its lease can wait for their answers.
+ *
  * Ownership: writes_new borrows the loop (it must outlive the module) and
  * copies the transport and instance. Paths, bodies and tags are copied.
  * writes_free cancels every request in flight or held without calling
@@ -75,6 +86,10 @@ void writes_free(struct writes *w);
 /* Sends (or holds) a write. 0, or negative when the transport refused it
  * (done is then never called). */
 int writes_send(struct writes *w, const struct write *o);
+/* The gate (see above). Idempotent. */
+void writes_set_enabled(struct writes *w, bool enabled);
+bool writes_enabled(const struct writes *w);
+
 /* The owner of `ud` is going away: its writes still go out and are
  * answered, but call nothing. */
 void writes_forget(struct writes *w, const void *ud);
@@ -115,6 +130,7 @@ struct writes_stats {
 	uint64_t answered;	 /* done callbacks due (forgotten ones included) */
 	uint64_t events_posted;	 /* Event POSTs and updates answered 2xx */
 	uint64_t posts_inflight; /* now */
+	uint64_t inflight;	 /* now: handed to the transport, not answered */
 };
 void writes_get_stats(const struct writes *w, struct writes_stats *st);
 
