@@ -79,8 +79,11 @@ struct leader {
 	struct record observed;
 	bool have_observed;
 	int64_t observed_mono;
-	/* The record of the write on its way. */
+	/* The record of the write on its way, and when it left: the renew
+	 * deadline counts from there, since the others count their lease
+	 * from when they see the write, which is later. */
 	struct record pending;
+	int64_t pending_mono;
 	char *reported; /* the holder last given to new_leader */
 	uint64_t rng;
 	struct leader_stats st;
@@ -284,6 +287,7 @@ static void send_write(struct leader *le, enum op op)
 	cJSON_AddItemToObject(obj, "spec", record_spec(&le->pending));
 	char *body = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
+	le->pending_mono = loop_now_monotonic_ms();
 	if (op == OP_CREATE)
 		send_req(le, op, KUBE_POST, le->path_coll, body);
 	else
@@ -390,8 +394,8 @@ static void took_lease(struct leader *le, const struct kube_result *res)
 			 le->ns, le->name, le->identity, le->pending.transitions);
 	}
 	loop_timer_cancel(le->loop, le->deadline_timer);
-	le->deadline_timer =
-	    loop_timer_after(le->loop, le->retry_ms + le->renew_deadline_ms, deadline_cb, le);
+	le->deadline_timer = loop_timer_at_monotonic(
+	    le->loop, le->pending_mono + le->retry_ms + le->renew_deadline_ms, deadline_cb, le);
 	next_attempt(le);
 	report(le);
 	if (became && le->phase == PH_LEADING && le->started)

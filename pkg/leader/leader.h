@@ -23,10 +23,13 @@
  * plus a jitter of up to 1.2 retry periods (client-go's JitterFactor), so
  * candidates do not march in step. As the leader, every retry period.
  *
- * Losing: a leader whose last successful renew is older than retry period +
- * renew deadline (client-go: a series of renew attempts that has not
+ * Losing: a leader whose last successful renew left more than retry period
+ * + renew deadline ago (client-go: a series of renew attempts that has not
  * succeeded within the renew deadline) stops at once: `stopped` is called
- * from a timer at that instant, whatever request is still on its way. A
+ * from a timer at that instant, whatever request is still on its way.
+ * Counted from when the write left, not from its answer: the others count
+ * the lease from when they see the write, which is later, so a slow answer
+ * cannot stretch our deadline past their lease. A
  * leader that sees the Lease held by another (its GET shows another valid
  * holder, or a PUT after that GET is answered 409: someone wrote between)
  * stops at once too — client-go would wait for the deadline, but a second
