@@ -217,6 +217,12 @@ static void le_stopped(void *ud)
 	loop_stop(a->loop);
 }
 
+/* Before every write: the elector's view, which includes its clock. */
+static bool still_leader(const void *ud)
+{
+	return leader_is_leader(ud);
+}
+
 static void le_new_leader(void *ud, const char *identity)
 {
 	(void)ud;
@@ -348,6 +354,7 @@ int main(int argc, char **argv)
 		}
 		/* A standby until the lease is ours. */
 		controller_set_leader(a.ctl, false);
+		controller_set_leader_check(a.ctl, still_leader, a.le);
 	}
 	loop_signal_watch(a.loop, SIGTERM, on_signal, &a);
 	loop_signal_watch(a.loop, SIGINT, on_signal, &a);

@@ -1386,6 +1386,11 @@ bool controller_is_leader(const struct controller *c)
 	return c->leader;
 }
 
+void controller_set_leader_check(struct controller *c, bool (*fn)(const void *ud), const void *ud)
+{
+	writes_set_check(c->writes, fn, ud);
+}
+
 bool controller_synced(const struct controller *c)
 {
 	return c->all_synced;

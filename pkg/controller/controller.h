@@ -63,6 +63,9 @@ void controller_free(struct controller *c);
  * controller_start (a standby from the first list on). */
 void controller_set_leader(struct controller *c, bool leader);
 bool controller_is_leader(const struct controller *c);
+/* Asked before every write (writes_set_check): with leader election,
+ * leader_is_leader, which also reads the clock. fn NULL: none. */
+void controller_set_leader_check(struct controller *c, bool (*fn)(const void *ud), const void *ud);
 /* Every store has been listed once (and the calendars'): the caches are
  * ready, for a leader and a standby alike. */
 bool controller_synced(const struct controller *c);

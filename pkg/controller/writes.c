@@ -42,8 +42,16 @@ struct writes {
 	loop_timer_id held_timer;
 	int posts;     /* Job POSTs in flight */
 	bool disabled; /* the gate: not the leader */
+	writes_check_fn *check;
+	const void *check_ud;
 	struct writes_stats st;
 };
+
+/* The gate, and the finer check behind it. */
+static bool closed(const struct writes *w)
+{
+	return w->disabled || (w->check && !w->check(w->check_ud));
+}
 
 static void req_free(struct writes_req *r)
 {
@@ -71,6 +79,11 @@ static int start(struct writes_req *r)
 	    .ud = r,
 	    .exempt = r->kind != WRITE_ROUTINE,
 	};
+	if (closed(w)) {
+		/* A held write whose time came after the lease went. */
+		r->req = NULL;
+		return -EPERM;
+	}
 	int rc = w->tr.request(w->tr.ctx, &o, &r->req);
 	if (rc < 0) {
 		LOG_ERROR("request not queued", "path=%s rc=%d", r->path, rc);
@@ -91,13 +104,14 @@ static int start(struct writes_req *r)
 
 /* Answers r as the transport failure it is and frees it: a held or queued
  * write that could not be started. */
-static void fail(struct writes_req *r)
+static void fail(struct writes_req *r, int rc)
 {
-	struct kube_result res = {.err = -EIO,
+	struct kube_result res = {.err = rc == -EPERM ? -EPERM : -EIO,
 				  .body = "",
 				  .reason = "",
 				  .message = "",
-				  .transport_error = "request not queued"};
+				  .transport_error = rc == -EPERM ? "not the leader: not sent"
+								  : "request not queued"};
 	answered(NULL, &res, r);
 }
 
@@ -117,8 +131,9 @@ static void release_held(struct writes *w)
 	while (!list_empty(&batch)) {
 		struct writes_req *r = LIST_ENTRY(batch.next, struct writes_req, held);
 		list_del(&r->held);
-		if (start(r) < 0)
-			fail(r);
+		int rc = start(r);
+		if (rc < 0)
+			fail(r, rc);
 	}
 }
 
@@ -151,7 +166,7 @@ static struct writes_req *req_new(struct writes *w, const struct write *o)
 static int dispatch(struct writes_req *r)
 {
 	struct writes *w = r->w;
-	if (w->disabled) {
+	if (closed(w)) {
 		req_free(r);
 		return -EPERM;
 	}
@@ -257,7 +272,7 @@ static void status_send(struct writes *w, struct writes_status *st)
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, char *body,
 		      writes_done_fn *done, void *ud)
 {
-	if (w->disabled) {
+	if (closed(w)) {
 		free(body);
 		writes_status_drop(st);
 		return -EPERM;
@@ -324,7 +339,7 @@ int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_
 {
 	char now[40];
 	struct buf path;
-	if (w->disabled)
+	if (closed(w))
 		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	struct kube_event ev = *e;
@@ -355,7 +370,7 @@ int writes_event_update(struct writes *w, const char *ns, const char *name, cons
 {
 	char now[40];
 	struct buf path;
-	if (w->disabled)
+	if (closed(w))
 		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	char *body = kube_event_update_body(count, message, now);
@@ -445,4 +460,10 @@ void writes_set_enabled(struct writes *w, bool enabled)
 bool writes_enabled(const struct writes *w)
 {
 	return !w->disabled;
+}
+
+void writes_set_check(struct writes *w, writes_check_fn *fn, const void *ud)
+{
+	w->check = fn;
+	w->check_ud = ud;
 }

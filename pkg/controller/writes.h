@@ -42,6 +42,11 @@
  * writes_set_enabled, as err -ECANCELED. Writes already handed to the
  * transport are not recalled (they have left); writes_get_stats counts
  * them, so a process giving up its lease can wait for their answers.
+ * A check function (writes_set_check), when set, is asked before any write
+ * leaves (held ones included): false refuses it as the closed gate does.
+ * Leader election sets leader_is_leader there, which reads the clock: a
+ * process paused past its renew deadline writes nothing in the moment
+ * before the timer that closes the gate has run.
  *
  * Ownership: writes_new borrows the loop (it must outlive the module) and
  * copies the transport and instance. Paths, bodies and tags are copied.
@@ -89,6 +94,9 @@ int writes_send(struct writes *w, const struct write *o);
 /* The gate (see above). Idempotent. */
 void writes_set_enabled(struct writes *w, bool enabled);
 bool writes_enabled(const struct writes *w);
+typedef bool writes_check_fn(const void *ud);
+/* fn NULL: no check. ud is borrowed. */
+void writes_set_check(struct writes *w, writes_check_fn *fn, const void *ud);
 
 /* The owner of `ud` is going away: its writes still go out and are
  * answered, but call nothing. */

@@ -84,6 +84,8 @@ struct leader {
 	 * from when they see the write, which is later. */
 	struct record pending;
 	int64_t pending_mono;
+	/* Leading: the instant the renew deadline passes (monotonic). */
+	int64_t deadline_mono;
 	char *reported; /* the holder last given to new_leader */
 	uint64_t rng;
 	struct leader_stats st;
@@ -310,9 +312,19 @@ static void cancel_all(struct leader *le)
 
 static void try_cb(struct loop *l, loop_timer_id id, void *ud);
 
+static void deadline_cb(struct loop *l, loop_timer_id id, void *ud);
+
 static void attempt(struct leader *le)
 {
 	char now[40];
+	if (le->phase == PH_LEADING && loop_now_monotonic_ms() >= le->deadline_mono) {
+		/* Woken after a pause with both timers due: the deadline
+		 * first, no renewal sent after it. */
+		loop_timer_cancel(le->loop, le->deadline_timer);
+		le->deadline_timer = 0;
+		deadline_cb(le->loop, 0, le);
+		return;
+	}
 	le->st.attempts++;
 	if (le->phase == PH_LEADING && le->lease && observed_is_us(le) &&
 	    lease_valid(le, loop_now_monotonic_ms())) {
@@ -393,9 +405,9 @@ static void took_lease(struct leader *le, const struct kube_result *res)
 		LOG_INFO("became the leader", "lease=%s/%s identity=%s transitions=%" PRId64,
 			 le->ns, le->name, le->identity, le->pending.transitions);
 	}
+	le->deadline_mono = le->pending_mono + le->retry_ms + le->renew_deadline_ms;
 	loop_timer_cancel(le->loop, le->deadline_timer);
-	le->deadline_timer = loop_timer_at_monotonic(
-	    le->loop, le->pending_mono + le->retry_ms + le->renew_deadline_ms, deadline_cb, le);
+	le->deadline_timer = loop_timer_at_monotonic(le->loop, le->deadline_mono, deadline_cb, le);
 	next_attempt(le);
 	report(le);
 	if (became && le->phase == PH_LEADING && le->started)
@@ -673,7 +685,10 @@ void leader_free(struct leader *le)
 
 bool leader_is_leader(const struct leader *le)
 {
-	return le && le->phase == PH_LEADING;
+	/* The clock as well as the phase: after a pause (SIGSTOP, a VM
+	 * frozen) the loop runs the sockets' callbacks before the timer that
+	 * stops us, and a write they decide must not leave. */
+	return le && le->phase == PH_LEADING && loop_now_monotonic_ms() < le->deadline_mono;
 }
 
 const char *leader_holder(const struct leader *le)

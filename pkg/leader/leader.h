@@ -110,7 +110,10 @@ int leader_new(struct loop *l, const struct kube_transport *tr, const struct lea
 void leader_start(struct leader *le);
 void leader_free(struct leader *le);
 
-/* True between `started` and `stopped` (or leader_release). */
+/* True between `started` and `stopped` (or leader_release), and only
+ * while the renew deadline has not passed by the clock: a process paused
+ * past it (SIGSTOP, a frozen VM) is not the leader even before the timer
+ * that calls `stopped` has run. Cheap enough to ask before every write. */
 bool leader_is_leader(const struct leader *le);
 /* The holder last observed ("" when none: not yet read, or released). */
 const char *leader_holder(const struct leader *le);

@@ -502,6 +502,31 @@ static void test_leader_conflict_means_another_won(void **state)
 	world_free(w);
 }
 
+/* A process paused past its renew deadline is not the leader the moment it
+ * runs again, before the timer that stops it has fired: leader_is_leader
+ * reads the clock (the write path asks it before every write). */
+static void test_leader_is_leader_reads_the_clock(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	acquire(w);
+	int64_t sent = w->f->reqs[1]->at_mono_ms;
+	/* The loop does not run: no timer can fire. */
+	while (loop_now_monotonic_ms() < sent + RETRY_MS + RENEW_MS - 50)
+		assert_true(leader_is_leader(w->le));
+	while (loop_now_monotonic_ms() < sent + RETRY_MS + RENEW_MS + 1)
+		;
+	assert_false(leader_is_leader(w->le));
+	assert_int_equal(w->stopped, 0);
+	/* The loop runs: the renewal timer, due first, and the deadline. No
+	 * renewal leaves after the deadline. */
+	size_t n = w->f->n;
+	fake_run_for(w->f, 50);
+	assert_int_equal(w->stopped, 1);
+	assert_int_equal(w->f->n, n);
+	world_free(w);
+}
+
 /* ---- release ------------------------------------------------------------------------------- */
 
 /* client-go's ReleaseOnCancel: read, then PUT no holder, a 1 s lease,
@@ -713,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(test_leader_stops_at_renew_deadline),
 	    cmocka_unit_test(test_leader_stops_when_another_holds),
 	    cmocka_unit_test(test_leader_conflict_means_another_won),
+	    cmocka_unit_test(test_leader_is_leader_reads_the_clock),
 	    cmocka_unit_test(test_leader_release),
 	    cmocka_unit_test(test_leader_release_edges),
 	    cmocka_unit_test(test_leader_transport_refusal),

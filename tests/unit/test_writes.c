@@ -8,6 +8,7 @@
  * recorder's bodies and its count of Events recorded. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -731,6 +732,42 @@ static void test_writes_gate_status_waiting_refused(void **state)
 	world_free(wd);
 }
 
+static bool check_flag(const void *ud)
+{
+	return *(const bool *)ud;
+}
+
+/* The check (leader election's clock): asked before any write leaves. A
+ * write decided while it says no is refused; a held write whose turn
+ * comes after it turned no is answered -EPERM and never sent. */
+static void test_writes_check_asked_before_every_write(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner o = {wd, 1}, post = {wd, 2};
+	bool ok = false;
+	writes_set_check(wd->w, check_flag, &ok);
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j0", &o), -EPERM);
+	assert_int_equal(wd->f->n, 0);
+	ok = true;
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &post), 0);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o), 0);
+	assert_int_equal(wd->f->n, 1); /* held */
+	ok = false;
+	fake_answer(wd->f->reqs[0], 201, "{}");
+	assert_int_equal(wd->f->n, 1);
+	assert_int_equal(wd->n_heard, 2);
+	assert_ptr_equal(wd->heard[0].ud, &o);
+	assert_int_equal(wd->heard[0].err, -EPERM);
+	assert_ptr_equal(wd->heard[1].ud, &post);
+	assert_int_equal(wd->heard[1].status, 201);
+	writes_set_check(wd->w, NULL, NULL);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o), 0);
+	assert_int_equal(wd->f->n, 2);
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	world_free(wd);
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -754,6 +791,7 @@ int main(void)
 	    cmocka_unit_test(test_writes_gate_refuses_everything),
 	    cmocka_unit_test(test_writes_gate_drops_held),
 	    cmocka_unit_test(test_writes_gate_status_waiting_refused),
+	    cmocka_unit_test(test_writes_check_asked_before_every_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
