@@ -22,7 +22,8 @@ mkdir -p "$CTL_LOGDIR"
 ctl_cleanup() {
 	local p
 	[ -n "$CTL_PID" ] && kill -TERM "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-	for p in "${CTL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	# (-CONT: a test may have left one stopped, which TERM would not end)
+	for p in "${CTL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
 	for p in "${CTL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	CTL_PIDS=()
 	for p in "${CTL_WATCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -8,6 +8,8 @@
 #   - SIGTERM the new leader (the killed one restarted first as a standby):
 #     it releases the Lease and exits 0, and the other takes over at its
 #     next attempt;
+#   - SIGSTOP that one past its lease: a third takes over; resumed, the
+#     paused one writes nothing and exits 1;
 #   - over the whole run no Job name is created twice (the recorded watch
 #     stream: one ADDED per name) and no slot has two Jobs.
 # Short durations keep it quick with the same rules as the defaults: lease
@@ -55,6 +57,12 @@ holder_is() { [ "$(holder)" = "$1" ]; }
 # before its "started leading" (all of them when it never led).
 writes_before_leading() {
 	ctl_log_named "$1" | awk '/msg="started leading"/ { exit } /msg="(job created|job already exists|event)"/ { n++ } END { print n + 0 }'
+}
+# exited PID: the process has ended (gone, or a zombie not yet waited for).
+exited() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null)
+	[ -z "$st" ] || [[ $st == Z* ]]
 }
 # secs A B: B - A, 3 decimals.
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
@@ -111,8 +119,29 @@ t_is "the Lease is held by a2" "$(holder)" "$(identity_of a2)"
 t_is "a2 wrote nothing before it led" "$(writes_before_leading a2)" 0
 after2=$(date +%s)
 wait_for 10 "slots go on under a2" jobs_after_at_least tick "$after2" 3
+
+# ---- a leader paused past its lease (SIGSTOP): b2 takes over; the old
+# one, resumed, writes nothing and exits 1 ----
+ctl_start_named b2 "${LE[@]}"
+wait_for 10 "b2 sees a2 as the leader" logged b2 "new leader"
+kill -STOP "${CTL_PIDS[a2]}"
+t_diag "a2 stopped (SIGSTOP)"
+wait_for $((LEASE_S + 5 * RETRY_S + 3)) "b2 takes over from the paused a2" logged b2 "started leading"
+created_before=$(ctl_log_named a2 | grep -c 'msg="job created"')
+resumed=$(now)
+kill -CONT "${CTL_PIDS[a2]}"
+# It must end by itself; a TERM is sent only if it has not within 5 s.
+until_true 5 exited "${CTL_PIDS[a2]}"
 ctl_signal_named a2 TERM
-t_is "a2 exits 0 on SIGTERM" "$?" 0
+rc=$?
+t_is "a2, resumed after losing the lease, exits 1" "$rc" 1
+t_ok "a2 logged that it lost the lease" logged a2 "lost the lease: exiting"
+t_is "a2 created no Job after it resumed" "$(ctl_log_named a2 | grep -c 'msg="job created"')" "$created_before"
+t_diag "a2 exited $(secs "$resumed" "$(now)") s after SIGCONT"
+after3=$(date +%s)
+wait_for 10 "slots go on under b2" jobs_after_at_least tick "$after3" 3
+ctl_signal_named b2 TERM
+t_is "b2 exits 0 on SIGTERM" "$?" 0
 t_is "the Lease has no holder after a clean stop" "$(holder)" ""
 sleep 1.5
 
