@@ -510,12 +510,22 @@ static void test_leader_is_leader_reads_the_clock(void **state)
 	(void)state;
 	struct world *w = world_new();
 	acquire(w);
-	int64_t sent = w->f->reqs[1]->at_mono_ms;
-	/* The loop does not run: no timer can fire. */
-	while (loop_now_monotonic_ms() < sent + RETRY_MS + RENEW_MS - 50)
-		assert_true(leader_is_leader(w->le));
-	while (loop_now_monotonic_ms() < sent + RETRY_MS + RENEW_MS + 1)
-		;
+	int64_t deadline = w->f->reqs[1]->at_mono_ms + RETRY_MS + RENEW_MS;
+	/* The loop does not run: no timer can fire. True until the deadline
+	 * (the write's time is taken a moment before the fake records it),
+	 * false from then on. */
+	for (;;) {
+		bool lead = leader_is_leader(w->le);
+		int64_t after = loop_now_monotonic_ms();
+		if (!lead) {
+			if (after < deadline - 50)
+				fail_msg("not the leader %lld ms before the deadline",
+					 (long long)(deadline - after));
+			break;
+		}
+		if (after > deadline + 1000)
+			fail_msg("still the leader 1 s past the deadline");
+	}
 	assert_false(leader_is_leader(w->le));
 	assert_int_equal(w->stopped, 0);
 	/* The loop runs: the renewal timer, due first, and the deadline. No
