@@ -125,8 +125,10 @@ wait_for 10 "slots go on under a2" jobs_after_at_least tick "$after2" 3
 ctl_start_named b2 "${LE[@]}"
 wait_for 10 "b2 sees a2 as the leader" logged b2 "new leader"
 kill -STOP "${CTL_PIDS[a2]}"
+stopped=$(now)
 t_diag "a2 stopped (SIGSTOP)"
 wait_for $((LEASE_S + 5 * RETRY_S + 3)) "b2 takes over from the paused a2" logged b2 "started leading"
+t_diag "handover after SIGSTOP: $(secs "$stopped" "$(log_ts b2 "started leading")") s"
 created_before=$(ctl_log_named a2 | grep -c 'msg="job created"')
 resumed=$(now)
 kill -CONT "${CTL_PIDS[a2]}"
