@@ -11,10 +11,11 @@
 #include "base/log.h"
 #include "controller/controller.h"
 #include "httpd/httpd.h"
-#include "metrics/prom.h"
 #include "kube/config.h"
 #include "kube/http.h"
+#include "leader/leader.h"
 #include "loop/loop.h"
+#include "metrics/prom.h"
 
 #include "base/banned.h"
 
@@ -24,6 +25,14 @@
 #define DEFAULT_QPS   200.0
 #define DEFAULT_BURST 400
 
+/* Where a pod finds its own namespace. */
+#define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+/* On SIGTERM a leader waits this long at most for the answers of the
+ * writes already sent before it releases the lease: past that the
+ * apiserver is sick, and the next leader's writes are answered 409 or
+ * AlreadyExists where they meet ours. */
+#define RELEASE_WAIT_MS 2000
+
 struct flags {
 	const char *kubeconfig;
 	const char *context;
@@ -31,6 +40,10 @@ struct flags {
 	double qps;
 	int burst;
 	const char *log_level;
+	bool leader_elect;
+	const char *le_name;
+	const char *le_namespace; /* NULL: the pod's, the context's, "default" */
+	int64_t le_lease_ms, le_renew_deadline_ms, le_retry_ms;
 	const char *http_addr;
 };
 
@@ -48,10 +61,20 @@ static void usage(FILE *out)
 		"  --qps N             API requests per second (default %.0f)\n"
 		"  --burst N           API request burst (default %d)\n"
 		"  --log-level LEVEL   error|warn|info|debug (default info)\n"
+		"  --leader-elect      leader election on a Lease: only the leader writes\n"
+		"                      (default off: this process is always the leader)\n"
+		"  --leader-elect-name NAME       the Lease (default %s)\n"
+		"  --leader-elect-namespace NS    its namespace (default: the pod's own, else\n"
+		"                                 the kubeconfig context's, else default)\n"
+		"  --leader-elect-lease-duration D    (default 15s)\n"
+		"  --leader-elect-renew-deadline D    (default 10s)\n"
+		"  --leader-elect-retry-period D      (default 2s)\n"
+		"                      durations as Go writes them (15s, 500ms, 1m30s);\n"
+		"                      lease duration > renew deadline > 1.2 x retry period\n"
 		"  --http-addr ADDR    /metrics, /healthz, /readyz on ADDR: :PORT, IP:PORT or\n"
 		"                      [IPv6]:PORT (default :8080; \"\" for none)\n"
 		"  --help              this text\n",
-		DEFAULT_QPS, DEFAULT_BURST);
+		DEFAULT_QPS, DEFAULT_BURST, LEADER_DEFAULT_NAME);
 }
 
 /* Accepts "--name value" and "--name=value". Returns the value or NULL. */
@@ -69,6 +92,15 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name)
 		exit(2);
 	}
 	return argv[++*i];
+}
+
+static int duration_flag(const char *name, const char *v, int64_t *ms)
+{
+	if (leader_parse_duration(v, ms) == 0)
+		return 0;
+	fprintf(stderr, "takt-controller: %s: \"%s\" is not a duration (15s, 500ms, 1m)\n", name,
+		v);
+	return -1;
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f)
@@ -105,6 +137,25 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 			f->burst = (int)b;
 		} else if ((v = flag_value(argc, argv, &i, "--log-level"))) {
 			f->log_level = v;
+		} else if (!strcmp(argv[i], "--leader-elect") ||
+			   !strcmp(argv[i], "--leader-elect=true")) {
+			f->leader_elect = true;
+		} else if (!strcmp(argv[i], "--leader-elect=false")) {
+			f->leader_elect = false;
+		} else if ((v = flag_value(argc, argv, &i, "--leader-elect-name"))) {
+			f->le_name = v;
+		} else if ((v = flag_value(argc, argv, &i, "--leader-elect-namespace"))) {
+			f->le_namespace = v;
+		} else if ((v = flag_value(argc, argv, &i, "--leader-elect-lease-duration"))) {
+			if (duration_flag("--leader-elect-lease-duration", v, &f->le_lease_ms) < 0)
+				return -1;
+		} else if ((v = flag_value(argc, argv, &i, "--leader-elect-renew-deadline"))) {
+			if (duration_flag("--leader-elect-renew-deadline", v,
+					  &f->le_renew_deadline_ms) < 0)
+				return -1;
+		} else if ((v = flag_value(argc, argv, &i, "--leader-elect-retry-period"))) {
+			if (duration_flag("--leader-elect-retry-period", v, &f->le_retry_ms) < 0)
+				return -1;
 		} else if ((v = flag_value(argc, argv, &i, "--http-addr"))) {
 			f->http_addr = v;
 		} else {
@@ -128,6 +179,91 @@ static int load_config(const struct flags *f, struct kube_config **cfg, char *er
 	return kube_config_load_default(NULL, f->context, cfg, err, errlen);
 }
 
+/* The Lease's namespace when not given: the pod's own, else the
+ * kubeconfig context's (which kube_config_namespace falls back to
+ * "default" from). */
+static void lease_namespace(const struct kube_config *cfg, char *out, size_t n)
+{
+	FILE *fp = fopen(SA_NAMESPACE_FILE, "r");
+	out[0] = 0;
+	if (fp) {
+		if (!fgets(out, (int)n, fp))
+			out[0] = 0;
+		fclose(fp);
+		out[strcspn(out, " \t\r\n")] = 0;
+	}
+	if (!out[0])
+		snprintf(out, n, "%s", kube_config_namespace(cfg));
+}
+
+/* What the callbacks share. */
+struct app {
+	struct loop *loop;
+	struct controller *ctl;
+	struct leader *le; /* NULL without --leader-elect */
+	int rc;
+	bool stopping;
+	loop_timer_id wait_timer;
+	int64_t wait_until;
+};
+
+static void le_started(void *ud)
+{
+	struct app *a = ud;
+	LOG_INFO("started leading", "synced=%d", controller_synced(a->ctl));
+	controller_set_leader(a->ctl, true);
+}
+
+/* client-go's way: a leader that could not renew exits, and comes back
+ * (the Deployment restarts it) as a candidate. Its writes stop first. */
+static void le_stopped(void *ud)
+{
+	struct app *a = ud;
+	controller_set_leader(a->ctl, false);
+	LOG_ERROR("lost the lease: exiting", "rc=%d", 1);
+	a->rc = 1;
+	loop_stop(a->loop);
+}
+
+/* Before every write: the elector's view, which includes its clock. */
+static bool still_leader(const void *ud)
+{
+	return leader_is_leader(ud);
+}
+
+static void le_new_leader(void *ud, const char *identity)
+{
+	(void)ud;
+	LOG_INFO("new leader", "identity=%s", identity);
+}
+
+static void released(void *ud, bool ok)
+{
+	struct app *a = ud;
+	(void)ok;
+	loop_stop(a->loop);
+}
+
+/* Waits for the writes already sent to be answered (bounded), then gives
+ * the lease up: the next leader's first write comes after our last. */
+static void release_when_quiet(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct app *a = ud;
+	struct controller_stats st;
+	(void)id;
+	a->wait_timer = 0;
+	controller_get_stats(a->ctl, &st);
+	if (st.writes_inflight > 0 && loop_now_monotonic_ms() < a->wait_until) {
+		a->wait_timer = loop_timer_after(l, 10, release_when_quiet, a);
+		return;
+	}
+	if (st.writes_inflight > 0)
+		LOG_WARN("releasing the lease with writes unanswered",
+			 "inflight=%" PRIu64 " waited_ms=%d", st.writes_inflight, RELEASE_WAIT_MS);
+	if (leader_release(a->le, released, a) == 0)
+		loop_stop(l);
+}
+
 /* /healthz: the loop answers, so it turns (a stuck loop answers nothing
  * and the probe times out). */
 static int serve_health(void *ud, struct buf *out, const char **type)
@@ -138,7 +274,8 @@ static int serve_health(void *ud, struct buf *out, const char **type)
 	return 200;
 }
 
-/* /readyz: every cache has been listed once. */
+/* /readyz: every cache has been listed once; a leader and a standby alike
+ * (a standby with warm caches is ready to take over). */
 static int serve_ready(void *ud, struct buf *out, const char **type)
 {
 	(void)type;
@@ -156,21 +293,41 @@ static int serve_metrics(void *ud, struct buf *out, const char **type)
 
 static void on_signal(struct loop *l, int signo, void *ud)
 {
-	(void)ud;
+	struct app *a = ud;
 	LOG_INFO("stopping", "signal=%d", signo);
-	loop_stop(l);
+	if (!a->le || a->stopping) {
+		/* A second signal: now. */
+		loop_stop(l);
+		return;
+	}
+	a->stopping = true;
+	/* Writes stop first, then the lease is released, then we exit: a
+	 * rolling update hands over at the candidate's next attempt. */
+	controller_set_leader(a->ctl, false);
+	if (!leader_is_leader(a->le)) {
+		leader_release(a->le, NULL, NULL);
+		loop_stop(l);
+		return;
+	}
+	a->wait_until = loop_now_monotonic_ms() + RELEASE_WAIT_MS;
+	release_when_quiet(l, 0, a);
 }
 
 int main(int argc, char **argv)
 {
-	struct flags f = {
-	    .qps = DEFAULT_QPS, .burst = DEFAULT_BURST, .log_level = "info", .http_addr = ":8080"};
+	struct flags f = {.qps = DEFAULT_QPS,
+			  .burst = DEFAULT_BURST,
+			  .log_level = "info",
+			  .le_name = LEADER_DEFAULT_NAME,
+			  .le_lease_ms = LEADER_DEFAULT_LEASE_MS,
+			  .le_renew_deadline_ms = LEADER_DEFAULT_RENEW_DEADLINE_MS,
+			  .le_retry_ms = LEADER_DEFAULT_RETRY_MS,
+			  .http_addr = ":8080"};
 	struct httpd *httpd = NULL;
 	struct kube_config *cfg = NULL;
 	struct kube_http *http = NULL;
-	struct controller *ctl = NULL;
-	struct loop *loop = NULL;
-	char err[512];
+	struct app a = {.rc = 1};
+	char err[512], identity[400], lease_ns[256];
 	int rc = 1;
 
 	if (parse_flags(argc, argv, &f) < 0)
@@ -182,44 +339,81 @@ int main(int argc, char **argv)
 		    f.log_level);
 		return 2;
 	}
+	struct leader_opts lo = {.name = f.le_name,
+				 .namespace = "-", /* known once the config is */
+				 .identity = "-",
+				 .lease_ms = f.le_lease_ms,
+				 .renew_deadline_ms = f.le_renew_deadline_ms,
+				 .retry_ms = f.le_retry_ms,
+				 .started = le_started,
+				 .stopped = le_stopped,
+				 .new_leader = le_new_leader,
+				 .ud = &a};
+	if (f.leader_elect && leader_opts_validate(&lo, err, sizeof(err)) < 0) {
+		fprintf(stderr, "takt-controller: leader election: %s\n", err);
+		return 2;
+	}
+	if (f.leader_elect && leader_identity(identity, sizeof(identity)) < 0) {
+		fprintf(stderr, "takt-controller: leader election: no identity\n");
+		return 1;
+	}
 	/* A peer closing a connection must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	if (load_config(&f, &cfg, err, sizeof(err)) < 0) {
 		LOG_ERROR("no usable configuration", "err=\"%s\"", err);
 		return 1;
 	}
-	if (loop_new(&loop) < 0) {
+	if (loop_new(&a.loop) < 0) {
 		LOG_ERROR("event loop", "err=\"cannot create it\"");
 		goto out;
 	}
 	struct kube_http_opts ho = {
 	    .qps = f.qps, .burst = f.burst, .user_agent = "takt-controller"};
-	if (kube_http_new(loop, cfg, &ho, &http) < 0) {
+	if (kube_http_new(a.loop, cfg, &ho, &http) < 0) {
 		LOG_ERROR("http client", "server=%s", kube_config_server(cfg));
 		goto out;
 	}
-	struct controller_opts co = {.namespace = f.namespace};
+	struct controller_opts co = {.namespace = f.namespace,
+				     .instance = f.leader_elect ? identity : NULL};
 	struct kube_transport tr = kube_transport_http(http);
-	if (controller_new(loop, &tr, &co, &ctl) < 0)
+	if (controller_new(a.loop, &tr, &co, &a.ctl) < 0)
 		goto out;
+	if (f.leader_elect) {
+		if (f.le_namespace)
+			snprintf(lease_ns, sizeof(lease_ns), "%s", f.le_namespace);
+		else
+			lease_namespace(cfg, lease_ns, sizeof(lease_ns));
+		lo.namespace = lease_ns;
+		lo.identity = identity;
+		if (leader_new(a.loop, &tr, &lo, &a.le, err, sizeof(err)) < 0) {
+			LOG_ERROR("leader election", "err=\"%s\"", err);
+			goto out;
+		}
+		/* A standby until the lease is ours. */
+		controller_set_leader(a.ctl, false);
+		controller_set_leader_check(a.ctl, still_leader, a.le);
+	}
 	if (*f.http_addr) {
-		const struct httpd_route routes[] = {{"/healthz", serve_health, ctl},
-						     {"/readyz", serve_ready, ctl},
-						     {"/metrics", serve_metrics, ctl}};
-		if (httpd_start(loop, f.http_addr, routes, 3, &httpd, err, sizeof(err)) < 0) {
+		const struct httpd_route routes[] = {{"/healthz", serve_health, a.ctl},
+						     {"/readyz", serve_ready, a.ctl},
+						     {"/metrics", serve_metrics, a.ctl}};
+		if (httpd_start(a.loop, f.http_addr, routes, 3, &httpd, err, sizeof(err)) < 0) {
 			LOG_ERROR("no http endpoint", "err=\"%s\"", err);
 			goto out;
 		}
 	}
-	loop_signal_watch(loop, SIGTERM, on_signal, NULL);
-	loop_signal_watch(loop, SIGINT, on_signal, NULL);
-	LOG_INFO("starting", "server=%s context=%s namespace=%s qps=%g burst=%d",
+	loop_signal_watch(a.loop, SIGTERM, on_signal, &a);
+	loop_signal_watch(a.loop, SIGINT, on_signal, &a);
+	LOG_INFO("starting", "server=%s context=%s namespace=%s qps=%g burst=%d leader_elect=%d",
 		 kube_config_server(cfg), kube_config_context(cfg),
-		 f.namespace ? f.namespace : "(all)", f.qps, f.burst);
-	controller_start(ctl);
-	rc = loop_run(loop) < 0 ? 1 : 0;
+		 f.namespace ? f.namespace : "(all)", f.qps, f.burst, f.leader_elect);
+	controller_start(a.ctl);
+	if (a.le)
+		leader_start(a.le);
+	a.rc = 0;
+	rc = loop_run(a.loop) < 0 ? 1 : a.rc;
 	struct controller_stats st;
-	controller_get_stats(ctl, &st);
+	controller_get_stats(a.ctl, &st);
 	LOG_INFO("stopped",
 		 "rc=%d reconciles=%" PRIu64 " waited=%" PRIu64 " jobs_created=%" PRIu64
 		 " jobs_deleted=%" PRIu64 " status_writes=%" PRIu64 " events=%" PRIu64
@@ -227,10 +421,13 @@ int main(int argc, char **argv)
 		 rc, st.reconciles, st.waited, st.jobs_created, st.jobs_deleted, st.status_writes,
 		 st.events_posted, st.relists);
 out:
+	if (a.loop)
+		loop_timer_cancel(a.loop, a.wait_timer);
 	httpd_free(httpd);
-	controller_free(ctl);
+	leader_free(a.le);
+	controller_free(a.ctl);
 	kube_http_free(http);
-	loop_free(loop);
+	loop_free(a.loop);
 	kube_config_free(cfg);
 	return rc;
 }

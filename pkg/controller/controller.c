@@ -220,6 +220,8 @@ struct controller {
 	struct hmap *scheds;	   /* key -> struct sched */
 	loop_timer_id drain_timer; /* resumes a drain cut at its slice */
 	bool all_synced;
+	/* Reconciles and writes: false for a standby (controller_set_leader). */
+	bool leader;
 	struct controller_stats stats;
 	/* For /metrics: the slot instant to the Job created, and the time a
 	 * reconcile's synchronous part takes. */
@@ -715,6 +717,10 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 	s->wake_at = SPEC_TIME_UNSET;
 	LOG_DEBUG("wake", "obj=%s", s->key);
 	struct controller *c = s->c;
+	/* A standby decides nothing: becoming the leader queues every
+	 * schedule, and their reconciles arm the timers again. */
+	if (!c->leader)
+		return;
 	/* Straight to reconcile in this callback, ahead of the keys queued by
 	 * watch events: no loop turn and no other schedule's bookkeeping is
 	 * between the slot's instant and the POST. A key still busy (its
@@ -1192,7 +1198,7 @@ static void on_drain_timer(struct loop *l, loop_timer_id id, void *ud)
 static void drain(struct controller *c)
 {
 	const char *key;
-	if (!c->all_synced)
+	if (!c->all_synced || !c->leader)
 		return;
 	int64_t start = loop_now_monotonic_ns();
 	while ((key = wq_get(c->queue)) != NULL) {
@@ -1399,6 +1405,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	prom_histogram_init(&c->slot_lag, lag_bounds, sizeof(lag_bounds) / sizeof(*lag_bounds));
 	prom_histogram_init(&c->reconcile_time, time_bounds,
 			    sizeof(time_bounds) / sizeof(*time_bounds));
+	c->leader = true;
 	c->scheds = hmap_new();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
@@ -1479,6 +1486,39 @@ void controller_get_stats(const struct controller *c, struct controller_stats *s
 	writes_get_stats(c->writes, &ws);
 	*st = c->stats;
 	st->events_posted = ws.events_posted;
+	st->writes_inflight = ws.inflight;
+}
+
+void controller_set_leader(struct controller *c, bool leader)
+{
+	if (c->leader == leader)
+		return;
+	c->leader = leader;
+	LOG_INFO(leader ? "leading: reconciling" : "standby: not reconciling",
+		 "synced=%d schedules=%zu", c->all_synced, store_len(c->schedules));
+	writes_set_enabled(c->writes, leader);
+	if (!leader) {
+		loop_timer_cancel(c->loop, c->drain_timer);
+		c->drain_timer = 0;
+		return;
+	}
+	/* What the previous leader decided is in the stores (or arrives in
+	 * the watch); every schedule is planned again from them. Before the
+	 * first list, reflector_listed does this. */
+	if (c->all_synced) {
+		enqueue_all(c);
+		drain(c);
+	}
+}
+
+bool controller_is_leader(const struct controller *c)
+{
+	return c->leader;
+}
+
+void controller_set_leader_check(struct controller *c, bool (*fn)(const void *ud), const void *ud)
+{
+	writes_set_check(c->writes, fn, ud);
 }
 
 bool controller_synced(const struct controller *c)
@@ -1553,7 +1593,7 @@ void controller_metrics(const struct controller *c, struct buf *out)
 	prom_family(out, "takt_workqueue_depth", "gauge", "Schedules waiting to be reconciled.");
 	prom_sample(out, "takt_workqueue_depth", NULL, (double)wq_len(c->queue));
 	prom_family(out, "takt_leader", "gauge", "1 while this replica may write.");
-	prom_sample(out, "takt_leader", NULL, 1);
+	prom_sample(out, "takt_leader", NULL, c->leader && writes_enabled(c->writes) ? 1 : 0);
 	size_t ready;
 	size_t cals = calendars_count(c->calendars, &ready);
 	prom_family(out, "takt_calendars", "gauge", "BusinessCalendars known, by readiness.");

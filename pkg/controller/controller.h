@@ -21,6 +21,16 @@
  * fake in unit tests): the reflectors' lists and watches, and the writes,
  * which all leave through one write path (writes.h).
  *
+ * Leadership (leader election, pkg/leader): only the leader writes. A
+ * controller starts as the leader (no election: the one replica); with
+ * controller_set_leader(c, false) it is a standby: its reflectors run and
+ * its caches stay synced, but nothing is reconciled (queued keys wait,
+ * slot timers do nothing) and the write path refuses every write (held
+ * ones are dropped unsent, writes.h). controller_set_leader(c, true) opens
+ * the write path and queues every schedule (a reconcile of each from the
+ * stores, which are current). Losing leadership closes the write path at
+ * once; a pass in progress finishes against the closed gate.
+ *
  * Ownership: controller_new borrows the loop and copies the transport,
  * whose context must outlive the controller. controller_free cancels every request, timer and
  * watch it started without running their callbacks, and frees everything.
@@ -51,6 +61,17 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 void controller_start(struct controller *c);
 void controller_free(struct controller *c);
 
+/* See "Leadership" above. Idempotent; may be called before
+ * controller_start (a standby from the first list on). */
+void controller_set_leader(struct controller *c, bool leader);
+bool controller_is_leader(const struct controller *c);
+/* Asked before every write (writes_set_check): with leader election,
+ * leader_is_leader, which also reads the clock. fn NULL: none. */
+void controller_set_leader_check(struct controller *c, bool (*fn)(const void *ud), const void *ud);
+/* Every store has been listed once (and the calendars'): the caches are
+ * ready, for a leader and a standby alike. */
+bool controller_synced(const struct controller *c);
+
 struct controller_stats {
 	uint64_t reconciles;
 	uint64_t jobs_created; /* POSTs answered 201 (or AlreadyExists) */
@@ -63,11 +84,11 @@ struct controller_stats {
 	/* Status writes refused because the object had changed (409): planned
 	 * again from the newer picture. */
 	uint64_t status_conflicts;
+	/* Now: writes handed to the transport and not yet answered. */
+	uint64_t writes_inflight;
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
 
-/* Every cache has been listed once (for /readyz). */
-bool controller_synced(const struct controller *c);
 /* The Prometheus text exposition of the controller's metrics (for
  * /metrics; metrics/prom.h), appended to out. */
 void controller_metrics(const struct controller *c, struct buf *out);

@@ -46,6 +46,9 @@ struct writes {
 	loop_timer_id held_timer;
 	int posts;	/* Job POSTs in flight */
 	int events_out; /* Events in flight or held */
+	bool disabled;	/* the gate: not the leader */
+	writes_check_fn *check;
+	const void *check_ud;
 	struct writes_code codes[WRITES_CODES_MAX];
 	size_t n_codes;
 	struct writes_stats st;
@@ -65,9 +68,26 @@ static void req_free(struct writes_req *r)
 
 static void answered(struct kube_req *kr, const struct kube_result *res, void *ud);
 
-/* The answer to a write that could not be handed to the transport. */
+/* The answer to a write that could not be handed to the transport, and to
+ * one the gate refused when its time came (the lease went meanwhile). */
 static const struct kube_result NOT_QUEUED = {
     .err = -EIO, .body = "", .reason = "", .message = "", .transport_error = "request not queued"};
+static const struct kube_result NOT_LEADER = {.err = -EPERM,
+					      .body = "",
+					      .reason = "",
+					      .message = "",
+					      .transport_error = "not the leader: not sent"};
+
+static const struct kube_result *unsent(int rc)
+{
+	return rc == -EPERM ? &NOT_LEADER : &NOT_QUEUED;
+}
+
+/* The gate, and the finer check behind it. */
+static bool closed(const struct writes *w)
+{
+	return w->disabled || (w->check && !w->check(w->check_ud));
+}
 
 static void count_code(struct writes *w, enum kube_method m, int status)
 {
@@ -104,6 +124,11 @@ static int start(struct writes_req *r)
 	    .ud = r,
 	    .exempt = r->kind == WRITE_JOB_POST,
 	};
+	if (closed(w)) {
+		/* A held write whose time came after the lease went. */
+		r->req = NULL;
+		return -EPERM;
+	}
 	int rc = w->tr.request(w->tr.ctx, &o, &r->req);
 	if (rc < 0) {
 		LOG_ERROR("request not queued", "path=%s rc=%d", r->path, rc);
@@ -124,9 +149,9 @@ static int start(struct writes_req *r)
 
 /* Answers r as the transport failure it is and frees it: a held or queued
  * write that could not be started. */
-static void fail(struct writes_req *r)
+static void fail(struct writes_req *r, int rc)
 {
-	answered(NULL, &NOT_QUEUED, r);
+	answered(NULL, unsent(rc), r);
 }
 
 /* Sends the held writes, in the order they were decided. */
@@ -145,8 +170,9 @@ static void release_held(struct writes *w)
 	while (!list_empty(&batch)) {
 		struct writes_req *r = LIST_ENTRY(batch.next, struct writes_req, held);
 		list_del(&r->held);
-		if (start(r) < 0)
-			fail(r);
+		int rc = start(r);
+		if (rc < 0)
+			fail(r, rc);
 	}
 }
 
@@ -179,6 +205,10 @@ static struct writes_req *req_new(struct writes *w, const struct write *o)
 static int dispatch(struct writes_req *r)
 {
 	struct writes *w = r->w;
+	if (closed(w)) {
+		req_free(r);
+		return -EPERM;
+	}
 	if (r->kind == WRITE_ROUTINE && w->posts > 0) {
 		list_add(w->held.prev, &r->held); /* last */
 		w->st.held++;
@@ -300,15 +330,19 @@ static int status_start(struct writes *w, struct writes_status *st)
  * answered as failed, since its object waits for an answer. */
 static void status_send(struct writes *w, struct writes_status *st)
 {
-	if (status_start(w, st) == 0)
-		return;
-	if (st->done)
-		st->done(st->ud, "", &NOT_QUEUED, 0);
+	int rc = status_start(w, st);
+	if (rc < 0 && st->done)
+		st->done(st->ud, "", unsent(rc), 0);
 }
 
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, cJSON *patch,
 		      const char *rv, writes_done_fn *done, void *ud)
 {
+	if (closed(w)) {
+		cJSON_Delete(patch);
+		writes_status_drop(st);
+		return -EPERM;
+	}
 	cJSON_Delete(st->queued);
 	st->queued = patch;
 	if (!st->path || strcmp(st->path, path)) {
@@ -378,6 +412,8 @@ int writes_event_post(struct writes *w, const struct kube_event *e, writes_done_
 {
 	char now[40];
 	struct buf path;
+	if (closed(w))
+		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	struct kube_event ev = *e;
 	ev.component = TAKT_COMPONENT;
@@ -408,6 +444,8 @@ int writes_event_update(struct writes *w, const char *ns, const char *name, cons
 {
 	char now[40];
 	struct buf path;
+	if (closed(w))
+		return -EPERM;
 	rfc3339_format(loop_now_realtime_ms(), false, now, sizeof(now));
 	char *body = kube_event_update_body(count, message, now);
 	buf_init(&path, 4096);
@@ -462,4 +500,46 @@ void writes_get_stats(const struct writes *w, struct writes_stats *st)
 {
 	*st = w->st;
 	st->posts_inflight = (uint64_t)w->posts;
+	st->inflight = 0;
+	for (const struct list_node *n = w->reqs.next; n != &w->reqs; n = n->next)
+		st->inflight += LIST_ENTRY(n, const struct writes_req, link)->req != NULL;
+}
+
+/* ---- the gate ---------------------------------------------------------------------- */
+
+void writes_set_enabled(struct writes *w, bool enabled)
+{
+	if (enabled == !w->disabled)
+		return;
+	w->disabled = !enabled;
+	LOG_INFO(enabled ? "writes enabled" : "writes disabled", "held=%d", !list_empty(&w->held));
+	if (enabled)
+		return;
+	/* The held writes were decided by a leader: a standby sends none of
+	 * them. Their owners hear so at once (a status writer is free
+	 * again); what their answers decide is refused by the gate. */
+	static const struct kube_result dropped = {.err = -ECANCELED,
+						   .body = "",
+						   .reason = "",
+						   .message = "",
+						   .transport_error =
+						       "not the leader: dropped unsent"};
+	loop_timer_cancel(w->loop, w->held_timer);
+	w->held_timer = 0;
+	while (!list_empty(&w->held)) {
+		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
+		list_del(&r->held);
+		answered(NULL, &dropped, r);
+	}
+}
+
+bool writes_enabled(const struct writes *w)
+{
+	return !w->disabled;
+}
+
+void writes_set_check(struct writes *w, writes_check_fn *fn, const void *ud)
+{
+	w->check = fn;
+	w->check_ud = ud;
 }

@@ -42,6 +42,22 @@
  * write that cannot be handed to the transport is answered as a transport
  * failure (err -EIO).
  *
+ * The gate (leader election): only the leader writes. writes_new starts
+ * enabled; while disabled (writes_set_enabled(w, false)) every write is
+ * refused with -EPERM and nothing leaves: writes_send, writes_status_put
+ * (the body given is freed, the write waiting dropped), the Event calls,
+ * and a status write that was waiting behind one in flight (its done hears
+ * err -EPERM when that one is answered). Disabling drops the writes held
+ * behind Job POSTs without sending them: each is answered at once, from
+ * writes_set_enabled, as err -ECANCELED. Writes already handed to the
+ * transport are not recalled (they have left); writes_get_stats counts
+ * them, so a process giving up its lease can wait for their answers.
+ * A check function (writes_set_check), when set, is asked before any write
+ * leaves (held ones included): false refuses it as the closed gate does.
+ * Leader election sets leader_is_leader there, which reads the clock: a
+ * process paused past its renew deadline writes nothing in the moment
+ * before the timer that closes the gate has run.
+ *
  * Ownership: writes_new borrows the loop (it must outlive the module) and
  * copies the transport and instance. Paths, bodies and tags are copied.
  * writes_free cancels every request in flight or held without calling
@@ -88,6 +104,13 @@ void writes_free(struct writes *w);
 /* Sends (or holds) a write. 0, or negative when the transport refused it
  * (done is then never called). */
 int writes_send(struct writes *w, const struct write *o);
+/* The gate (see above). Idempotent. */
+void writes_set_enabled(struct writes *w, bool enabled);
+bool writes_enabled(const struct writes *w);
+typedef bool writes_check_fn(const void *ud);
+/* fn NULL: no check. ud is borrowed. */
+void writes_set_check(struct writes *w, writes_check_fn *fn, const void *ud);
+
 /* The owner of `ud` is going away: its writes still go out and are
  * answered, but call nothing. */
 void writes_forget(struct writes *w, const void *ud);
@@ -139,6 +162,7 @@ struct writes_stats {
 	uint64_t events_posted;	 /* Event POSTs and updates answered 2xx */
 	uint64_t events_dropped; /* refused past WRITES_EVENTS_MAX */
 	uint64_t posts_inflight; /* now */
+	uint64_t inflight;	 /* now: handed to the transport, not answered */
 };
 void writes_get_stats(const struct writes *w, struct writes_stats *st);
 

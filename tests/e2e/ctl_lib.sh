@@ -14,6 +14,7 @@
 CTL_BIN=${TAKT_CONTROLLER:-$T_ROOT/bin/takt-controller}
 CTL_LOGDIR=${TAKT_TEST_LOGS:-$T_ROOT/.cache/test-logs}
 CTL_PID=""
+declare -A CTL_PIDS=() # ctl_start_named: name -> pid
 CTL_WATCH_PIDS=()
 CTL_DIR=""
 mkdir -p "$CTL_LOGDIR"
@@ -21,6 +22,10 @@ mkdir -p "$CTL_LOGDIR"
 ctl_cleanup() {
 	local p
 	[ -n "$CTL_PID" ] && kill -TERM "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	# (-CONT: a test may have left one stopped, which TERM would not end)
+	for p in "${CTL_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
+	for p in "${CTL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	CTL_PIDS=()
 	for p in "${CTL_WATCH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${CTL_WATCH_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	CTL_PID=""
@@ -59,6 +64,28 @@ ctl_kill9() {
 }
 
 ctl_log() { cat "$CTL_LOGDIR/controller-$NS.log" 2>/dev/null; }
+
+# Several controllers on one namespace at once (leader election), by name:
+# ctl_start_named NAME [ARGS...] starts one (log controller-$NS-NAME.log);
+# ctl_signal_named NAME SIG sends SIG, waits, returns its exit status;
+# ctl_log_named NAME prints its log.
+ctl_start_named() {
+	local name=$1 log
+	shift
+	log=$CTL_LOGDIR/controller-$NS-$name.log
+	"$CTL_BIN" --http-addr 127.0.0.1:0 --namespace "$NS" --log-level "${CTL_LOG_LEVEL:-info}" "$@" >>"$log" 2>&1 &
+	CTL_PIDS[$name]=$!
+	t_diag "takt-controller $name pid ${CTL_PIDS[$name]}, log $log"
+}
+ctl_signal_named() {
+	local name=$1 sig=$2 rc=0 pid=${CTL_PIDS[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill -"$sig" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || rc=$?
+	unset "CTL_PIDS[$name]"
+	return $rc
+}
+ctl_log_named() { cat "$CTL_LOGDIR/controller-$NS-$1.log" 2>/dev/null; }
 
 # ctl_watch_start: records the Jobs and Pods of $NS from now on.
 ctl_watch_start() {

@@ -8,6 +8,7 @@
  * recorder's bodies and its count of Events recorded. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -651,6 +652,171 @@ static void test_writes_event_held_behind_post(void **state)
 	world_free(wd);
 }
 
+/* ---- the gate (leader election) ---------------------------------------------------- */
+
+/* While disabled nothing leaves, whatever its kind, and nothing is called:
+ * every entry point says -EPERM (a status body given is freed: valgrind).
+ * Enabled again, writes leave as before. */
+static void test_writes_gate_refuses_everything(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	struct kube_event ev = {.api_version = "takt.io/v1alpha1",
+				.kind = "BatchSchedule",
+				.ns = "ns",
+				.name = "bs",
+				.event_name = "bs.1",
+				.reason = "Started",
+				.message = "m",
+				.count = 1};
+	assert_true(writes_enabled(wd->w));
+	writes_set_enabled(wd->w, false);
+	assert_false(writes_enabled(wd->w));
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &o), -EPERM);
+	assert_int_equal(send(wd, WRITE_KILL, KUBE_DELETE, JOBS "/j0", "{}", "j0", &o), -EPERM);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o), -EPERM);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o),
+	    -EPERM);
+	assert_false(writes_status_busy(&st));
+	assert_int_equal(writes_event_post(wd->w, &ev, on_done, &o), -EPERM);
+	assert_int_equal(writes_event_update(wd->w, "ns", "bs.1", "Started", 2, "m", on_done, &o),
+			 -EPERM);
+	fake_run_for(wd->f, 2 * WRITES_HOLD_MAX_MS / 10);
+	assert_int_equal(wd->f->n, 0);
+	assert_int_equal(wd->n_heard, 0);
+	assert_int_equal(stats(wd).sent, 0);
+
+	writes_set_enabled(wd->w, false); /* idempotent */
+	writes_set_enabled(wd->w, true);
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o), 0);
+	assert_int_equal(wd->f->n, 1); /* the status is held behind the POST */
+	fake_answer(wd->f->reqs[0], 201, "{}");
+	assert_int_equal(wd->f->n, 2);
+	assert_string_equal(wd->f->reqs[1]->body, "{\"v\":2}");
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	assert_int_equal(wd->n_heard, 2);
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
+/* Disabling drops the writes held behind a Job POST without sending them:
+ * each owner hears -ECANCELED at once, in the order decided, and a status
+ * writer is free again. The POST already sent is not recalled: its answer
+ * still comes, and releases nothing. stats().inflight counts what has
+ * left and is unanswered. */
+static void test_writes_gate_drops_held(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner post = {wd, 1}, a = {wd, 2}, b = {wd, 3};
+	struct writes_status st;
+	writes_status_init(&st);
+	send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &post);
+	send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/old", NULL, "old", &a);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &b);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &b);
+	assert_int_equal(wd->f->n, 1);
+	assert_int_equal(stats(wd).inflight, 1);
+	assert_true(writes_status_busy(&st));
+
+	writes_set_enabled(wd->w, false);
+	assert_int_equal(wd->n_heard, 3);
+	assert_ptr_equal(wd->heard[0].ud, &a);
+	assert_string_equal(wd->heard[0].tag, "old");
+	assert_int_equal(wd->heard[0].err, -ECANCELED);
+	/* The status write held; the one waiting behind it is refused. */
+	assert_ptr_equal(wd->heard[1].ud, &b);
+	assert_int_equal(wd->heard[1].err, -ECANCELED);
+	assert_ptr_equal(wd->heard[2].ud, &b);
+	assert_int_equal(wd->heard[2].err, -EPERM);
+	assert_false(writes_status_busy(&st));
+	assert_int_equal(wd->f->n, 1);
+
+	/* Past the hold's end nothing leaves either. */
+	fake_run_for(wd->f, WRITES_HOLD_MAX_MS + 50);
+	assert_int_equal(wd->f->n, 1);
+	assert_int_equal(stats(wd).inflight, 1);
+	fake_answer(wd->f->reqs[0], 201, "{}");
+	assert_int_equal(wd->n_heard, 4);
+	assert_ptr_equal(wd->heard[3].ud, &post);
+	assert_int_equal(wd->heard[3].status, 201);
+	assert_int_equal(wd->f->n, 1);
+	struct writes_stats s = stats(wd);
+	assert_int_equal(s.inflight, 0);
+	assert_int_equal(s.posts_inflight, 0);
+	assert_int_equal(s.sent, 1);
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
+/* A status write in flight when the gate closes finishes; the newer one
+ * waiting behind it never leaves (its owner hears -EPERM). */
+static void test_writes_gate_status_waiting_refused(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":1}"), NULL, on_done, &o);
+	writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"v\":2}"), NULL, on_done, &o);
+	assert_int_equal(wd->f->n, 1);
+	writes_set_enabled(wd->w, false);
+	assert_int_equal(wd->n_heard, 0);
+	assert_true(writes_status_busy(&st));
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->n_heard, 2);
+	assert_int_equal(wd->heard[0].status, 200);
+	assert_int_equal(wd->heard[1].err, -EPERM);
+	assert_false(writes_status_busy(&st));
+	fake_run_for(wd->f, 20);
+	assert_int_equal(wd->f->n, 1);
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
+static bool check_flag(const void *ud)
+{
+	return *(const bool *)ud;
+}
+
+/* The check (leader election's clock): asked before any write leaves. A
+ * write decided while it says no is refused; a held write whose turn
+ * comes after it turned no is answered -EPERM and never sent. */
+static void test_writes_check_asked_before_every_write(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	struct owner o = {wd, 1}, post = {wd, 2};
+	bool ok = false;
+	writes_set_check(wd->w, check_flag, &ok);
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j0", &o), -EPERM);
+	assert_int_equal(wd->f->n, 0);
+	ok = true;
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &post), 0);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o), 0);
+	assert_int_equal(wd->f->n, 1); /* held */
+	ok = false;
+	fake_answer(wd->f->reqs[0], 201, "{}");
+	assert_int_equal(wd->f->n, 1);
+	assert_int_equal(wd->n_heard, 2);
+	assert_ptr_equal(wd->heard[0].ud, &o);
+	assert_int_equal(wd->heard[0].err, -EPERM);
+	assert_ptr_equal(wd->heard[1].ud, &post);
+	assert_int_equal(wd->heard[1].status, 201);
+	writes_set_check(wd->w, NULL, NULL);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o), 0);
+	assert_int_equal(wd->f->n, 2);
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	world_free(wd);
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
@@ -672,6 +838,10 @@ int main(void)
 	    cmocka_unit_test(test_writes_event_update_body),
 	    cmocka_unit_test(test_writes_event_failures_not_counted),
 	    cmocka_unit_test(test_writes_event_held_behind_post),
+	    cmocka_unit_test(test_writes_gate_refuses_everything),
+	    cmocka_unit_test(test_writes_gate_drops_held),
+	    cmocka_unit_test(test_writes_gate_status_waiting_refused),
+	    cmocka_unit_test(test_writes_check_asked_before_every_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

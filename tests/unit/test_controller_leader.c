@@ -1,0 +1,172 @@
+/* Unit tests for the controller's leadership switch (controller_set_leader,
+ * pkg/controller/controller.h) through the fake transport on the real
+ * event loop, with a BatchSchedule firing every second: a standby lists and
+ * watches (its caches sync) but sends no write, slot after slot; becoming
+ * the leader reconciles every schedule at once and its slots post Jobs;
+ * losing leadership stops every write at once, a slot's POST included.
+ * The harness is a small copy of test_controller_rim.c's. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/log.h"
+#include "controller/controller.h"
+#include "kube/http.h"
+#include "loop/loop.h"
+
+#include "fake_transport.h"
+
+#define NS	    "lead"
+#define P_SCHEDULES "/apis/takt.io/v1alpha1/namespaces/" NS "/batchschedules"
+#define P_JOBS	    "/apis/batch/v1/namespaces/" NS "/jobs"
+#define P_STATUS    P_SCHEDULES "/tick/status"
+#define EMPTY_LIST  "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]}"
+
+/* A schedule firing every second, as bs_apply (tests/e2e/ctl_lib.sh)
+ * makes it. */
+#define TICK                                                                                       \
+	"{\"apiVersion\":\"takt.io/v1alpha1\",\"kind\":\"BatchSchedule\",\"metadata\":{"           \
+	"\"name\":\"tick\",\"namespace\":\"" NS "\",\"uid\":\"bs-uid-tick\",\"generation\":1,"     \
+	"\"resourceVersion\":\"10\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\","               \
+	"\"annotations\":{}},\"spec\":{\"schedule\":\"* * * * * *\","                              \
+	"\"concurrencyPolicy\":\"Allow\",\"jobTemplate\":{\"spec\":{\"backoffLimit\":0,"           \
+	"\"template\":{\"spec\":{\"restartPolicy\":\"Never\","                                     \
+	"\"containers\":[{\"name\":\"work\",\"image\":\"example.invalid/work\"}]}}}}}}"
+#define LIST(items) "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[" items "]}"
+#define WRITTEN	    "{\"metadata\":{\"resourceVersion\":\"100\"}}"
+
+struct rig {
+	struct loop *loop;
+	struct fake_tr *f;
+	struct controller *c;
+	size_t answered; /* requests looked at by answer_writes */
+};
+
+static struct rig *rig_new(void)
+{
+	struct rig *g = calloc(1, sizeof(*g));
+	assert_int_equal(loop_new(&g->loop), 0);
+	g->f = fake_tr_new(g->loop);
+	fake_set_list_default(g->f, EMPTY_LIST);
+	fake_set_list(g->f, P_SCHEDULES, LIST(TICK));
+	struct controller_opts o = {.namespace = NS, .instance = "lead-test"};
+	assert_int_equal(controller_new(g->loop, &g->f->tr, &o, &g->c), 0);
+	return g;
+}
+
+static void rig_free(struct rig *g)
+{
+	controller_free(g->c);
+	assert_int_equal(fake_open(g->f), 0);
+	assert_int_equal(loop_timer_count(g->loop), 0);
+	fake_tr_free(g->f);
+	loop_free(g->loop);
+	free(g);
+}
+
+/* Runs the loop for ms, answering every write as it comes (a Job POST
+ * 201 with the body, anything else 200). Returns the Job POSTs seen. */
+static int run_answering(struct rig *g, int64_t ms)
+{
+	int posts = 0;
+	int64_t end = loop_now_monotonic_ms() + ms;
+	while (loop_now_monotonic_ms() < end) {
+		struct kube_req *q = fake_run_until_req(g->f, g->answered, FAKE_ANY_WRITE, NULL,
+							end - loop_now_monotonic_ms());
+		if (!q)
+			break;
+		g->answered = q->index + 1;
+		if (q->state != FAKE_OPEN)
+			continue;
+		if (q->method == KUBE_POST && !strcmp(q->path, P_JOBS)) {
+			posts++;
+			fake_answer(q, 201, q->body);
+		} else {
+			fake_answer(q, 200, WRITTEN);
+		}
+	}
+	return posts;
+}
+
+/* A standby syncs its caches and writes nothing across slots. */
+static void test_controller_standby_writes_nothing(void **state)
+{
+	(void)state;
+	struct rig *g = rig_new();
+	controller_set_leader(g->c, false);
+	assert_false(controller_is_leader(g->c));
+	controller_start(g->c);
+	fake_run_for(g->f, 2500); /* two slots at least */
+	assert_true(controller_synced(g->c));
+	assert_non_null(fake_stream(g->f, P_SCHEDULES));
+	assert_int_equal(fake_count(g->f, 0, FAKE_ANY_WRITE, NULL), 0);
+	struct controller_stats st;
+	controller_get_stats(g->c, &st);
+	assert_int_equal(st.reconciles, 0);
+	assert_int_equal(st.writes_inflight, 0);
+	rig_free(g);
+}
+
+/* Leader: the schedule is reconciled at once (its first status write)
+ * and slots post Jobs. Standby again: nothing more leaves, though slots
+ * keep coming; a Job POST in flight at that moment still gets its answer. */
+static void test_controller_leader_then_standby(void **state)
+{
+	(void)state;
+	struct rig *g = rig_new();
+	controller_set_leader(g->c, false);
+	controller_start(g->c);
+	fake_run_for(g->f, 300);
+	assert_true(controller_synced(g->c));
+	assert_int_equal(fake_count(g->f, 0, FAKE_ANY_WRITE, NULL), 0);
+
+	size_t before = g->f->n;
+	controller_set_leader(g->c, true);
+	assert_true(controller_is_leader(g->c));
+	/* Reconciled in the call: the first-sight status write is out. */
+	assert_non_null(fake_find(g->f, before, KUBE_PATCH_MERGE, P_STATUS));
+	int posts = run_answering(g, 2200);
+	assert_in_range(posts, 2, 3);
+
+	/* A slot's POST left and is unanswered when leadership goes. */
+	struct kube_req *post = fake_run_until_req(g->f, g->answered, KUBE_POST, P_JOBS, 1500);
+	assert_non_null(post);
+	/* Only that one left unanswered. */
+	for (size_t i = g->answered; i < g->f->n; i++) {
+		struct kube_req *q = g->f->reqs[i];
+		if (q != post && q->state == FAKE_OPEN && q->method != KUBE_GET)
+			fake_answer(q, 200, WRITTEN);
+	}
+	struct controller_stats st;
+	controller_get_stats(g->c, &st);
+	assert_int_equal(st.writes_inflight, 1);
+	controller_set_leader(g->c, false);
+	size_t n = g->f->n;
+	fake_answer(post, 201, post->body);
+	/* Its answer would send the status write: the gate refuses it. */
+	fake_run_for(g->f, 2200);
+	assert_int_equal(fake_count(g->f, n, FAKE_ANY_WRITE, NULL), 0);
+	controller_get_stats(g->c, &st);
+	assert_int_equal(st.writes_inflight, 0);
+	/* Idempotent. */
+	controller_set_leader(g->c, false);
+	rig_free(g);
+}
+
+int main(void)
+{
+	log_set_level("error");
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_controller_standby_writes_nothing),
+	    cmocka_unit_test(test_controller_leader_then_standby),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
