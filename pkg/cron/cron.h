@@ -10,7 +10,7 @@
  * Time: a pattern is matched against the wall clock of a zone (pkg/tz). The
  * daylight-saving rules:
  *   - fixed-time pattern (sec, min and hour each one single number, or a
- *     macro other than @every): a local time skipped by a spring-forward gap
+ *     macro other than @every and @hourly): a local time skipped by a spring-forward gap
  *     fires once at the gap's end (the transition instant); a local time that
  *     occurs twice fires once, at its first occurrence;
  *   - any other pattern: no fire inside a gap; both occurrences of a repeated
@@ -62,8 +62,8 @@ int cron_next(const struct cron_expr *e, const struct tz *z, int64_t after, int6
 
 /* True when sec, min and hour each hold one value written without `*` or a
  * step (as croner's "single-value" rule), or for a macro other than @every
- * (@hourly included, as api.md says): such patterns fire once per matching
- * local time across DST. */
+ * and @hourly (api.md: @hourly is the interval pattern 0 0 * * * *): such
+ * patterns fire once per matching local time across DST. */
 bool cron_is_fixed_time(const struct cron_expr *e);
 
 /* True for `@every D`, with D in seconds in *period (when not NULL). */

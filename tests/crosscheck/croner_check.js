@@ -144,9 +144,6 @@ function excludedClass(expr, zone, from) {
 	// fires at the gap's end (00:00 on the 31st) here, as api.md says;
 	// croner only moves a run within the same local day.
 	if (zone === "Pacific/Apia" && from >= 1322697600 && from < 1325376000) return "day-long-gap";
-	// api.md: every macro but @every is fixed-time; croner treats @hourly
-	// ("0 * * * *") as an interval job.
-	if (t === "@hourly") return "hourly-macro-fixed-time";
 	// croner refuses LW inside a list (ours: a list element like any other).
 	const f = t.split(/\s+/);
 	const dom = f.length === 6 ? f[3] : f[2];

@@ -497,11 +497,12 @@ static void test_dst_new_york(void **state)
 	      "2026-11-01T06:30:00Z", "2026-11-02T06:00:00Z"}},
 	    /* Fixed time, after its first occurrence, inside the repeat. */
 	    {"30 1 * * *", "America/New_York", "2026-11-01T06:10:00Z", {"2026-11-02T06:30:00Z"}},
-	    /* @hourly is fixed-time (api.md): 01:00 fires once. */
+	    /* @hourly is an interval pattern (api.md): both 01:00s fire. */
 	    {"@hourly",
 	     "America/New_York",
 	     "2026-11-01T03:30:00Z",
-	     {"2026-11-01T04:00:00Z", "2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z"}},
+	     {"2026-11-01T04:00:00Z", "2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z",
+	      "2026-11-01T07:00:00Z"}},
 	    {"0 * * * *",
 	     "America/New_York",
 	     "2026-11-01T03:30:00Z",
@@ -613,20 +614,13 @@ static void test_predicates(void **state)
 		bool fixed;
 		int64_t every;
 	} cases[] = {
-	    {"30 2 * * *", true, 0},
-	    {"0 30 2 * * *", true, 0},
-	    {"*/30 2 * * *", false, 0},
-	    {"0 30 2,3 * * *", false, 0},
-	    {"0 30 1-2 * * *", false, 0},
-	    {"* 30 2 * * *", false, 0},
-	    {"0 0 2-2 * * *", true, 0},
-	    {"0 0 2/24 * * *", false, 0},
-	    {"0 0 12 * * MON-FRI", true, 0},
-	    {"@daily", true, 0},
-	    {"@hourly", true, 0},
-	    {"@yearly", true, 0},
-	    {"@every 1h", false, 3600},
-	    {"@every 1m30s", false, 90},
+	    {"30 2 * * *", true, 0},	     {"0 30 2 * * *", true, 0},
+	    {"*/30 2 * * *", false, 0},	     {"0 30 2,3 * * *", false, 0},
+	    {"0 30 1-2 * * *", false, 0},    {"* 30 2 * * *", false, 0},
+	    {"0 0 2-2 * * *", true, 0},	     {"0 0 2/24 * * *", false, 0},
+	    {"0 0 12 * * MON-FRI", true, 0}, {"@daily", true, 0},
+	    {"@hourly", false, 0},	     {"@yearly", true, 0},
+	    {"@every 1h", false, 3600},	     {"@every 1m30s", false, 90},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cron_expr *e;
