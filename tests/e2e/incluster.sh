@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Running a process exactly as in a pod of deploy/'s Deployment, against the
 # local control plane (docs/testing.md, "The in-cluster identity"): the
-# ServiceAccount and RBAC of deploy/rbac.yaml applied as they are, a token
+# ServiceAccount and RBAC of deploy/base/rbac.yaml applied as they are, a token
 # from the TokenRequest API, the cluster's CA and the namespace in the files
 # a pod finds at /var/run/secrets/kubernetes.io/serviceaccount, and
 # KUBERNETES_SERVICE_HOST/PORT naming the apiserver. Nothing of the admin
@@ -14,7 +14,7 @@
 #   "${INCLUSTER_CMD[@]}" bin/takt-controller --leader-elect &   # as in a pod
 #   incluster_rotate "$dir" [SECRET]             # a new token, swapped in atomically
 #   incluster_token_of "$dir"                    # the token now in the file
-#   incluster_cleanup                            # deletes what deploy/rbac.yaml made
+#   incluster_cleanup                            # deletes what deploy/base/rbac.yaml made
 #
 # The directory is laid out as kubelet writes a projected volume (its
 # AtomicWriter): the files live in a timestamped directory `..<ts>`, a
@@ -31,19 +31,27 @@ INCLUSTER_SA=takt-controller
 INCLUSTER_PATH=/var/run/secrets/kubernetes.io/serviceaccount
 
 # incluster_identity DIR [SECRET]: the ServiceAccount and RBAC (from
-# deploy/rbac.yaml), then DIR filled with a token (bound to the Secret
+# deploy/base/rbac.yaml), then DIR filled with a token (bound to the Secret
 # SECRET of takt-system when given: deleting it revokes the token; the Secret
 # is created if missing), ca.crt, namespace, and DIR/env (KUBERNETES_SERVICE_HOST
 # and _PORT). Returns non-zero, with a line on stderr, when a step fails.
 incluster_identity() {
-	local dir=$1 secret=${2:-} server hostport
-	mkdir -p "$dir" || return 1
-	kubectl apply --server-side --field-manager=takt-e2e -f "$T_ROOT/deploy/rbac.yaml" >/dev/null || {
-		echo "incluster_identity: deploy/rbac.yaml was not applied" >&2
+	local dir=$1 secret=${2:-}
+	kubectl apply --server-side --field-manager=takt-e2e -f "$T_ROOT/deploy/base/rbac.yaml" >/dev/null || {
+		echo "incluster_identity: deploy/base/rbac.yaml was not applied" >&2
 		return 1
 	}
+	incluster_files "$dir" "$secret"
+}
+
+# incluster_files DIR [SECRET]: the same without applying any RBAC, for a
+# ServiceAccount $INCLUSTER_NS/$INCLUSTER_SA made otherwise (another
+# install, e.g. deploy/overlays/namespaced: set INCLUSTER_NS first).
+incluster_files() {
+	local dir=$1 secret=${2:-} server hostport
+	mkdir -p "$dir" || return 1
 	until_true 30 kubectl -n "$INCLUSTER_NS" get serviceaccount "$INCLUSTER_SA" || {
-		echo "incluster_identity: no ServiceAccount $INCLUSTER_NS/$INCLUSTER_SA" >&2
+		echo "incluster_files: no ServiceAccount $INCLUSTER_NS/$INCLUSTER_SA" >&2
 		return 1
 	}
 	server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
@@ -123,6 +131,6 @@ incluster_cmd() {
 # takt-system namespace with its Secrets, the ClusterRole and its binding),
 # and waits until the namespace is gone, so the next test can create it anew.
 incluster_cleanup() {
-	kubectl delete --ignore-not-found --wait=false -f "$T_ROOT/deploy/rbac.yaml" >/dev/null 2>&1
+	kubectl delete --ignore-not-found --wait=false -f "$T_ROOT/deploy/base/rbac.yaml" >/dev/null 2>&1
 	until_true 60 eval '! kubectl get namespace "$INCLUSTER_NS" >/dev/null 2>&1'
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # In-cluster identity (issue 13): takt-controller run exactly as in a pod of
-# deploy/ (tests/e2e/incluster.sh: deploy/rbac.yaml applied as is, a
+# deploy/ (tests/e2e/incluster.sh: deploy/base/rbac.yaml applied as is, a
 # TokenRequest token, the CA and the namespace at the service account's
 # fixed path in a private mount namespace, KUBERNETES_SERVICE_HOST/PORT, the
 # Deployment's flags). With that identity and nothing more: a schedule fires,
@@ -43,7 +43,7 @@ whoami() { # whoami TOKEN: the user the apiserver sees
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["status"]["userInfo"]["username"])'
 }
 
-t_ok "identity: deploy/rbac.yaml as is, a token bound to Secret token-1" incluster_identity "$ID" token-1
+t_ok "identity: deploy/base/rbac.yaml as is, a token bound to Secret token-1" incluster_identity "$ID" token-1
 token1=$(incluster_token_of "$ID")
 t_is "the token is the ServiceAccount's" "$(whoami "$token1")" "$SA"
 t_is "RBAC: it may create Jobs" "$(kubectl auth can-i create jobs.batch -n "$NS" --as="$SA")" yes
@@ -51,7 +51,7 @@ t_is "RBAC: it may not read Secrets" "$(kubectl auth can-i list secrets -n "$NS"
 t_is "RBAC: it may not get one schedule (list and watch only)" \
 	"$(kubectl auth can-i get batchschedules.takt.io -n "$NS" --as="$SA")" no
 
-# As the Deployment runs it (deploy/controller.yaml's args), all namespaces.
+# As the Deployment runs it (deploy/base/controller.yaml's args), all namespaces.
 LOG=$CTL_LOGDIR/controller-$NS.log
 incluster_cmd "$ID"
 "${INCLUSTER_CMD[@]}" "$CTL_BIN" --log-level=info --leader-elect --http-addr=127.0.0.1:0 >>"$LOG" 2>&1 &
