@@ -37,6 +37,11 @@ INCLUSTER_PATH=/var/run/secrets/kubernetes.io/serviceaccount
 # and _PORT). Returns non-zero, with a line on stderr, when a step fails.
 incluster_identity() {
 	local dir=$1 secret=${2:-}
+	# A namespace being deleted (an earlier test's, or an install's) takes no
+	# new objects: wait until it is gone.
+	if [ "$(kubectl get namespace "$INCLUSTER_NS" -o jsonpath='{.status.phase}' 2>/dev/null)" = Terminating ]; then
+		until_true 90 eval '! kubectl get namespace "$INCLUSTER_NS" >/dev/null 2>&1'
+	fi
 	kubectl apply --server-side --field-manager=takt-e2e -f "$T_ROOT/deploy/base/rbac.yaml" >/dev/null || {
 		echo "incluster_identity: deploy/base/rbac.yaml was not applied" >&2
 		return 1

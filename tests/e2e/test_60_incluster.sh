@@ -162,7 +162,7 @@ t_ok "the ClusterRole without delete on pods" role_without "" pods delete
 wait_for 10 "(RBAC: delete pods is denied)" can_i delete pods no
 t_ok "takt.io/kill=ic-kill-2 on the schedule" kn annotate --overwrite bs hang takt.io/kill=ic-kill-2 takt.io/kill-grace-seconds=0
 wait_for 10 "the controller's pod delete is refused (403 in its log)" \
-	grep -Eq 'pod delete failed.*status=403' "$LOG"
+	grep -Eq "pod delete failed\" obj=$NS/$pod status=403" "$LOG"
 sleep 2
 t_nok "the pod is not deleted" terminating "$pod"
 t_ok "the ClusterRole restored" role_restore
