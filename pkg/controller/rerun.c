@@ -42,8 +42,8 @@ int rerun_only_parse(const char *s, enum rerun_only *out, char *err, size_t errl
 			*out = (enum rerun_only)i;
 			return 0;
 		}
-	return fail(err, errlen, TAKT_PREFIX "rerun-only: \"%.64s\" is not one of missing, failed, all",
-		    s);
+	return fail(err, errlen,
+		    TAKT_PREFIX "rerun-only: \"%.64s\" is not one of missing, failed, all", s);
 }
 
 const char *rerun_result_name(enum rerun_result r)
@@ -65,7 +65,8 @@ int rerun_dates_parse(const char *what, const char *s, int64_t *from_day, int64_
 		      char *err, size_t errlen)
 {
 	if (!s || !*s)
-		return fail(err, errlen, "%s: missing (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)", what);
+		return fail(err, errlen, "%s: missing (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)",
+			    what);
 	const char *dots = strstr(s, "..");
 	size_t len1 = dots ? (size_t)(dots - s) : strlen(s);
 	if (civil_parse_date(s, len1, from_day))
@@ -206,8 +207,7 @@ static bool wanted(enum rerun_only only, const struct rerun_record *last)
 	case RERUN_ONLY_MISSING:
 		return last == NULL;
 	case RERUN_ONLY_FAILED:
-		return last == NULL || last->result == RERUN_FAILED ||
-		       last->result == RERUN_KILLED;
+		return last == NULL || last->result == RERUN_FAILED || last->result == RERUN_KILLED;
 	case RERUN_ONLY_ALL:
 		return true;
 	}
@@ -254,8 +254,9 @@ int rerun_select(const struct rerun_input *in, struct rerun_selection *out, char
 		if (r == -ENOENT)
 			break;
 		if (r != 0 && r != -ENODATA) {
-			rc = fail(err, errlen, "rerun: the schedule's slots cannot be computed (%s)",
-				  r == -ERANGE ? "a date outside years 1..9999" : "bad rules");
+			rc =
+			    fail(err, errlen, "rerun: the schedule's slots cannot be computed (%s)",
+				 r == -ERANGE ? "a date outside years 1..9999" : "bad rules");
 			goto out;
 		}
 		int64_t at = res.at;
@@ -278,10 +279,11 @@ int rerun_select(const struct rerun_input *in, struct rerun_selection *out, char
 		if (!wanted(in->only, last_attempt(recs, n, ms)))
 			continue;
 		if (out->n == RERUN_MAX_SLOTS) {
-			errmsg_set(err, errlen,
-				   "more than %d slots to run (only=%s); a rerun is refused past %d: "
-				   "narrow the dates",
-				   RERUN_MAX_SLOTS, rerun_only_name(in->only), RERUN_MAX_SLOTS);
+			errmsg_set(
+			    err, errlen,
+			    "more than %d slots to run (only=%s); a rerun is refused past %d: "
+			    "narrow the dates",
+			    RERUN_MAX_SLOTS, rerun_only_name(in->only), RERUN_MAX_SLOTS);
 			rc = -E2BIG;
 			goto out;
 		}

@@ -90,12 +90,12 @@ int rerun_record_from_job(const cJSON *job, struct rerun_record *out);
 
 struct rerun_input {
 	const struct cron_expr *cron;
-	const struct tz *zone;		     /* the schedule's zone (spec_zone); NULL: UTC */
-	const struct calendar *calendar;     /* NULL: no calendar (every slot fires) */
-	const struct calsched_rules *rules;  /* with a calendar */
-	int64_t from_day, to_day;	     /* the range (rerun_dates_parse) */
+	const struct tz *zone;		    /* the schedule's zone (spec_zone); NULL: UTC */
+	const struct calendar *calendar;    /* NULL: no calendar (every slot fires) */
+	const struct calsched_rules *rules; /* with a calendar */
+	int64_t from_day, to_day;	    /* the range (rerun_dates_parse) */
 	enum rerun_only only;
-	const struct rerun_record *records;  /* any order, duplicates allowed */
+	const struct rerun_record *records; /* any order, duplicates allowed */
 	size_t n_records;
 	int64_t now; /* ms: slots after it are not selected */
 };

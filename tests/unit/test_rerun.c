@@ -55,10 +55,11 @@ static struct cron_expr *cron(const char *text)
 /* KRX-like 2026 (Seoul): the Lunar New Year holidays 2026-02-16..18. */
 static struct calendar *krx(void)
 {
-	cJSON *spec = cJSON_Parse(
-	    "{\"timeZone\":\"Asia/Seoul\",\"validFrom\":\"2026-01-01\",\"validUntil\":\"2026-12-31\","
-	    "\"holidays\":[\"2026-01-01\",\"2026-02-16\",\"2026-02-17\",\"2026-02-18\","
-	    "\"2026-03-02\",\"2026-12-25\",\"2026-12-31\"]}");
+	cJSON *spec =
+	    cJSON_Parse("{\"timeZone\":\"Asia/"
+			"Seoul\",\"validFrom\":\"2026-01-01\",\"validUntil\":\"2026-12-31\","
+			"\"holidays\":[\"2026-01-01\",\"2026-02-16\",\"2026-02-17\",\"2026-02-18\","
+			"\"2026-03-02\",\"2026-12-25\",\"2026-12-31\"]}");
 	assert_non_null(spec);
 	struct calendar *c;
 	char err[256];
@@ -255,8 +256,10 @@ static void test_shifted_slots_take_the_landing_date(void **state)
 static struct rerun_record rec(const char *slot, const char *start, int attempt,
 			       enum rerun_result r)
 {
-	struct rerun_record x = {.slot = MS(slot), .start = start ? MS(start) : INT64_MIN,
-				 .attempt = attempt, .result = r};
+	struct rerun_record x = {.slot = MS(slot),
+				 .start = start ? MS(start) : INT64_MIN,
+				 .attempt = attempt,
+				 .result = r};
 	return x;
 }
 
@@ -423,7 +426,8 @@ static void test_records_from_history_and_jobs(void **state)
 	    "\"startTime\":\"2026-12-02T12:31:00Z\",\"result\":\"Succeeded\"},"
 	    "{\"job\":\"a-0\",\"scheduledTime\":\"2026-12-01T12:00:00Z\",\"result\":\"Killed\"},"
 	    "{\"job\":\"bad-time\",\"scheduledTime\":\"yesterday\",\"result\":\"Failed\"},"
-	    "{\"job\":\"bad-result\",\"scheduledTime\":\"2026-12-01T12:00:00Z\",\"result\":\"Meh\"},"
+	    "{\"job\":\"bad-result\",\"scheduledTime\":\"2026-12-01T12:00:00Z\",\"result\":\"Meh\"}"
+	    ","
 	    "{\"job\":\"no-result\",\"scheduledTime\":\"2026-12-01T12:00:00Z\"},"
 	    "\"not an object\"]");
 	assert_non_null(h);
@@ -449,7 +453,8 @@ static void test_records_from_history_and_jobs(void **state)
 		enum rerun_result result;
 		int attempt;
 	} jobs[] = {
-	    {"{\"metadata\":{\"annotations\":{\"takt.io/scheduled-time\":\"2026-12-01T12:00:00.000Z\"},"
+	    {"{\"metadata\":{\"annotations\":{\"takt.io/"
+	     "scheduled-time\":\"2026-12-01T12:00:00.000Z\"},"
 	     "\"creationTimestamp\":\"2026-12-01T12:00:01Z\"},"
 	     "\"status\":{\"conditions\":[{\"type\":\"Complete\",\"status\":\"True\"}]}}",
 	     0, RERUN_SUCCEEDED, 1},
@@ -461,7 +466,8 @@ static void test_records_from_history_and_jobs(void **state)
 	     "\"takt.io/killed\":\"k1\",\"takt.io/attempt\":\"x\"}},"
 	     "\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":\"True\"}]}}",
 	     0, RERUN_KILLED, 1},
-	    {"{\"metadata\":{\"annotations\":{\"takt.io/scheduled-time\":\"2026-12-01T12:00:00Z\"}},"
+	    {"{\"metadata\":{\"annotations\":{\"takt.io/"
+	     "scheduled-time\":\"2026-12-01T12:00:00Z\"}},"
 	     "\"status\":{\"conditions\":[{\"type\":\"Failed\",\"status\":\"False\"}]}}",
 	     0, RERUN_ACTIVE, 1},
 	    {"{\"metadata\":{\"name\":\"foreign\"}}", -1, RERUN_ACTIVE, 1},
