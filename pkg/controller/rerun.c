@@ -4,13 +4,17 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/errmsg.h"
 #include "base/xalloc.h"
 #include "calendar/calsched.h"
+#include "controller/control.h"
 #include "controller/names.h"
+#include "controller/planner.h"
 #include "cron/cron.h"
 #include "kube/obj.h"
 #include "tz/civil.h"
@@ -297,4 +301,360 @@ out:
 		rerun_selection_init(out);
 	}
 	return rc;
+}
+
+/* ---- the controller's rerun step ---------------------------------------------- */
+
+#define HANDLED_PREFIX "rerun:"
+
+void rerun_step_init(struct rerun_step *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void rerun_step_release(struct rerun_step *s)
+{
+	cJSON_Delete(s->last);
+	free(s->starts);
+	rerun_step_init(s);
+}
+
+static void add_event(struct rerun_step *out, bool warning, const char *reason, const char *fmt,
+		      ...) __attribute__((format(printf, 4, 5)));
+static void add_event(struct rerun_step *out, bool warning, const char *reason, const char *fmt,
+		      ...)
+{
+	if (out->n_events >= sizeof(out->events) / sizeof(out->events[0]))
+		return;
+	struct rerun_event *e = &out->events[out->n_events++];
+	e->warning = warning;
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool handled_has(const cJSON *handled, const char *id)
+{
+	char entry[SPEC_REQUEST_ID_MAX + 16];
+	snprintf(entry, sizeof(entry), HANDLED_PREFIX "%s", id);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, handled)
+	{
+		if (str_eq(cJSON_GetStringValue(it), entry))
+			return true;
+	}
+	return false;
+}
+
+void rerun_mark_handled(cJSON **handled, const char *id, size_t max)
+{
+	if (!cJSON_IsArray(*handled)) {
+		cJSON_Delete(*handled);
+		*handled = cJSON_CreateArray();
+	}
+	if (handled_has(*handled, id))
+		return;
+	char entry[SPEC_REQUEST_ID_MAX + 16];
+	snprintf(entry, sizeof(entry), HANDLED_PREFIX "%s", id);
+	cJSON_AddItemToArray(*handled, cJSON_CreateString(entry));
+	while ((size_t)cJSON_GetArraySize(*handled) > max)
+		cJSON_DeleteItemFromArray(*handled, 0);
+}
+
+static void set_time(cJSON *o, const char *key, int64_t ms)
+{
+	char t[40];
+	if (rfc3339_format(ms, true, t, sizeof(t)) < 0)
+		return;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON_AddStringToObject(o, key, t);
+}
+
+static void set_int(cJSON *o, const char *key, size_t v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+/* A refusal: lastRerun = {requestId, time, dates, only, refused}. */
+static void refuse(const struct rerun_step_input *in, struct rerun_step *out, const char *id,
+		   const char *why)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "requestId", id);
+	set_time(o, "time", in->now);
+	if (in->dates)
+		cJSON_AddStringToObject(o, "dates", in->dates);
+	enum rerun_only only;
+	if (rerun_only_parse(in->only, &only, NULL, 0) == 0)
+		cJSON_AddStringToObject(o, "only", rerun_only_name(only));
+	cJSON_AddStringToObject(o, "refused", why);
+	cJSON_Delete(out->last);
+	out->last = o;
+	out->handled_new = true;
+	add_event(out, true, "RerunRefused", "rerun %s refused: %s", id, why);
+}
+
+static const struct plan_run *find_run(const struct rerun_step_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_runs; i++)
+		if (str_eq(in->runs[i].name, name))
+			return &in->runs[i];
+	return NULL;
+}
+
+static bool expected(const struct rerun_step_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_exps; i++)
+		if (str_eq(in->exps[i].name, name))
+			return true;
+	return false;
+}
+
+static bool run_is_active(const struct plan_run *r)
+{
+	return !r->finished || r->pods_present > 0;
+}
+
+/* The record of every run seen, for the selection. */
+static size_t gather_records(const struct rerun_step_input *in, struct rerun_record **recs)
+{
+	size_t n = 0, cap = 0;
+	*recs = NULL;
+	rerun_records_from_history(in->history, recs, &n, &cap);
+	for (size_t i = 0; i < in->n_runs; i++) {
+		const struct plan_run *r = &in->runs[i];
+		if (r->slot == SPEC_TIME_UNSET)
+			continue;
+		struct rerun_record x = {.slot = r->slot, .start = r->creation, .attempt = 1};
+		x.result = r->killed	      ? RERUN_KILLED
+			   : run_is_active(r) ? RERUN_ACTIVE
+			   : r->succeeded     ? RERUN_SUCCEEDED
+					      : RERUN_FAILED;
+		push_record(recs, &n, &cap, &x);
+	}
+	return n;
+}
+
+/* A new request: select its slots, or refuse it. */
+static void accept(const struct rerun_step_input *in, struct rerun_step *out, const char *id)
+{
+	char err[512];
+	int64_t from, to;
+	enum rerun_only only;
+	const struct spec *sp = in->spec;
+	if (rerun_dates_parse(TAKT_ANN_RERUN_DATES, in->dates, &from, &to, err, sizeof(err)) ||
+	    rerun_only_parse(in->only, &only, err, sizeof(err))) {
+		refuse(in, out, id, err);
+		return;
+	}
+	if (!sp->cron) {
+		refuse(in, out, id, "the schedule's spec is invalid (see the Ready condition)");
+		return;
+	}
+	if (sp->has_calendar && (!in->calendar || !in->zone)) {
+		snprintf(err, sizeof(err), "calendar %s is not ready%s%s", sp->calendar.name,
+			 in->calendar_error ? ": " : "",
+			 in->calendar_error ? in->calendar_error : "");
+		refuse(in, out, id, err);
+		return;
+	}
+	char probe[SPEC_JOB_NAME_MAX + 1];
+	if (spec_rerun_job_name(sp->name, in->now, id, probe, sizeof(probe))) {
+		snprintf(err, sizeof(err),
+			 "the schedule's name is too long for rerun Job names "
+			 "\"<name>-<unix-seconds>-r<request hash>\" (%d characters)",
+			 SPEC_JOB_NAME_MAX);
+		refuse(in, out, id, err);
+		return;
+	}
+	struct rerun_record *recs;
+	size_t n = gather_records(in, &recs);
+	struct rerun_input ri = {.cron = sp->cron,
+				 .zone = in->zone,
+				 .calendar = sp->has_calendar ? in->calendar : NULL,
+				 .rules = &sp->calendar.rules,
+				 .from_day = from,
+				 .to_day = to,
+				 .only = only,
+				 .records = recs,
+				 .n_records = n,
+				 .now = in->now};
+	struct rerun_selection sel;
+	rerun_selection_init(&sel);
+	int rc = rerun_select(&ri, &sel, err, sizeof(err));
+	free(recs);
+	if (rc) {
+		refuse(in, out, id, err);
+		return;
+	}
+	/* The previous request's slots not started yet are dropped. */
+	const char *prog = kobj_str(in->last, "progress");
+	size_t dropped = 0;
+	for (const char *c = prog; c && *c; c++)
+		dropped += *c == '-';
+	if (dropped)
+		add_event(out, true, "RerunDropped",
+			  "rerun %s replaces rerun %s: its %zu slots not started yet are dropped",
+			  id, kobj_str(in->last, "requestId"), dropped);
+
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "requestId", id);
+	set_time(o, "time", in->now);
+	cJSON_AddStringToObject(o, "dates", in->dates);
+	cJSON_AddStringToObject(o, "only", rerun_only_name(only));
+	cJSON *slots = cJSON_AddArrayToObject(o, "slots");
+	char *progress = xmalloc(sel.n + 1);
+	for (size_t i = 0; i < sel.n; i++) {
+		char t[40];
+		rfc3339_format(sel.slots[i], false, t, sizeof(t));
+		cJSON_AddItemToArray(slots, cJSON_CreateString(t));
+		progress[i] = '-';
+	}
+	progress[sel.n] = 0;
+	cJSON_AddStringToObject(o, "progress", progress);
+	free(progress);
+	cJSON_Delete(out->last);
+	out->last = o;
+	out->handled_new = true;
+	add_event(out, false, "RerunAccepted",
+		  "rerun %s: %zu slots of business dates %s to run (only %s; %zu in the range)", id,
+		  sel.n, in->dates, rerun_only_name(only), sel.in_range);
+	rerun_selection_release(&sel);
+}
+
+/* Moves the request on: settles the started runs, starts what may start,
+ * recounts. `o` is the lastRerun to update (a copy, owned by the caller). */
+static void advance(const struct rerun_step_input *in, struct rerun_step *out, cJSON *o)
+{
+	const char *id = kobj_str(o, "requestId");
+	const cJSON *slots = kobj_get(o, "slots");
+	const char *p0 = kobj_str(o, "progress");
+	size_t n = (size_t)cJSON_GetArraySize(slots);
+	if (!id || !p0 || strlen(p0) != n || !cJSON_IsArray(slots))
+		return; /* a refusal, or not ours to read */
+	char *progress = xstrdup(p0);
+	int64_t *when = xcalloc(n + 1, sizeof(*when));
+	size_t i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, slots)
+	{
+		const char *t = cJSON_GetStringValue(it);
+		if (!t || rfc3339_parse(t, &when[i]))
+			goto out; /* not written by us: leave it */
+		i++;
+	}
+	char name[SPEC_JOB_NAME_MAX + 1];
+	bool running = false;
+	for (i = 0; i < n; i++) {
+		if (progress[i] != 'A')
+			continue;
+		if (spec_rerun_job_name(in->spec->name, when[i], id, name, sizeof(name))) {
+			progress[i] = 'G';
+			continue;
+		}
+		const struct plan_run *r = find_run(in, name);
+		if (!r) {
+			if (expected(in, name))
+				running = true;
+			else
+				progress[i] = 'G';
+		} else if (run_is_active(r)) {
+			running = true;
+		} else {
+			progress[i] = r->killed ? 'K' : r->succeeded ? 'S' : 'F';
+		}
+	}
+	bool busy = running || in->orphan_pods > 0 || in->n_exps > 0;
+	for (size_t j = 0; j < in->n_runs && !busy; j++)
+		busy = in->runs[j].name && run_is_active(&in->runs[j]);
+	bool one_at_a_time = in->spec->concurrency != SPEC_CONCURRENCY_ALLOW;
+	for (i = 0; i < n; i++) {
+		if (progress[i] != '-')
+			continue;
+		if (one_at_a_time && busy)
+			break;
+		if (spec_rerun_job_name(in->spec->name, when[i], id, name, sizeof(name))) {
+			progress[i] = 'G';
+			continue;
+		}
+		bool refused = false;
+		for (size_t k = 0; k < in->n_refused_jobs && !refused; k++)
+			refused = str_eq(in->refused_jobs[k], name);
+		if (refused) {
+			progress[i] = 'F';
+			continue;
+		}
+		XGROW(out->starts, out->cap_starts, out->n_starts + 1);
+		struct rerun_start *st = &out->starts[out->n_starts++];
+		st->slot = when[i];
+		memcpy(st->job_name, name, sizeof(name));
+		progress[i] = 'A';
+		busy = true;
+	}
+	if (out->n_starts)
+		snprintf(out->request_id, sizeof(out->request_id), "%s", id);
+
+	size_t started = 0, ok = 0, bad = 0, pending = 0, active = 0;
+	for (i = 0; i < n; i++) {
+		char c = progress[i];
+		started += c != '-';
+		ok += c == 'S';
+		bad += c == 'F' || c == 'K' || c == 'G';
+		pending += c == '-';
+		active += c == 'A';
+	}
+	if (strcmp(progress, p0) != 0 || !kobj_get(o, "selected")) {
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "progress");
+		cJSON_AddStringToObject(o, "progress", progress);
+		set_int(o, "selected", n);
+		set_int(o, "started", started);
+		set_int(o, "succeeded", ok);
+		set_int(o, "failed", bad);
+		set_int(o, "pending", pending);
+		if (pending == 0 && active == 0 && !kobj_get(o, "completionTime")) {
+			set_time(o, "completionTime", in->now);
+			if (n > 0)
+				add_event(out, bad > 0, "RerunDone",
+					  "rerun %s done: %zu of %zu slots succeeded, %zu failed",
+					  id, ok, n, bad);
+		}
+	}
+out:
+	free(progress);
+	free(when);
+}
+
+int rerun_step_compute(const struct rerun_step_input *in, struct rerun_step *out)
+{
+	rerun_step_init(out);
+	if (!in || !in->spec || !in->spec->name)
+		return -EINVAL;
+	const char *id = in->request;
+	char err[256];
+	if (id && !str_eq(kobj_str(in->last, "requestId"), id) && !handled_has(in->handled, id)) {
+		if (control_request_id_check(TAKT_ANN_RERUN, id, err, sizeof(err)))
+			refuse(in, out, id, err);
+		else
+			accept(in, out, id);
+	}
+	/* The request in progress: the new one, or the persisted one. */
+	cJSON *o = out->last ? out->last : cJSON_Duplicate(in->last, 1);
+	if (o) {
+		advance(in, out, o);
+		if (!out->last) {
+			if (cJSON_Compare(o, in->last, 1))
+				cJSON_Delete(o);
+			else
+				out->last = o;
+		}
+	}
+	return 0;
 }

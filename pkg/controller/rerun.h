@@ -117,4 +117,88 @@ void rerun_selection_release(struct rerun_selection *s);
 int rerun_select(const struct rerun_input *in, struct rerun_selection *out, char *err,
 		 size_t errlen);
 
+/* ---- Acting on a request (the controller's rerun step) ------------------
+ *
+ * status.lastRerun is the request's whole state, so a restart or another
+ * replica carries on where the last status write left off:
+ *   requestId, time, dates, only   the request as accepted
+ *   slots                          the selected slots (RFC 3339), slot order
+ *   progress                       one character per slot: '-' not started,
+ *                                  'A' started, 'S' succeeded, 'F' failed,
+ *                                  'K' killed, 'G' its Job was deleted
+ *                                  before it ended
+ *   selected, started, succeeded, failed (F, K and G), pending ('-')
+ *   completionTime                 when the last one ended
+ *   refused                        instead of slots: why nothing runs
+ * The run of slot i is the Job spec_rerun_job_name(schedule, slot i,
+ * requestId): its name is the lock, so a slot is never started twice.
+ *
+ * Forbid (and Replace): one at a time in slot order, each once no run of
+ * the schedule is active; the started Job is handed to the planner as an
+ * expectation, so the schedule's own slots that come meanwhile are skipped
+ * and counted (and under Replace, replace it as they replace any run).
+ * Allow: every selected slot starts at once.
+ * A new request id replaces the previous request: its slots not started
+ * yet are dropped (the Event says how many). */
+
+struct plan_run;
+struct plan_expectation;
+
+struct rerun_step_input {
+	const struct spec *spec;
+	const struct tz *zone; /* the slots' zone (spec_zone); NULL: not known */
+	/* With spec->has_calendar: the built calendar, NULL when it is not
+	 * ready (calendar_error then says why). */
+	const struct calendar *calendar;
+	const char *calendar_error;
+	/* The request's annotations (NULL: absent). */
+	const char *request, *dates, *only;
+	const cJSON *last;    /* status.lastRerun as persisted, or NULL */
+	const cJSON *handled; /* status.handledRequests */
+	const cJSON *history; /* status.recentRuns */
+	const struct plan_run *runs;
+	size_t n_runs;
+	const struct plan_expectation *exps;
+	size_t n_exps;
+	size_t orphan_pods;
+	/* Jobs whose create the apiserver refused for good (an invalid
+	 * jobTemplate, a quota): such a slot is not started again, it counts
+	 * as failed. */
+	const char *const *refused_jobs;
+	size_t n_refused_jobs;
+	int64_t now; /* ms */
+};
+
+struct rerun_start {
+	int64_t slot; /* ms */
+	char job_name[SPEC_JOB_NAME_MAX + 1];
+};
+
+struct rerun_event {
+	bool warning;
+	char reason[32];
+	char message[512];
+};
+
+struct rerun_step {
+	cJSON *last; /* the new status.lastRerun (owned); NULL: unchanged */
+	/* A new request was answered (accepted or refused): record
+	 * "rerun:<id>" in handledRequests. */
+	bool handled_new;
+	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* of the Jobs to start */
+	struct rerun_start *starts;		  /* the Jobs to create now, slot order */
+	size_t n_starts, cap_starts;
+	struct rerun_event events[3];
+	size_t n_events;
+};
+
+void rerun_step_init(struct rerun_step *s);
+void rerun_step_release(struct rerun_step *s);
+/* Decides the step. Pure. Returns 0 (out filled; possibly nothing to do). */
+int rerun_step_compute(const struct rerun_step_input *in, struct rerun_step *out);
+
+/* Appends "rerun:<id>" to *handled (an array, created when needed) unless
+ * present, dropping the oldest entries beyond `max`. */
+void rerun_mark_handled(cJSON **handled, const char *id, size_t max);
+
 #endif

@@ -16,7 +16,9 @@
 
 #include "calendar/calendar.h"
 #include "calendar/calsched.h"
+#include "controller/planner.h"
 #include "controller/rerun.h"
+#include "controller/spec.h"
 #include "cron/cron.h"
 #include "tz/civil.h"
 #include "tz/tz.h"
@@ -493,6 +495,456 @@ static void test_records_from_history_and_jobs(void **state)
 	assert_string_equal(rerun_result_name(RERUN_ACTIVE), "Active");
 }
 
+/* ---- the controller's step ---------------------------------------------------- */
+
+/* A daily 12:00 UTC schedule named "daily" with that concurrency policy. */
+static void spec_daily(struct spec *sp, const char *policy, const char *name)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"u1\"},"
+		 "\"spec\":{\"schedule\":\"0 0 12 * * *\",\"timeZone\":\"UTC\","
+		 "\"concurrencyPolicy\":\"%s\",\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":"
+		 "{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}}}",
+		 name, policy);
+	cJSON *o = cJSON_Parse(text);
+	assert_non_null(o);
+	char err[256];
+	spec_init(sp);
+	if (spec_parse(o, sp, err, sizeof(err)))
+		fail_msg("spec: %s", err);
+	cJSON_Delete(o);
+}
+
+struct step_fx {
+	struct spec sp;
+	struct rerun_step_input in;
+	struct rerun_step out;
+	cJSON *last;
+};
+
+static void step_init(struct step_fx *f, const char *policy)
+{
+	memset(f, 0, sizeof(*f));
+	spec_daily(&f->sp, policy, "daily");
+	f->in.spec = &f->sp;
+	f->in.zone = f->sp.zone;
+	f->in.request = "rr-1";
+	f->in.dates = "2026-12-01..2026-12-03";
+	f->in.now = MS("2026-12-10T00:00:00Z");
+	rerun_step_init(&f->out);
+}
+
+static void step_release(struct step_fx *f)
+{
+	rerun_step_release(&f->out);
+	cJSON_Delete(f->last);
+	spec_release(&f->sp);
+}
+
+/* Computes a step from the persisted lastRerun `last` (JSON or NULL). */
+static void step(struct step_fx *f, const char *last)
+{
+	cJSON_Delete(f->last);
+	f->last = last ? cJSON_Parse(last) : NULL;
+	f->in.last = f->last;
+	rerun_step_release(&f->out);
+	assert_int_equal(rerun_step_compute(&f->in, &f->out), 0);
+}
+
+static const char *last_str(const struct step_fx *f, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f->out.last, key));
+}
+
+static int last_int(const struct step_fx *f, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->out.last, key);
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+static void test_rerun_job_name(void **state)
+{
+	(void)state;
+	char a[64], b[64];
+	int64_t slot = MS("2026-12-01T12:00:00Z");
+	assert_int_equal(spec_rerun_job_name("daily", slot, "rr-1", a, sizeof(a)), 0);
+	assert_int_equal(spec_rerun_job_name("daily", slot, "rr-1", b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(strncmp(a, "daily-1796126400-r", 18), 0);
+	assert_int_equal(strlen(a), 24);
+	assert_int_equal(spec_rerun_job_name("daily", slot, "rr-2", b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	char slotname[64];
+	assert_int_equal(spec_job_name("daily", slot, slotname, sizeof(slotname)), 0);
+	assert_string_not_equal(a, slotname);
+	/* 44 characters fit, 45 do not. */
+	char n44[64];
+	memset(n44, 'a', 44);
+	n44[44] = 0;
+	assert_int_equal(spec_rerun_job_name(n44, slot, "rr-1", a, sizeof(a)), 0);
+	assert_int_equal(strlen(a), 63);
+	strcat(n44, "a");
+	assert_int_equal(spec_rerun_job_name(n44, slot, "rr-1", a, sizeof(a)), -ERANGE);
+	assert_int_equal(spec_rerun_job_name("daily", slot, "", a, sizeof(a)), -EINVAL);
+
+	/* The Job: the slot's own time and business date, trigger rerun, the
+	 * request id. */
+	struct spec sp;
+	spec_daily(&sp, "Forbid", "daily");
+	cJSON *job = NULL;
+	char err[256];
+	assert_int_equal(
+	    spec_build_job(&sp, NULL, slot, SPEC_TRIGGER_RERUN, "rr-1", &job, err, sizeof(err)), 0);
+	assert_int_equal(spec_rerun_job_name("daily", slot, "rr-1", b, sizeof(b)), 0);
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(job, "metadata");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name")), b);
+	const cJSON *anns = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+	assert_string_equal(
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, "takt.io/trigger")),
+	    "rerun");
+	assert_string_equal(
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, "takt.io/request-id")),
+	    "rr-1");
+	assert_string_equal(
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(anns, "takt.io/scheduled-time")),
+	    "2026-12-01T12:00:00.000Z");
+	char *text = cJSON_PrintUnformatted(job);
+	assert_non_null(strstr(text, "{\"name\":\"TAKT_BUSINESS_DATE\",\"value\":\"2026-12-01\"}"));
+	assert_non_null(
+	    strstr(text, "{\"name\":\"TAKT_SCHEDULED_TIME\",\"value\":\"2026-12-01T12:00:00Z\"}"));
+	free(text);
+	cJSON_Delete(job);
+	assert_int_equal(
+	    spec_build_job(&sp, NULL, slot, SPEC_TRIGGER_RERUN, NULL, &job, err, sizeof(err)),
+	    -EINVAL);
+	enum spec_trigger t;
+	assert_int_equal(spec_trigger_parse("rerun", &t), 0);
+	assert_int_equal(t, SPEC_TRIGGER_RERUN);
+	assert_string_equal(spec_trigger_name(SPEC_TRIGGER_RERUN), "rerun");
+	spec_release(&sp);
+}
+
+static void test_step_forbid_one_at_a_time(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	char n1[64], n2[64], n3[64];
+	step_init(&f, "Forbid");
+	spec_rerun_job_name("daily", MS("2026-12-01T12:00:00Z"), "rr-1", n1, sizeof(n1));
+	spec_rerun_job_name("daily", MS("2026-12-02T12:00:00Z"), "rr-1", n2, sizeof(n2));
+	spec_rerun_job_name("daily", MS("2026-12-03T12:00:00Z"), "rr-1", n3, sizeof(n3));
+
+	/* Accepted: 3 slots (nothing recorded: failed selects them), the first
+	 * started. */
+	step(&f, NULL);
+	assert_true(f.out.handled_new);
+	assert_string_equal(last_str(&f, "requestId"), "rr-1");
+	assert_string_equal(last_str(&f, "only"), "failed");
+	assert_string_equal(last_str(&f, "dates"), "2026-12-01..2026-12-03");
+	assert_string_equal(last_str(&f, "progress"), "A--");
+	assert_int_equal(last_int(&f, "selected"), 3);
+	assert_int_equal(last_int(&f, "started"), 1);
+	assert_int_equal(last_int(&f, "pending"), 2);
+	assert_int_equal(f.out.n_starts, 1);
+	assert_string_equal(f.out.starts[0].job_name, n1);
+	assert_int_equal(f.out.starts[0].slot, MS("2026-12-01T12:00:00Z"));
+	assert_string_equal(f.out.request_id, "rr-1");
+	assert_int_equal(f.out.n_events, 1);
+	assert_string_equal(f.out.events[0].reason, "RerunAccepted");
+	assert_false(f.out.events[0].warning);
+	char *persisted = cJSON_PrintUnformatted(f.out.last);
+
+	/* Acted on once: the same request id again starts nothing new. The
+	 * run is not seen yet but expected: nothing changes. */
+	struct plan_expectation e = {
+	    .name = n1, .slot = MS("2026-12-01T12:00:00Z"), .trigger = SPEC_TRIGGER_RERUN};
+	f.in.exps = &e;
+	f.in.n_exps = 1;
+	step(&f, persisted);
+	assert_false(f.out.handled_new);
+	assert_null(f.out.last);
+	assert_int_equal(f.out.n_starts, 0);
+
+	/* Running: still nothing. */
+	struct plan_run runs[3] = {{.name = n1,
+				    .slot = MS("2026-12-01T12:00:00Z"),
+				    .trigger = SPEC_TRIGGER_RERUN,
+				    .pods_present = 1}};
+	f.in.exps = NULL;
+	f.in.n_exps = 0;
+	f.in.runs = runs;
+	f.in.n_runs = 1;
+	step(&f, persisted);
+	assert_null(f.out.last);
+	assert_int_equal(f.out.n_starts, 0);
+
+	/* Finished but a pod is still terminating: still active. */
+	runs[0].finished = true;
+	runs[0].succeeded = true;
+	step(&f, persisted);
+	assert_int_equal(f.out.n_starts, 0);
+
+	/* Gone: settled, and the next starts. */
+	runs[0].pods_present = 0;
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "progress"), "SA-");
+	assert_int_equal(last_int(&f, "succeeded"), 1);
+	assert_int_equal(f.out.n_starts, 1);
+	assert_string_equal(f.out.starts[0].job_name, n2);
+	free(persisted);
+	persisted = cJSON_PrintUnformatted(f.out.last);
+
+	/* The second fails; the third starts; it is killed: done. */
+	runs[1] =
+	    (struct plan_run){.name = n2, .slot = MS("2026-12-02T12:00:00Z"), .finished = true};
+	f.in.n_runs = 2;
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "progress"), "SFA");
+	assert_int_equal(f.out.n_starts, 1);
+	assert_string_equal(f.out.starts[0].job_name, n3);
+	free(persisted);
+	persisted = cJSON_PrintUnformatted(f.out.last);
+	runs[2] = (struct plan_run){
+	    .name = n3, .slot = MS("2026-12-03T12:00:00Z"), .finished = true, .killed = true};
+	f.in.n_runs = 3;
+	f.in.now = MS("2026-12-10T00:05:00Z");
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "progress"), "SFK");
+	assert_int_equal(last_int(&f, "succeeded"), 1);
+	assert_int_equal(last_int(&f, "failed"), 2);
+	assert_int_equal(last_int(&f, "pending"), 0);
+	assert_string_equal(last_str(&f, "completionTime"), "2026-12-10T00:05:00.000Z");
+	assert_int_equal(f.out.n_events, 1);
+	assert_string_equal(f.out.events[0].reason, "RerunDone");
+	assert_true(f.out.events[0].warning);
+	assert_string_equal(f.out.events[0].message,
+			    "rerun rr-1 done: 1 of 3 slots succeeded, 2 failed");
+	free(persisted);
+	persisted = cJSON_PrintUnformatted(f.out.last);
+	/* Done stays done. */
+	step(&f, persisted);
+	assert_null(f.out.last);
+	assert_int_equal(f.out.n_events, 0);
+	free(persisted);
+	step_release(&f);
+}
+
+/* Forbid while a run of the schedule is active: accepted, nothing starts
+ * until it is gone. */
+static void test_step_forbid_waits_for_active(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	step_init(&f, "Forbid");
+	struct plan_run own = {.name = "daily-1796990400", .slot = MS("2026-12-10T12:00:00Z")};
+	f.in.runs = &own;
+	f.in.n_runs = 1;
+	step(&f, NULL);
+	assert_string_equal(last_str(&f, "progress"), "---");
+	assert_int_equal(f.out.n_starts, 0);
+	/* Orphan pods count too. */
+	f.in.n_runs = 0;
+	f.in.orphan_pods = 1;
+	step(&f, NULL);
+	assert_int_equal(f.out.n_starts, 0);
+	f.in.orphan_pods = 0;
+	step(&f, NULL);
+	assert_int_equal(f.out.n_starts, 1);
+	step_release(&f);
+}
+
+/* Allow: together. */
+static void test_step_allow_together(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	step_init(&f, "Allow");
+	struct plan_run own = {.name = "daily-1796990400", .slot = MS("2026-12-10T12:00:00Z")};
+	f.in.runs = &own;
+	f.in.n_runs = 1;
+	step(&f, NULL);
+	assert_string_equal(last_str(&f, "progress"), "AAA");
+	assert_int_equal(f.out.n_starts, 3);
+	assert_int_equal(f.out.starts[2].slot, MS("2026-12-03T12:00:00Z"));
+	step_release(&f);
+}
+
+/* The selection reads the record: the Jobs and status.recentRuns. */
+static void test_step_selection_from_record(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	step_init(&f, "Allow");
+	cJSON *hist = cJSON_Parse("[{\"job\":\"daily-1796212800\",\"scheduledTime\":"
+				  "\"2026-12-01T12:00:00Z\",\"result\":\"Succeeded\"}]");
+	struct plan_run failed = {
+	    .name = "daily-1796299200", .slot = MS("2026-12-02T12:00:00Z"), .finished = true};
+	struct plan_run ok = {.name = "daily-1796385600",
+			      .slot = MS("2026-12-03T12:00:00Z"),
+			      .finished = true,
+			      .succeeded = true};
+	struct plan_run runs[2] = {failed, ok};
+	f.in.history = hist;
+	f.in.runs = runs;
+	f.in.n_runs = 2;
+	step(&f, NULL);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f.out.last, "slots")),
+			 1);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(
+				cJSON_GetObjectItemCaseSensitive(f.out.last, "slots"), 0)),
+			    "2026-12-02T12:00:00Z");
+	f.in.only = "all";
+	step(&f, NULL);
+	assert_int_equal(last_int(&f, "selected"), 3);
+	f.in.only = "missing";
+	step(&f, NULL);
+	assert_int_equal(last_int(&f, "selected"), 0);
+	assert_string_equal(last_str(&f, "progress"), "");
+	assert_non_null(last_str(&f, "completionTime"));
+	cJSON_Delete(hist);
+	step_release(&f);
+}
+
+static void test_step_refusals(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *id, *dates, *only, *why;
+	} cases[] = {
+	    {"rr-1", "2026-12-03..2026-12-01", NULL,
+	     "takt.io/rerun-dates: \"2026-12-03..2026-12-01\": the end is before the start"},
+	    {"rr-1", NULL, NULL, "takt.io/rerun-dates: missing"},
+	    {"rr-1", "2026-02-30", NULL, "\"2026-02-30\" is not a real date"},
+	    {"rr-1", "2026-12-01", "some", "takt.io/rerun-only: \"some\" is not one of"},
+	    {"a b", "2026-12-01", NULL, "has a character other than [A-Za-z0-9._-]"},
+	    {"rr-1", "2020-01-01..2026-12-01", NULL, "more than 1000 slots"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct step_fx f;
+		step_init(&f, "Forbid");
+		f.in.request = cases[i].id;
+		f.in.dates = cases[i].dates;
+		f.in.only = cases[i].only;
+		step(&f, NULL);
+		const char *why = last_str(&f, "refused");
+		if (!why || !strstr(why, cases[i].why))
+			fail_msg("case %zu: refused \"%s\", expected \"%s\"", i,
+				 why ? why : "(none)", cases[i].why);
+		assert_string_equal(last_str(&f, "requestId"), cases[i].id);
+		assert_true(f.out.handled_new);
+		assert_int_equal(f.out.n_starts, 0);
+		assert_string_equal(f.out.events[0].reason, "RerunRefused");
+		assert_true(f.out.events[0].warning);
+		/* Refused once: the same request is not looked at again. */
+		char *persisted = cJSON_PrintUnformatted(f.out.last);
+		step(&f, persisted);
+		assert_null(f.out.last);
+		assert_int_equal(f.out.n_events, 0);
+		free(persisted);
+		step_release(&f);
+	}
+	/* A calendar that is not ready. */
+	struct step_fx f;
+	step_init(&f, "Forbid");
+	f.sp.has_calendar = true;
+	f.sp.calendar.name = strdup("krx");
+	f.in.calendar_error = "it does not exist";
+	step(&f, NULL);
+	assert_string_equal(last_str(&f, "refused"),
+			    "calendar krx is not ready: it does not exist");
+	step_release(&f);
+	/* A name too long for rerun Job names. */
+	char long_name[64];
+	memset(long_name, 'a', 50);
+	long_name[50] = 0;
+	memset(&f, 0, sizeof(f));
+	spec_daily(&f.sp, "Forbid", long_name);
+	f.in.spec = &f.sp;
+	f.in.request = "rr-1";
+	f.in.dates = "2026-12-01";
+	f.in.now = MS("2026-12-10T00:00:00Z");
+	step(&f, NULL);
+	assert_non_null(strstr(last_str(&f, "refused"), "too long for rerun Job names"));
+	step_release(&f);
+}
+
+/* Listed in handledRequests: handled. A new request replaces one in
+ * progress, dropping its slots not started. A Job deleted before it ended,
+ * and a create refused for good, settle their slots. */
+static void test_step_handled_replaced_gone(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	step_init(&f, "Forbid");
+	cJSON *handled = cJSON_Parse("[\"run-now:x\",\"rerun:rr-1\"]");
+	f.in.handled = handled;
+	step(&f, NULL);
+	assert_null(f.out.last);
+	assert_false(f.out.handled_new);
+	f.in.handled = NULL;
+
+	step(&f, NULL);
+	char *persisted = cJSON_PrintUnformatted(f.out.last); /* "A--" */
+	f.in.request = "rr-2";
+	f.in.dates = "2026-12-05";
+	struct plan_expectation e = {.name = f.out.starts[0].job_name};
+	char first[64];
+	snprintf(first, sizeof(first), "%s", f.out.starts[0].job_name);
+	e.name = first;
+	f.in.exps = &e;
+	f.in.n_exps = 1;
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "requestId"), "rr-2");
+	assert_string_equal(last_str(&f, "progress"), "-"); /* the rr-1 run is active */
+	assert_string_equal(f.out.events[0].reason, "RerunDropped");
+	assert_string_equal(f.out.events[0].message,
+			    "rerun rr-2 replaces rerun rr-1: its 2 slots not started yet are "
+			    "dropped");
+	free(persisted);
+
+	/* rr-1's started Job disappears unseen: 'G', counted failed. */
+	f.in.request = "rr-1";
+	f.in.dates = "2026-12-01..2026-12-03";
+	f.in.exps = NULL;
+	f.in.n_exps = 0;
+	step(&f, "{\"requestId\":\"rr-1\",\"slots\":[\"2026-12-01T12:00:00Z\","
+		 "\"2026-12-02T12:00:00Z\"],\"progress\":\"A-\"}");
+	assert_string_equal(last_str(&f, "progress"), "GA");
+	assert_int_equal(last_int(&f, "failed"), 1);
+	/* Its create refused for good: 'F', and the next one starts. */
+	const char *refused[] = {f.out.starts[0].job_name};
+	char second[64];
+	snprintf(second, sizeof(second), "%s", f.out.starts[0].job_name);
+	refused[0] = second;
+	f.in.refused_jobs = refused;
+	f.in.n_refused_jobs = 1;
+	step(&f, "{\"requestId\":\"rr-1\",\"slots\":[\"2026-12-01T12:00:00Z\","
+		 "\"2026-12-02T12:00:00Z\"],\"progress\":\"G-\"}");
+	assert_string_equal(last_str(&f, "progress"), "GF");
+	assert_int_equal(f.out.n_starts, 0);
+	assert_non_null(last_str(&f, "completionTime"));
+	/* Not ours to read (slots and progress disagree): left alone. */
+	step(&f,
+	     "{\"requestId\":\"rr-1\",\"slots\":[\"2026-12-01T12:00:00Z\"],\"progress\":\"--\"}");
+	assert_null(f.out.last);
+	assert_int_equal(f.out.n_starts, 0);
+	cJSON_Delete(handled);
+	step_release(&f);
+
+	cJSON *h = NULL;
+	for (int i = 0; i < 40; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "r%d", i);
+		rerun_mark_handled(&h, id, 32);
+	}
+	rerun_mark_handled(&h, "r39", 32);
+	assert_int_equal(cJSON_GetArraySize(h), 32);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(h, 0)), "rerun:r8");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(h, 31)), "rerun:r39");
+	cJSON_Delete(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +959,13 @@ int main(void)
 	    cmocka_unit_test(test_outside_coverage_refused),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_records_from_history_and_jobs),
+	    cmocka_unit_test(test_rerun_job_name),
+	    cmocka_unit_test(test_step_forbid_one_at_a_time),
+	    cmocka_unit_test(test_step_forbid_waits_for_active),
+	    cmocka_unit_test(test_step_allow_together),
+	    cmocka_unit_test(test_step_selection_from_record),
+	    cmocka_unit_test(test_step_refusals),
+	    cmocka_unit_test(test_step_handled_replaced_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
