@@ -945,6 +945,73 @@ static void test_step_handled_replaced_gone(void **state)
 	cJSON_Delete(h);
 }
 
+/* The runs a rerun starts are the planner's expectations: under Forbid a
+ * slot of the schedule's own that comes meanwhile is skipped and counted,
+ * not run (the controller hands them over so: controller.c, rerun_decide). */
+static void test_step_own_slots_wait_under_forbid(void **state)
+{
+	(void)state;
+	for (int with_rerun = 0; with_rerun < 2; with_rerun++) {
+		struct spec sp;
+		char err[256];
+		cJSON *o = cJSON_Parse(
+		    "{\"metadata\":{\"name\":\"tick\",\"namespace\":\"ns\",\"uid\":\"u1\","
+		    "\"generation\":1},\"spec\":{\"schedule\":\"*/2 * * * * *\","
+		    "\"concurrencyPolicy\":\"Forbid\",\"jobTemplate\":{\"spec\":{}}}}");
+		spec_init(&sp);
+		assert_int_equal(spec_parse(o, &sp, err, sizeof(err)), 0);
+		cJSON_Delete(o);
+		struct spec_status st;
+		spec_status_init(&st);
+		struct plan p;
+		plan_init(&p);
+		int64_t t0 = MS("2026-12-10T00:00:00.500Z");
+		struct plan_input pin = {.spec = &sp, .status = &st, .now = t0};
+		assert_int_equal(plan_compute(&pin, &p), 0); /* the cursor starts now */
+		spec_status_copy(&st, &p.status);
+
+		struct step_fx f;
+		memset(&f, 0, sizeof(f));
+		f.in.spec = &sp;
+		f.in.request = "rr-1";
+		f.in.dates = "2026-12-09";
+		f.in.only = "all";
+		f.in.now = t0 + 1500;
+		/* A 2-second pattern over a day is more than 1000 slots: the
+		 * persisted request in progress is given instead. */
+		f.last = cJSON_Parse("{\"requestId\":\"rr-1\",\"slots\":[\"2026-12-09T12:00:00Z\"],"
+				     "\"progress\":\"-\"}");
+		f.in.last = f.last;
+		assert_int_equal(rerun_step_compute(&f.in, &f.out), 0);
+		assert_int_equal(f.out.n_starts, 1);
+		struct plan_expectation e = {.name = f.out.starts[0].job_name,
+					     .slot = f.out.starts[0].slot,
+					     .trigger = SPEC_TRIGGER_RERUN};
+		pin.now = t0 + 1500; /* the slot at t0 + 1.5 s is due */
+		pin.status = &st;
+		pin.expectations = with_rerun ? &e : NULL;
+		pin.n_expectations = with_rerun ? 1 : 0;
+		assert_int_equal(plan_compute(&pin, &p), 0);
+		size_t creates = 0;
+		for (size_t i = 0; i < p.n_actions; i++)
+			creates += p.actions[i].kind == PLAN_CREATE_JOB;
+		if (with_rerun) {
+			assert_int_equal(creates, 0);
+			assert_int_equal(p.status.counters.skipped_overlap, 1);
+			assert_int_equal(p.status.n_active, 1);
+			assert_int_equal(p.status.active[0].trigger, SPEC_TRIGGER_RERUN);
+		} else {
+			assert_int_equal(creates, 1);
+			assert_int_equal(p.status.counters.skipped_overlap, 0);
+		}
+		rerun_step_release(&f.out);
+		cJSON_Delete(f.last);
+		plan_release(&p);
+		spec_status_release(&st);
+		spec_release(&sp);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -966,6 +1033,7 @@ int main(void)
 	    cmocka_unit_test(test_step_selection_from_record),
 	    cmocka_unit_test(test_step_refusals),
 	    cmocka_unit_test(test_step_handled_replaced_gone),
+	    cmocka_unit_test(test_step_own_slots_wait_under_forbid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
