@@ -303,9 +303,9 @@ int cmd_rerun(int argc, char **argv)
 		goto out;
 	}
 	const cJSON *selected = cJSON_GetObjectItemCaseSensitive(rec, "selected");
-	printf("rerun %s of %s/%s accepted: %d slots selected (business dates %s, only %s)\n", id,
-	       cl.ns, name, cJSON_IsNumber(selected) ? selected->valueint : 0, dates,
-	       rerun_only_name(only));
+	int n = cJSON_IsNumber(selected) ? selected->valueint : 0;
+	printf("rerun %s of %s/%s accepted: %d slot%s selected (business dates %s, only %s)\n", id,
+	       cl.ns, name, n, n == 1 ? "" : "s", dates, rerun_only_name(only));
 	rc = 0;
 out:
 	cJSON_Delete(rec);

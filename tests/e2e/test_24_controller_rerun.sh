@@ -58,7 +58,7 @@ t_is "dry run: the failed date only" "$out" "$(date -u -d "@$(slot "$D2")" +%Y-%
 out=$("$TAKT" rerun daily -n "$NS" --dates "$D1..$D3" 2>&1)
 rc=$?
 t_is "kubectl takt rerun (failed) exits 0" "$rc" 0
-t_like "it says 1 slot was selected" "$out" '^rerun rerun-[0-9T]+Z-[0-9a-f]{6} of .* accepted: 1 slots selected'
+t_like "it says 1 slot was selected" "$out" '^rerun rerun-[0-9T]+Z-[0-9a-f]{6} of .* accepted: 1 slot selected'
 id=$(kn get bs daily -o jsonpath='{.status.lastRerun.requestId}')
 rerun_jobs() { kn get jobs -l takt.io/schedule=daily -o json | jq -r '[.items[] | select(.metadata.annotations["takt.io/trigger"] == "rerun")] | sort_by(.metadata.annotations["takt.io/scheduled-time"]) | .[].metadata.name'; }
 wait_for 20 "one rerun Job created" eval '[ "$(rerun_jobs | wc -l)" -eq 1 ]'
@@ -94,6 +94,17 @@ for i in 1 2; do
 	next_made=$(date -d "$(ts "${new[$i]}" .metadata.creationTimestamp)" +%s)
 	t_cmp "rerun $((i + 1)) created after rerun $i completed" "$next_made" -ge "$prev_done"
 done
+
+# --- a controller restart in the middle: the rerun carries on from lastRerun ---
+t_ok "kubectl takt rerun --only all --no-wait" "$TAKT" rerun daily -n "$NS" --dates "$D1..$D3" --only all --no-wait
+of_request() { kn get jobs -l takt.io/schedule=daily -o json | jq -r --arg id "$1" '[.items[] | select(.metadata.annotations["takt.io/request-id"] == $id)] | length'; }
+wait_for 20 "its first rerun started" eval 'id3=$(bs_status daily lastRerun.requestId); [ "$id3" != "$id" ] && [ "$(of_request "$id3")" -ge 1 ]'
+id3=$(bs_status daily lastRerun.requestId)
+ctl_kill9
+sleep 3 # the first rerun ends while no controller watches
+ctl_start
+wait_for 60 "after the restart: the three done" eval '[ "$(bs_status daily lastRerun.progress)" = SSS ]'
+t_is "three Jobs for the request, none twice" "$(of_request "$id3")" 3
 
 # --- refused: more than 1,000 slots ---
 out=$("$TAKT" rerun daily -n "$NS" --dates 2020-01-01..2023-12-31 2>&1)
