@@ -1021,6 +1021,8 @@ static void after_posts(struct controller *c, struct sched *s)
 		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->sc.err, 1);
 	}
 	if (!s->pass.failed) {
+		if (s->pass.run_now)
+			control_run_now_posted(c->control, &s->spec, p);
 		fill_uids(c, s, &p->status);
 		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
 		if (st)
