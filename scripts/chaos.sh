@@ -240,7 +240,10 @@ FACTS=$(python3 "$T_ROOT/scripts/chaos_check.py" "$OUT" "$CTL_DIR" 2>&1)
 echo "$FACTS" | grep -v '^fact ' | t_diag
 cf() { echo "$FACTS" | awk -v k="$1" '$1 == "fact" && $2 == k { print $3 }'; }
 t_cmp "Jobs created ($(cf jobs))" "$(cf jobs)" -ge $((CHAOS_SECONDS / 2))
-t_cmp "leaders killed ($(cf kills))" "$(cf kills)" -ge $((CHAOS_SECONDS / 25))
+# (one every 10-20 s when there is a leader to kill; at least one in a short run)
+min_kills=$((CHAOS_SECONDS / 40))
+[ "$min_kills" -ge 1 ] || min_kills=1
+t_cmp "leaders killed ($(cf kills))" "$(cf kills)" -ge "$min_kills"
 t_is "the recorders lost no event (no watch ERROR)" "$(cf recorder_errors)" 0
 t_is "no Job name added twice" "$(cf dup_names)" 0
 t_is "no slot with two runs" "$(cf dup_slots)" 0

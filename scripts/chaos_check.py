@@ -21,11 +21,11 @@ import re
 import sys
 
 INF = float("inf")
-# A slot next to a window is still excused: the planner is told of the slot
-# only after the leader starts (or the apiserver thaws) and the watch
-# catches up.
-BEFORE_S, AFTER_S = 1.0, 3.0
-LEASE_S = 5.0
+# A slot next to a window is still excused: after it, the planner is told
+# of the slot only once the leader starts (or the apiserver thaws) and the
+# watch catches up; before it, a slot under way when the leader died (a
+# Replace waits for the old run's pods to go) dies with it.
+BEFORE_S, AFTER_S = 2.0, 3.0
 
 
 def iso(s):
@@ -159,7 +159,9 @@ def main():
     for prev, nxt in zip(tenures, tenures[1:]):
         cause = "kill" if procs[prev[2]]["killed"] is not None and \
             abs(procs[prev[2]]["killed"] - prev[1]) < 0.01 else "lost"
-        frozen = any(a - LEASE_S <= prev[1] <= b + 1 for a, b, _ in freezes)
+        # A freeze between the old tenure's end and the new one's start
+        # holds the new leader back (no lease can be taken meanwhile).
+        frozen = any(a <= nxt[0] and b >= prev[1] - 1 for a, b, _ in freezes)
         handovers.append((nxt[0] - prev[1], cause, frozen, prev[1]))
     kills = sum(1 for p in procs.values() if p["killed"] is not None)
     print("controller processes %d, leader tenures %d, leaders SIGKILLed %d, freezes %d (%s)" % (
@@ -209,9 +211,10 @@ def main():
         if not label(obj, "takt.io/schedule"):
             continue
         jn = label(obj, "batch.kubernetes.io/job-name") or label(obj, "job-name")
-        p = pods.setdefault(obj["metadata"]["name"], {"job": jn, "end": INF})
+        p = pods.setdefault(obj["metadata"]["name"], {"job": jn, "end": INF, "end_t": INF})
         if p["end"] == INF and (typ == "DELETED" or not pod_present(obj)):
             p["end"] = rv
+            p["end_t"] = t / 1000.0
     for n, j in jobs.items():
         j["run_end"] = max([j["end"]] + [p["end"] for p in pods.values() if p["job"] == n])
     runs = [dict(j, name=n) for n, j in jobs.items() if j["created"] is not None]
@@ -298,8 +301,20 @@ def main():
               % ((kind,) + results[kind]))
 
     # ---- slots lost: the schedules where every slot runs ----
-    lost_in = lost_out = 0
+    lost_in = lost_out = replace_slow = 0
     lost_list = []
+
+    def replaced_run_lingered(sched, s):
+        # Replace terminates the active run before the slot's run starts;
+        # when that run's pods are still there a second after the slot, the
+        # next slot supersedes this one (Missed, "superseded by a newer
+        # slot"): the cluster's deletion was slow, not a slot lost by takt.
+        before = [r for r in runs if r["sched"] == sched and r["slot"] and iso(r["slot"]) < s]
+        if not before:
+            return False
+        prev = max(before, key=lambda r: iso(r["slot"]))
+        ends = [p["end_t"] for p in pods.values() if p["job"] == prev["name"]]
+        return bool(ends) and max(ends) > s + 1.0
     for sched, every in (("al", 1), ("kl", 2), ("rp", 2)):
         have = {int(iso(r["slot"])) for r in runs
                 if r["sched"] == sched and r["trigger"] == "schedule" and r["slot"]}
@@ -309,12 +324,16 @@ def main():
             if s not in have:
                 if inside(s, bad, BEFORE_S, AFTER_S):
                     lost_in += 1
+                elif sched == "rp" and replaced_run_lingered(sched, s):
+                    replace_slow += 1
                 else:
                     lost_out += 1
                     lost_list.append("%s@%.0fs" % (sched, s - begin))
             s += every
-    print("slots lost (al, kl, rp): %d inside leaderless/frozen windows, %d outside%s" % (
-        lost_in, lost_out, (": " + " ".join(lost_list[:30])) if lost_list else ""))
+    print("slots lost (al, kl, rp): %d inside leaderless/frozen windows, %d outside%s; "
+          "Replace slots superseded while the replaced run's pods were still there: %d" % (
+              lost_in, lost_out, (": " + " ".join(lost_list[:30])) if lost_list else "",
+              replace_slow))
     if lost_list:
         print("windows (s from begin): " + " ".join(
             "%.1f-%.1f" % (a - begin, b - begin) for a, b in bad))
@@ -337,6 +356,7 @@ def main():
         "kill_twice": results["kill-request"][2],
         "lost_inside": lost_in,
         "lost_outside": lost_out,
+        "replace_slow": replace_slow,
     }
     for k, v in facts.items():
         print("fact %s %s" % (k, v))
