@@ -61,7 +61,8 @@ chaos_cleanup() {
 	for n in "${!PID[@]}"; do kill -TERM "${PID[$n]}" 2>/dev/null; done
 	for n in "${!PID[@]}"; do wait "${PID[$n]}" 2>/dev/null; done
 	PID=()
-	if [ -n "${CHAOS_KEEP:-}" ]; then
+	# A failed soak keeps what it recorded: the evidence.
+	if [ -n "${CHAOS_KEEP:-}" ] || [ "$T_FAILED" -gt 0 ]; then
 		E2E_KEEP_NS=1
 		[ -n "$CTL_DIR" ] && cp "$CTL_DIR"/jobs "$CTL_DIR"/pods "$CTL_DIR"/bs "$OUT"/ 2>/dev/null
 		t_diag "kept: namespace $NS, recordings in $OUT"
@@ -182,9 +183,12 @@ while :; do
 	if [ "$t" -ge "$next_kill" ]; then
 		l=$(leader)
 		if [ -n "$l" ]; then
-			kill -KILL "${PID[$l]}"
-			mark kill "$l" "${PID[$l]}"
-			wait "${PID[$l]}" 2>/dev/null
+			# (bash's "Killed" notice for its child: not wanted in the TAP)
+			{
+				kill -KILL "${PID[$l]}"
+				mark kill "$l" "${PID[$l]}"
+				wait "${PID[$l]}"
+			} 2>/dev/null
 			unset "PID[$l]"
 			RESTART_AT[$l]=$((t + 1000))
 		fi

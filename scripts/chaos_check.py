@@ -184,6 +184,7 @@ def main():
     pev, perr = events(os.path.join(rec_dir, "pods"))
     bev, berr = events(os.path.join(rec_dir, "bs"))
     added = collections.Counter()
+    added_at = collections.defaultdict(list)  # name -> [(receive s, DELETED before?)]
     jobs = {}
     for t, typ, rv, obj in jev:
         sched = label(obj, "takt.io/schedule")
@@ -192,6 +193,9 @@ def main():
         name = obj["metadata"]["name"]
         if typ == "ADDED":
             added[name] += 1
+            added_at[name].append("+%.1fs" % (t / 1000.0 - begin))
+        elif typ == "DELETED":
+            added_at[name].append("deleted +%.1fs" % (t / 1000.0 - begin))
         j = jobs.setdefault(name, {"sched": sched, "created": None, "end": INF,
                                    "slot": None, "trigger": None, "request": None,
                                    "killed": None, "recv": None})
@@ -220,7 +224,10 @@ def main():
     runs = [dict(j, name=n) for n, j in jobs.items() if j["created"] is not None]
     dup_names = sorted(n for n, c in added.items() if c > 1)
     for n in dup_names:
-        print("DUPLICATE Job name %s: ADDED %d times" % (n, added[n]))
+        a = ann(next(o for _, typ, _, o in jev if o["metadata"]["name"] == n))
+        print("DUPLICATE Job name %s: ADDED %d times (%s; trigger %s, slot %s, request %s)" % (
+            n, added[n], ", ".join(added_at[n]), a.get("takt.io/trigger"),
+            a.get("takt.io/scheduled-time"), a.get("takt.io/request-id") or "-"))
     by_slot = collections.defaultdict(set)
     for r in runs:
         if r["trigger"] == "schedule" and r["slot"]:
@@ -276,7 +283,9 @@ def main():
             if kind == "run-now":
                 made = {j["name"] for j in runs if j["request"] == rid}
                 acted = bool(made) or bool(r)
-                again = len(made) > 1 or len(times) > 1
+                # (one name created twice: its Job was gone and the
+                # request taken for unanswered)
+                again = len(made) > 1 or len(times) > 1 or any(added[n] > 1 for n in made)
                 detail = "Jobs %s" % (" ".join(sorted(made)) or "-")
             else:
                 first = min((x[0] for x in r), default=None)
