@@ -125,11 +125,13 @@ def main():
             freezes.append([t, thaw, a[0]])
     # ---- leadership, from each process's log ----
     tenures = []
+    dead = 0
     for pid, p in procs.items():
         start = stop = None
         try:
             with open(p["log"]) as f:
                 for line in f:
+                    dead += 'msg="apiserver connection dead' in line
                     m = re.match(r"ts=(\S+) .*msg=\"(started leading|stopped leading)\"", line)
                     if not m:
                         continue
@@ -175,9 +177,9 @@ def main():
               sum(1 for h in handovers if h[1] == "lost"), pct(hall, 0.5),
               max(hall) if hall else float("nan"), pct(hk, 0.5),
               max(hk) if hk else float("nan")))
-    print("leaderless %.1f s in %d windows; frozen %.1f s" % (
-        sum(b - a for a, b in leaderless), len(leaderless),
-        sum(b - a for a, b, _ in freezes)))
+    print("leaderless %.1f s in %d windows; frozen %.1f s; apiserver connections found "
+          "dead and dropped: %d" % (sum(b - a for a, b in leaderless), len(leaderless),
+                                    sum(b - a for a, b, _ in freezes), dead))
 
     # ---- Jobs and pods ----
     jev, jerr = events(os.path.join(rec_dir, "jobs"))
