@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
 libssl-dev libcmocka-dev tzdata valgrind openssl curl ca-certificates
-nodejs npm procps iproute2 python3"
+nodejs npm procps iproute2 python3 iptables"
 if [ "${1:-}" = dev ]; then
 	pkgs="$pkgs clang clang-format cppcheck libclang-rt-14-dev llvm"
 fi

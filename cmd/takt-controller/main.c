@@ -413,13 +413,16 @@ int main(int argc, char **argv)
 	a.rc = 0;
 	rc = loop_run(a.loop) < 0 ? 1 : a.rc;
 	struct controller_stats st;
+	struct kube_http_stats hs;
 	controller_get_stats(a.ctl, &st);
+	kube_http_stats(http, &hs);
 	LOG_INFO("stopped",
 		 "rc=%d reconciles=%" PRIu64 " waited=%" PRIu64 " jobs_created=%" PRIu64
 		 " jobs_deleted=%" PRIu64 " status_writes=%" PRIu64 " events=%" PRIu64
-		 " relists=%" PRIu64,
+		 " relists=%" PRIu64 " connects=%" PRIu64 " probes=%" PRIu64
+		 " dead_connections=%" PRIu64,
 		 rc, st.reconciles, st.waited, st.jobs_created, st.jobs_deleted, st.status_writes,
-		 st.events_posted, st.relists);
+		 st.events_posted, st.relists, hs.connects, hs.probes, hs.dead);
 out:
 	if (a.loop)
 		loop_timer_cancel(a.loop, a.wait_timer);
