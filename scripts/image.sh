@@ -14,7 +14,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 store=${TAKT_IMAGE_STORE:-$root/.cache/image}
-image=${TAKT_IMAGE:-localhost/takt:dev}
+image=${TAKT_IMAGE:-localhost/takt-controller:dev}
 base=docker.io/library/debian:bookworm-slim
 mkdir -p "$store"
 

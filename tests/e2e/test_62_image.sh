@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image, built and run: `make image` (scripts/image.sh: the Dockerfile
 # with buildah, chroot isolation, vfs, the base made by mmdebstrap when
-# missing) builds localhost/takt:dev; takt-controller runs from it (buildah
+# missing) builds localhost/takt-controller:dev; takt-controller runs from it (buildah
 # run, host network) with an in-cluster identity only — the service
 # account files mounted where a pod has them, KUBERNETES_SERVICE_HOST/PORT,
 # deploy/rbac.yaml's ClusterRole — and a schedule fires. Then a SIGTERM at
@@ -11,7 +11,7 @@
 . "$(dirname "$0")/ctl_lib.sh"
 . "$(dirname "$0")/incluster_lib.sh"
 
-IMAGE=${TAKT_IMAGE:-localhost/takt:dev}
+IMAGE=${TAKT_IMAGE:-localhost/takt-controller:dev}
 img() { bash "$T_ROOT/scripts/image.sh" buildah "$@"; }
 CTR=""
 RUN_PID=""
