@@ -38,8 +38,12 @@ if ! bh inspect --type image "$base" >/dev/null 2>&1; then
 	echo "image: making $base with mmdebstrap (minbase)" >&2
 	tar="$store/bookworm-slim.tar"
 	# What the official slim image drops: manuals, docs (the copyrights
-	# kept), translations. The sources are the official image's.
+	# kept), translations. The sources are the official image's. Merged
+	# /usr by symlinks, as debootstrap and the official image have it:
+	# without the hook mmdebstrap installs usrmerge, which pulls in perl
+	# (47 MB of the base).
 	mmdebstrap --variant=minbase --mode=root --format=tar \
+		--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 		--dpkgopt='path-exclude=/usr/share/man/*' \
 		--dpkgopt='path-exclude=/usr/share/info/*' \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
