@@ -4,9 +4,11 @@
 # missing) builds localhost/takt-controller:dev; takt-controller runs from it (buildah
 # run, host network) with an in-cluster identity only — the service
 # account files mounted where a pod has them, KUBERNETES_SERVICE_HOST/PORT,
-# deploy/rbac.yaml's ClusterRole — and a schedule fires. Then a SIGTERM at
-# a slot's instant: the controller drains (the Job POSTed gets its status
-# written), exits 0 within the bound, and every Job created is recorded.
+# deploy/rbac.yaml's ClusterRole — and a schedule fires. Then a SIGTERM
+# with a slot's Job POST in flight (the apiserver paused across the slot):
+# the controller drains (the Job POSTed gets its status written), exits 0
+# within the bound, and every Job created is recorded. Last, the bound: an
+# apiserver that stays paused holds the exit 5 s, no more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ctl_lib.sh"
 . "$(dirname "$0")/incluster_lib.sh"
@@ -120,4 +122,22 @@ t_ok "Jobs are there ($(count_jobs_of tick))" test -n "$newest"
 last=$(bs_status tick lastScheduleTime)
 t_is "the newest Job's slot is recorded (lastScheduleTime $last)" \
 	"$(date -u -d "$last" +%s 2>/dev/null)" "$newest"
+
+# 4. The bound: the apiserver stays paused past it. The controller (this
+# one the build's own, bin/takt-controller) gives up after 5 s, says so,
+# and exits 0; the apiserver resumes after.
+bs_apply tock "* * * * * *" Allow ""
+ctl_start
+wait_for 30 "a second controller fires (bin/takt-controller)" jobs_at_least tock 1
+kill -STOP "$APISERVER"
+sleep 1.3
+t0=$(now)
+rc=0
+ctl_stop || rc=$?
+took=$(elapsed_since "$t0")
+resume
+t_is "SIGTERM with the apiserver not answering: exit 0" "$rc" 0
+t_cmp "after the 5 s bound (took $took s)" "$took" -ge 4.9
+t_cmp "and not much later" "$took" -lt 8
+t_ok "it says what was left unanswered" grep -q 'msg="shutdown: writes unanswered" passes=[1-9]' "$LOG"
 t_done
