@@ -4,14 +4,14 @@
 # missing) builds localhost/takt-controller:dev; takt-controller runs from it (buildah
 # run, host network) with an in-cluster identity only — the service
 # account files mounted where a pod has them, KUBERNETES_SERVICE_HOST/PORT,
-# deploy/rbac.yaml's ClusterRole — and a schedule fires. Then a SIGTERM
+# deploy/base/rbac.yaml (tests/e2e/incluster.sh) — and a schedule fires. Then a SIGTERM
 # with a slot's Job POST in flight (the apiserver paused across the slot):
 # the controller drains (the Job POSTed gets its status written), exits 0
 # within the bound, and every Job created is recorded. Last, the bound: an
 # apiserver that stays paused holds the exit 5 s, no more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ctl_lib.sh"
-. "$(dirname "$0")/incluster_lib.sh"
+. "$(dirname "$0")/incluster.sh"
 
 IMAGE=${TAKT_IMAGE:-localhost/takt-controller:dev}
 img() { bash "$T_ROOT/scripts/image.sh" buildah "$@"; }
@@ -21,7 +21,7 @@ RUN_PID=""
 cleanup() {
 	[ -n "$RUN_PID" ] && kill -KILL "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null
 	[ -n "$CTR" ] && img rm "$CTR" >/dev/null 2>&1
-	incluster_cleanup
+	[ -n "${INCLUSTER_RBAC:-}" ] && incluster_cleanup
 	ctl_cleanup
 }
 
@@ -64,11 +64,17 @@ t_ns_create image || t_done
 trap cleanup EXIT
 SA=$(mktemp -d)
 CTL_DIR=$SA
-incluster_identity "$SA" || t_done
-t_is "the service account can create Jobs in its namespace" \
-	"$(kubectl auth can-i create jobs -n "$NS" --as="system:serviceaccount:$NS:takt-controller")" yes
+INCLUSTER_RBAC=1
+t_ok "the in-cluster identity (deploy/base/rbac.yaml, a TokenRequest token)" incluster_identity "$SA" || t_done
+# Read by the image's user (65532), as a projected volume is.
+chmod 755 "$SA"
+INCLUSTER_HOST=$(sed -n 's/^KUBERNETES_SERVICE_HOST=//p' "$SA/env")
+INCLUSTER_PORT=$(sed -n 's/^KUBERNETES_SERVICE_PORT=//p' "$SA/env")
+WHO=system:serviceaccount:$INCLUSTER_NS:$INCLUSTER_SA
+t_is "the service account can create Jobs in the test's namespace" \
+	"$(kubectl auth can-i create jobs -n "$NS" --as="$WHO")" yes
 t_is "and nothing it was not given (secrets)" \
-	"$(kubectl auth can-i get secrets -n "$NS" --as="system:serviceaccount:$NS:takt-controller")" no
+	"$(kubectl auth can-i get secrets -n "$NS" --as="$WHO")" no
 
 CTR=$(img from -q "$IMAGE")
 # Mounted at /run/...: /var/run is a symlink to /run in Debian, and
