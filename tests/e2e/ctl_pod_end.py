@@ -15,6 +15,8 @@ prints "key value" lines:
                        grace period ran out before the kill ("none": the
                        last state shows no killed container, e.g. a grace-0
                        delete the pod was removed by before any kill)
+  later_runs N|none    Jobs of SCHEDULE created after the pod's own ("none":
+                       its own Job's creation was not recorded)
   started_early J,...|-
                        Jobs of SCHEDULE other than the pod's own, created
                        after the pod's Job and before the pod was deleted
@@ -96,6 +98,8 @@ def main():
     print("deleted", 0 if deleted_rv == INF else 1)
     print("deleted_ms", deleted_ms)
     print("killed_after_grace", killed)
+    later = "none" if own_rv is None else sum(1 for rv in created.values() if rv > own_rv)
+    print("later_runs", later)
     print("started_early", ",".join(early) or "-")
 
 
