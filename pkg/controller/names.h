@@ -41,6 +41,8 @@
 #define TAKT_ANN_KILLED TAKT_PREFIX "killed"
 /* On a run-now Job: the takt.io/run-now request it answers. */
 #define TAKT_ANN_REQUEST TAKT_PREFIX "request-id"
+/* On a retry's Job: its attempt number (2, 3, ...; absent means 1). */
+#define TAKT_ANN_ATTEMPT TAKT_PREFIX "attempt"
 
 /* Condition types. */
 #define TAKT_COND_READY		 "Ready"
@@ -69,7 +71,8 @@
 	X(KILLED, "killed")                                                                        \
 	X(LAST_KILL, "lastKill")                                                                   \
 	X(LAST_RUN_NOW, "lastRunNow")                                                              \
-	X(HANDLED_REQUESTS, "handledRequests")
+	X(HANDLED_REQUESTS, "handledRequests")                                                     \
+	X(RECENT_RUNS, "recentRuns")
 
 enum takt_status_field {
 #define TAKT_X_ENUM(e, s) TAKT_ST_##e,

@@ -57,8 +57,17 @@ struct plan_run {
 	/* Pods of this Job not yet gone, terminating ones included: a run is
 	 * active until its Job has finished AND this is 0. */
 	size_t pods_present;
-	bool deleting; /* metadata.deletionTimestamp is set */
-	bool killed;   /* ended by a kill request (counted by the kill path) */
+	bool deleting;	 /* metadata.deletionTimestamp is set */
+	bool killed;	 /* ended by a kill request (counted by the kill path) */
+	int32_t attempt; /* takt.io/attempt; 0 or 1: a first attempt */
+	/* A failed attempt's first failed container, read from its pods by the
+	 * controller (the pod watch does not keep container statuses).
+	 * exit_pending: that read is still under way; the attempt's record
+	 * stays Active, and its Job is not trimmed, until it is answered. */
+	bool exit_pending;
+	bool has_exit_code;
+	int32_t exit_code;
+	const char *exit_reason; /* NULL: none known */
 };
 
 /* A Job created by us and not yet seen in the watch: it counts as active. */
@@ -144,6 +153,11 @@ struct plan_action {
 	int64_t slot;
 	enum spec_trigger trigger;
 	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* a run-now's request; "" otherwise */
+	/* A retry (trigger SPEC_TRIGGER_RETRY): build the body with
+	 * spec_build_retry(spec, plan.zone, slot, job_name, business_date,
+	 * attempt). 1 for a first attempt. */
+	int32_t attempt;
+	char business_date[SPEC_BUSINESS_DATE_SZ];
 	enum plan_propagation propagation;
 	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
 	enum plan_event_type event_type;
