@@ -763,6 +763,10 @@ static void trim_history(const struct plan_input *in, struct plan *p)
 			spec_status_remove_record(st, i);
 		}
 	}
+	/* The schema's bound (maxItems): a longer list would fail the whole
+	 * status write. Only a hundred runs active at once get here. */
+	while (st->n_recent > SPEC_HISTORY_MAX)
+		spec_status_remove_record(st, st->n_recent - 1);
 }
 
 /* The request a run-now answers: `request` when given, else the one

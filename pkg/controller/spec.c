@@ -325,10 +325,10 @@ static int parse_retry(const cJSON *r, struct spec *s, char *err, size_t errlen)
 				return fail(err, errlen,
 					    "spec.retry.onExitCodes: at most %d entries",
 					    SPEC_EXIT_CODES_MAX);
-			if (!json_integer(it, &n) || n < 1 || n > 255)
+			if (!json_integer(it, &n) || n < 0 || n > 255)
 				return fail(err, errlen,
 					    "spec.retry.onExitCodes[%zu]: must be an exit code "
-					    "1-255",
+					    "0-255",
 					    i);
 			rt->exit_codes[i++] = (int32_t)n;
 		}

@@ -49,9 +49,9 @@ enum spec_trigger { SPEC_TRIGGER_SCHEDULE, SPEC_TRIGGER_RUN_NOW, SPEC_TRIGGER_RE
 
 /* spec.retry (docs/api.md, "Retries of failed runs"). Bounds keep a spec's
  * parse and the planner's walk small; the CRD schema says the same. */
-#define SPEC_RETRY_STEPS_MAX  32
+#define SPEC_RETRY_STEPS_MAX  100
 #define SPEC_RETRY_LIMIT_MAX  100
-#define SPEC_EXIT_CODES_MAX   64
+#define SPEC_EXIT_CODES_MAX   256
 #define SPEC_HISTORY_DEFAULT  20
 #define SPEC_HISTORY_MAX      100
 #define SPEC_BUSINESS_DATE_SZ 11 /* "YYYY-MM-DD" and its NUL */

@@ -272,13 +272,13 @@ static void test_retry_grammar(void **state)
 	    {"\"retry\":{\"after\":[30]}", "spec.retry.after[0]: a non-string"},
 	    {"\"retry\":{\"after\":\"30m\"}", "spec.retry.after: must be a list"},
 	    {"\"retry\":{\"after\":[\"1m\"],\"limit\":-1}", "spec.retry.limit: -1 must be >= 0"},
-	    {"\"retry\":{\"after\":[\"1m\"],\"limit\":101}", "spec.retry.limit: 101 must be <= 100"},
+	    {"\"retry\":{\"after\":[\"1m\"],\"limit\":101}",
+	     "spec.retry.limit: 101 must be <= 100"},
 	    {"\"retry\":{\"limit\":2}", "spec.retry.after: at least one entry"},
 	    {"\"retry\":{\"after\":[\"1m\"],\"notAfter\":\"9\"}", "spec.retry.notAfter"},
-	    {"\"retry\":{\"after\":[\"1m\"],\"onExitCodes\":[0]}",
-	     "spec.retry.onExitCodes[0]: must be an exit code 1-255"},
-	    {"\"retry\":{\"after\":[\"1m\"],\"onExitCodes\":[1,256]}",
-	     "spec.retry.onExitCodes[1]"},
+	    {"\"retry\":{\"after\":[\"1m\"],\"onExitCodes\":[-1]}",
+	     "spec.retry.onExitCodes[0]: must be an exit code 0-255"},
+	    {"\"retry\":{\"after\":[\"1m\"],\"onExitCodes\":[1,256]}", "spec.retry.onExitCodes[1]"},
 	    {"\"retry\":[]", "spec.retry: must be an object"},
 	    {"\"runHistoryLimit\":101", "spec.runHistoryLimit: 101 must be <= 100"},
 	};
@@ -294,8 +294,8 @@ static const char *env_of(const cJSON *job, const char *name)
 	const cJSON *c = cJSON_GetArrayItem(
 	    cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(
-		    cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(job, "spec"), "template"),
+		    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(job, "spec"),
+						     "template"),
 		    "spec"),
 		"containers"),
 	    0);
@@ -341,7 +341,8 @@ static void test_retry_job(void **state)
 	assert_int_equal(spec_build_retry(&f->spec, f->spec.zone, slot, "bs-1772463000-3",
 					  "2026-03-02", 3, &retry, err, sizeof(err)),
 			 0);
-	assert_string_equal(env_of(retry, "TAKT_SCHEDULED_TIME"), env_of(first, "TAKT_SCHEDULED_TIME"));
+	assert_string_equal(env_of(retry, "TAKT_SCHEDULED_TIME"),
+			    env_of(first, "TAKT_SCHEDULED_TIME"));
 	assert_string_equal(env_of(retry, "TAKT_BUSINESS_DATE"), "2026-03-02");
 	assert_string_equal(env_of(first, "TAKT_BUSINESS_DATE"), "2026-03-02");
 	assert_string_equal(env_of(retry, "TAKT_ATTEMPT"), "3");
@@ -356,9 +357,9 @@ static void test_retry_job(void **state)
 			    "bs-1772463000-3");
 	cJSON_Delete(first);
 	cJSON_Delete(retry);
-	assert_int_not_equal(spec_build_retry(&f->spec, f->spec.zone, slot, "x", NULL, 1, &retry,
-					      err, sizeof(err)),
-			     0);
+	assert_int_not_equal(
+	    spec_build_retry(&f->spec, f->spec.zone, slot, "x", NULL, 1, &retry, err, sizeof(err)),
+	    0);
 	assert_null(retry);
 	fx_free(f);
 }
