@@ -413,6 +413,13 @@ static void retry_of(const struct spec *s, const struct tz *zone, const struct s
 	char first[SPEC_JOB_NAME_MAX + 1], clock[16];
 	memset(out, 0, sizeof(*out));
 	out->kind = RETRY_NONE;
+	/* A rerun's attempt is the rerun request's (rerun.h: lastRerun counts
+	 * it failed, RerunDone says so); retrying it is not there yet
+	 * (docs/runs.md). */
+	if (rec->trigger == SPEC_TRIGGER_RERUN) {
+		snprintf(out->why, sizeof(out->why), "a rerun's attempt is not retried");
+		return;
+	}
 	if (rec->attempt - 1 >= rt->limit) {
 		if (rt->limit == 0)
 			snprintf(out->why, sizeof(out->why), "no spec.retry");
@@ -537,7 +544,7 @@ static void record_runs(const struct plan_input *in, struct plan *p)
 		set_reason(rec, r->exit_reason);
 		struct retry rt;
 		retry_of(in->spec, p->zone, rec, &rt);
-		if (rt.kind == RETRY_NONE)
+		if (rt.kind == RETRY_NONE && rec->trigger != SPEC_TRIGGER_RERUN)
 			run_failed_event(p, rec, rt.why);
 	}
 	/* An attempt whose Job is gone before it was seen to end (deleted by

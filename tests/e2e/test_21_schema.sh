@@ -59,6 +59,17 @@ refused "notAfter 24:00 is refused" '{after: ["30m"], notAfter: "24:00"}' 'spec\
 refused "onExitCodes 256 is refused" '{after: ["30m"], onExitCodes: [256]}' 'spec\.retry\.onExitCodes\[0\].*less than or equal to 255'
 refused "runHistoryLimit 101 is refused" '{after: ["30m"]}' 'spec\.runHistoryLimit.*less than or equal to 100' '  runHistoryLimit: 101'
 
+# docs/runs.md's example, as a user would apply it (the apiserver validates
+# it, nothing is stored).
+for ex in examples/calendars/krx-2026.yaml examples/daily-collection.yaml; do
+	t_ok "$ex is accepted (server-side dry run)" kn apply --dry-run=server -f "$T_ROOT/$ex"
+done
+
+# docs/runs.md shows the example without its comments: the same YAML.
+t_is "docs/runs.md's example is examples/daily-collection.yaml" \
+	"$(awk '/^```yaml$/ { f = 1; next } /^```$/ { if (f) exit } f' "$T_ROOT/docs/runs.md")" \
+	"$(grep -v '^#' "$T_ROOT/examples/daily-collection.yaml")"
+
 # Defaults the apiserver fills in: runHistoryLimit 20.
 got=$(kn apply --dry-run=server -o jsonpath='{.spec.runHistoryLimit}' -f - <<EOF
 {"apiVersion": "takt.io/v1alpha1", "kind": "BatchSchedule", "metadata": {"name": "s"},

@@ -838,6 +838,27 @@ static void test_retry_refused_for_good(void **state)
 	fx_free(f);
 }
 
+/* A rerun's attempt (started by the rerun step, adopted into the history
+ * while it runs) is recorded but not retried, and RunFailed is left to
+ * the rerun's own RerunDone. */
+static void test_rerun_attempt_not_retried(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"1s\"]}");
+	int64_t slot = at(T1);
+	step(f, slot + 3600000);
+	struct plan_run *r = add_run(f, "bs-1772442000-rabcdef", slot, slot + 3600000);
+	r->trigger = SPEC_TRIGGER_RERUN;
+	step(f, slot + 3600100);
+	assert_int_equal(record(f, "bs-1772442000-rabcdef")->result, SPEC_RESULT_ACTIVE);
+	assert_int_equal(record(f, "bs-1772442000-rabcdef")->trigger, SPEC_TRIGGER_RERUN);
+	end_run(f, "bs-1772442000-rabcdef", false, 1, slot + 3601000);
+	struct plan *p = step(f, slot + 3601000);
+	assert_int_equal(record(f, "bs-1772442000-rabcdef")->result, SPEC_RESULT_FAILED);
+	assert_null(event(p, "RunFailed"));
+	assert_int_equal(creates(step(f, slot + 3605000)), 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_restart_pending_retry),
 	    cmocka_unit_test(test_history_bounded_and_exact),
 	    cmocka_unit_test(test_retry_refused_for_good),
+	    cmocka_unit_test(test_rerun_attempt_not_retried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
