@@ -94,7 +94,7 @@ static void world_free(struct world *wd)
 
 #define PODS "/api/v1/namespaces/ns/pods?labelSelector="
 #define FAILED_3                                                                                   \
-	"{\"items\":[{\"status\":{\"containerStatuses\":[{\"state\":{\"terminated\":{"            \
+	"{\"items\":[{\"status\":{\"containerStatuses\":[{\"state\":{\"terminated\":{"             \
 	"\"exitCode\":3,\"reason\":\"Error\"}}}]}}]}"
 
 static void test_read_through_write_path(void **state)
