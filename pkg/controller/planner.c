@@ -397,6 +397,11 @@ struct retry {
 	int32_t attempt;
 	char name[SPEC_JOB_NAME_MAX + 1];
 	char why[160]; /* RETRY_NONE: why the run ends for good */
+	/* spec.retry.notAfter on the run's business date (ms), or
+	 * SPEC_TIME_UNSET; late: the retry was due before it and did not
+	 * start by then. */
+	int64_t not_after;
+	bool late;
 };
 
 static void fmt_clock(int64_t secs, char *out, size_t n)
@@ -407,12 +412,13 @@ static void fmt_clock(int64_t secs, char *out, size_t n)
 
 /* What spec.retry says of the failed attempt `rec`, the newest of its run. */
 static void retry_of(const struct spec *s, const struct tz *zone, const struct spec_run_record *rec,
-		     struct retry *out)
+		     int64_t now, struct retry *out)
 {
 	const struct spec_retry *rt = &s->retry;
 	char first[SPEC_JOB_NAME_MAX + 1], clock[16];
 	memset(out, 0, sizeof(*out));
 	out->kind = RETRY_NONE;
+	out->not_after = SPEC_TIME_UNSET;
 	/* A rerun's attempt is the rerun request's (rerun.h: lastRerun counts
 	 * it failed, RerunDone says so); retrying it is not there yet
 	 * (docs/runs.md). */
@@ -442,11 +448,23 @@ static void retry_of(const struct spec *s, const struct tz *zone, const struct s
 	    step->local ? local_instant(zone, rec, step->seconds) : ended + step->seconds * 1000;
 	/* A local time already past: at once, which is when the attempt ended. */
 	out->at = max64(out->at, ended);
-	if (rt->has_not_after && out->at > local_instant(zone, rec, rt->not_after)) {
+	if (rt->has_not_after) {
+		out->not_after = local_instant(zone, rec, rt->not_after);
 		fmt_clock(rt->not_after, clock, sizeof(clock));
-		snprintf(out->why, sizeof(out->why), "the next retry would start after notAfter %s",
-			 clock);
-		return;
+		if (out->at > out->not_after) {
+			snprintf(out->why, sizeof(out->why),
+				 "the next retry would start after notAfter %s", clock);
+			return;
+		}
+		/* Due in time, but not started by then (the controller was
+		 * down, or Forbid kept it behind another run): no retry starts
+		 * after notAfter. */
+		if (now > out->not_after) {
+			out->late = true;
+			snprintf(out->why, sizeof(out->why),
+				 "notAfter %s passed before the retry could start", clock);
+			return;
+		}
 	}
 	out->attempt = rec->attempt + 1;
 	first_attempt_name(rec, first, sizeof(first));
@@ -543,7 +561,7 @@ static void record_runs(const struct plan_input *in, struct plan *p)
 		rec->exit_code = r->exit_code;
 		set_reason(rec, r->exit_reason);
 		struct retry rt;
-		retry_of(in->spec, p->zone, rec, &rt);
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
 		if (rt.kind == RETRY_NONE && rec->trigger != SPEC_TRIGGER_RERUN)
 			run_failed_event(p, rec, rt.why);
 	}
@@ -619,7 +637,7 @@ static size_t pending_retries(const struct plan_input *in, const struct plan *p)
 		if (rec->result != SPEC_RESULT_FAILED || !newest_attempt(in, p, rec) ||
 		    replaced_by(in, p, rec))
 			continue;
-		retry_of(in->spec, p->zone, rec, &rt);
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
 		if (rt.kind == RETRY_AT)
 			n++;
 	}
@@ -684,9 +702,20 @@ static int64_t decide_retries(const struct plan_input *in, struct plan *p)
 		struct retry rt;
 		if (rec->result != SPEC_RESULT_FAILED || !newest_attempt(in, p, rec))
 			continue;
-		retry_of(in->spec, p->zone, rec, &rt);
-		if (rt.kind != RETRY_AT)
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
+		if (rt.kind != RETRY_AT) {
+			/* Said by the decision woken at notAfter (below): a
+			 * controller that was down then says nothing more. */
+			if (rt.late && in->now - rt.not_after <= PLAN_WAIT_MS &&
+			    !replaced_by(in, p, rec))
+				run_failed_event(p, rec, rt.why);
 			continue;
+		}
+		/* Whatever holds the retry back, look again when notAfter
+		 * passes. */
+		if (rt.not_after != SPEC_TIME_UNSET &&
+		    (wake == SPEC_TIME_UNSET || rt.not_after + 1 < wake))
+			wake = rt.not_after + 1;
 		const struct spec_run_record *by = replaced_by(in, p, rec);
 		if (by) {
 			/* Said once: in the plan that started the newer run. */
@@ -720,7 +749,7 @@ static int64_t decide_retries(const struct plan_input *in, struct plan *p)
 			nr.reason = reason;
 			rec = spec_status_add_record(st, &nr);
 			struct retry again;
-			retry_of(in->spec, p->zone, rec, &again);
+			retry_of(in->spec, p->zone, rec, in->now, &again);
 			if (again.kind == RETRY_NONE)
 				run_failed_event(p, rec, again.why);
 			else if (wake == SPEC_TIME_UNSET || again.at < wake)
@@ -760,7 +789,7 @@ static void trim_history(const struct plan_input *in, struct plan *p)
 		if (!needed && rec->result == SPEC_RESULT_FAILED && newest_attempt(in, p, rec) &&
 		    !replaced_by(in, p, rec)) {
 			struct retry rt;
-			retry_of(in->spec, p->zone, rec, &rt);
+			retry_of(in->spec, p->zone, rec, in->now, &rt);
 			needed = rt.kind == RETRY_AT;
 		}
 		if (kept < (size_t)in->spec->run_history_limit || needed) {

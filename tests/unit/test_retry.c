@@ -859,6 +859,33 @@ static void test_rerun_attempt_not_retried(void **state)
 	fx_free(f);
 }
 
+/* A retry due before notAfter but not started by then (here: the
+ * controller was down from 10:00 to past 11:00) does not start after it:
+ * the run ends, said by the decision at notAfter, and silently later. */
+static void test_not_after_passed_while_waiting(void **state)
+{
+	const char *fields = "\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"1h\"],"
+			     "\"notAfter\":\"11:00\"}";
+	int64_t slot = at(T1);
+	for (int late = 0; late < 2; late++) {
+		struct fx *f = fx_new(fields);
+		const char *first = fire(f, slot);
+		end_run(f, first, false, 1, at("2026-03-02T09:30:00Z"));
+		struct plan *p = step(f, at("2026-03-02T09:30:00Z"));
+		assert_int_equal(p->wake, at("2026-03-02T10:30:00Z"));
+		int64_t back = late ? at("2026-03-02T12:00:00Z") : at("2026-03-02T11:00:00.001Z");
+		p = step(f, back);
+		assert_int_equal(creates(p), 0);
+		if (late)
+			assert_null(event(p, "RunFailed"));
+		else
+			assert_non_null(strstr(event(p, "RunFailed")->message,
+					       "notAfter 11:00:00 passed before the retry"));
+		assert_int_equal(creates(step(f, back + 5000)), 0);
+		fx_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -880,6 +907,7 @@ int main(void)
 	    cmocka_unit_test(test_history_bounded_and_exact),
 	    cmocka_unit_test(test_retry_refused_for_good),
 	    cmocka_unit_test(test_rerun_attempt_not_retried),
+	    cmocka_unit_test(test_not_after_passed_while_waiting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
