@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ctl_lib.sh"
 
+TAKT=${KUBECTL_TAKT:-$T_ROOT/bin/kubectl-takt}
+
 t_ns_create ctl-retry || t_done
 ctl_trap
 ctl_start
@@ -94,6 +96,11 @@ t_is "one business date for the three" "$(printf '%s\n' "$h" | awk '{print $6}' 
 wait_for 10 "two Retry Events name exit code 3" event_like Retry "attempt 3 started as Job $first-3; attempt 2 ended with exit code 3"
 t_nok "no RunFailed for flaky" event_like RunFailed "run $first "
 t_is "runsStarted counts the three attempts" "$(bs_status flaky runsStarted)" 3
+table=$("$TAKT" history flaky -n "$NS" --business-date "$(date -u -d "@$slot1" +%F)" 2>&1)
+t_diag "kubectl takt history flaky:"$'\n'"$table"
+t_is "kubectl takt history: each attempt with its result and exit code" \
+	"$(printf '%s\n' "$table" | awk 'NR > 1 {c = $8; for (i = 9; i <= NF; i++) c = c " " $i; print $1, $4, $7, c}' | tr '\n' ';')" \
+	"$first-3 3 Succeeded -;$first-2 2 Failed 3 (Error);$first 1 Failed 3 (Error);"
 
 # 2: other
 wait_for 30 "other's attempt failed with exit code 4, recorded" history_has other "^other-$slot1 Failed 4 1 schedule"
