@@ -6,7 +6,9 @@
  *   4. suspend / calendar not ready: nothing fires;
  *   5. the due slots in (cursor, now]: missed-run policy, deadline, then the
  *      concurrency policy for the one slot that may run;
- *   6. run-now, the next slot, the wake-up.
+ *   6. run-now, the retries that are due (from status.recentRuns, settled
+ *      right after the zone is known, step 2), the next slot, the wake-up,
+ *      and the history's bound.
  */
 #include "controller/planner.h"
 

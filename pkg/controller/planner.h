@@ -19,7 +19,8 @@
  *      is PLAN_CALENDAR_INVALID);
  *   3. plan_compute at the wall-clock now;
  *   4. send the CREATE_JOB actions first (body: spec_build_job(spec,
- *      plan.zone, slot, trigger, request_id); AlreadyExists is success;
+ *      plan.zone, slot, trigger, request_id), for a retry spec_build_retry
+ *      (see struct plan_action); AlreadyExists is success;
  *      keep an expectation per create until the watch shows the Job), then
  *      the DELETE_JOBs (NotFound is success) and the EVENTs; a create that
  *      failed leaves the status unwritten (the plan counted its run as
@@ -30,7 +31,9 @@
  *      it does not, so an idle schedule causes no writes;
  *   6. arm a timer at plan.wake (and pre-build the Job for plan.next_slot).
  * Watch events on the schedule, its Jobs and pods, and its calendar start a
- * new reconcile; nothing else is needed.
+ * new reconcile; nothing else is needed. For a failed attempt whose record
+ * in status.recentRuns is still Active, the gatherer also reads its exit
+ * code (plan_run.exit_pending until it has it; exits.h).
  */
 #ifndef TAKT_CONTROLLER_PLANNER_H
 #define TAKT_CONTROLLER_PLANNER_H
