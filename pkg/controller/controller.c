@@ -1730,7 +1730,8 @@ void controller_metrics(const struct controller *c, struct buf *out)
 	}
 
 	prom_family(out, "takt_api_requests_total", "counter",
-		    "Writes to the API answered, by verb and HTTP code (0: no answer).");
+		    "Requests of the write path answered (writes, and GETs of failed runs' pods), "
+		    "by verb and HTTP code (0: no answer).");
 	size_t n_codes;
 	const struct writes_code *codes = writes_codes(c->writes, &n_codes);
 	for (size_t i = 0; i < n_codes; i++) {
