@@ -274,6 +274,8 @@ void control_record_kill(struct spec_status *st, const struct control_kill_recor
 		cJSON_AddItemToArray(arr, cJSON_CreateString(r->jobs[i]));
 	cJSON_AddNumberToObject(rec, "podsDeleted",
 				(double)(r->pods_deleted > 0 ? r->pods_deleted : 0));
+	if (r->failed)
+		cJSON_AddStringToObject(rec, "failed", r->failed);
 	cJSON_Delete(st->last_kill);
 	st->last_kill = rec;
 	st->counters.killed += (int64_t)r->jobs_new;

@@ -388,6 +388,20 @@ static void test_record_kill(void **state)
 	free(s);
 	assert_true(control_handled(&st, CONTROL_KILL, "k1"));
 
+	/* Failed for good: the refusal is recorded, the request handled. */
+	control_record_kill(&st,
+			    &(struct control_kill_record){.id = "k3",
+							  .now_ms = 1700000002000LL,
+							  .failed = "the apiserver refused"},
+			    NULL, 0);
+	assert_int_equal(st.counters.killed, 5);
+	s = cJSON_PrintUnformatted(st.last_kill);
+	assert_string_equal(s,
+			    "{\"requestId\":\"k3\",\"time\":\"2023-11-14T22:13:22.000Z\","
+			    "\"jobs\":[],\"podsDeleted\":0,\"failed\":\"the apiserver refused\"}");
+	free(s);
+	assert_true(control_handled(&st, CONTROL_KILL, "k3"));
+
 	/* Through the status round trip. */
 	cJSON *json = spec_status_to_json(&st);
 	cJSON *obj = cJSON_CreateObject();
