@@ -25,6 +25,7 @@
 #include "controller/spec.h"
 #include "controller/writes.h"
 #include "metrics/prom.h"
+#include "controller/exits.h"
 #include "kube/event.h"
 #include "kube/http.h"
 #include "kube/obj.h"
@@ -207,6 +208,10 @@ struct sched {
 	struct pass pass;
 	struct agg_event events[MAX_EVENT_REASONS];
 	size_t n_events;
+	/* Retries whose Job POST this process saw created, for
+	 * takt_runs_total{result="retried"} (a counter: it starts again at 0
+	 * with the process, as Prometheus counters may). */
+	uint64_t retries_started;
 };
 
 struct controller {
@@ -234,6 +239,7 @@ struct controller {
 	/* For /metrics: the slot instant to the Job created, and the time a
 	 * reconcile's synchronous part takes. */
 	struct prom_histogram slot_lag, reconcile_time;
+	struct exits *exits; /* failed runs' exit codes, read from their pods */
 };
 
 static void drain(struct controller *c);
@@ -490,6 +496,47 @@ static void gathered_release(struct gathered *g)
 	free(g->exps);
 }
 
+/* The attempt number, and for a failed attempt whose record waits for it
+ * (status.recentRuns says Active) its exit code, read from its pods
+ * (exits.h): only then, so Jobs whose record is settled or gone cost no
+ * read. */
+static void runs_exit(struct controller *c, struct sched *s, const cJSON *job, struct plan_run *r)
+{
+	const char *att = kobj_annotation(job, TAKT_ANN_ATTEMPT);
+	char *end = NULL;
+	long n = att ? strtol(att, &end, 10) : 1;
+	r->attempt = att && end && !*end && n >= 1 && n <= 1000 ? (int32_t)n : 1;
+	if (!r->finished || r->succeeded || r->killed || !r->name)
+		return;
+	const struct spec_status *st = &s->pass.in_status;
+	bool waits = false;
+	for (size_t i = 0; i < st->n_recent && !waits; i++)
+		waits = !strcmp(st->recent[i].job, r->name) &&
+			st->recent[i].result == SPEC_RESULT_ACTIVE;
+	if (!waits)
+		return;
+	const struct exit_info *x =
+	    exits_lookup(c->exits, kobj_meta(job, "namespace"), r->name, r->uid, s->key);
+	r->exit_pending = x->pending;
+	r->has_exit_code = x->has_code;
+	r->exit_code = x->code;
+	r->exit_reason = x->reason[0] ? x->reason : NULL;
+}
+
+/* An exit code read was answered: plan the schedule again with it (after
+ * a backoff when the read failed and is to be sent again). */
+static void exit_read(void *ud, const char *key, bool failed)
+{
+	struct controller *c = ud;
+	struct sched *s = hmap_get(c->scheds, key);
+	if (s)
+		s->runs.valid = false;
+	if (failed)
+		wq_add_rate_limited(c->queue, key);
+	else
+		wq_add(c->queue, key);
+}
+
 /* The runs (the Jobs whose controller is the schedule of this uid, with
  * their pods present) and the orphan pods, from the stores, into s->runs. */
 static void gather_runs(struct controller *c, struct sched *s, const char *uid)
@@ -517,6 +564,7 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 		job_outcome(job, r);
 		r->deleting = kobj_meta(job, "deletionTimestamp") != NULL;
 		r->killed = kobj_annotation(job, TAKT_ANN_KILLED) != NULL;
+		runs_exit(c, s, job, r);
 		struct store_list jp;
 		buf_reset(&k);
 		store_key(job, &k);
@@ -847,6 +895,16 @@ static int64_t slot_of_name(const struct sched *s, const char *name)
 	return secs * 1000;
 }
 
+/* Whether `name` is a retry this pass's plan creates. */
+static bool is_retry(const struct sched *s, const char *name)
+{
+	const struct plan *p = &s->pass.plan;
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
+			return p->actions[i].trigger == SPEC_TRIGGER_RETRY;
+	return false;
+}
+
 /* A failed POST of this pass's plan, kept for the next plan. */
 static void create_failed(struct sched *s, const char *name, const struct kube_result *res)
 {
@@ -884,6 +942,8 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 					       (double)(loop_now_realtime_ms() - slot) / 1000.0);
 		if (ok)
 			expectation_set_uid(s, name, res->body);
+		if (ok && is_retry(s, name))
+			s->retries_started++;
 		LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f", s->key,
 			 name, ms);
 	} else {
@@ -912,9 +972,14 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		s->prep.slot = SPEC_TIME_UNSET;
 	} else {
 		cJSON *job = NULL;
-		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
-				   a->request_id[0] ? a->request_id : NULL, &job, err,
-				   sizeof(err))) {
+		int rc =
+		    a->trigger == SPEC_TRIGGER_RETRY
+			? spec_build_retry(&s->spec, s->pass.plan.zone, a->slot, a->job_name,
+					   a->business_date, a->attempt, &job, err, sizeof(err))
+			: spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
+					 a->request_id[0] ? a->request_id : NULL, &job, err,
+					 sizeof(err));
+		if (rc) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
 			s->pass.failed = true;
@@ -1413,6 +1478,8 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 			expectation_drop(s, kobj_meta(obj, "name"));
 		buf_release(&k);
 	}
+	if (ev == STORE_DELETED && old_obj)
+		exits_forget(c->exits, kobj_meta(old_obj, "uid"));
 	child_versions_changed(c, old_obj, new_obj);
 }
 
@@ -1500,6 +1567,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 		snprintf(host, sizeof(host), "%s", TAKT_COMPONENT);
 	host[sizeof(host) - 1] = 0;
 	c->writes = writes_new(l, tr, host);
+	c->exits = exits_new(c->writes, exit_read, c);
 	/* From 1 ms: the CronJob controller's skew histogram starts at 1 s,
 	 * and takt's lag is milliseconds. */
 	static const double lag_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -1575,6 +1643,7 @@ void controller_free(struct controller *c)
 	calendars_free(c->calendars);
 	control_free(c->control);
 	hmap_free(c->scheds, sched_free);
+	exits_free(c->exits);
 	/* Last: the owners above have forgotten their writes. */
 	writes_free(c->writes);
 	wq_free(c->queue);
@@ -1731,7 +1800,8 @@ void controller_metrics(const struct controller *c, struct buf *out)
 	}
 
 	prom_family(out, "takt_api_requests_total", "counter",
-		    "Writes to the API answered, by verb and HTTP code (0: no answer).");
+		    "Requests of the write path answered (writes, and GETs of failed runs' pods), "
+		    "by verb and HTTP code (0: no answer).");
 	size_t n_codes;
 	const struct writes_code *codes = writes_codes(c->writes, &n_codes);
 	for (size_t i = 0; i < n_codes; i++) {
@@ -1797,11 +1867,13 @@ void controller_metrics(const struct controller *c, struct buf *out)
 			const char *ns = s->spec.namespace, *nm = s->spec.name;
 			switch (f) {
 			case 0: {
-				const char *res[] = {"started", "succeeded", "failed", "killed"};
+				const char *res[] = {"started", "succeeded", "failed", "killed",
+						     "retried"};
 				int64_t vals[] = {b->counters.runs_started,
 						  b->counters.runs_succeeded,
-						  b->counters.runs_failed, b->counters.killed};
-				for (size_t i = 0; i < 4; i++)
+						  b->counters.runs_failed, b->counters.killed,
+						  (int64_t)s->retries_started};
+				for (size_t i = 0; i < 5; i++)
 					prom_sample(out, fams[f].name,
 						    (const char *[]){"namespace", ns, "schedule",
 								     nm, "result", res[i], NULL},

@@ -19,7 +19,8 @@
  *      is PLAN_CALENDAR_INVALID);
  *   3. plan_compute at the wall-clock now;
  *   4. send the CREATE_JOB actions first (body: spec_build_job(spec,
- *      plan.zone, slot, trigger, request_id); AlreadyExists is success;
+ *      plan.zone, slot, trigger, request_id), for a retry spec_build_retry
+ *      (see struct plan_action); AlreadyExists is success;
  *      keep an expectation per create until the watch shows the Job), then
  *      the DELETE_JOBs (NotFound is success) and the EVENTs; a create that
  *      failed leaves the status unwritten (the plan counted its run as
@@ -30,7 +31,9 @@
  *      it does not, so an idle schedule causes no writes;
  *   6. arm a timer at plan.wake (and pre-build the Job for plan.next_slot).
  * Watch events on the schedule, its Jobs and pods, and its calendar start a
- * new reconcile; nothing else is needed.
+ * new reconcile; nothing else is needed. For a failed attempt whose record
+ * in status.recentRuns is still Active, the gatherer also reads its exit
+ * code (plan_run.exit_pending until it has it; exits.h).
  */
 #ifndef TAKT_CONTROLLER_PLANNER_H
 #define TAKT_CONTROLLER_PLANNER_H
@@ -57,8 +60,17 @@ struct plan_run {
 	/* Pods of this Job not yet gone, terminating ones included: a run is
 	 * active until its Job has finished AND this is 0. */
 	size_t pods_present;
-	bool deleting; /* metadata.deletionTimestamp is set */
-	bool killed;   /* ended by a kill request (counted by the kill path) */
+	bool deleting;	 /* metadata.deletionTimestamp is set */
+	bool killed;	 /* ended by a kill request (counted by the kill path) */
+	int32_t attempt; /* takt.io/attempt; 0 or 1: a first attempt */
+	/* A failed attempt's first failed container, read from its pods by the
+	 * controller (the pod watch does not keep container statuses).
+	 * exit_pending: that read is still under way; the attempt's record
+	 * stays Active, and its Job is not trimmed, until it is answered. */
+	bool exit_pending;
+	bool has_exit_code;
+	int32_t exit_code;
+	const char *exit_reason; /* NULL: none known */
 };
 
 /* A Job created by us and not yet seen in the watch: it counts as active. */
@@ -144,6 +156,11 @@ struct plan_action {
 	int64_t slot;
 	enum spec_trigger trigger;
 	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* a run-now's request; "" otherwise */
+	/* A retry (trigger SPEC_TRIGGER_RETRY): build the body with
+	 * spec_build_retry(spec, plan.zone, slot, job_name, business_date,
+	 * attempt). 1 for a first attempt. */
+	int32_t attempt;
+	char business_date[SPEC_BUSINESS_DATE_SZ];
 	enum plan_propagation propagation;
 	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
 	enum plan_event_type event_type;

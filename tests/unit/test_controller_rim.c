@@ -20,6 +20,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "controller/controller.h"
 #include "controller/names.h"
@@ -1008,6 +1009,98 @@ static void test_rim_run_now_named_after_request(void **state)
 	}
 }
 
+/* (r) A failed attempt recorded Active in status.recentRuns: its exit code
+ * is read from its pods (a GET by controller-uid through the write path),
+ * the retry is POSTed at once (after: ["0s"]) as attempt 2 with the same
+ * slot, TAKT_ATTEMPT and takt.io/attempt, the status records exit code 3,
+ * and /metrics counts the retry. The schedule is suspended: a retry belongs
+ * to a run already started, and goes on. */
+#define RETRY_BS                                                                                   \
+	"{\"apiVersion\":\"takt.io/v1alpha1\",\"kind\":\"BatchSchedule\",\"metadata\":{"           \
+	"\"name\":\"flaky\",\"namespace\":\"" NS "\",\"uid\":\"bs-uid-flaky\",\"generation\":1,"   \
+	"\"resourceVersion\":\"10\"},\"spec\":{\"schedule\":\"" YEARLY "\","                       \
+	"\"suspend\":true,\"retry\":{\"after\":[\"0s\"]},\"jobTemplate\":{\"spec\":{\"template\":" \
+	"{\"spec\":{"                                                                              \
+	"\"containers\":[{\"name\":\"work\"}]}}}}},\"status\":{\"observedGeneration\":1,"          \
+	"\"lastSlotConsidered\":\"2023-11-14T22:13:20.000Z\",\"recentRuns\":[{\"job\":"            \
+	"\"flaky-1700000000\",\"trigger\":\"schedule\",\"scheduledTime\":"                         \
+	"\"2023-11-14T22:13:20.000Z\",\"businessDate\":\"2023-11-14\",\"attempt\":1,"              \
+	"\"startTime\":\"2023-11-14T22:13:20.000Z\",\"result\":\"Active\"}]}}"
+#define JOB_FAILED                                                                                 \
+	"{\"failed\":1,\"startTime\":\"2023-11-14T22:13:20Z\",\"conditions\":[{\"type\":"          \
+	"\"Failed\",\"status\":\"True\",\"lastTransitionTime\":\"2023-11-14T22:13:25Z\"}]}"
+#define POD_EXIT_3                                                                                 \
+	"{\"metadata\":{\"name\":\"flaky-1700000000-x\",\"namespace\":\"" NS "\",\"uid\":\"p1\","  \
+	"\"resourceVersion\":\"32\"},\"status\":{\"phase\":\"Failed\",\"containerStatuses\":[{"    \
+	"\"name\":\"work\",\"state\":{\"terminated\":{\"exitCode\":3,\"reason\":\"Error\"}}}]}}"
+
+static void test_rim_retry_after_exit_code_read(void **state)
+{
+	(void)state;
+	struct rim *r =
+	    rim_new(LIST(RETRY_BS), LIST(JOB("flaky", "bs-uid-flaky", "job-uid-f", JOB_FAILED)),
+		    LIST(POD_EXIT_3), NULL);
+	controller_start(r->c);
+	struct kube_req *get =
+	    fake_run_until_req(r->f, 0, KUBE_GET, P_PODS "?labelSelector=batch", 2000);
+	assert_non_null(get);
+	assert_string_equal(get->path, P_PODS
+			    "?labelSelector=batch.kubernetes.io%2Fcontroller-uid%3Djob-uid-f");
+	struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, 2000);
+	assert_non_null(post);
+	cJSON *job = body_json(post);
+	assert_string_equal(jstr(job, "metadata.name"), "flaky-1700000000-2");
+	const cJSON *anns = jat(job, "metadata.annotations");
+	assert_string_equal(cJSON_GetStringValue(jget(anns, "takt.io/trigger")), "retry");
+	assert_string_equal(cJSON_GetStringValue(jget(anns, "takt.io/attempt")), "2");
+	assert_string_equal(cJSON_GetStringValue(jget(anns, "takt.io/scheduled-time")),
+			    "2023-11-14T22:13:20.000Z");
+	const cJSON *env =
+	    jat(cJSON_GetArrayItem(jat(job, "spec.template.spec.containers"), 0), "env");
+	const cJSON *e;
+	int seen = 0;
+	cJSON_ArrayForEach(e, env)
+	{
+		const char *n = jstr(e, "name"), *v = jstr(e, "value");
+		if (!strcmp(n, "TAKT_ATTEMPT"))
+			seen += !strcmp(v, "2");
+		if (!strcmp(n, "TAKT_BUSINESS_DATE"))
+			seen += !strcmp(v, "2023-11-14");
+	}
+	assert_int_equal(seen, 2);
+	cJSON_Delete(job);
+	/* The status writes decided before (first sight, then the exit code
+	 * waited for) are answered: the next one leaves behind them. */
+	for (size_t i = 0; i < r->f->n; i++)
+		if (r->f->reqs[i]->state == FAKE_OPEN && r->f->reqs[i]->method == KUBE_PATCH_MERGE)
+			fake_answer(r->f->reqs[i], 200, WRITTEN);
+	char *answer = created(post, "job-uid-f2");
+	size_t n = r->f->n;
+	fake_answer(post, 201, answer);
+	free(answer);
+	struct kube_req *q = fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("flaky"), 1000);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	const cJSON *recent = jget(st, "recentRuns");
+	assert_int_equal(cJSON_GetArraySize(recent), 2);
+	assert_string_equal(jstr(cJSON_GetArrayItem(recent, 0), "job"), "flaky-1700000000-2");
+	assert_string_equal(jstr(cJSON_GetArrayItem(recent, 0), "result"), "Active");
+	assert_string_equal(jstr(cJSON_GetArrayItem(recent, 1), "result"), "Failed");
+	assert_int_equal(jnum(cJSON_GetArrayItem(recent, 1), "exitCode"), 3);
+	assert_string_equal(jstr(cJSON_GetArrayItem(recent, 1), "reason"), "Error");
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+	struct buf m;
+	buf_init(&m, 1 << 16);
+	controller_metrics(r->c, &m);
+	if (!strstr(buf_str(&m), "takt_runs_total{namespace=\"" NS
+				 "\",schedule=\"flaky\",result=\"retried\"} 1"))
+		fail_msg("no retried sample in:\n%s", buf_str(&m));
+	buf_release(&m);
+	rim_free(r);
+}
+
 /* The first Event POSTed at or after request `from` with that reason, on
  * an object of that kind (NULL: any), or NULL. */
 static struct kube_req *event_posted(const struct rim *r, size_t from, const char *reason,
@@ -1262,6 +1355,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
+	    cmocka_unit_test(test_rim_retry_after_exit_code_read),
 	    cmocka_unit_test(test_rim_kill_refused_for_good_recorded_failed),
 	    cmocka_unit_test(test_rim_kill_transient_failure_retried),
 	    cmocka_unit_test(test_rim_kill_record_counts_answers),
