@@ -82,11 +82,12 @@ struct expectation {
 	enum spec_trigger trigger;
 	/* From the POST's answer or a GET, "" until then (see fill_uids). */
 	char uid[64];
-	uint64_t rv;  /* the Job's resourceVersion when created; 0: unknown */
-	bool created; /* 201, AlreadyExists, or seen */
-	bool maybe;   /* no certain answer: settled by a GET */
-	bool met;     /* seen, or known gone: no longer counts as active */
-	bool getting; /* its GET is on its way */
+	uint64_t rv;   /* the Job's resourceVersion when created; 0: unknown */
+	bool created;  /* 201, AlreadyExists, or seen */
+	bool maybe;    /* no certain answer: settled by a GET */
+	bool met;      /* seen, or known gone: no longer counts as active */
+	bool need_get; /* AlreadyExists or maybe created: a GET settles it */
+	bool getting;  /* its GET is on its way */
 };
 struct expectations {
 	struct expectation *v;
@@ -357,6 +358,7 @@ static void expectation_set_job(struct sched *s, const char *name, const char *b
 	e->rv = rv_number(job);
 	e->created = true;
 	e->maybe = false;
+	e->need_get = false;
 	cJSON_Delete(job);
 }
 
@@ -586,6 +588,7 @@ static void gather(struct controller *c, struct sched *s, const char *uid, int64
 		struct expectation *e = &s->exp.v[i];
 		if (store_get_ns(c->jobs, ns, e->name)) {
 			e->met = e->created = true;
+			e->need_get = false;
 			e->maybe = false;
 		} else if (e->rv && store_rv >= e->rv) {
 			e->met = true; /* created, and gone since */
@@ -943,6 +946,7 @@ static void get_answered(void *ud, const char *name, const struct kube_result *r
 		/* Not there now: never created, or created and gone. Either
 		 * way it is not sent again. */
 		e->met = true;
+		e->need_get = false;
 		if (e->maybe) {
 			char msg[768];
 			LOG_WARN("job create uncertain, job absent", "obj=%s job=%s", s->key, name);
@@ -968,7 +972,7 @@ static void settle_expectations(struct controller *c, struct sched *s)
 {
 	for (size_t i = 0; i < s->exp.n; i++) {
 		struct expectation *e = &s->exp.v[i];
-		if (e->met || e->getting || !(e->maybe || (e->created && !e->rv)))
+		if (e->met || e->getting || !e->need_get)
 			continue;
 		struct buf path;
 		buf_init(&path, 1024);
@@ -1005,6 +1009,7 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			expectation_set_job(s, name, res->body);
 		else if (e) {
 			e->created = true; /* its resourceVersion comes from a GET */
+			e->need_get = true;
 			if (!store_get_ns(c->jobs, s->spec.namespace, name))
 				settle_expectations(c, s);
 		}
@@ -1018,6 +1023,7 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
 			  res->status, res->reason, res->message, res->transport_error);
 		e->maybe = true;
+		e->need_get = true;
 		settle_expectations(c, s);
 	} else {
 		LOG_ERROR("job create failed",
@@ -1564,6 +1570,7 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 					    : NULL;
 		if (e) {
 			e->met = e->created = true;
+			e->need_get = false;
 			e->maybe = false;
 		}
 		buf_release(&k);
