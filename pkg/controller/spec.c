@@ -63,8 +63,7 @@ void spec_release(struct spec *s)
 	if (s->zone)
 		tz_free(s->zone);
 	free(s->calendar.name);
-	if (s->job_template)
-		cJSON_Delete(s->job_template);
+	free(s->job_template);
 	free(s->ann_kill);
 	free(s->ann_kill_grace_seconds);
 	free(s->ann_run_now);
@@ -283,7 +282,9 @@ int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
 	const cJSON *jmd = field(jt, "metadata");
 	if (jmd && !cJSON_IsNull(jmd) && !cJSON_IsObject(jmd))
 		return fail(err, errlen, "spec.jobTemplate.metadata: must be an object");
-	s->job_template = cJSON_Duplicate(jt, 1);
+	/* Kept serialized (a few hundred bytes instead of a tree of ~40
+	 * nodes): it is read only when a Job is built. */
+	s->job_template = cJSON_PrintUnformatted(jt);
 	if (!s->job_template)
 		return fail(err, errlen, "spec.jobTemplate: out of memory");
 	return 0;
@@ -420,6 +421,11 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	    civil_format_date(civil_floor_div(local, 86400), date, sizeof(date)) < 0)
 		return fail(err, errlen, "job: slot %" PRId64 " ms cannot be formatted", slot_ms);
 
+	cJSON *jt = cJSON_Parse(s->job_template);
+	if (!cJSON_IsObject(jt)) {
+		cJSON_Delete(jt);
+		return fail(err, errlen, "job: the schedule's jobTemplate does not parse");
+	}
 	cJSON *job = cJSON_CreateObject();
 	cJSON_AddStringToObject(job, "apiVersion", "batch/v1");
 	cJSON_AddStringToObject(job, "kind", "Job");
@@ -428,7 +434,7 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	if (s->namespace)
 		cJSON_AddStringToObject(md, "namespace", s->namespace);
 
-	const cJSON *tmd = field(s->job_template, "metadata");
+	const cJSON *tmd = field(jt, "metadata");
 	const cJSON *tl = field(tmd, "labels");
 	const cJSON *ta = field(tmd, "annotations");
 	cJSON *labels = cJSON_IsObject(tl) ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
@@ -452,7 +458,10 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	cJSON_AddBoolToObject(ref, "blockOwnerDeletion", 1);
 	cJSON_AddItemToArray(owners, ref);
 
-	cJSON *spec = cJSON_Duplicate(field(s->job_template, "spec"), 1);
+	/* Moved, not copied: jt is ours. */
+	cJSON *spec = cJSON_DetachItemFromObjectCaseSensitive(jt, "spec");
+	if (!spec)
+		spec = cJSON_CreateObject();
 	cJSON_AddItemToObject(job, "spec", spec);
 	cJSON *tpl = ensure_object(spec, "template");
 	cJSON *tpl_md = ensure_object(tpl, "metadata");
@@ -468,6 +477,7 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "initContainers"), env, 4);
 		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "containers"), env, 4);
 	}
+	cJSON_Delete(jt);
 	*out = job;
 	return 0;
 }
