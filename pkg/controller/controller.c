@@ -434,7 +434,19 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 	}
 	sched_forget_spec(s);
 	s->sc.err[0] = 0;
-	s->sc.rc = spec_parse(obj, &s->spec, s->sc.err, sizeof(s->sc.err));
+	/* The store keeps the spec as its JSON (project.h): parsed here, for
+	 * this moment only. */
+	cJSON *spec_tree = NULL;
+	const cJSON *sp = project_unblob(kobj_get(obj, "spec"), &spec_tree);
+	cJSON *holder = cJSON_CreateObject();
+	if (kobj_get(obj, "metadata"))
+		cJSON_AddItemReferenceToObject(holder, "metadata",
+					       (cJSON *)kobj_get(obj, "metadata"));
+	if (sp)
+		cJSON_AddItemReferenceToObject(holder, "spec", (cJSON *)sp);
+	s->sc.rc = spec_parse(holder, &s->spec, s->sc.err, sizeof(s->sc.err));
+	cJSON_Delete(holder);
+	cJSON_Delete(spec_tree);
 	s->sc.uid = uid ? xstrdup(uid) : NULL;
 	s->sc.gen = gen;
 	s->sc.ann = ann;
@@ -1147,12 +1159,16 @@ static void reconcile_pass(struct controller *c, const char *key)
 	uint64_t rv = rv_number(obj);
 	struct base_cache *b = &s->base;
 	if (!b->valid || raw != b->raw || rv != b->rv || s->mine.seq != b->mine_seq) {
+		/* The stored status is its JSON (project.h); ours a tree. */
+		cJSON *tree = NULL;
+		const cJSON *st = project_unblob(raw, &tree);
 		cJSON *holder = cJSON_CreateObject();
-		if (raw)
-			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
+		if (st)
+			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)st);
 		spec_status_release(&b->st);
 		spec_status_parse(holder, &b->st);
 		cJSON_Delete(holder);
+		cJSON_Delete(tree);
 		b->raw = raw;
 		b->rv = rv;
 		b->mine_seq = s->mine.seq;
@@ -1421,7 +1437,8 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	struct reflector_opts io = {.group = TAKT_GROUP,
 				    .version = TAKT_VERSION,
 				    .resource = TAKT_RES_SCHEDULES,
-				    .ns = c->ns};
+				    .ns = c->ns,
+				    .transform = project_schedule};
 	c->refl_schedules = reflector_new(l, tr, c->schedules, &io, reflector_listed, c);
 	io = (struct reflector_opts){.group = "batch",
 				     .version = "v1",
