@@ -50,6 +50,11 @@
 /* The longest run of queued reconciles before the loop gets a turn (a due
  * slot waits at most this long behind them). */
 #define DRAIN_SLICE_MS 2
+/* A slot's Job body is built this long before the slot at most, not when
+ * the slot is planned: a daily or monthly schedule would hold a ~1.5 KB
+ * body for hours or months. A schedule whose next slot is further away is
+ * woken this long before it (its one timer, armed earlier) to build it. */
+#define PREP_AHEAD_MS 5000
 
 /* ---- a schedule's state, by concern -------------------------------------------- */
 
@@ -62,7 +67,7 @@ struct spec_cache {
 	int64_t gen;
 	char *ann; /* serialized metadata.annotations */
 	int rc;
-	char err[512];
+	char *err; /* spec_parse's message, NULL when valid: see spec_err */
 	/* The stored object last looked at, and its resourceVersion: a
 	 * reconcile of an unchanged object compares nothing. */
 	const cJSON *obj;
@@ -113,8 +118,8 @@ struct runs_cache {
  * status would decide its slots a second time. rv is the resourceVersion
  * our write produced, 0 while it is on its way. */
 struct mine {
-	cJSON *status;
-	char *uid; /* of the object it was decided for */
+	cJSON *status; /* a string node: the status's JSON */
+	char *uid;     /* of the object it was decided for */
 	uint64_t rv;
 	uint64_t seq; /* bumped whenever `status` is replaced */
 	struct writes_status w;
@@ -147,7 +152,8 @@ struct create_failures {
 	size_t n;
 };
 
-/* The Job body for the next slot, built ahead: firing is sending. */
+/* The Job body for the next slot, built ahead (PREP_AHEAD_MS before it at
+ * most): firing is sending. */
 struct prep {
 	int64_t slot, gen;
 	char *body;
@@ -200,11 +206,12 @@ struct sched {
 	struct mine mine;
 	struct base_cache base;
 	struct prep prep;
-	struct create_failures failed;
+	struct create_failures *failed; /* NULL until a POST fails */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
-	struct agg_event events[MAX_EVENT_REASONS];
+	/* NULL until the first Event: most schedules never raise one. */
+	struct agg_event *events; /* MAX_EVENT_REASONS */
 	size_t n_events;
 };
 
@@ -273,9 +280,17 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	return s;
 }
 
+/* spec_parse's message: "" for a valid spec. */
+static const char *spec_err(const struct sched *s)
+{
+	return s->sc.err ? s->sc.err : "";
+}
+
 static void sched_forget_spec(struct sched *s)
 {
 	spec_release(&s->spec);
+	free(s->sc.err);
+	s->sc.err = NULL;
 	free(s->sc.uid);
 	free(s->sc.ann);
 	s->sc.uid = s->sc.ann = NULL;
@@ -299,6 +314,8 @@ static void sched_free(void *p)
 	free(s->runs.v);
 	free(s->runs.uid);
 	free(s->prep.body);
+	free(s->events);
+	free(s->failed);
 	cJSON_Delete(s->mine.status);
 	free(s->mine.uid);
 	free(s->key);
@@ -433,7 +450,7 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 		return;
 	}
 	sched_forget_spec(s);
-	s->sc.err[0] = 0;
+	char err[512] = "";
 	/* The store keeps the spec as its JSON (project.h): parsed here, for
 	 * this moment only. */
 	cJSON *spec_tree = NULL;
@@ -444,7 +461,8 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 					       (cJSON *)kobj_get(obj, "metadata"));
 	if (sp)
 		cJSON_AddItemReferenceToObject(holder, "spec", (cJSON *)sp);
-	s->sc.rc = spec_parse(holder, &s->spec, s->sc.err, sizeof(s->sc.err));
+	s->sc.rc = spec_parse(holder, &s->spec, err, sizeof(err));
+	s->sc.err = s->sc.rc ? xstrdup(err) : NULL;
 	cJSON_Delete(holder);
 	cJSON_Delete(spec_tree);
 	s->sc.uid = uid ? xstrdup(uid) : NULL;
@@ -584,6 +602,8 @@ static struct agg_event *agg_find(struct sched *s, const char *reason)
 		if (!strcmp(s->events[i].reason, reason))
 			return &s->events[i];
 	if (s->n_events < MAX_EVENT_REASONS) {
+		if (!s->events)
+			s->events = xcalloc(MAX_EVENT_REASONS, sizeof(*s->events));
 		struct agg_event *a = &s->events[s->n_events++];
 		memset(a, 0, sizeof(*a));
 		snprintf(a->reason, sizeof(a->reason), "%s", reason);
@@ -668,18 +688,21 @@ static void pass_to(struct sched *s, enum pass_phase to)
 
 static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
 
-/* Builds the next slot's Job now, so that firing is sending. */
+/* Builds the next slot's Job now when the slot is at most PREP_AHEAD_MS
+ * away, so that firing is sending; a body built for another slot goes. */
 static void prepare_next(struct sched *s)
 {
 	struct plan *p = &s->pass.plan;
-	if (p->next_slot == SPEC_TIME_UNSET ||
-	    (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body))
+	if (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body)
 		return;
 	cJSON *job = NULL;
 	char err[256];
 	free(s->prep.body);
 	s->prep.body = NULL;
 	s->prep.slot = SPEC_TIME_UNSET;
+	if (p->next_slot == SPEC_TIME_UNSET ||
+	    p->next_slot - loop_now_realtime_ms() > PREP_AHEAD_MS)
+		return;
 	if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
 			   sizeof(err)) == 0) {
 		s->prep.body = cJSON_PrintUnformatted(job);
@@ -700,6 +723,13 @@ static void pass_end(struct controller *c, struct sched *s)
 	 * it would reconcile again at once, a request storm while the kill
 	 * keeps failing. The failure's backoff brings the key back. */
 	int64_t wake = s->pass.planned ? s->pass.plan.wake : s->wake_at;
+	/* A slot further away than PREP_AHEAD_MS: wake shortly before it to
+	 * build its body (that pass plans the same and writes nothing). */
+	int64_t prep_at = s->pass.plan.next_slot - PREP_AHEAD_MS;
+	if (s->pass.planned && !s->pass.failed && s->sc.rc == 0 &&
+	    s->pass.plan.next_slot != SPEC_TIME_UNSET && !s->prep.body &&
+	    prep_at > loop_now_realtime_ms() && (wake == SPEC_TIME_UNSET || prep_at < wake))
+		wake = prep_at;
 	if (wake != s->wake_at || (!s->wake_timer && s->pass.planned)) {
 		loop_timer_cancel(c->loop, s->wake_timer);
 		s->wake_timer = 0;
@@ -708,6 +738,11 @@ static void pass_end(struct controller *c, struct sched *s)
 			s->wake_timer = loop_timer_at_realtime(c->loop, wake, wake_cb, s);
 	}
 	pass_to(s, PASS_IDLE);
+	/* Between passes a schedule keeps no plan: the next pass computes its
+	 * own (at 10,000 schedules the kept plans and their statuses were
+	 * ~10 MB). */
+	plan_release(&s->pass.plan);
+	spec_status_release(&s->pass.in_status);
 	char *key = xstrdup(s->key);
 	bool failed = s->pass.failed;
 	bool exp_left = s->exp.n > 0;
@@ -797,7 +832,13 @@ static void write_status(struct controller *c, struct sched *s, cJSON *st)
 	}
 	cJSON_Delete(s->mine.status);
 	free(s->mine.uid);
-	s->mine.status = st;
+	/* Kept as its JSON, as the store keeps statuses (project.h), until the
+	 * watch shows it: at a first start every schedule has one waiting,
+	 * and a tree is five times the size. */
+	char *json = cJSON_PrintUnformatted(st);
+	cJSON_Delete(st);
+	s->mine.status = json ? cJSON_CreateString(json) : NULL;
+	free(json);
 	s->mine.seq++;
 	s->mine.uid = s->sc.uid ? xstrdup(s->sc.uid) : NULL;
 	s->mine.rv = 0;
@@ -859,9 +900,11 @@ static void create_failed(struct sched *s, const char *name, const struct kube_r
 	for (size_t i = 0; i < p->n_actions && !a; i++)
 		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
 			a = &p->actions[i];
-	if (!a || s->failed.n == CREATE_FAILURES_MAX)
+	if (!s->failed)
+		s->failed = xcalloc(1, sizeof(*s->failed));
+	if (!a || s->failed->n == CREATE_FAILURES_MAX)
 		return; /* then only retried: the next plan decides it anew */
-	struct create_failure *f = &s->failed.v[s->failed.n++];
+	struct create_failure *f = &s->failed->v[s->failed->n++];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->slot = a->slot;
 	f->trigger = a->trigger;
@@ -1028,8 +1071,8 @@ static void after_posts(struct controller *c, struct sched *s)
 			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
 	}
 	if (s->sc.rc && !s->pass.was_invalid_same) {
-		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->sc.err);
-		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->sc.err, 1);
+		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, spec_err(s));
+		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", spec_err(s), 1);
 	}
 	if (!s->pass.failed) {
 		fill_uids(c, s, &p->status);
@@ -1051,8 +1094,9 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	struct gathered g;
 	gather(c, s, s->spec.uid, &g);
 	struct plan_create_failure failures[CREATE_FAILURES_MAX];
-	for (size_t i = 0; i < s->failed.n; i++) {
-		const struct create_failure *f = &s->failed.v[i];
+	size_t n_failed = s->failed ? s->failed->n : 0;
+	for (size_t i = 0; i < n_failed; i++) {
+		const struct create_failure *f = &s->failed->v[i];
 		failures[i] = (struct plan_create_failure){.job_name = f->name,
 							   .slot = f->slot,
 							   .trigger = f->trigger,
@@ -1062,7 +1106,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	struct plan_input in = {
 	    .spec = &s->spec,
-	    .spec_error = s->sc.rc ? s->sc.err : NULL,
+	    .spec_error = s->sc.rc ? spec_err(s) : NULL,
 	    .status = &s->pass.in_status,
 	    .runs = s->runs.v,
 	    .n_runs = s->runs.n,
@@ -1071,7 +1115,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .orphan_pods = s->runs.orphans,
 	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
 	    .create_failures = failures,
-	    .n_create_failures = s->failed.n,
+	    .n_create_failures = n_failed,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1086,7 +1130,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	gathered_release(&g);
 	s->pass.planned = rc == 0;
 	/* Told once: this plan's own POSTs may fail anew. */
-	s->failed.n = 0;
+	free(s->failed);
+	s->failed = NULL;
 	if (rc < 0) {
 		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
 		s->pass.failed = true;
@@ -1184,7 +1229,7 @@ static void reconcile_pass(struct controller *c, const char *key)
 							   : "");
 	const struct spec_condition *ready = spec_status_condition(&b->st, TAKT_COND_READY);
 	s->pass.was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
-				   ready->message && !strcmp(ready->message, s->sc.err);
+				   ready->message && !strcmp(ready->message, spec_err(s));
 	spec_status_copy(&s->pass.in_status, &b->st);
 
 	/* Kill and run-now requests first: a kill frees the slot it ends. */
