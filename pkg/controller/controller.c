@@ -188,7 +188,9 @@ struct pass {
 	bool has_raw;
 	bool was_invalid_same;
 	bool run_now;
-	struct plan plan;
+	/* This pass's plan: allocated when the pass starts, freed when it
+	 * ends (824 bytes a schedule would keep between passes). */
+	struct plan *plan;
 	/* The resourceVersion of the status planned from: the status write is
 	 * conditional on it ("" while our own write is on its way: then on
 	 * the version that write produces). */
@@ -270,7 +272,6 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	s->c = c;
 	s->key = xstrdup(key);
 	spec_init(&s->spec);
-	plan_init(&s->pass.plan);
 	spec_status_init(&s->base.st);
 	spec_status_init(&s->pass.in_status);
 	writes_status_init(&s->mine.w);
@@ -306,7 +307,9 @@ static void sched_free(void *p)
 	writes_status_release(c->writes, &s->mine.w);
 	loop_timer_cancel(c->loop, s->wake_timer);
 	sched_forget_spec(s);
-	plan_release(&s->pass.plan);
+	if (s->pass.plan)
+		plan_release(s->pass.plan);
+	free(s->pass.plan);
 	spec_status_release(&s->base.st);
 	spec_status_release(&s->pass.in_status);
 	free(s->exp.v);
@@ -692,7 +695,7 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
  * away, so that firing is sending; a body built for another slot goes. */
 static void prepare_next(struct sched *s)
 {
-	struct plan *p = &s->pass.plan;
+	struct plan *p = s->pass.plan;
 	if (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body)
 		return;
 	cJSON *job = NULL;
@@ -722,12 +725,12 @@ static void pass_end(struct controller *c, struct sched *s)
 	 * timer it had: the last plan's wake-up may be past by now, and arming
 	 * it would reconcile again at once, a request storm while the kill
 	 * keeps failing. The failure's backoff brings the key back. */
-	int64_t wake = s->pass.planned ? s->pass.plan.wake : s->wake_at;
+	int64_t wake = s->pass.planned ? s->pass.plan->wake : s->wake_at;
 	/* A slot further away than PREP_AHEAD_MS: wake shortly before it to
 	 * build its body (that pass plans the same and writes nothing). */
-	int64_t prep_at = s->pass.plan.next_slot - PREP_AHEAD_MS;
+	int64_t prep_at = s->pass.plan->next_slot - PREP_AHEAD_MS;
 	if (s->pass.planned && !s->pass.failed && s->sc.rc == 0 &&
-	    s->pass.plan.next_slot != SPEC_TIME_UNSET && !s->prep.body &&
+	    s->pass.plan->next_slot != SPEC_TIME_UNSET && !s->prep.body &&
 	    prep_at > loop_now_realtime_ms() && (wake == SPEC_TIME_UNSET || prep_at < wake))
 		wake = prep_at;
 	if (wake != s->wake_at || (!s->wake_timer && s->pass.planned)) {
@@ -741,7 +744,9 @@ static void pass_end(struct controller *c, struct sched *s)
 	/* Between passes a schedule keeps no plan: the next pass computes its
 	 * own (at 10,000 schedules the kept plans and their statuses were
 	 * ~10 MB). */
-	plan_release(&s->pass.plan);
+	plan_release(s->pass.plan);
+	free(s->pass.plan);
+	s->pass.plan = NULL;
 	spec_status_release(&s->pass.in_status);
 	char *key = xstrdup(s->key);
 	bool failed = s->pass.failed;
@@ -895,7 +900,7 @@ static int64_t slot_of_name(const struct sched *s, const char *name)
 /* A failed POST of this pass's plan, kept for the next plan. */
 static void create_failed(struct sched *s, const char *name, const struct kube_result *res)
 {
-	const struct plan *p = &s->pass.plan;
+	const struct plan *p = s->pass.plan;
 	const struct plan_action *a = NULL;
 	for (size_t i = 0; i < p->n_actions && !a; i++)
 		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
@@ -959,7 +964,7 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		s->prep.slot = SPEC_TIME_UNSET;
 	} else {
 		cJSON *job = NULL;
-		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
+		if (spec_build_job(&s->spec, s->pass.plan->zone, a->slot, a->trigger,
 				   a->request_id[0] ? a->request_id : NULL, &job, err,
 				   sizeof(err))) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
@@ -1062,7 +1067,7 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
  * they were while the key is busy. */
 static void after_posts(struct controller *c, struct sched *s)
 {
-	struct plan *p = &s->pass.plan;
+	struct plan *p = s->pass.plan;
 	for (size_t i = 0; i < p->n_actions; i++) {
 		const struct plan_action *a = &p->actions[i];
 		if (a->kind == PLAN_DELETE_JOB)
@@ -1126,7 +1131,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		in.calendar_zone = cv.zone;
 		in.calendar_error = cv.error;
 	}
-	int rc = plan_compute(&in, &s->pass.plan);
+	int rc = plan_compute(&in, s->pass.plan);
 	gathered_release(&g);
 	s->pass.planned = rc == 0;
 	/* Told once: this plan's own POSTs may fail anew. */
@@ -1139,8 +1144,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		return;
 	}
 	if (s->pass.run_now) {
-		control_after_plan(c->control, obj, &s->spec, &s->pass.plan, in.now);
-	} else if (s->pass.has_raw && plan_may_wait(&s->pass.plan, &s->base.st, in.now)) {
+		control_after_plan(c->control, obj, &s->spec, s->pass.plan, in.now);
+	} else if (s->pass.has_raw && plan_may_wait(s->pass.plan, &s->base.st, in.now)) {
 		/* A run started or ended just before a slot: the slot's
 		 * reconcile writes it (see plan_may_wait). */
 		c->stats.waited++;
@@ -1152,9 +1157,9 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	 * (after_posts), so that when many schedules share a slot every POST
 	 * leaves before any of that bookkeeping. */
 	pass_to(s, PASS_POSTING);
-	for (size_t i = 0; i < s->pass.plan.n_actions; i++)
-		if (s->pass.plan.actions[i].kind == PLAN_CREATE_JOB)
-			send_create(c, s, &s->pass.plan.actions[i]);
+	for (size_t i = 0; i < s->pass.plan->n_actions; i++)
+		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB)
+			send_create(c, s, &s->pass.plan->actions[i]);
 	if (s->pass.posts == 0)
 		after_posts(c, s);
 }
@@ -1197,6 +1202,10 @@ static void reconcile_pass(struct controller *c, const char *key)
 	sched_parse(s, obj);
 	s->pass.failed = false;
 	s->pass.planned = false;
+	if (!s->pass.plan) {
+		s->pass.plan = xmalloc(sizeof(*s->pass.plan));
+		plan_init(s->pass.plan);
+	}
 
 	/* spec_status_parse reads obj.status: lend it the base status. Not
 	 * again when it is the same one (ours, or the same stored version). */
