@@ -6,6 +6,8 @@
 #   SCALE_IDLE=60               seconds of the idle CPU window
 #   SCALE_LAG=30                seconds of the 1-second schedule's lag window
 #   SCALE_KCM=0                 skip the CronJob side
+#   SCALE_TAKT=PATH             the controller binary (bin/takt-controller):
+#                               another build, for a before/after pair
 #
 # First a baseline: takt on a namespace holding only `tick`, a schedule
 # firing every second (runs of 1 s, history 1): its anonymous memory and
@@ -37,6 +39,7 @@ sizes=${SCALE_N:-1000 5000 10000}
 idle=${SCALE_IDLE:-60}
 lagw=${SCALE_LAG:-30}
 use_kcm=${SCALE_KCM:-1}
+takt_bin=${SCALE_TAKT:-bin/takt-controller}
 py=scripts/bench-scale.py
 
 # shellcheck source=tests/bench/lib.bash
@@ -156,7 +159,7 @@ stop() { # stop VAR: stops the process whose pid VAR holds
 }
 
 start_takt() { # start_takt NS LOG
-	bin/takt-controller --http-addr 127.0.0.1:0 --namespace "$1" >"$2" 2>&1 &
+	"$takt_bin" --http-addr 127.0.0.1:0 --namespace "$1" >"$2" 2>&1 &
 	takt=$!
 }
 
