@@ -334,7 +334,7 @@ up_once() {
 		--kubeconfig="$tmp/kube-controller-manager.kubeconfig" --leader-elect=false --secure-port=0 \
 		--service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
 		--use-service-account-credentials \
-		--controllers=job-controller,garbage-collector-controller,ttl-after-finished-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,root-ca-certificate-publisher-controller,cronjob-controller \
+		--controllers=job-controller,garbage-collector-controller,ttl-after-finished-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,root-ca-certificate-publisher-controller,cronjob-controller,deployment-controller,replicaset-controller,disruption-controller \
 		--concurrent-job-syncs=10 --kube-api-qps=5000 --kube-api-burst=10000 --v=1
 	start kube-scheduler "$bin/kube-scheduler" \
 		--kubeconfig="$tmp/kube-scheduler.kubeconfig" --leader-elect=false --secure-port=0 \
@@ -408,7 +408,8 @@ EOF
 install_crds() {
 	local f out
 	for f in "$root"/crds/*.yaml; do
-		[ -f "$f" ] || continue
+		# (crds/kustomization.yaml lists them for `kubectl apply -k`)
+		[ -f "$f" ] && [ "${f##*/}" != kustomization.yaml ] || continue
 		out=$(KUBECONFIG=$state/kubeconfig kubectl apply --server-side --force-conflicts -f "$f" 2>&1) ||
 			log "WARNING: the apiserver refused $f: $out"
 	done

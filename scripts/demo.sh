@@ -19,7 +19,7 @@ kubectl get nodes -o wide
 echo
 echo "== takt: CRDs, the controller, and examples/every-2s.yaml"
 # scripts/cluster.sh installs the CRDs; apply them when an older cluster did not.
-kubectl get crd batchschedules.takt.io businesscalendars.takt.io >/dev/null 2>&1 || kubectl apply -f crds/
+kubectl get crd batchschedules.takt.io businesscalendars.takt.io >/dev/null 2>&1 || kubectl apply -k crds/
 kubectl wait --for condition=Established --timeout=30s crd/batchschedules.takt.io >/dev/null
 demo_log=$root/.cache/demo/controller.log
 mkdir -p "$(dirname "$demo_log")"

@@ -13,5 +13,9 @@ int cmd_kill(int argc, char **argv);
 void cmd_kill_usage(void);
 int cmd_run(int argc, char **argv);
 void cmd_run_usage(void);
+int cmd_rerun(int argc, char **argv);
+void cmd_rerun_usage(void);
+int cmd_history(int argc, char **argv);
+void cmd_history_usage(void);
 
 #endif

@@ -18,6 +18,8 @@ static const struct subcommand SUBCOMMANDS[] = {
     {"next", cmd_next, cmd_next_usage, "print the next fire instants of a schedule (offline)"},
     {"kill", cmd_kill, cmd_kill_usage, "kill the active runs of a schedule, or a pod's run"},
     {"run", cmd_run, cmd_run_usage, "start one run of a schedule now"},
+    {"rerun", cmd_rerun, cmd_rerun_usage, "run again the slots of business dates (backfill)"},
+    {"history", cmd_history, cmd_history_usage, "show the recorded runs of a schedule"},
 };
 
 static void usage(FILE *out)

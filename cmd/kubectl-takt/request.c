@@ -1,4 +1,5 @@
-/* Shared plumbing of `kubectl takt kill` and `run`; see request.h. */
+/* Shared plumbing of the plugin's subcommands that talk to the cluster; see
+ * request.h. */
 #include "controller/names.h"
 #include "request.h"
 
@@ -250,6 +251,39 @@ int req_get(const char *prog, struct req_client *cl, const char *group, const ch
 	buf_init(&what, 512);
 	object_path(&path, cl, group, version, resource, name);
 	buf_addf(&what, "%s %s/%s", resource, cl->ns, name);
+	int rc = get_json(prog, cl, buf_str(&path), buf_str(&what), false, out);
+	buf_release(&path);
+	buf_release(&what);
+	return rc;
+}
+
+int req_get_in(const char *prog, struct req_client *cl, const char *group, const char *version,
+	       const char *ns, const char *resource, const char *name, cJSON **out)
+{
+	struct buf path, what;
+	buf_init(&path, 4096);
+	buf_init(&what, 512);
+	kube_path(&path, group, version, ns, resource, name, NULL);
+	if (ns)
+		buf_addf(&what, "%s %s/%s", resource, ns, name);
+	else
+		buf_addf(&what, "%s %s", resource, name);
+	int rc = get_json(prog, cl, buf_str(&path), buf_str(&what), false, out);
+	buf_release(&path);
+	buf_release(&what);
+	return rc;
+}
+
+int req_list(const char *prog, struct req_client *cl, const char *group, const char *version,
+	     const char *resource, const char *label_selector, cJSON **out)
+{
+	struct buf path, what;
+	buf_init(&path, 4096);
+	buf_init(&what, 512);
+	kube_path(&path, group, version, cl->ns, resource, NULL, NULL);
+	if (label_selector)
+		kube_query_add(&path, "labelSelector", label_selector);
+	buf_addf(&what, "%s in %s", resource, cl->ns);
 	int rc = get_json(prog, cl, buf_str(&path), buf_str(&what), false, out);
 	buf_release(&path);
 	buf_release(&what);

@@ -1,7 +1,8 @@
-/* The plumbing `kubectl takt kill` and `kubectl takt run` share: options
- * common to both, a client from the kubeconfig, a fresh request id, the
- * annotation patch, and waiting for the controller's answer in the
- * BatchSchedule's status (docs/external-control.md).
+/* The plumbing the subcommands that talk to the cluster share (kill, run,
+ * rerun, history): the common options, a client from the kubeconfig, a
+ * fresh request id, GETs and LISTs, the annotation patch, and waiting for
+ * the controller's answer in the BatchSchedule's status
+ * (docs/external-control.md).
  *
  * Ownership: struct req_client is the caller's; req_client_open fills it and
  * req_client_close frees what it holds. cJSON trees returned are the
@@ -59,6 +60,17 @@ int req_annotate(const char *prog, struct req_client *cl, const char *group, con
 /* GETs an object; returns 0 and *out, or 1 with one line on stderr. */
 int req_get(const char *prog, struct req_client *cl, const char *group, const char *version,
 	    const char *resource, const char *name, cJSON **out);
+
+/* GETs an object of namespace ns (NULL: a cluster-scoped object); returns 0
+ * and *out, or 1 with one line on stderr. */
+int req_get_in(const char *prog, struct req_client *cl, const char *group, const char *version,
+	       const char *ns, const char *resource, const char *name, cJSON **out);
+
+/* LISTs a collection of the client's namespace, with a labelSelector when
+ * not NULL. Returns 0 and *out (the List object), or 1 with one line on
+ * stderr. */
+int req_list(const char *prog, struct req_client *cl, const char *group, const char *version,
+	     const char *resource, const char *label_selector, cJSON **out);
 
 /* LISTs a collection of the client's namespace, with a fieldSelector when
  * not NULL. Returns 0 and *out (the List object), or 1 and prints nothing:

@@ -18,6 +18,7 @@
 #include "controller/calendars.h"
 #include "controller/control.h"
 #include "controller/control_io.h"
+#include "controller/rerun.h"
 #include "controller/names.h"
 #include "controller/planner.h"
 #include "controller/project.h"
@@ -1088,6 +1089,80 @@ static void after_posts(struct controller *c, struct sched *s)
 	pass_end(c, s);
 }
 
+/* The rerun step's input from the stores, the base status and the plan's
+ * input (the calendar as the planner sees it). The stored status is its
+ * JSON (project.h): parsed into *status_tree, the caller's to delete once
+ * the step is released (the step may point into it). */
+static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_input *in,
+			 struct rerun_step *rs, cJSON **status_tree)
+{
+	const cJSON *stored_status = project_unblob(kobj_get(obj, "status"), status_tree);
+	bool cal_ok = s->spec.has_calendar && in->calendar_state == PLAN_CALENDAR_OK;
+	const char *refused[CREATE_FAILURES_MAX];
+	size_t n_refused = 0;
+	for (size_t i = 0; i < in->n_create_failures; i++)
+		if (in->create_failures[i].trigger == SPEC_TRIGGER_RERUN &&
+		    plan_create_failure_permanent(&in->create_failures[i]))
+			refused[n_refused++] = in->create_failures[i].job_name;
+	struct rerun_step_input ri = {
+	    .spec = &s->spec,
+	    .zone = spec_zone(&s->spec, cal_ok ? in->calendar_zone : NULL),
+	    .calendar = cal_ok ? in->calendar : NULL,
+	    .calendar_error = in->calendar_state == PLAN_CALENDAR_MISSING ? "it does not exist"
+									  : in->calendar_error,
+	    .request = kobj_annotation(obj, TAKT_ANN_RERUN),
+	    .dates = kobj_annotation(obj, TAKT_ANN_RERUN_DATES),
+	    .only = kobj_annotation(obj, TAKT_ANN_RERUN_ONLY),
+	    .last = s->pass.in_status.last_rerun,
+	    .handled = s->pass.in_status.handled_requests,
+	    .history = kobj_get(stored_status, "recentRuns"),
+	    .runs = in->runs,
+	    .n_runs = in->n_runs,
+	    .exps = in->expectations,
+	    .n_exps = in->n_expectations,
+	    .orphan_pods = in->orphan_pods,
+	    .refused_jobs = refused,
+	    .n_refused_jobs = n_refused,
+	    .now = in->now,
+	};
+	rerun_step_compute(&ri, rs);
+}
+
+/* The rerun step into the plan: its status, its Job creates (trigger
+ * rerun, named after the request and the slot) and its Events. */
+static void rerun_apply(struct rerun_step *rs, const char *request, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	if (rs->last) {
+		cJSON_Delete(st->last_rerun);
+		st->last_rerun = rs->last;
+		rs->last = NULL;
+	}
+	if (rs->handled_new && request)
+		rerun_mark_handled(&st->handled_requests, request, CONTROL_HANDLED_MAX);
+	for (size_t i = 0; i < rs->n_starts; i++) {
+		XGROW(p->actions, p->cap_actions, p->n_actions + 1);
+		struct plan_action *a = &p->actions[p->n_actions++];
+		memset(a, 0, sizeof(*a));
+		a->kind = PLAN_CREATE_JOB;
+		snprintf(a->job_name, sizeof(a->job_name), "%s", rs->starts[i].job_name);
+		a->slot = rs->starts[i].slot;
+		a->trigger = SPEC_TRIGGER_RERUN;
+		snprintf(a->request_id, sizeof(a->request_id), "%s", rs->request_id);
+		st->counters.runs_started++;
+	}
+	for (size_t i = 0; i < rs->n_events; i++) {
+		XGROW(p->actions, p->cap_actions, p->n_actions + 1);
+		struct plan_action *a = &p->actions[p->n_actions++];
+		memset(a, 0, sizeof(*a));
+		a->kind = PLAN_EVENT;
+		a->event_type = rs->events[i].warning ? PLAN_EVENT_WARNING : PLAN_EVENT_NORMAL;
+		snprintf(a->reason, sizeof(a->reason), "%s", rs->events[i].reason);
+		snprintf(a->message, sizeof(a->message), "%s", rs->events[i].message);
+		a->count = 1;
+	}
+}
+
 /* The second half of a reconcile: plan from the stores and act. */
 static void plan_and_act(struct controller *c, struct sched *s)
 {
@@ -1131,7 +1206,32 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		in.calendar_zone = cv.zone;
 		in.calendar_error = cv.error;
 	}
+	/* A rerun request (rerun.h) is decided first: the runs it starts are
+	 * expectations to the planner, active for the schedule's own slots. */
+	struct rerun_step rs;
+	struct plan_expectation *exps = NULL;
+	cJSON *rerun_status = NULL;
+	rerun_step_init(&rs);
+	if (!s->sc.rc)
+		rerun_decide(s, obj, &in, &rs, &rerun_status);
+	if (rs.n_starts) {
+		exps = xcalloc(g.n_exps + rs.n_starts, sizeof(*exps));
+		memcpy(exps, g.exps, g.n_exps * sizeof(*exps));
+		for (size_t i = 0; i < rs.n_starts; i++)
+			exps[g.n_exps + i] = (struct plan_expectation){
+			    .name = rs.starts[i].job_name,
+			    .slot = rs.starts[i].slot,
+			    .trigger = SPEC_TRIGGER_RERUN,
+			};
+		in.expectations = exps;
+		in.n_expectations = g.n_exps + rs.n_starts;
+	}
 	int rc = plan_compute(&in, s->pass.plan);
+	if (rc == 0)
+		rerun_apply(&rs, kobj_annotation(obj, TAKT_ANN_RERUN), s->pass.plan);
+	rerun_step_release(&rs);
+	cJSON_Delete(rerun_status);
+	free(exps);
 	gathered_release(&g);
 	s->pass.planned = rc == 0;
 	/* Told once: this plan's own POSTs may fail anew. */

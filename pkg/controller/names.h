@@ -41,6 +41,12 @@
 #define TAKT_ANN_KILLED TAKT_PREFIX "killed"
 /* On a run-now Job: the takt.io/run-now request it answers. */
 #define TAKT_ANN_REQUEST TAKT_PREFIX "request-id"
+/* A rerun request on a BatchSchedule (docs/runs.md): its id, its
+ * business-date range and its selection. A rerun's Job carries the id in
+ * TAKT_ANN_REQUEST. */
+#define TAKT_ANN_RERUN	     TAKT_PREFIX "rerun"
+#define TAKT_ANN_RERUN_DATES TAKT_PREFIX "rerun-dates"
+#define TAKT_ANN_RERUN_ONLY  TAKT_PREFIX "rerun-only"
 
 /* Condition types. */
 #define TAKT_COND_READY		 "Ready"
@@ -68,6 +74,7 @@
 	X(MISSED, "missed")                                                                        \
 	X(KILLED, "killed")                                                                        \
 	X(LAST_KILL, "lastKill")                                                                   \
+	X(LAST_RERUN, "lastRerun")                                                                 \
 	X(LAST_RUN_NOW, "lastRunNow")                                                              \
 	X(HANDLED_REQUESTS, "handledRequests")
 

@@ -24,7 +24,7 @@
 /* cJSON keeps numbers as doubles: integers beyond 2^53 are not exact. */
 #define JSON_INT_MAX 9007199254740992.0
 
-static const char *const trigger_names[] = {"schedule", "run-now", "retry"};
+static const char *const trigger_names[] = {"schedule", "run-now", "retry", "rerun"};
 
 const char *spec_trigger_name(enum spec_trigger t)
 {
@@ -307,22 +307,43 @@ int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t 
 	return 0;
 }
 
-int spec_request_job_name(const char *schedule_name, const char *request_id, char *out,
-			  size_t outsz)
+/* The request id's hash as n characters of [0-9a-v] (64-bit FNV-1a, its top
+ * bits, 5 at a time: FNV's high bits mix best). */
+static void request_hash(const char *request_id, char *out, int n)
 {
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
-	char suffix[9];
 	uint64_t h = 14695981039346656037ULL;
-	if (!request_id || !*request_id)
-		return -EINVAL;
 	for (const char *c = request_id; *c; c++) {
 		h ^= (unsigned char)*c;
 		h *= 1099511628211ULL;
 	}
-	/* The top 40 bits, 5 at a time: FNV's high bits mix best. */
-	for (int i = 0; i < 8; i++)
-		suffix[i] = digits[(h >> (59 - 5 * i)) & 31];
-	suffix[8] = 0;
+	for (int i = 0; i < n; i++)
+		out[i] = digits[(h >> (59 - 5 * i)) & 31];
+	out[n] = 0;
+}
+
+int spec_rerun_job_name(const char *schedule_name, int64_t slot_ms, const char *request_id,
+			char *out, size_t outsz)
+{
+	char suffix[7];
+	if (!request_id || !*request_id)
+		return -EINVAL;
+	if (slot_ms < 0)
+		return -ERANGE;
+	request_hash(request_id, suffix, 6);
+	int n = snprintf(out, outsz, "%s-%" PRId64 "-r%s", schedule_name, slot_ms / 1000, suffix);
+	if (n < 0 || (size_t)n >= outsz || n > SPEC_JOB_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+int spec_request_job_name(const char *schedule_name, const char *request_id, char *out,
+			  size_t outsz)
+{
+	char suffix[9];
+	if (!request_id || !*request_id)
+		return -EINVAL;
+	request_hash(request_id, suffix, 8);
 	int n = snprintf(out, outsz, "%s-r-%s", schedule_name, suffix);
 	if (n < 0 || (size_t)n >= outsz || n > SPEC_JOB_NAME_MAX)
 		return -ERANGE;
@@ -408,6 +429,15 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 				    "metadata.name: \"%s\" is too long: Job names "
 				    "\"<name>-r-<request hash>\" must fit %d characters",
 				    s->name, SPEC_JOB_NAME_MAX);
+	} else if (trigger == SPEC_TRIGGER_RERUN) {
+		if (!request_id || !*request_id)
+			return fail(err, errlen, "job: a rerun is named after its request id");
+		if (spec_rerun_job_name(s->name, slot_ms, request_id, name, sizeof(name)))
+			return fail(
+			    err, errlen,
+			    "metadata.name: \"%s\" is too long: rerun Job names "
+			    "\"<name>-<unix-seconds>-r<request hash>\" must fit %d characters",
+			    s->name, SPEC_JOB_NAME_MAX);
 	} else if (spec_job_name(s->name, slot_ms, name, sizeof(name))) {
 		return fail(err, errlen,
 			    "metadata.name: \"%s\" is too long: Job names "
@@ -444,7 +474,7 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	set_string(labels, TAKT_LABEL_SCHEDULE, s->name);
 	set_string(anns, TAKT_ANN_SCHEDULED, when_ms);
 	set_string(anns, TAKT_ANN_TRIGGER, spec_trigger_name(trigger));
-	if (trigger == SPEC_TRIGGER_RUN_NOW)
+	if (trigger == SPEC_TRIGGER_RUN_NOW || trigger == SPEC_TRIGGER_RERUN)
 		set_string(anns, TAKT_ANN_REQUEST, request_id);
 
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
@@ -515,6 +545,7 @@ void spec_status_release(struct spec_status *st)
 	free(st->time_zone);
 	cJSON_Delete(st->last_kill);
 	cJSON_Delete(st->last_run_now);
+	cJSON_Delete(st->last_rerun);
 	cJSON_Delete(st->handled_requests);
 	spec_status_init(st);
 }
@@ -552,6 +583,7 @@ void spec_status_copy(struct spec_status *dst, const struct spec_status *src)
 	dst->counters = src->counters;
 	dst->last_kill = dup_json(src->last_kill);
 	dst->last_run_now = dup_json(src->last_run_now);
+	dst->last_rerun = dup_json(src->last_rerun);
 	dst->handled_requests = dup_json(src->handled_requests);
 }
 
@@ -647,6 +679,7 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 	st->counters.killed = counter_field(s, F(KILLED));
 	st->last_kill = dup_json(field(s, F(LAST_KILL)));
 	st->last_run_now = dup_json(field(s, F(LAST_RUN_NOW)));
+	st->last_rerun = dup_json(field(s, F(LAST_RERUN)));
 	st->handled_requests = dup_json(field(s, F(HANDLED_REQUESTS)));
 }
 
@@ -730,6 +763,8 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 		cJSON_AddItemToObject(s, F(LAST_KILL), cJSON_Duplicate(st->last_kill, 1));
 	if (st->last_run_now)
 		cJSON_AddItemToObject(s, F(LAST_RUN_NOW), cJSON_Duplicate(st->last_run_now, 1));
+	if (st->last_rerun)
+		cJSON_AddItemToObject(s, F(LAST_RERUN), cJSON_Duplicate(st->last_rerun, 1));
 	if (st->handled_requests)
 		cJSON_AddItemToObject(s, F(HANDLED_REQUESTS),
 				      cJSON_Duplicate(st->handled_requests, 1));

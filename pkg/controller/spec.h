@@ -45,9 +45,15 @@ struct tz;
 
 enum spec_concurrency { SPEC_CONCURRENCY_FORBID, SPEC_CONCURRENCY_ALLOW, SPEC_CONCURRENCY_REPLACE };
 enum spec_missed_policy { SPEC_MISSED_LATEST, SPEC_MISSED_NONE };
-enum spec_trigger { SPEC_TRIGGER_SCHEDULE, SPEC_TRIGGER_RUN_NOW, SPEC_TRIGGER_RETRY };
+enum spec_trigger {
+	SPEC_TRIGGER_SCHEDULE,
+	SPEC_TRIGGER_RUN_NOW,
+	SPEC_TRIGGER_RETRY,
+	SPEC_TRIGGER_RERUN,
+};
 
-/* "schedule", "run-now", "retry" (the takt.io/trigger annotation values). */
+/* "schedule", "run-now", "retry", "rerun" (the takt.io/trigger annotation
+ * values). */
 const char *spec_trigger_name(enum spec_trigger t);
 /* Returns 0 and *out, or -1 for an unknown value. */
 int spec_trigger_parse(const char *s, enum spec_trigger *out);
@@ -130,16 +136,28 @@ int spec_job_name(const char *schedule_name, int64_t slot_ms, char *out, size_t 
 int spec_request_job_name(const char *schedule_name, const char *request_id, char *out,
 			  size_t outsz);
 
+/* The name of the run a rerun request starts for one slot,
+ * "<name>-<slot-unix-seconds>-r<6 characters of [0-9a-v]>" (30 bits of the
+ * same hash of the request id as spec_request_job_name): the same for every
+ * replica and every attempt, so the name is the lock. It never equals a
+ * slot's name (which ends in digits) nor a run-now's ("-r-"). Returns 0,
+ * -ERANGE when it does not fit SPEC_JOB_NAME_MAX characters (schedule names
+ * of up to 44 characters fit) or outsz, -EINVAL for an empty id. */
+int spec_rerun_job_name(const char *schedule_name, int64_t slot_ms, const char *request_id,
+			char *out, size_t outsz);
+
 /* Builds the batch/v1 Job for one run: name spec_job_name (for a run-now,
- * spec_request_job_name of request_id), ownerReference to
+ * spec_request_job_name of request_id; for a rerun, spec_rerun_job_name of
+ * slot_ms and request_id), ownerReference to
  * the schedule (controller, blockOwnerDeletion), the jobTemplate's labels and
  * annotations plus takt.io/schedule (Job and pod template),
  * takt.io/scheduled-time (RFC 3339 ms) and takt.io/trigger, and in every
  * container and initContainer the env TAKT_SCHEDULE, TAKT_SCHEDULED_TIME,
  * TAKT_BUSINESS_DATE (the slot's local date in `zone`; NULL means UTC) and
  * TAKT_RUN_ID, replacing entries of the same name. request_id is the
- * takt.io/run-now request the run answers (required with
- * SPEC_TRIGGER_RUN_NOW, else ignored): it names the Job and goes into
+ * takt.io/run-now or takt.io/rerun request the run answers (required with
+ * SPEC_TRIGGER_RUN_NOW and SPEC_TRIGGER_RERUN, else ignored): it names the
+ * Job (with the slot, for a rerun: slot_ms is then the slot rerun) and goes into
  * takt.io/request-id, so a restart between the create and the status
  * write finds the run. slot_ms is then the request's second, the run's
  * TAKT_SCHEDULED_TIME. Pure: may be called before the slot's instant so
@@ -197,6 +215,7 @@ struct spec_status {
 	 * planner: copies, owned. */
 	cJSON *last_kill;
 	cJSON *last_run_now;
+	cJSON *last_rerun; /* written by the rerun step (rerun.h) */
 	cJSON *handled_requests;
 };
 

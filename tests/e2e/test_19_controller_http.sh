@@ -71,9 +71,9 @@ t_cmp "under a second" "$q" -lt 1
 kill "$prom_pid" 2>/dev/null
 wait "$prom_pid" 2>/dev/null
 rm -rf "$work"
-t_ok "deploy/controller.yaml (probes on /healthz and /readyz) is accepted by the apiserver" \
-	eval 'sed "s/namespace: takt-system/namespace: $NS/" "$T_ROOT/deploy/controller.yaml" | kn apply --dry-run=server -f - >/dev/null'
-t_like "its probes name the paths served here" "$(grep -o "path: /[a-z]*" "$T_ROOT/deploy/controller.yaml" | tr '\n' ' ')" "path: /healthz path: /readyz"
+t_ok "deploy/base/controller.yaml (probes on /healthz and /readyz) is accepted by the apiserver" \
+	eval 'sed "s/namespace: takt-system/namespace: $NS/" "$T_ROOT/deploy/base/controller.yaml" | kn apply --dry-run=server -f - >/dev/null'
+t_like "its probes name the paths served here" "$(grep -o "path: /[a-z]*" "$T_ROOT/deploy/base/controller.yaml" | tr '\n' ' ')" "path: /healthz path: /readyz"
 t_is "POST is refused with 405" "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/metrics")" 405
 t_is "an unknown path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "$url/nope")" 404
 ctl_stop

@@ -286,6 +286,66 @@ static void test_incluster_and_token_rotation(void **state)
 	sa_dir_remove(&d);
 }
 
+/* kubelet's projected volume (AtomicWriter): token -> ..data/token, ..data ->
+ * ..<timestamp>; a rotation writes a new ..<timestamp> directory, renames a
+ * new ..data symlink over the old one and removes the old directory. The
+ * path the controller holds never changes, and the new token has the same
+ * length: it is seen because stat follows the symlinks to a new file. */
+static void kubelet_write(const char *dir, const char *ts, const char *token, const char *old)
+{
+	char p[512], q[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, ts);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/%s/token", dir, ts);
+	spit(p, token);
+	snprintf(p, sizeof(p), "%s/..data_tmp", dir);
+	assert_int_equal(symlink(ts, p), 0);
+	snprintf(q, sizeof(q), "%s/..data", dir);
+	assert_int_equal(rename(p, q), 0);
+	snprintf(p, sizeof(p), "%s/token", dir);
+	if (access(p, F_OK) != 0)
+		assert_int_equal(symlink("..data/token", p), 0);
+	if (old) {
+		snprintf(p, sizeof(p), "%s/%s/token", dir, old);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%s", dir, old);
+		rmdir(p);
+	}
+}
+
+static void test_incluster_token_kubelet_swap(void **state)
+{
+	(void)state;
+	char dir[64], token[128], p[160];
+	snprintf(dir, sizeof(dir), "/tmp/takt-test-sa-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(token, sizeof(token), "%s/token", dir);
+	kubelet_write(dir, "..2026_01_01_00_00_00.1", "token-aaaa", NULL);
+	struct kube_incluster_paths paths = {
+	    .token = token, .ca = FIX "/ca.pem", .namespace = NULL};
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	struct kube_config *c;
+	char err[512] = "";
+	assert_int_equal(kube_config_load_incluster(&paths, &c, err, sizeof(err)), 0);
+	assert_string_equal(kube_config_token(c), "token-aaaa");
+	kubelet_write(dir, "..2026_01_01_00_00_00.2", "token-bbbb", "..2026_01_01_00_00_00.1");
+	assert_string_equal(kube_config_token(c), "token-bbbb");
+	kubelet_write(dir, "..2026_01_01_00_00_00.3", "token-cccc", "..2026_01_01_00_00_00.2");
+	assert_string_equal(kube_config_token(c), "token-cccc");
+	kube_config_free(c);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	snprintf(p, sizeof(p), "%s/..2026_01_01_00_00_00.3/token", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/..2026_01_01_00_00_00.3", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/..data", dir);
+	unlink(p);
+	unlink(token);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_name_what_is_wrong),
 	    cmocka_unit_test(test_user_listed_without_body_has_no_credentials),
 	    cmocka_unit_test(test_incluster_and_token_rotation),
+	    cmocka_unit_test(test_incluster_token_kubelet_swap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
