@@ -56,6 +56,8 @@
  * body for hours or months. A schedule whose next slot is further away is
  * woken this long before it (its one timer, armed earlier) to build it. */
 #define PREP_AHEAD_MS 5000
+/* A wall-clock step this small recomputes nothing (see clock_jumped). */
+#define CLOCK_JUMP_IGNORE_MS 2
 
 /* ---- a schedule's state, by concern -------------------------------------------- */
 
@@ -1546,9 +1548,12 @@ static void clock_jumped(struct loop *l, int64_t delta_ms, void *ud)
 	struct controller *c = ud;
 	(void)l;
 	/* The clock was set to what it read (another process's settimeofday,
-	 * an NTP step under a millisecond): no plan changes, and recomputing
-	 * 10,000 schedules for it was the only CPU an idle minute cost. */
-	if (delta_ms == 0)
+	 * an NTP step under a few ms; the loop's delta, the change of realtime
+	 * minus monotonic in whole ms, reads -1, 0 or 1 for it): no plan
+	 * changes (slots are whole seconds, the wall-clock timers keep their
+	 * instants), and recomputing 10,000 schedules for each of those was
+	 * the only CPU an idle minute cost (four in four minutes, measured). */
+	if (delta_ms >= -CLOCK_JUMP_IGNORE_MS && delta_ms <= CLOCK_JUMP_IGNORE_MS)
 		return;
 	LOG_WARN("wall clock jumped: recomputing every schedule", "delta_ms=%" PRId64, delta_ms);
 	/* Wall-clock timers keep their instants; the plans may not. */
