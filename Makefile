@@ -47,9 +47,9 @@ BENCH_BINS:= $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all help deps deps-dev test unit e2e crosscheck valgrind demo demo-down \
+.PHONY: all help deps deps-dev test unit e2e crosscheck valgrind chaos demo demo-down \
         cluster-up cluster-down cluster-bins lint fmt fuzz fuzz-run bench \
-        bench-cron bench-lag bench-scale clean tests
+        bench-cron bench-lag bench-scale clean tests image
 .DEFAULT_GOAL := all
 # Keep intermediate objects: relinking must not recompile.
 .SECONDARY:
@@ -65,7 +65,9 @@ help:
 	@echo "make valgrind   unit tests under valgrind"
 	@echo "make SANITIZE=address,undefined unit   unit tests under ASan/UBSan"
 	@echo "make cluster-up / cluster-down          the local control plane"
+	@echo "make chaos      the chaos soak: 2 replicas, leader kills, apiserver/etcd freezes (CHAOS_SECONDS=600)"
 	@echo "make lint / fmt / fuzz / bench"
+	@echo "make image      the container image (buildah, no daemon; prints its size)"
 
 deps:
 	@bash scripts/deps.sh
@@ -119,12 +121,23 @@ valgrind: tests
 crosscheck: tests
 	@bash tests/run.sh crosscheck
 
+# The Dockerfile, built with buildah (scripts/image.sh); TAKT_IMAGE names it.
+image: deps
+	@bash scripts/image.sh
+
 cluster-bins:
 	@bash scripts/build-cluster-bins.sh >/dev/null
 cluster-up: deps
 	@bash scripts/cluster.sh up
 cluster-down:
 	@bash scripts/cluster.sh down
+
+# The chaos soak (scripts/chaos.sh): 10 minutes by default, CHAOS_SECONDS
+# to change; brings the local control plane up if it is not (and leaves it).
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/cluster.sh up >/dev/null
+	@bash scripts/chaos.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -196,6 +196,13 @@ int cmd_kill(int argc, char **argv)
 	if (req_wait(PROG, &cl, schedule, "lastKill", id, common.timeout_s, kill_ignored, &iw,
 		     &rec))
 		goto out;
+	const char *failed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "failed"));
+	if (failed) {
+		/* Recorded as failed for good (the controller does not retry). */
+		fprintf(stderr, "kubectl takt " PROG ": %s/%s request %s failed: %s\n", cl.ns,
+			schedule, id, failed);
+		goto out;
+	}
 	print_result(cl.ns, schedule, id, rec);
 	rc = 0;
 out:

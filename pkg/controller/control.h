@@ -109,10 +109,16 @@ struct control_kill_record {
 	size_t n_jobs;
 	size_t jobs_new; /* of those, the runs no earlier request had killed */
 	int64_t pods_deleted;
+	/* NULL, or why the kill failed for good (a delete the apiserver
+	 * refused, e.g. 403 without the pods delete rule): it is handled,
+	 * not retried, and lastKill says so. */
+	const char *failed;
 };
-/* Records a kill: lastKill = {requestId, time (RFC 3339 ms), jobs,
- * podsDeleted}, killed += jobs_new (each run is counted once), and the
- * handled entry (keep as control_mark_handled). */
+/* Records a kill as the apiserver answered it: lastKill = {requestId, time
+ * (RFC 3339 ms), jobs (the runs whose Job DELETE succeeded), podsDeleted
+ * (the pod DELETEs answered 2xx), failed (only when set)}, killed +=
+ * jobs_new (each run is counted once), and the handled entry (keep as
+ * control_mark_handled). */
 void control_record_kill(struct spec_status *st, const struct control_kill_record *r,
 			 const char *const *keep, size_t n_keep);
 /* Records a run-now: lastRunNow = {requestId, time, jobName} or

@@ -48,7 +48,25 @@ struct kill_job {
 	char *name;
 	char *uid;
 	char *id;
-	char *event; /* the Event message for the Job */
+	char *event;   /* the Event message for the Job */
+	bool pods_ok;  /* no pod DELETE of it was refused: phase 2 may go */
+	bool deleted;  /* its DELETE was answered 2xx, 404 or 409 */
+	char *refused; /* the first refusal for good of one of its writes */
+};
+
+/* One request (a schedule's takt.io/kill, or a pod's) in a kill: what it
+ * asked for; what it did is read from the answers when they are all in. */
+struct kill_req {
+	char *id;
+	char *pod; /* the pod that carried it; NULL: the schedule */
+	char gtxt[64];
+	struct req_job {
+		size_t job;  /* index in kill.jobs */
+		bool counts; /* killed by no earlier request: counted in `killed` */
+	} * jobs;
+	size_t n_jobs, cap_jobs;
+	size_t *pods; /* indices in kill.pods: the pod DELETEs it added */
+	size_t n_pods, cap_pods;
 };
 
 /* The asynchronous part of one reconcile's kills. */
@@ -56,10 +74,18 @@ struct kill {
 	struct list_node link; /* in control.kills */
 	struct control *c;
 	char *ns;
+	char *sched_name, *sched_uid; /* for the schedule's Events */
+	struct spec_status *st;	      /* the records go here (borrowed) */
+	int64_t now;
+	char **keep; /* handled entries still requested (control_mark_handled) */
+	size_t n_keep;
 	control_done_fn *done;
 	void *ud;
 	int pending;
-	int err;
+	/* A write that got no answer or one that may pass on a retry (5xx,
+	 * 429...), or that could not be sent: nothing is recorded, the
+	 * request is handled again (idempotently) on the retry. */
+	bool transient;
 	bool phase2; /* the Jobs' requests are sent */
 	struct kill_job *jobs;
 	size_t n_jobs, cap_jobs;
@@ -67,8 +93,12 @@ struct kill {
 		char *name, *uid;
 		bool grace_set;
 		long grace;
+		size_t job;   /* index in jobs */
+		bool deleted; /* answered 2xx */
 	} * pods;
 	size_t n_pods, cap_pods;
+	struct kill_req *reqs;
+	size_t n_reqs, cap_reqs;
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -97,10 +127,11 @@ static void grace_text(bool set, long grace, char *out, size_t n)
 
 /* ---- requests --------------------------------------------------------------- */
 
-static void kill_step(struct kill *k, int rc);
+static void kill_step(struct kill *k);
 
 /* A kill's write: a pod DELETE, a Job PATCH or DELETE. Counted in
- * k->pending until answered; one that cannot be sent fails the kill. */
+ * k->pending until answered; one that cannot be sent fails the kill (to
+ * be retried: the write path's queue is full or closing). */
 static void kill_send(struct kill *k, enum kube_method m, const char *path, const char *body,
 		      const char *name, writes_done_fn *done)
 {
@@ -112,7 +143,7 @@ static void kill_send(struct kill *k, enum kube_method m, const char *path, cons
 			  .done = done,
 			  .ud = k};
 	if (writes_send(k->c->writes, &w) < 0)
-		k->err = -EIO;
+		k->transient = true;
 	else
 		k->pending++;
 }
@@ -199,34 +230,75 @@ static void kill_free(struct kill *k)
 		free(k->jobs[i].uid);
 		free(k->jobs[i].id);
 		free(k->jobs[i].event);
+		free(k->jobs[i].refused);
 	}
 	for (size_t i = 0; i < k->n_pods; i++) {
 		free(k->pods[i].name);
 		free(k->pods[i].uid);
 	}
+	for (size_t i = 0; i < k->n_reqs; i++) {
+		free(k->reqs[i].id);
+		free(k->reqs[i].pod);
+		free(k->reqs[i].jobs);
+	}
+	for (size_t i = 0; i < k->n_keep; i++)
+		free(k->keep[i]);
 	list_del(&k->link);
+	free(k->keep);
 	free(k->jobs);
 	free(k->pods);
+	free(k->reqs);
 	free(k->ns);
+	free(k->sched_name);
+	free(k->sched_uid);
 	free(k);
 }
 
-static struct kill_job *kill_find_job(struct kill *k, const char *name)
+/* The index of the Job of that name in the kill, or k->n_jobs. */
+static size_t kill_job_index(const struct kill *k, const char *name)
 {
-	for (size_t i = 0; i < k->n_jobs; i++)
-		if (str_eq(k->jobs[i].name, name))
-			return &k->jobs[i];
-	return NULL;
+	size_t i = 0;
+	while (i < k->n_jobs && !str_eq(k->jobs[i].name, name))
+		i++;
+	return i;
 }
 
-/* Adds the run of `job` to the kill: its pods to delete with the grace, the
- * Job to annotate and delete. Returns the number of pod deletes added. */
-static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job, const char *id,
-			    bool grace_set, long grace, const char *event_msg)
+/* A request of the kill: what it asked for is added by kill_add_job. */
+static struct kill_req *kill_req_new(struct kill *k, const char *id, const char *pod,
+				     bool grace_set, long grace)
 {
+	XGROW(k->reqs, k->cap_reqs, k->n_reqs + 1);
+	struct kill_req *q = &k->reqs[k->n_reqs++];
+	memset(q, 0, sizeof(*q));
+	q->id = xstrdup(id);
+	q->pod = pod ? xstrdup(pod) : NULL;
+	grace_text(grace_set, grace, q->gtxt, sizeof(q->gtxt));
+	return q;
+}
+
+/* Adds the run of `job` to request q: its pods to delete with the grace,
+ * the Job to annotate and delete (once per kill: a run asked for twice is
+ * stopped once, by the first request). `counts`: q is the first request
+ * to kill it (counted in `killed`). */
+static void kill_add_job(struct control *c, struct kill *k, struct kill_req *q, const cJSON *job,
+			 bool grace_set, long grace, const char *event_msg, bool counts)
+{
+	size_t ji = kill_job_index(k, kobj_meta(job, "name"));
+	if (ji == k->n_jobs) {
+		XGROW(k->jobs, k->cap_jobs, k->n_jobs + 1);
+		struct kill_job *j = &k->jobs[k->n_jobs++];
+		memset(j, 0, sizeof(*j));
+		j->name = xstrdup(kobj_meta(job, "name"));
+		j->uid = kobj_meta(job, "uid") ? xstrdup(kobj_meta(job, "uid")) : NULL;
+		j->id = xstrdup(q->id);
+		j->event = xstrdup(event_msg);
+		j->pods_ok = true;
+	}
+	XGROW(q->jobs, q->cap_jobs, q->n_jobs + 1);
+	q->jobs[q->n_jobs++] = (struct req_job){.job = ji, .counts = counts};
+
 	struct buf key;
 	struct store_list pods;
-	int64_t n = 0;
 	char why[256];
 	buf_init(&key, 1024);
 	store_key(job, &key);
@@ -247,23 +319,15 @@ static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job,
 			continue;
 		XGROW(k->pods, k->cap_pods, k->n_pods + 1);
 		struct pod_del *d = &k->pods[k->n_pods++];
+		memset(d, 0, sizeof(*d));
 		d->name = xstrdup(kobj_meta(pod, "name"));
 		d->uid = kobj_meta(pod, "uid") ? xstrdup(kobj_meta(pod, "uid")) : NULL;
 		d->grace_set = grace_set;
 		d->grace = grace;
-		n++;
+		d->job = ji;
 	}
 	store_list_release(&pods);
 	buf_release(&key);
-	if (!kill_find_job(k, kobj_meta(job, "name"))) {
-		XGROW(k->jobs, k->cap_jobs, k->n_jobs + 1);
-		struct kill_job *j = &k->jobs[k->n_jobs++];
-		j->name = xstrdup(kobj_meta(job, "name"));
-		j->uid = kobj_meta(job, "uid") ? xstrdup(kobj_meta(job, "uid")) : NULL;
-		j->id = xstrdup(id);
-		j->event = xstrdup(event_msg);
-	}
-	return n;
 }
 
 /* The answers. A 404 or 409 means gone already, or replaced by another
@@ -271,51 +335,107 @@ static int64_t kill_add_job(struct control *c, struct kill *k, const cJSON *job,
  * this run is left there. */
 static bool kill_gone(const struct kube_result *res)
 {
-	return res->status == 404 || res->status == 409;
+	return res->err == 0 && (res->status == 404 || res->status == 409);
 }
 
-static int kill_answer(struct kill *k, const char *what, const char *name,
-		       const struct kube_result *res)
+/* What one answer means: 0 done (2xx, or gone); 1 refused for good — the
+ * same request would get the same answer (403: the controller may not
+ * delete pods; 400, 422...) — with the refusal kept in *refused (the
+ * first one wins); -1 worth a retry (no answer, 5xx, 429, 408, 401: the
+ * same classes as a Job create, plan_create_failure_permanent). */
+static int kill_answer(struct kill *k, const char *log_msg, const char *what, const char *name,
+		       const struct kube_result *res, char **refused)
 {
-	if (res->err == 0 && res->status >= 200 && res->status < 300)
+	if ((res->err == 0 && res->status >= 200 && res->status < 300) || kill_gone(res))
 		return 0;
-	if (kill_gone(res))
-		return 0;
-	LOG_ERROR(what, "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, name, res->status,
-		  res->reason, res->message, res->transport_error);
-	return -EIO;
+	LOG_ERROR(log_msg, "obj=%s/%s status=%d reason=%s message=\"%s\" %s", k->ns, name,
+		  res->status, res->reason, res->message, res->transport_error);
+	struct plan_create_failure f = {.code = res->err < 0 ? 0 : res->status};
+	if (!plan_create_failure_permanent(&f)) {
+		k->transient = true;
+		return -1;
+	}
+	if (!*refused) {
+		struct buf b;
+		buf_init(&b, 2048);
+		buf_addf(&b, "the apiserver refused to %s %s: %d", what, name, res->status);
+		if (res->reason && *res->reason)
+			buf_addf(&b, " %s", res->reason);
+		buf_addf(&b, ": %.600s",
+			 res->message && *res->message ? res->message : "(no message)");
+		*refused = xstrdup(buf_str(&b));
+		buf_release(&b);
+	}
+	return 1;
+}
+
+static struct pod_del *pod_of(struct kill *k, const char *name)
+{
+	for (size_t i = 0; i < k->n_pods; i++)
+		if (str_eq(k->pods[i].name, name))
+			return &k->pods[i];
+	return NULL;
 }
 
 static void pod_deleted(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct kill *k = ud;
 	(void)ms;
-	int rc = kill_answer(k, "pod delete failed", name, res);
-	if (rc == 0 && !kill_gone(res))
+	struct pod_del *d = pod_of(k, name);
+	struct kill_job *j = d ? &k->jobs[d->job] : NULL;
+	char *dummy = NULL;
+	int rc =
+	    kill_answer(k, "pod delete failed", "delete pod", name, res, j ? &j->refused : &dummy);
+	free(dummy);
+	/* A Job whose pods are not all gone is left alone (kill_phase2). */
+	if (rc != 0 && j)
+		j->pods_ok = false;
+	if (rc == 0 && !kill_gone(res)) {
 		k->c->stats.pods_deleted++;
+		if (d)
+			d->deleted = true;
+	}
 	if (rc == 0)
 		LOG_INFO("pod deleted", "obj=%s/%s status=%d", k->ns, name, res->status);
 	k->pending--;
-	kill_step(k, rc);
+	kill_step(k);
 }
 
 static void job_marked(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct kill *k = ud;
 	(void)ms;
+	size_t ji = kill_job_index(k, name);
+	char *dummy = NULL;
+	kill_answer(k, "job mark failed", "annotate Job", name, res,
+		    ji < k->n_jobs ? &k->jobs[ji].refused : &dummy);
+	free(dummy);
 	k->pending--;
-	kill_step(k, kill_answer(k, "job mark failed", name, res));
+	kill_step(k);
 }
 
 static void job_deleted(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct kill *k = ud;
 	(void)ms;
-	int rc = kill_answer(k, "job delete failed", name, res);
+	size_t ji = kill_job_index(k, name);
+	struct kill_job *j = ji < k->n_jobs ? &k->jobs[ji] : NULL;
+	char *dummy = NULL;
+	int rc =
+	    kill_answer(k, "job delete failed", "delete Job", name, res, j ? &j->refused : &dummy);
+	free(dummy);
 	if (rc == 0 && res->status != 409)
 		k->c->stats.jobs_deleted++;
+	if (rc == 0 && j) {
+		j->deleted = true;
+		/* Told once the Job's DELETE is answered: the run is stopped. */
+		char seed[CONTROL_REQUEST_ID_MAX + 16];
+		snprintf(seed, sizeof(seed), "kill:%s", j->id);
+		post_event(k->c, "batch/v1", "Job", k->ns, j->name, j->uid, false, "Killed", seed,
+			   j->event);
+	}
 	k->pending--;
-	kill_step(k, rc);
+	kill_step(k);
 }
 
 static void send_pod_delete(struct kill *k, const struct pod_del *d)
@@ -361,40 +481,101 @@ static void send_job_ops(struct kill *k, const struct kill_job *j)
 	buf_release(&body);
 }
 
-/* Phase 1 (pods) answered without error: phase 2 (Jobs); phase 2
- * answered: done. The caller checks k->pending afterwards (0: nothing
- * could be sent). */
+/* Phase 2: the Jobs whose pod DELETEs all succeeded. A Job deleted while
+ * its pods were not would hand them to the garbage collector, which
+ * deletes them with their own grace period, not the one asked for; so a
+ * Job with a pod refused is left alone (the kill fails for that run). */
 static void kill_phase2(struct kill *k)
 {
 	k->phase2 = true;
-	for (size_t i = 0; i < k->n_jobs; i++) {
-		send_job_ops(k, &k->jobs[i]);
-		char seed[CONTROL_REQUEST_ID_MAX + 16];
-		snprintf(seed, sizeof(seed), "kill:%s", k->jobs[i].id);
-		post_event(k->c, "batch/v1", "Job", k->ns, k->jobs[i].name, k->jobs[i].uid, false,
-			   "Killed", seed, k->jobs[i].event);
+	for (size_t i = 0; i < k->n_jobs; i++)
+		if (k->jobs[i].pods_ok)
+			send_job_ops(k, &k->jobs[i]);
+}
+
+/* Every answer is in: each request is recorded as the apiserver answered
+ * it (the runs whose Job DELETE succeeded, the pods whose DELETE did;
+ * failed, with the refusal, when a write was refused for good), with a
+ * Normal Event `Killed` or a Warning `KillFailed` on the schedule. */
+static void kill_record(struct kill *k)
+{
+	char seed[CONTROL_REQUEST_ID_MAX + 16];
+	for (size_t r = 0; r < k->n_reqs; r++) {
+		const struct kill_req *q = &k->reqs[r];
+		const char **names = xcalloc(q->n_jobs + 1, sizeof(*names));
+		size_t n = 0, fresh = 0;
+		int64_t pods = 0;
+		const char *refused = NULL;
+		for (size_t i = 0; i < q->n_jobs; i++) {
+			const struct kill_job *j = &k->jobs[q->jobs[i].job];
+			if (!refused && j->refused)
+				refused = j->refused;
+			for (size_t p = 0; p < k->n_pods; p++)
+				pods += k->pods[p].job == q->jobs[i].job && k->pods[p].deleted;
+			if (!j->deleted)
+				continue;
+			names[n++] = j->name;
+			fresh += q->jobs[i].counts;
+		}
+		control_record_kill(k->st,
+				    &(struct control_kill_record){.id = q->id,
+								  .now_ms = k->now,
+								  .jobs = names,
+								  .n_jobs = n,
+								  .jobs_new = fresh,
+								  .pods_deleted = pods,
+								  .failed = refused},
+				    (const char *const *)k->keep, k->n_keep);
+		k->c->stats.kills++;
+
+		struct buf msg;
+		buf_init(&msg, 4096);
+		buf_addf(&msg, "kill request %s", q->id);
+		if (q->pod)
+			buf_addf(&msg, " on pod %s", q->pod);
+		if (refused)
+			buf_addf(&msg, " failed: %s; not retried; ", refused);
+		else
+			buf_addf(&msg, ": ");
+		if (q->pod && q->n_jobs == 1) {
+			buf_addf(&msg, "run %s %s", k->jobs[q->jobs[0].job].name,
+				 n ? "killed" : "not killed");
+		} else {
+			buf_addf(&msg, "%zu run%s killed", n, n == 1 ? "" : "s");
+			for (size_t i = 0; i < n; i++)
+				buf_addf(&msg, "%s%s", i ? ", " : " (", names[i]);
+			if (n)
+				buf_addf(&msg, ")");
+		}
+		buf_addf(&msg, ", %" PRId64 " pod%s deleted with %s", pods, pods == 1 ? "" : "s",
+			 q->gtxt);
+		snprintf(seed, sizeof(seed), "kill:%s", q->id);
+		post_event(k->c, TAKT_API_VERSION, TAKT_KIND_SCHEDULE, k->ns, k->sched_name,
+			   k->sched_uid, refused != NULL, refused ? "KillFailed" : "Killed", seed,
+			   buf_str(&msg));
+		buf_release(&msg);
+		free(names);
 	}
 }
 
-static void kill_step(struct kill *k, int rc)
+/* Phase 1 (pods) answered: phase 2 (Jobs), unless a write is to be
+ * retried; phase 2 answered, or nothing to send in it: done. */
+static void kill_step(struct kill *k)
 {
-	if (rc < 0 && k->err == 0)
-		k->err = rc;
 	if (k->pending > 0)
 		return;
-	/* Phase 2 only after every pod delete succeeded: a Job deleted while
-	 * its pods were not would hand them to the garbage collector, which
-	 * deletes them with their own grace period, not the one asked for.
-	 * The request is handled again, from phase 1, on the retry. */
-	if (!k->phase2 && k->err == 0) {
+	if (!k->phase2 && !k->transient) {
 		kill_phase2(k);
 		if (k->pending > 0)
 			return;
-		k->err = -EIO;
 	}
 	control_done_fn *done = k->done;
 	void *ud = k->ud;
-	int err = k->err;
+	/* A write worth a retry: nothing recorded, the request is handled
+	 * again, from phase 1, on the retry (every step is idempotent). */
+	int err = k->transient ? -EIO : 0;
+	if (!err)
+		kill_record(k);
 	kill_free(k);
 	done(ud, err);
 }
@@ -470,6 +651,14 @@ static struct kill *kill_get(struct kill_ctx *x)
 		struct kill *k = xcalloc(1, sizeof(*k));
 		k->c = x->c;
 		k->ns = xstrdup(x->sp->namespace);
+		k->sched_name = xstrdup(x->sp->name);
+		k->sched_uid = xstrdup(x->sp->uid);
+		k->st = x->st;
+		k->now = x->now;
+		k->keep = xcalloc(x->kp.n + 1, sizeof(*k->keep));
+		for (size_t i = 0; i < x->kp.n; i++)
+			k->keep[i] = xstrdup(x->kp.v[i]);
+		k->n_keep = x->kp.n;
 		k->done = x->done;
 		k->ud = x->ud;
 		list_add(&x->c->kills, &k->link);
@@ -478,17 +667,15 @@ static struct kill *kill_get(struct kill_ctx *x)
 	return x->k;
 }
 
-static void record_kill(struct kill_ctx *x, const struct control_kill_record *r)
+/* A request that needs no write (no active run): recorded at once. */
+static void record_now(struct kill_ctx *x, const char *id, const char *msg)
 {
-	control_record_kill(x->st, r, (const char *const *)x->kp.v, x->kp.n);
+	control_record_kill(x->st, &(struct control_kill_record){.id = id, .now_ms = x->now},
+			    (const char *const *)x->kp.v, x->kp.n);
 	x->c->stats.kills++;
-}
-
-/* Appends the names of the Jobs in `names` to msg as "a, b". */
-static void join_names(struct buf *out, const char *const *names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		buf_addf(out, "%s%s", i ? ", " : "", names[i]);
+	char seed[CONTROL_REQUEST_ID_MAX + 16];
+	snprintf(seed, sizeof(seed), "kill:%s", id);
+	event_on_schedule(x->c, x->sp, false, "Killed", seed, msg);
 }
 
 static void kill_schedule(struct kill_ctx *x)
@@ -517,16 +704,13 @@ static void kill_schedule(struct kill_ctx *x)
 	}
 	grace_text(grace_set, grace, gtxt, sizeof(gtxt));
 
-	struct buf key, msg;
+	struct buf key;
 	struct store_list jobs;
 	buf_init(&key, 1024);
-	buf_init(&msg, 4096);
 	buf_addf(&key, "%s/%s", sp->namespace, sp->name);
 	if (store_by_index(c->jobs, c->idx_schedule, buf_str(&key), &jobs) < 0)
 		jobs.n = 0, jobs.items = NULL;
-	const char **names = xcalloc(jobs.n + 1, sizeof(*names));
-	size_t n = 0, fresh = 0;
-	int64_t pods = 0;
+	struct kill_req *q = NULL;
 	char jmsg[512];
 	snprintf(jmsg, sizeof(jmsg),
 		 "killed by request %s (takt.io/kill on BatchSchedule %s), pods deleted with %s",
@@ -535,32 +719,18 @@ static void kill_schedule(struct kill_ctx *x)
 		const cJSON *job = jobs.items[i];
 		if (control_job_of_schedule(job, schedule, why, sizeof(why)) || !job_active(c, job))
 			continue;
-		pods += kill_add_job(c, kill_get(x), job, id, grace_set, grace, jmsg);
-		names[n++] = kobj_meta(job, "name");
-		if (!control_job_killed(job))
-			fresh++;
+		struct kill *k = kill_get(x);
+		if (!q)
+			q = kill_req_new(k, id, NULL, grace_set, grace);
+		kill_add_job(c, k, q, job, grace_set, grace, jmsg, !control_job_killed(job));
 	}
-	record_kill(x, &(struct control_kill_record){.id = id,
-						     .now_ms = x->now,
-						     .jobs = names,
-						     .n_jobs = n,
-						     .jobs_new = fresh,
-						     .pods_deleted = pods});
-	if (n) {
-		buf_addf(&msg, "kill request %s: %zu run%s killed (", id, n, n == 1 ? "" : "s");
-		join_names(&msg, names, n);
-		buf_addf(&msg, "), %" PRId64 " pod%s deleted with %s", pods, pods == 1 ? "" : "s",
-			 gtxt);
-	} else {
-		buf_addf(&msg, "kill request %s: no active run to kill", id);
+	if (!q) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "kill request %s: no active run to kill", id);
+		record_now(x, id, msg);
 	}
-	char seed[CONTROL_REQUEST_ID_MAX + 16];
-	snprintf(seed, sizeof(seed), "kill:%s", id);
-	event_on_schedule(c, sp, false, "Killed", seed, buf_str(&msg));
-	free(names);
 	store_list_release(&jobs);
 	buf_release(&key);
-	buf_release(&msg);
 }
 
 /* A pod annotated takt.io/kill that is not part of a run: a Warning on the
@@ -621,16 +791,14 @@ static void kill_pods(struct kill_ctx *x, const struct store_list *pods)
 				     kobj_annotation(pod, TAKT_ANN_KILL_GRACE), err);
 			continue;
 		}
-		char msg[768], seed[CONTROL_REQUEST_ID_MAX + 16];
-		snprintf(seed, sizeof(seed), "kill:%s", id);
 		if (!job_active(c, job)) {
 			/* The run is over: its Job is history, not to be deleted. */
-			record_kill(x, &(struct control_kill_record){.id = id, .now_ms = x->now});
+			char msg[768];
 			snprintf(
 			    msg, sizeof(msg),
 			    "kill request %s on pod %s: run %s has already ended, nothing to kill",
 			    id, kobj_meta(pod, "name"), kobj_meta(job, "name"));
-			event_on_schedule(c, sp, false, "Killed", seed, msg);
+			record_now(x, id, msg);
 			continue;
 		}
 		grace_text(grace_set, grace, gtxt, sizeof(gtxt));
@@ -639,21 +807,12 @@ static void kill_pods(struct kill_ctx *x, const struct store_list *pods)
 			 "killed by request %s (takt.io/kill on Pod %s), pods deleted with %s", id,
 			 kobj_meta(pod, "name"), gtxt);
 		/* Killed by an earlier request, or already in this pass. */
-		bool counted = control_job_killed(job) ||
-			       (x->k && kill_find_job(x->k, kobj_meta(job, "name")));
-		int64_t n = kill_add_job(c, kill_get(x), job, id, grace_set, grace, jmsg);
-		const char *names[] = {kobj_meta(job, "name")};
-		record_kill(x, &(struct control_kill_record){.id = id,
-							     .now_ms = x->now,
-							     .jobs = names,
-							     .n_jobs = 1,
-							     .jobs_new = counted ? 0 : 1,
-							     .pods_deleted = n});
-		snprintf(msg, sizeof(msg),
-			 "kill request %s on pod %s: run %s killed, %" PRId64
-			 " pod%s deleted with %s",
-			 id, kobj_meta(pod, "name"), names[0], n, n == 1 ? "" : "s", gtxt);
-		event_on_schedule(c, sp, false, "Killed", seed, msg);
+		bool counted =
+		    control_job_killed(job) ||
+		    (x->k && kill_job_index(x->k, kobj_meta(job, "name")) < x->k->n_jobs);
+		struct kill *k = kill_get(x);
+		struct kill_req *q = kill_req_new(k, id, kobj_meta(pod, "name"), grace_set, grace);
+		kill_add_job(c, k, q, job, grace_set, grace, jmsg, !counted);
 	}
 }
 
@@ -679,13 +838,20 @@ static const char *run_now_job(struct control *c, const cJSON *schedule, const s
 	return found; /* borrowed from the store: valid for this loop turn */
 }
 
+/* `replacing`: under Replace the active runs are being deleted; the
+ * request's Job is created when they are gone. */
 static void run_now_event(struct control *c, const struct spec *sp, const char *id, const char *job,
-			  const char *refused)
+			  const char *refused, bool replacing)
 {
 	char msg[512], seed[CONTROL_REQUEST_ID_MAX + 16];
 	snprintf(seed, sizeof(seed), "run-now:%s", id);
 	if (refused)
 		snprintf(msg, sizeof(msg), "run-now request %s refused: %s", id, refused);
+	else if (replacing)
+		snprintf(msg, sizeof(msg),
+			 "run-now request %s: replacing the active runs (concurrencyPolicy "
+			 "Replace); Job %s starts when they are gone",
+			 id, job);
 	else
 		snprintf(msg, sizeof(msg), "run-now request %s: started Job %s", id, job);
 	event_on_schedule(c, sp, refused != NULL, refused ? "RunNowRefused" : "RunNow", seed, msg);
@@ -723,7 +889,7 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 			if (job) {
 				control_record_run_now(st, id, now, job, NULL,
 						       (const char *const *)x.kp.v, x.kp.n);
-				run_now_event(c, sp, id, job, NULL);
+				run_now_event(c, sp, id, job, NULL, false);
 			} else {
 				*run_now = true;
 			}
@@ -740,7 +906,7 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 	/* Nothing to wait for in phase 1: go on to the Jobs, unless a pod
 	 * delete could not even be sent (the Job must not go before its pods:
 	 * the same rule as kill_step). */
-	if (k->pending == 0 && k->err == 0)
+	if (k->pending == 0 && !k->transient)
 		kill_phase2(k);
 	if (k->pending == 0) {
 		/* Nothing could be queued: done(ud) must not run from here. */
@@ -761,8 +927,24 @@ void control_after_plan(struct control *c, const cJSON *schedule, const struct s
 	const char *refused = plan->run_now == PLAN_RUN_NOW_REFUSED ? plan->run_now_refused : NULL;
 	control_record_run_now(&plan->status, sp->ann_run_now, now, plan->run_now_job, refused,
 			       (const char *const *)kp.v, kp.n);
-	run_now_event(c, sp, sp->ann_run_now, plan->run_now_job, refused);
+	/* A refusal is final now; a start is told once its Job's create is
+	 * answered (control_run_now_posted). */
+	if (refused)
+		run_now_event(c, sp, sp->ann_run_now, NULL, refused, false);
 	keep_release(&kp);
+}
+
+void control_run_now_posted(struct control *c, const struct spec *sp, const struct plan *plan)
+{
+	if (plan->run_now != PLAN_RUN_NOW_CREATED || !sp->ann_run_now)
+		return;
+	bool creates = false;
+	for (size_t i = 0; i < plan->n_actions; i++)
+		creates |= plan->actions[i].kind == PLAN_CREATE_JOB &&
+			   !strcmp(plan->actions[i].job_name, plan->run_now_job);
+	bool replacing = !creates && plan->status.pending_trigger == SPEC_TRIGGER_RUN_NOW &&
+			 plan->status.pending_slot != SPEC_TIME_UNSET;
+	run_now_event(c, sp, sp->ann_run_now, plan->run_now_job, NULL, replacing);
 }
 
 /* ---- the watch of pods outside takt's runs ---------------------------------------- */
@@ -832,11 +1014,15 @@ int control_new(struct loop *l, const struct kube_transport *tr, struct writes *
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
 	/* The pods are only looked at as they go by: kept are the fields
-	 * foreign_pod reads (project.h), and nothing after. */
+	 * foreign_pod reads (project.h), and nothing after. Those are all
+	 * metadata (annotations, labels, owners), and this watch sees every
+	 * pod of the cluster, so it asks for metadata only: the apiserver
+	 * sends no spec or status, and nothing of them is parsed. */
 	struct reflector_opts ro = {.version = "v1",
 				    .resource = "pods",
 				    .ns = c->ns,
 				    .transform = project_pod,
+				    .metadata_only = true,
 				    .on_event = pod_seen};
 	c->pod_watch = reflector_new(l, tr, NULL, &ro, NULL, c);
 	*out = c;

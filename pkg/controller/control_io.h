@@ -14,12 +14,22 @@
  *     (the Job controller skips manageJob) and the garbage collector leaves
  *     pods that are already terminating alone: so the pods get exactly the
  *     requested grace, and the Job object stays (active, blocking Forbid)
- *     until the last of them is gone. The kill is recorded in `status`
- *     (lastKill, killed, handledRequests) in the status the planner starts
- *     from, which carries it into the status written; and Events
- *     go on the schedule and on each Job. It also says whether a
- *     takt.io/run-now request is pending (pass it as plan_input.run_now).
- *   control_after_plan: records the run-now answer (lastRunNow, Event).
+ *     until the last of them is gone. A Job with a pod DELETE refused is
+ *     left alone. When every answer is in, each request is recorded as the
+ *     apiserver answered it, in `status` (lastKill with the runs and pods
+ *     actually deleted, killed, handledRequests) — the status the planner
+ *     starts from, which carries it into the status written — with a
+ *     Normal Event `Killed` on the schedule (and one on each Job whose
+ *     DELETE succeeded), or, when a write was refused for good (403, 400,
+ *     422...), lastKill.failed with the refusal and a Warning `KillFailed`:
+ *     handled, not retried, and the schedule is planned. A write worth a
+ *     retry (no answer, 5xx, 429...) records nothing: the reconcile fails
+ *     and retries. A request with no run to kill is recorded at once. It
+ *     also says whether a takt.io/run-now request is pending (pass it as
+ *     plan_input.run_now).
+ *   control_after_plan: records the run-now answer (lastRunNow) and posts
+ *     the refusal's Event; control_run_now_posted posts the "started"
+ *     Event once the plan's Job POSTs are answered.
  * A run-now Job carries its request id (control_run_now_id, given to
  * spec_build_job), so a restart between the create and the status write
  * finds the run.
@@ -79,20 +89,22 @@ int control_new(struct loop *l, const struct kube_transport *tr, struct writes *
 void control_start(struct control *c);
 void control_free(struct control *c);
 
-/* Completion of the asynchronous part of control_before_plan: err 0, or
- * negative when a delete or patch failed (the status must then not be
- * written: the request is handled again, idempotently, on the retry). */
+/* Completion of the asynchronous part of control_before_plan: err 0 (the
+ * kills are recorded in `status`, also a kill refused for good), or
+ * negative when a delete or patch got no answer or one worth a retry (the
+ * status must then not be written: the request is handled again,
+ * idempotently, on the retry). */
 typedef void control_done_fn(void *ud, int err);
 
 /* `schedule` is the object being reconciled, `spec` its parse (identity and
  * annotations are used even when the spec is invalid), `status` the status
  * the planner will start from: the kill records (lastKill, killed,
- * handledRequests) are written into it, and the planner carries them into
- * its plan.status. The reconciler must compare the status it writes with
- * the one it read, not with this one. Returns the number of
- * asynchronous operations started (0 or 1); each ends with one call of
- * done(ud, err), never before this returns. Returns -EIO when a kill was
- * decided but none of its requests could be queued (nothing pending: do not
+ * handledRequests) are written into it — those that need writes when they
+ * are answered, just before done(ud, 0), so it must stay valid until done
+ * runs — and the planner carries them into its plan.status. The reconciler must compare the status
+ * it writes with the one it read, not with this one. Returns the number of asynchronous operations
+ * started (0 or 1); each ends with one call of done(ud, err), never before this returns. Returns
+ * -EIO when a kill was decided but none of its requests could be queued (nothing pending: do not
  * write the status). *run_now is set when a takt.io/run-now request is
  * pending. */
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
@@ -100,9 +112,14 @@ int control_before_plan(struct control *c, const cJSON *schedule, const struct s
 			bool *run_now);
 
 /* After plan_compute for an input with run_now set: writes lastRunNow and
- * its handled entry into plan->status and posts the Event. */
+ * its handled entry into plan->status, and posts the Event of a refusal. */
 void control_after_plan(struct control *c, const cJSON *schedule, const struct spec *spec,
 			struct plan *plan, int64_t now_ms);
+/* The plan's Job POSTs are answered, none failed (201, or 409
+ * AlreadyExists): posts the RunNow Event of a run-now it started (not
+ * earlier: a create the apiserver refuses makes the request refused, and a
+ * "started" Event before it would tell what never happened). */
+void control_run_now_posted(struct control *c, const struct spec *spec, const struct plan *plan);
 
 struct control_stats {
 	uint64_t kills;	       /* kill requests acted on */

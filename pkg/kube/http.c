@@ -26,6 +26,11 @@
 #define DEFAULT_MAX_BODY	   (64L << 20)
 #define MAX_IDLE_EASY		   16
 #define MESSAGE_EXCERPT		   1024
+#define DEFAULT_STALL_MS	   3000
+#define DEFAULT_IDLE_MS		   30000
+#define DEFAULT_PROBE_TIMEOUT_MS   3000
+#define DEFAULT_PROBE_PATH	   "/version"
+#define DEAD_MESSAGE		   "connection to the apiserver is dead (no answer to a probe): dropped"
 
 /* QUEUED: waiting for a rate-limit token; DEFERRED: to be handed to curl on
  * the next loop turn; ACTIVE: in curl; FINISHING: done or failed to start. */
@@ -41,6 +46,7 @@ struct kube_req {
 	char *url;
 	char *body;
 	size_t body_len;
+	char *accept; /* NULL: application/json */
 	long timeout_ms;
 	kube_done_fn *done;
 	kube_data_fn *on_data;
@@ -55,6 +61,8 @@ struct kube_req {
 	bool body_detached;
 	loop_timer_id kick_timer; /* a deferred start, or a failed one to report */
 	int start_err;
+	const char *fail_msg; /* with start_err: why (static) */
+	int64_t started_ms;   /* monotonic, when handed to curl */
 };
 
 struct kube_http {
@@ -74,6 +82,15 @@ struct kube_http {
 	int in_curl;
 	bool sweep_needed;
 	struct kube_http_stats st;
+	/* Dead-connection detection (see http.h). heard_ms: the last time
+	 * anything was read from the server, or the start of the current busy
+	 * spell (nothing was owed before it). The check timer runs while
+	 * transfers are in flight. */
+	int64_t heard_ms;
+	loop_timer_id check_timer;
+	struct kube_req *probe;
+	int64_t probe_sent_ms;
+	char *probe_path;
 };
 
 static const char *const method_names[] = {
@@ -149,6 +166,7 @@ static void req_destroy(struct kube_http *h, struct kube_req *r)
 	free(r->path);
 	free(r->url);
 	free(r->body);
+	free(r->accept);
 	free(r);
 }
 
@@ -262,7 +280,7 @@ static void req_complete(struct kube_http *h, struct kube_req *r, CURLcode cc)
 {
 	struct kube_result res;
 	struct status_fields sf = {NULL, NULL, 0};
-	long status = 0;
+	long status = r->status;
 	long connects = 0;
 
 	if (r->easy) {
@@ -289,7 +307,8 @@ static void req_complete(struct kube_http *h, struct kube_req *r, CURLcode cc)
 	res.transport_error = "";
 	if (res.err) {
 		if (r->start_err)
-			res.transport_error = "could not set up the request";
+			res.transport_error =
+			    r->fail_msg ? r->fail_msg : "could not set up the request";
 		else if (r->overflow)
 			res.transport_error = "response body larger than max_body";
 		else
@@ -341,14 +360,19 @@ static void socket_action(struct kube_http *h, curl_socket_t s, int flags)
 
 static void on_socket_ready(struct loop *l, int fd, unsigned events, void *ud)
 {
+	struct kube_http *h = ud;
 	int flags = 0;
-	if (events & LOOP_READ)
+	if (events & LOOP_READ) {
+		/* Bytes (or a FIN) from the server: the connection lives. With
+		 * HTTP/2 there is one connection, so any read is about it. */
+		h->heard_ms = loop_now_monotonic_ms();
 		flags |= CURL_CSELECT_IN;
+	}
 	if (events & LOOP_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	if (events & LOOP_ERROR)
 		flags |= CURL_CSELECT_ERR;
-	socket_action(ud, fd, flags);
+	socket_action(h, fd, flags);
 }
 
 static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
@@ -410,6 +434,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* ---- starting requests ---- */
 
+/* A request that failed outside curl (could not start, or its connection
+ * was found dead) is reported from the loop, never from the call that
+ * failed it. */
 static void on_start_failed(struct loop *l, loop_timer_id id, void *ud)
 {
 	struct kube_req *r = ud;
@@ -418,6 +445,126 @@ static void on_start_failed(struct loop *l, loop_timer_id id, void *ud)
 }
 
 static void req_start(struct kube_http *h, struct kube_req *r);
+
+/* ---- dead connections ----
+ * libcurl 7.88 sends HTTP/2 PINGs from curl_easy_upkeep but never says
+ * whether one was answered, and TCP keepalive never fires while sent data
+ * is unacknowledged; so the probe is a request of our own, and the proof of
+ * life is any byte read from the server (an answer to the probe, a watch
+ * event, a response to anything). */
+
+static void multi_setup(struct kube_http *h);
+static void on_check(struct loop *l, loop_timer_id id, void *ud);
+
+static bool detection_on(const struct kube_http *h)
+{
+	return h->opts.stall_ms > 0;
+}
+
+static void check_arm(struct kube_http *h)
+{
+	if (!detection_on(h) || h->check_timer || h->st.in_flight == 0)
+		return;
+	/* Ticks at a quarter of the shortest deadline: a dead connection is
+	 * found within stall + probe timeout plus a quarter of either. */
+	long t = h->opts.stall_ms < h->opts.probe_timeout_ms ? h->opts.stall_ms
+							     : h->opts.probe_timeout_ms;
+	t /= 4;
+	h->check_timer = loop_timer_after(h->loop, t < 50 ? 50 : t, on_check, h);
+}
+
+static void on_probe_done(struct kube_req *req, const struct kube_result *res, void *ud)
+{
+	struct kube_http *h = ud;
+	if (h->probe == req)
+		h->probe = NULL;
+	/* An answer was a read (heard_ms moved); a failure is judged by the
+	 * check, which looks at what was read, not at this answer. */
+	if (res->err)
+		LOG_DEBUG("apiserver probe failed", "err=%d %s", res->err, res->transport_error);
+}
+
+static void send_probe(struct kube_http *h, int64_t now)
+{
+	struct kube_req_opts o = {
+	    .method = KUBE_GET,
+	    .path = h->probe_path,
+	    /* Its own deadline only guards against a probe outliving the
+	     * check's verdict; the check decides first. */
+	    .timeout_ms = 2 * h->opts.probe_timeout_ms,
+	    .done = on_probe_done,
+	    .ud = h,
+	    .exempt = 1,
+	};
+	h->probe_sent_ms = now;
+	h->st.probes++;
+	if (kube_http_request(h, &o, &h->probe) < 0)
+		h->probe = NULL;
+}
+
+/* Fails every transfer in curl with -ETIMEDOUT and replaces the multi
+ * handle, which closes its connections: requests made from here on (the
+ * owners' retries among them) open a new one. */
+static void drop_connections(struct kube_http *h, int64_t now)
+{
+	LOG_WARN("apiserver connection dead: reconnecting", "silent_ms=%lld in_flight=%llu",
+		 (long long)(now - h->heard_ms), (unsigned long long)h->st.in_flight);
+	h->st.dead++;
+	h->probe = NULL;
+	for (struct kube_req *r = h->reqs, *next; r; r = next) {
+		next = r->next;
+		if (r->state != REQ_ACTIVE)
+			continue;
+		if (r->status == 0)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_multi_remove_handle(h->multi, r->easy);
+		h->st.in_flight--;
+		easy_recycle(h, r->easy);
+		r->easy = NULL;
+		r->state = REQ_FINISHING;
+		if (r->cancelled) {
+			req_destroy(h, r);
+			continue;
+		}
+		r->start_err = -ETIMEDOUT;
+		r->fail_msg = DEAD_MESSAGE;
+		r->kick_timer = loop_timer_after(h->loop, 0, on_start_failed, r);
+	}
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
+	curl_multi_cleanup(h->multi);
+	loop_timer_cancel(h->loop, h->curl_timer);
+	h->curl_timer = 0;
+	h->multi = curl_multi_init();
+	/* Only out of memory fails here, which xalloc treats as fatal too. */
+	BUG_ON(!h->multi);
+	multi_setup(h);
+	h->heard_ms = now;
+}
+
+static void on_check(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct kube_http *h = ud;
+	int64_t now = loop_now_monotonic_ms();
+	h->check_timer = 0;
+	if (h->st.in_flight == 0)
+		return;
+	int64_t silent = now - h->heard_ms;
+	if (h->probe) {
+		if (h->heard_ms < h->probe_sent_ms &&
+		    now - h->probe_sent_ms >= h->opts.probe_timeout_ms)
+			drop_connections(h, now);
+	} else if (silent >= h->opts.stall_ms) {
+		/* A request waiting that long with nothing read: ask. Only
+		 * streams open: they may be quiet for long, ask less often. */
+		bool waiting = silent >= h->opts.idle_ms;
+		for (struct kube_req *r = h->reqs; r && !waiting; r = r->next)
+			waiting = r->state == REQ_ACTIVE && !r->on_data && !r->cancelled &&
+				  now - r->started_ms >= h->opts.stall_ms;
+		if (waiting)
+			send_probe(h, now);
+	}
+	check_arm(h);
+}
 
 static void on_deferred_start(struct loop *l, loop_timer_id id, void *ud)
 {
@@ -484,7 +631,15 @@ static int easy_setup(struct kube_http *h, struct kube_req *r)
 		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	if (r->accept) {
+		struct buf acc;
+		buf_init(&acc, BUF_UNLIMITED);
+		buf_addf(&acc, "Accept: %s", r->accept);
+		r->headers = curl_slist_append(r->headers, buf_str(&acc));
+		buf_release(&acc);
+	} else {
+		r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	}
 	/* No "Expect: 100-continue" round trip before a body. */
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	if (r->body)
@@ -531,8 +686,11 @@ static void req_start(struct kube_http *h, struct kube_req *r)
 		return;
 	}
 	r->state = REQ_ACTIVE;
+	r->started_ms = loop_now_monotonic_ms();
 	h->st.requests_started++;
-	h->st.in_flight++;
+	if (h->st.in_flight++ == 0)
+		h->heard_ms = r->started_ms; /* a busy spell starts: nothing was owed before */
+	check_arm(h);
 }
 
 static void on_rl_timer(struct loop *l, loop_timer_id id, void *ud);
@@ -555,6 +713,15 @@ static void on_rl_timer(struct loop *l, loop_timer_id id, void *ud)
 }
 
 /* ---- public API ---- */
+
+static void multi_setup(struct kube_http *h)
+{
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+}
 
 int kube_http_new(struct loop *loop, struct kube_config *cfg, const struct kube_http_opts *opts,
 		  struct kube_http **out)
@@ -581,6 +748,14 @@ int kube_http_new(struct loop *loop, struct kube_config *cfg, const struct kube_
 		h->opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	if (h->opts.max_body <= 0)
 		h->opts.max_body = DEFAULT_MAX_BODY;
+	if (h->opts.stall_ms == 0)
+		h->opts.stall_ms = DEFAULT_STALL_MS;
+	if (h->opts.idle_ms <= 0)
+		h->opts.idle_ms = DEFAULT_IDLE_MS;
+	if (h->opts.probe_timeout_ms <= 0)
+		h->opts.probe_timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
+	h->probe_path = xstrdup(h->opts.probe_path ? h->opts.probe_path : DEFAULT_PROBE_PATH);
+	h->opts.probe_path = NULL;
 	h->user_agent = xstrdup(h->opts.user_agent ? h->opts.user_agent : "takt/0.1");
 	h->opts.user_agent = NULL;
 	ratelimit_queue_init(&h->rlq, h->opts.qps, h->opts.burst, loop_now_monotonic_ms());
@@ -589,11 +764,7 @@ int kube_http_new(struct loop *loop, struct kube_config *cfg, const struct kube_
 		kube_http_free(h);
 		return -EIO;
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	multi_setup(h);
 	*out = h;
 	return 0;
 }
@@ -606,6 +777,7 @@ void kube_http_free(struct kube_http *h)
 	while (h->reqs)
 		req_destroy(h, h->reqs);
 	loop_timer_cancel(h->loop, h->rl_timer);
+	loop_timer_cancel(h->loop, h->check_timer);
 	for (int i = 0; i < h->idle_len; i++)
 		curl_easy_cleanup(h->idle[i]);
 	/* Cleanup closes the cached connections, calling the socket callback
@@ -617,6 +789,7 @@ void kube_http_free(struct kube_http *h)
 	loop_timer_cancel(h->loop, h->curl_timer);
 	ratelimit_queue_release(&h->rlq);
 	free(h->user_agent);
+	free(h->probe_path);
 	free(h);
 }
 
@@ -641,6 +814,9 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 		r->body[o->body_len] = '\0';
 		r->body_len = o->body_len;
 	}
+	/* A header value: one line, nothing that could end it. */
+	if (o->accept && !strpbrk(o->accept, "\r\n"))
+		r->accept = xstrdup(o->accept);
 	r->done = o->done;
 	r->on_data = o->on_data;
 	r->ud = o->ud;

@@ -12,6 +12,17 @@
  * timeout) have err < 0 and curl's message, and status 0 unless headers had
  * already arrived (a stream cut midway keeps its 200).
  *
+ * A dead connection (its packets dropped: a NAT or load balancer that forgot
+ * it, a peer gone without a FIN) is found within seconds, as client-go finds
+ * it with its HTTP/2 read-idle PING: when a request has waited stall_ms (or
+ * only streams are open and idle_ms passed) and nothing at all arrived from
+ * the server meanwhile, the client sends a probe (a GET of probe_path, on the
+ * shared connection). When nothing arrives within probe_timeout_ms of it
+ * either, every transfer in flight fails with -ETIMEDOUT ("connection to the
+ * apiserver is dead"), the connections are closed, and later requests open
+ * a new one. The owners retry as after any timeout: watches relist or
+ * rewatch; a POST that got no answer may have been applied.
+ *
  * Rate limiting: a token bucket (qps, burst) shared by all requests of a
  * client; requests that find no token wait in FIFO order. Streaming requests
  * (watches) and requests marked `exempt` never wait.
@@ -66,7 +77,8 @@ struct kube_result {
 	/* HTTP status; 0 when no response header arrived (see err). */
 	int status;
 	/* 0 when the response arrived complete (whatever its status); else
-	 * negative: -ETIMEDOUT (the request's timeout), -ECONNREFUSED,
+	 * negative: -ETIMEDOUT (the request's timeout, or its connection found
+	 * dead: see transport_error), -ECONNREFUSED,
 	 * -EFBIG (body over max_body), -EIO (other transport or TLS failures;
 	 * also a stream the server cut). status may be set with err < 0 when
 	 * the failure came after the headers (a watch that timed out). */
@@ -98,6 +110,13 @@ struct kube_http_opts {
 	long connect_timeout_ms; /* 0: 10000 */
 	const char *user_agent;	 /* NULL: "takt/<version>" */
 	long max_body;		 /* cap on a collected body, bytes; 0: 64 MiB */
+	/* Dead-connection detection (above). 0: the defaults 3000, 30000,
+	 * 3000 ms and "/version" (readable by everyone: the
+	 * system:public-info-viewer role); stall_ms < 0 turns it off. */
+	long stall_ms;
+	long idle_ms;
+	long probe_timeout_ms;
+	const char *probe_path;
 };
 
 /* Returns 0, or a negative errno (-EINVAL for a config without a server). */
@@ -124,7 +143,17 @@ struct kube_req_opts {
 	 * there): for the few writes that must leave at an instant, such as a
 	 * Job created at its fire time, or a lease renewal. */
 	int exempt;
+	/* The Accept header; NULL: "application/json". A reflector that
+	 * needs only metadata asks for KUBE_ACCEPT_METADATA. Copied. */
+	const char *accept;
 };
+
+/* Objects as PartialObjectMetadata: apiVersion, kind and metadata, no
+ * spec, no status (the apiserver has served it since 1.15). A watch asks
+ * for PartialObjectMetadata (its events carry them), a list for
+ * PartialObjectMetadataList: the apiserver answers 406 to the other. */
+#define KUBE_ACCEPT_METADATA	  "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+#define KUBE_ACCEPT_METADATA_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 /* Queues a request. *out (optional) receives its handle. Returns 0, or
  * -EINVAL for a missing path/done. The callback never runs before this
@@ -170,6 +199,8 @@ struct kube_http_stats {
 	uint64_t connects;	   /* new connections curl made (CURLINFO_NUM_CONNECTS) */
 	uint64_t in_flight;	   /* now */
 	uint64_t waiting;	   /* now, in the rate-limit queue */
+	uint64_t probes;	   /* dead-connection probes sent */
+	uint64_t dead;		   /* connections found dead and dropped */
 };
 void kube_http_stats(const struct kube_http *h, struct kube_http_stats *st);
 

@@ -6,8 +6,8 @@
 # Deployment's flags). With that identity and nothing more: a schedule fires,
 # calendars (inline and from a ConfigMap) are followed, a kill deletes a run.
 # Least privilege: without the jobs create rule a schedule gets FailedCreate,
-# without the pods delete rule a kill cannot delete its pod; both work again
-# once the rule is back. Token rotation: the token file is replaced by a new
+# without the pods delete rule a kill cannot delete its pod (recorded as
+# failed, not retried); both work again once the rule is back. Token rotation: the token file is replaced by a new
 # token and the Secret the old one is bound to is deleted (the apiserver then
 # refuses the old token); the same process keeps creating Jobs.
 . "$(dirname "$0")/lib.sh"
@@ -163,11 +163,17 @@ wait_for 10 "(RBAC: delete pods is denied)" can_i delete pods no
 t_ok "takt.io/kill=ic-kill-2 on the schedule" kn annotate --overwrite bs hang takt.io/kill=ic-kill-2 takt.io/kill-grace-seconds=0
 wait_for 10 "the controller's pod delete is refused (403 in its log)" \
 	grep -Eq "pod delete failed\" obj=$NS/$pod status=403" "$LOG"
+wait_for 10 "the kill is recorded as failed" eval '[ "$(bs_status hang lastKill.requestId)" = ic-kill-2 ]'
+t_like "lastKill.failed names the refusal" "$(bs_status hang lastKill.failed)" "refused to delete pod $pod: 403 Forbidden"
+t_is "lastKill.podsDeleted" "$(bs_status hang lastKill.podsDeleted)" 0
 sleep 2
 t_nok "the pod is not deleted" terminating "$pod"
+t_is "the refused delete is not retried (one 403 in the log)" \
+	"$(grep -Ec "pod delete failed\" obj=$NS/$pod status=403" "$LOG")" 1
 t_ok "the ClusterRole restored" role_restore
 wait_for 10 "(RBAC: delete pods is allowed again)" can_i delete pods yes
-wait_for 20 "then the kill, retried, deletes the pod" pod_gone "$pod"
+t_ok "a new request, takt.io/kill=ic-kill-3" kn annotate --overwrite bs hang takt.io/kill=ic-kill-3 takt.io/kill-grace-seconds=0
+wait_for 20 "deletes the pod" pod_gone "$pod"
 kn delete bs hang --wait=false >/dev/null 2>&1
 
 # ---- token rotation: new token in the file, the old one revoked ---------------

@@ -271,6 +271,38 @@ static const cJSON *patch_status(const struct kube_req *q, cJSON **holder)
 /* (a) The slot's Job POST, and once it is answered 201 the status patch
  * that lists the run with the uid from the answer, and nulls the fields it
  * does not set. */
+/* The two pod watches: the controller's own pods (labelled
+ * takt.io/schedule) whole, since whether a run is active reads their
+ * phase; the watch of every pod for kill requests as metadata only
+ * (PartialObjectMetadata: its reader needs annotations, labels, owners). */
+static void test_rim_pod_watches_accept(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(TICK), NULL, NULL, NULL);
+	controller_start(r->c);
+	fake_run_for(r->f, 300);
+	int own = 0, meta = 0;
+	for (size_t i = 0; i < r->f->n; i++) {
+		const struct kube_req *q = r->f->reqs[i];
+		if (q->method != KUBE_GET || strncmp(q->path, P_PODS "?", strlen(P_PODS "?")))
+			continue;
+		if (strstr(q->path, "labelSelector=takt.io")) {
+			assert_null(q->accept);
+			own++;
+		} else {
+			assert_non_null(q->accept);
+			assert_string_equal(q->accept, strstr(q->path, "watch=1")
+							   ? KUBE_ACCEPT_METADATA
+							   : KUBE_ACCEPT_METADATA_LIST);
+			meta++;
+		}
+	}
+	/* Each: its list, then its watch. */
+	assert_int_equal(own, 2);
+	assert_int_equal(meta, 2);
+	rim_free(r);
+}
+
 static void test_rim_slot_post_then_status_with_uid(void **state)
 {
 	(void)state;
@@ -976,11 +1008,245 @@ static void test_rim_run_now_named_after_request(void **state)
 	}
 }
 
+/* The first Event POSTed at or after request `from` with that reason, on
+ * an object of that kind (NULL: any), or NULL. */
+static struct kube_req *event_posted(const struct rim *r, size_t from, const char *reason,
+				     const char *kind)
+{
+	for (size_t i = from; i < r->f->n; i++) {
+		struct kube_req *q = r->f->reqs[i];
+		if (q->method != KUBE_POST || strcmp(q->path, P_EVENTS))
+			continue;
+		cJSON *b = body_json(q);
+		bool match = !strcmp(jstr(b, "reason"), reason) &&
+			     (!kind || !strcmp(jstr(b, "involvedObject.kind"), kind));
+		cJSON_Delete(b);
+		if (match)
+			return q;
+	}
+	return NULL;
+}
+
+/* The message of an Event POST, as "<type> <message>" into out. */
+static void event_text(const struct kube_req *q, char *out, size_t n)
+{
+	cJSON *b = body_json(q);
+	snprintf(out, n, "%s %s", jstr(b, "type"), jstr(b, "message"));
+	cJSON_Delete(b);
+}
+
+#define FORBIDDEN_POD                                                                              \
+	"pods \"" KILL_POD "\" is forbidden: User \"system:serviceaccount:takt-system:takt\" "     \
+	"cannot delete resource \"pods\" in API group \"\" in the namespace \"" NS "\""
+
+/* The pod DELETE of a kill refused for good (403: the controller's role
+ * lacks the pods delete rule): the Job is left alone, and the kill is
+ * recorded as what happened — no run killed, no pod deleted, failed with
+ * the apiserver's refusal — in the status and a Warning KillFailed, never a
+ * Normal Killed. It is handled (the status is written at once and the
+ * request is not sent again): once it was retried with backoff for good,
+ * the schedule was not planned meanwhile, and the Event said "1 pod
+ * deleted". */
+static void test_rim_kill_refused_for_good_recorded_failed(void **state)
+{
+	(void)state;
+	struct rim *r =
+	    rim_new(LIST(KILL_SCHED), LIST(JOB("kill", "bs-uid-kill", "job-uid-k", JOB_RUNNING)),
+		    LIST(KILL_POD_OBJ), NULL);
+	controller_start(r->c);
+	struct kube_req *pod = fake_run_until_req(r->f, 0, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
+	assert_non_null(pod);
+	size_t n = r->f->n;
+	fake_answer_status(pod, 403, "Forbidden", FORBIDDEN_POD);
+	struct kube_req *q = fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("kill"), 500);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	assert_string_equal(jstr(st, "lastKill.requestId"), "k1");
+	assert_int_equal(jnum(st, "lastKill.podsDeleted"), 0);
+	assert_int_equal(cJSON_GetArraySize(jat(st, "lastKill.jobs")), 0);
+	assert_string_equal(jstr(st, "lastKill.failed"),
+			    "the apiserver refused to delete pod " KILL_POD
+			    ": 403 Forbidden: " FORBIDDEN_POD);
+	assert_int_equal(jnum(st, "killed"), 0);
+	bool handled = false;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, jget(st, "handledRequests"))
+	{
+		handled |= !strcmp(cJSON_GetStringValue(it), "kill:k1");
+	}
+	assert_true(handled);
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+
+	/* The Job was left alone: its pods were not deleted. */
+	assert_int_equal(fake_count(r->f, 0, FAKE_ANY, P_JOBS "/" KILL_JOB), 0);
+	fake_run_for(r->f, 100);
+	struct kube_req *ev = event_posted(r, 0, "KillFailed", NULL);
+	assert_non_null(ev);
+	char text[2048];
+	event_text(ev, text, sizeof(text));
+	assert_string_equal(text, "Warning kill request k1 failed: the apiserver refused to delete "
+				  "pod " KILL_POD ": 403 Forbidden: " FORBIDDEN_POD
+				  "; not retried; 0 runs killed, 0 pods deleted with the pods' "
+				  "own grace period");
+	assert_null(event_posted(r, 0, "Killed", NULL));
+
+	/* Acted on once: no DELETE again, no other status (the retries'
+	 * backoff would have sent one within this time). */
+	fake_run_for(r->f, 400);
+	assert_int_equal(fake_count(r->f, 0, KUBE_DELETE, P_PODS), 1);
+	assert_int_equal(fake_count(r->f, n, KUBE_PATCH_MERGE, P_STATUS("kill")), 1);
+	rim_free(r);
+}
+
+/* A failure that may pass (429, 503, no answer) is still retried: nothing
+ * is recorded, no KillFailed, and the pod DELETE is sent again after the
+ * queue's backoff. */
+static void test_rim_kill_transient_failure_retried(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 3; kind++) {
+		struct rim *r = rim_new(LIST(KILL_SCHED),
+					LIST(JOB("kill", "bs-uid-kill", "job-uid-k", JOB_RUNNING)),
+					LIST(KILL_POD_OBJ), NULL);
+		controller_start(r->c);
+		struct kube_req *pod =
+		    fake_run_until_req(r->f, 0, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
+		assert_non_null(pod);
+		size_t n = r->f->n;
+		if (kind == 0)
+			fake_answer_status(pod, 429, "TooManyRequests", "slow down");
+		else if (kind == 1)
+			fake_answer_status(pod, 503, "ServiceUnavailable", "try again");
+		else
+			fake_fail(pod, -ETIMEDOUT);
+		struct kube_req *again =
+		    fake_run_until_req(r->f, n, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
+		assert_non_null(again);
+		assert_null(event_posted(r, 0, "KillFailed", NULL));
+		assert_null(event_posted(r, 0, "Killed", NULL));
+		for (size_t i = 0; i < r->f->n; i++) {
+			const struct kube_req *q = r->f->reqs[i];
+			if (q->method == KUBE_PATCH_MERGE && !strcmp(q->path, P_STATUS("kill")))
+				assert_null(strstr(q->body, "\"k1\""));
+		}
+		rim_free(r);
+	}
+}
+
+/* The kill's record and Event say what the apiserver answered: a pod
+ * already gone (404) was not deleted by the kill, so podsDeleted is 0 and
+ * the Event says "0 pods deleted" (once both said 1, counted when the kill
+ * was planned). The run is killed (its Job DELETE succeeded). */
+static void test_rim_kill_record_counts_answers(void **state)
+{
+	(void)state;
+	struct rim *r =
+	    rim_new(LIST(KILL_SCHED), LIST(JOB("kill", "bs-uid-kill", "job-uid-k", JOB_RUNNING)),
+		    LIST(KILL_POD_OBJ), NULL);
+	controller_start(r->c);
+	struct kube_req *pod = fake_run_until_req(r->f, 0, KUBE_DELETE, P_PODS "/" KILL_POD, 1000);
+	assert_non_null(pod);
+	size_t n = r->f->n;
+	fake_answer(pod, 404, "{}");
+	struct kube_req *mark = fake_find(r->f, n, KUBE_PATCH_MERGE, P_JOBS "/" KILL_JOB);
+	struct kube_req *del = fake_find(r->f, n, KUBE_DELETE, P_JOBS "/" KILL_JOB);
+	assert_non_null(mark);
+	assert_non_null(del);
+	fake_answer(mark, 200, "{}");
+	fake_answer(del, 200, "{}");
+	struct kube_req *q = fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("kill"), 500);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	assert_int_equal(jnum(st, "lastKill.podsDeleted"), 0);
+	assert_int_equal(cJSON_GetArraySize(jat(st, "lastKill.jobs")), 1);
+	assert_null(jat(st, "lastKill.failed"));
+	assert_int_equal(jnum(st, "killed"), 1);
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+	fake_run_for(r->f, 100);
+	struct kube_req *ev = event_posted(r, 0, "Killed", "BatchSchedule");
+	assert_non_null(ev);
+	char text[1024];
+	event_text(ev, text, sizeof(text));
+	assert_string_equal(text, "Normal kill request k1: 1 run killed (" KILL_JOB
+				  "), 0 pods deleted with the pods' own grace period");
+	rim_free(r);
+}
+
+#define FORBIDDEN_JOB                                                                              \
+	"jobs.batch is forbidden: User \"system:serviceaccount:takt-system:takt\" cannot "         \
+	"create resource \"jobs\" in API group \"batch\" in the namespace \"" NS "\""
+
+/* A run-now whose Job create is refused (403) gets one Event, the Warning
+ * RunNowRefused with the apiserver's answer: never a "started" one (once
+ * posted when the create was planned, before its answer). A create
+ * answered 201 gets the Normal RunNow "started Job", after the answer. */
+static void test_rim_run_now_event_after_create_answer(void **state)
+{
+	(void)state;
+	char want[64];
+	assert_int_equal(spec_request_job_name("later", "rq-1", want, sizeof(want)), 0);
+	for (int ok = 0; ok < 2; ok++) {
+		struct rim *r = rim_new(LIST(RUN_NOW_SCHED), NULL, NULL, NULL);
+		controller_start(r->c);
+		struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, 1000);
+		assert_non_null(post);
+		fake_run_for(r->f, 50);
+		assert_null(event_posted(r, 0, "RunNow", NULL));
+		size_t n = r->f->n;
+		if (ok) {
+			char *answer = created(post, "job-uid-rn");
+			fake_answer(post, 201, answer);
+			free(answer);
+		} else {
+			fake_answer_status(post, 403, "Forbidden", FORBIDDEN_JOB);
+		}
+		struct kube_req *q =
+		    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("later"), 1000);
+		assert_non_null(q);
+		cJSON *holder;
+		const cJSON *st = patch_status(q, &holder);
+		assert_string_equal(jstr(st, "lastRunNow.requestId"), "rq-1");
+		if (ok)
+			assert_string_equal(jstr(st, "lastRunNow.jobName"), want);
+		else
+			assert_non_null(strstr(jstr(st, "lastRunNow.refused"), "403 Forbidden"));
+		cJSON_Delete(holder);
+		fake_answer(q, 200, WRITTEN);
+		fake_run_for(r->f, 100);
+		char text[2048], expect[2048];
+		struct kube_req *started = event_posted(r, 0, "RunNow", NULL);
+		struct kube_req *refused = event_posted(r, 0, "RunNowRefused", NULL);
+		if (ok) {
+			assert_non_null(started);
+			assert_true(started->index > post->index);
+			assert_null(refused);
+			event_text(started, text, sizeof(text));
+			snprintf(expect, sizeof(expect),
+				 "Normal run-now request rq-1: started Job %s", want);
+		} else {
+			assert_null(started);
+			assert_non_null(refused);
+			event_text(refused, text, sizeof(text));
+			snprintf(expect, sizeof(expect),
+				 "Warning run-now request rq-1 refused: the apiserver refused its "
+				 "Job %s: 403 Forbidden: %s",
+				 want, FORBIDDEN_JOB);
+		}
+		assert_string_equal(text, expect);
+		rim_free(r);
+	}
+}
+
 int main(void)
 {
 	/* Expected failures are logged as errors; only those are shown. */
 	log_set_level("error");
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rim_pod_watches_accept),
 	    cmocka_unit_test(test_rim_slot_post_then_status_with_uid),
 	    cmocka_unit_test(test_rim_create_409_is_success),
 	    cmocka_unit_test(test_rim_409_never_borrows_an_old_uid),
@@ -996,6 +1262,10 @@ int main(void)
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
+	    cmocka_unit_test(test_rim_kill_refused_for_good_recorded_failed),
+	    cmocka_unit_test(test_rim_kill_transient_failure_retried),
+	    cmocka_unit_test(test_rim_kill_record_counts_answers),
+	    cmocka_unit_test(test_rim_run_now_event_after_create_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

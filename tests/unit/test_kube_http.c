@@ -1,7 +1,7 @@
 /* Unit tests for pkg/kube/http against a small HTTP/1.1 server that runs in
  * the same event loop (no cluster needed): methods and content types,
  * Status parsing, transport errors, timeouts, connection reuse, FIFO rate
- * limiting, streaming and cancellation, path helpers. The live apiserver is
+ * limiting, streaming and cancellation, dead connections, path helpers. The live apiserver is
  * exercised by tests/integration/itest_kube_http.c. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,6 +45,10 @@ struct server {
 	char *log[MAX_LOG];
 	int nlog;
 	char auth[128];
+	/* Reads and answers nothing, on every connection (new ones too): a
+	 * connection whose packets are dropped, as the client sees it. */
+	bool deaf;
+	char accept[128]; /* the last request's Accept header */
 };
 
 static struct server srv;
@@ -121,6 +125,7 @@ static void handle(struct conn *c, const char *req, const char *body, size_t ble
 	sscanf(req, "%15s %255s", method, path);
 	header_value(req, "Content-Type", ctype, sizeof(ctype));
 	header_value(req, "Authorization", srv.auth, sizeof(srv.auth));
+	header_value(req, "Accept", srv.accept, sizeof(srv.accept));
 	if (srv.nlog < MAX_LOG) {
 		struct buf line;
 		buf_init(&line, BUF_UNLIMITED);
@@ -142,6 +147,14 @@ static void handle(struct conn *c, const char *req, const char *body, size_t ble
 			"resource version: 1 (5)\",\"reason\":\"Expired\",\"code\":410}");
 	} else if (strcmp(path, "/html") == 0) {
 		respond(c, 502, "<html>bad gateway</html>");
+	} else if (strcmp(path, "/version") == 0) {
+		respond(c, 200, "{\"major\":\"1\"}");
+	} else if (strcmp(path, "/hang") == 0) {
+		/* A watch with nothing to say after its first event. */
+		const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+		send_all(c->fd, head, strlen(head));
+		send_chunk(c, "line1\n");
 	} else if (strcmp(path, "/slow") == 0) {
 		/* Never answers: the client's timeout must fire. */
 	} else if (strcmp(path, "/stream") == 0) {
@@ -165,6 +178,8 @@ static void on_conn_readable(struct loop *l, int fd, unsigned ev, void *ud)
 		conn_close(c);
 		return;
 	}
+	if (srv.deaf)
+		return;
 	buf_add(&c->in, tmp, (size_t)n);
 	for (;;) {
 		const char *s = buf_str(&c->in);
@@ -345,6 +360,28 @@ static void test_get_sends_token_and_accept(void **state)
 	assert_int_equal(srv.nlog, 1);
 	assert_string_equal(srv.log[0], "GET /ok?x=1||");
 	assert_string_equal(srv.auth, "Bearer sekrit");
+	assert_string_equal(srv.accept, "application/json");
+}
+
+/* opts.accept: metadata-only lists and watches (PartialObjectMetadata); a
+ * value that would end the header line is not sent (the default is). */
+static void test_accept_metadata(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {.method = KUBE_GET,
+				  .path = "/ok",
+				  .done = on_done,
+				  .ud = &g,
+				  .accept = KUBE_ACCEPT_METADATA};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.status, 200);
+	assert_string_equal(srv.accept, KUBE_ACCEPT_METADATA);
+	o.accept = "application/json\r\nX-Evil: 1";
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 2);
+	assert_string_equal(srv.accept, "application/json");
 }
 
 static void test_methods_and_content_types(void **state)
@@ -704,6 +741,139 @@ static void test_bad_requests_refused(void **state)
 	assert_int_equal(kube_http_request(f->h, &o, NULL), -EINVAL);
 }
 
+/* ---- dead connections ---- */
+
+static int fx_setup_probing(void **state)
+{
+	struct kube_http_opts o = {.stall_ms = 100, .probe_timeout_ms = 150, .idle_ms = 400};
+	return fx_setup_opts(state, &o);
+}
+
+static int count_log(const char *line)
+{
+	int n = 0;
+	for (int i = 0; i < srv.nlog; i++)
+		n += strcmp(srv.log[i], line) == 0;
+	return n;
+}
+
+static void run_for(struct loop *l, int64_t ms)
+{
+	int64_t until = loop_now_monotonic_ms() + ms;
+	while (loop_now_monotonic_ms() < until)
+		assert_true(loop_run_once(l, 10) >= 0);
+}
+
+/* The server falls silent on every connection: a request and a stream in
+ * flight fail within stall + probe timeout (not at the request's own 10 s),
+ * as -ETIMEDOUT saying why; the next request opens a new connection. */
+static void test_dead_connection_fails_transfers_and_reconnects(void **state)
+{
+	struct fx *f = *state;
+	struct got gs = {0}, gr = {0};
+	struct kube_req_opts so = {
+	    .method = KUBE_GET, .path = "/hang", .done = on_done, .on_data = on_data, .ud = &gs};
+	assert_int_equal(kube_http_request(f->h, &so, NULL), 0);
+	while (strcmp(gs.data, "line1\n") != 0)
+		assert_true(loop_run_once(f->l, 100) >= 0);
+	srv.deaf = true;
+	int64_t t0 = loop_now_monotonic_ms();
+	struct kube_req_opts ro = {
+	    .method = KUBE_GET, .path = "/ok", .timeout_ms = 10000, .done = on_done, .ud = &gr};
+	assert_int_equal(kube_http_request(f->h, &ro, NULL), 0);
+	run_until(f->l, &gr.calls, 1);
+	int64_t took = loop_now_monotonic_ms() - t0;
+	assert_int_equal(gr.err, -ETIMEDOUT);
+	assert_int_equal(gr.status, 0);
+	assert_non_null(strstr(gr.transport, "dead"));
+	/* stall 100 + probe 150 + ticks of 25, with room for valgrind. */
+	assert_true(took >= 250);
+	assert_true(took < 3000); /* the request's own timeout is 10 s */
+	run_until(f->l, &gs.calls, 1);
+	assert_int_equal(gs.err, -ETIMEDOUT);
+	assert_int_equal(gs.status, 200); /* the stream had begun */
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.dead, 1);
+	assert_true(st.probes >= 1);
+	assert_int_equal(st.in_flight, 0);
+
+	srv.deaf = false;
+	int before = srv.accepted;
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/ok", NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.err, 0);
+	kube_response_release(&r);
+	assert_int_equal(srv.accepted, before + 1);
+}
+
+/* A slow answer on a connection that answers the probe is the server's
+ * business: the request keeps its own timeout and nothing is dropped. */
+static void test_slow_answer_on_live_connection_is_not_dead(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	/* Once an answer has shown the connection is HTTP/1.1 (no
+	 * multiplexing), curl sends the probe on a second one; before that it
+	 * would wait to learn whether the first multiplexes (PIPEWAIT), as it
+	 * would with an HTTP/2 connection, which is what the probe is for. */
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/ok", NULL, 0, &r), 0);
+	kube_response_release(&r);
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = "/slow", .timeout_ms = 700, .done = on_done, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.err, -ETIMEDOUT);
+	assert_null(strstr(g.transport, "dead"));
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.dead, 0);
+	assert_true(st.probes >= 1);
+	assert_true(count_log("GET /version||") >= 1);
+}
+
+/* Only a quiet stream open: probed every idle_ms, not every stall_ms; kept
+ * while the probes are answered, failed once they are not. */
+static void test_quiet_stream_probed_after_idle(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {
+	    .method = KUBE_GET, .path = "/hang", .done = on_done, .on_data = on_data, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_for(f->l, 1100);
+	int probes = count_log("GET /version||");
+	assert_true(probes >= 1);
+	assert_true(probes <= 3); /* 1100 / 400, not 1100 / 100 */
+	assert_int_equal(g.calls, 0);
+	srv.deaf = true;
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.err, -ETIMEDOUT);
+	assert_non_null(strstr(g.transport, "dead"));
+}
+
+/* stall_ms < 0: no probe; a silent server costs the request's timeout. */
+static void test_probing_off(void **state)
+{
+	struct kube_http_opts o = {.stall_ms = -1};
+	fx_setup_opts(state, &o);
+	struct fx *f = *state;
+	struct got g = {0};
+	srv.deaf = true;
+	struct kube_req_opts ro = {
+	    .method = KUBE_GET, .path = "/ok", .timeout_ms = 400, .done = on_done, .ud = &g};
+	assert_int_equal(kube_http_request(f->h, &ro, NULL), 0);
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.err, -ETIMEDOUT);
+	assert_null(strstr(g.transport, "dead"));
+	struct kube_http_stats st;
+	kube_http_stats(f->h, &st);
+	assert_int_equal(st.probes, 0);
+	fx_teardown(state);
+}
+
 static void test_paths_and_queries(void **state)
 {
 	struct buf b;
@@ -758,6 +928,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_get_sends_token_and_accept, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_accept_metadata, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_methods_and_content_types, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_status_is_parsed_and_kept, fx_setup,
 					    fx_teardown),
@@ -783,6 +954,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cancel_from_own_done_is_harmless, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_requests_refused, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_connection_fails_transfers_and_reconnects,
+					    fx_setup_probing, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_answer_on_live_connection_is_not_dead,
+					    fx_setup_probing, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_quiet_stream_probed_after_idle, fx_setup_probing,
+					    fx_teardown),
+	    cmocka_unit_test(test_probing_off),
 	    cmocka_unit_test(test_paths_and_queries),
 	    cmocka_unit_test(test_delete_body),
 	};
