@@ -1132,7 +1132,8 @@ static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_in
 	    .exps = in->expectations,
 	    .n_exps = in->n_expectations,
 	    .orphan_pods = in->orphan_pods,
-	    .pending_retries = plan_pending_retries(in),
+	    /* Counted only for a request: it copies the status. */
+	    .pending_retries = kobj_annotation(obj, TAKT_ANN_RERUN) ? plan_pending_retries(in) : 0,
 	    .refused_jobs = refused,
 	    .n_refused_jobs = n_refused,
 	    .now = in->now,
