@@ -66,6 +66,7 @@
 	X(LAST_SUCCESSFUL_TIME, "lastSuccessfulTime")                                              \
 	X(NEXT_SCHEDULE_TIME, "nextScheduleTime")                                                  \
 	X(LAST_SLOT_CONSIDERED, "lastSlotConsidered")                                              \
+	X(LAST_SLOT_CLAIMED, "lastSlotClaimed")                                                    \
 	X(PENDING_SLOT, "pendingSlot")                                                             \
 	X(PENDING_TRIGGER, "pendingTrigger")                                                       \
 	X(RUNS_STARTED, "runsStarted")                                                             \

@@ -978,6 +978,55 @@ static bool busy(const struct plan_input *in, const struct plan *p)
 	return in->spec->concurrency == SPEC_CONCURRENCY_FORBID && pending_retries(in, p) > 0;
 }
 
+static const struct plan_attempt *attempt_of(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_attempts; i++)
+		if (in->attempts[i].name && !strcmp(in->attempts[i].name, name))
+			return &in->attempts[i];
+	return NULL;
+}
+
+/* Whether the process that decided before this one may have POSTed the
+ * slot's Job: it was alive then (the slot is before this process started
+ * deciding) and had claimed it. */
+static bool predecessor_may_have(const struct plan_input *in, int64_t slot)
+{
+	return in->deciding_since > 0 && slot < in->deciding_since &&
+	       in->status->claim != SPEC_TIME_UNSET && slot <= in->status->claim;
+}
+
+/* Never twice: a slot that may have had its Job created, and whose Job is
+ * neither seen nor expected, is not created again (the Job may have run
+ * and been deleted already: ttlSecondsAfterFinished, a history trim, a
+ * user). Returns true when the slot is decided so. */
+static bool never_twice(const struct plan_input *in, struct plan *p, int64_t slot,
+			enum spec_trigger trigger, const char *name)
+{
+	struct spec_status *st = &p->status;
+	char when[40];
+	const struct plan_attempt *at = attempt_of(in, name);
+	if (at && at->created) {
+		/* Created by this process, gone before the status that
+		 * records it landed: the run started. */
+		st->counters.runs_started++;
+		if (trigger == SPEC_TRIGGER_SCHEDULE)
+			st->last_schedule_time = max64(st->last_schedule_time, slot);
+		return true;
+	}
+	if (!at && !predecessor_may_have(in, slot))
+		return false;
+	format_time(slot, when, sizeof(when));
+	st->counters.missed++;
+	add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
+		  "slot %s not run: %s, and the Job %s is not there (it may have run and been "
+		  "deleted); a slot is never run twice",
+		  when,
+		  at ? "its create had no certain answer"
+		     : "the controller before this one may have created it",
+		  name);
+	return true;
+}
+
 /* The concurrency policy for one slot that is allowed to run. */
 static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		     enum spec_trigger trigger)
@@ -996,6 +1045,8 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		st->counters.missed++;
 		return;
 	}
+	if (named && never_twice(in, p, slot, trigger, name))
+		return;
 	format_time(slot, when, sizeof(when));
 	switch (in->spec->concurrency) {
 	case SPEC_CONCURRENCY_FORBID:
@@ -1022,6 +1073,16 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		break;
 	case SPEC_CONCURRENCY_ALLOW:
 		break;
+	}
+	/* The slot is POSTed only once a status claiming it has landed: a
+	 * crash after the POST then finds it claimed (lost at most, never
+	 * twice). Normally the previous slot's write claimed it. */
+	if (in->claim_gate && trigger == SPEC_TRIGGER_SCHEDULE &&
+	    (in->claim_landed == SPEC_TIME_UNSET || slot > in->claim_landed)) {
+		st->pending_slot = slot;
+		st->pending_trigger = trigger;
+		p->claim_first = true;
+		return;
 	}
 	create_job(in, p, slot, trigger, NULL, NULL, 0);
 }
@@ -1242,6 +1303,20 @@ static void distrust_cursor(struct plan *p, int64_t now)
 		  cursor, (st->cursor - now) / 1000, at, PLAN_CURSOR_SKEW_MS / 1000);
 	st->cursor = now;
 	st->pending_slot = SPEC_TIME_UNSET;
+}
+
+/* The status this plan writes claims every slot it creates or leaves
+ * waiting, and the next slot: when that slot comes, its claim has landed
+ * with this write and firing is one POST. The claim never moves back. */
+static void claim(struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	st->claim = max64(st->claim, p->next_slot);
+	st->claim = max64(st->claim, st->pending_slot);
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB &&
+		    p->actions[i].trigger == SPEC_TRIGGER_SCHEDULE)
+			st->claim = max64(st->claim, p->actions[i].slot);
 }
 
 static bool creates(const struct plan *p)
@@ -1472,6 +1547,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 	if (retry_wake != SPEC_TIME_UNSET && (p->wake == SPEC_TIME_UNSET || retry_wake < p->wake))
 		p->wake = retry_wake;
 	trim_history(in, p);
+	claim(p);
 	report_create_failures(in, p);
 	plan_finish(in, p);
 	return 0;

@@ -81,6 +81,20 @@ struct plan_expectation {
 	const char *uid; /* from the POST's answer; NULL until it came */
 };
 
+/* A scheduled slot's Job this process POSTed, kept until a status that
+ * records the slot (lastSlotConsidered at or past it) has landed: until
+ * then the persisted status may still show the slot as due, and if its Job
+ * is gone (ttlSecondsAfterFinished, a history trim, a user's delete) the
+ * name is no lock any more. Such a slot is never created again. */
+struct plan_attempt {
+	const char *name;
+	int64_t slot;
+	/* The apiserver created it (201, AlreadyExists, or the Job was seen):
+	 * the run started. False: the create had no certain answer (a
+	 * timeout, a 5xx) and the Job is not there; the slot is lost. */
+	bool created;
+};
+
 /* A Job POST that failed, as the apiserver answered it: fed into the next
  * decision of its schedule, which decides what it means
  * (plan_create_failure_permanent) and what the user sees. */
@@ -145,6 +159,25 @@ struct plan_input {
 	 * deadline), with a Warning Event FailedCreate. */
 	const struct plan_create_failure *create_failures;
 	size_t n_create_failures;
+	/* Never twice (docs/semantics.md): the slots this process attempted
+	 * whose decision has not landed yet (struct plan_attempt) ... */
+	const struct plan_attempt *attempts;
+	size_t n_attempts;
+	/* ... and the instant from which this process alone decides (it
+	 * started, or became the leader): a due slot before it and at or
+	 * before status.lastSlotClaimed may have been POSTed by the process
+	 * before, so one whose Job is not there is counted missed, never
+	 * created. 0: no predecessor to fear (the planner's unit tests). */
+	int64_t deciding_since;
+	/* When claim_gate is set, a scheduled slot is POSTed only when a
+	 * status that claims it (lastSlotClaimed at or past it) has landed:
+	 * claim_landed, SPEC_TIME_UNSET for none. Otherwise the plan claims
+	 * it first: the slot waits as status.pendingSlot, plan.claim_first is
+	 * set, and once that status write lands the next decision creates it.
+	 * Every status write claims the next slot, so at a slot the claim has
+	 * normally landed and firing stays one POST. */
+	bool claim_gate;
+	int64_t claim_landed;
 	int64_t now; /* ms */
 };
 
@@ -191,6 +224,9 @@ struct plan {
 	 * loop may pre-build that Job's body. SPEC_TIME_UNSET when none. */
 	int64_t next_slot;
 	enum plan_run_now_result run_now;
+	/* A slot waits for its claim to land (see plan_input.claim_gate):
+	 * decide again as soon as this plan's status is written. */
+	bool claim_first;
 	char run_now_job[SPEC_JOB_NAME_MAX + 1];
 	char run_now_refused[512];
 };

@@ -709,6 +709,7 @@ void spec_status_init(struct spec_status *st)
 	st->last_successful_time = SPEC_TIME_UNSET;
 	st->next_schedule_time = SPEC_TIME_UNSET;
 	st->cursor = SPEC_TIME_UNSET;
+	st->claim = SPEC_TIME_UNSET;
 	st->pending_slot = SPEC_TIME_UNSET;
 }
 
@@ -799,6 +800,7 @@ void spec_status_copy(struct spec_status *dst, const struct spec_status *src)
 	dst->last_successful_time = src->last_successful_time;
 	dst->next_schedule_time = src->next_schedule_time;
 	dst->cursor = src->cursor;
+	dst->claim = src->claim;
 	dst->pending_slot = src->pending_slot;
 	dst->pending_trigger = src->pending_trigger;
 	dst->counters = src->counters;
@@ -890,6 +892,7 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 	st->last_successful_time = time_field(s, F(LAST_SUCCESSFUL_TIME));
 	st->next_schedule_time = time_field(s, F(NEXT_SCHEDULE_TIME));
 	st->cursor = time_field(s, F(LAST_SLOT_CONSIDERED));
+	st->claim = time_field(s, F(LAST_SLOT_CLAIMED));
 	st->pending_slot = time_field(s, F(PENDING_SLOT));
 	if (spec_trigger_parse(string_field(s, F(PENDING_TRIGGER)), &st->pending_trigger))
 		st->pending_trigger = SPEC_TRIGGER_SCHEDULE;
@@ -1002,6 +1005,7 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 	add_time(s, F(LAST_SUCCESSFUL_TIME), st->last_successful_time);
 	add_time(s, F(NEXT_SCHEDULE_TIME), st->next_schedule_time);
 	add_time(s, F(LAST_SLOT_CONSIDERED), st->cursor);
+	add_time(s, F(LAST_SLOT_CLAIMED), st->claim);
 	add_time(s, F(PENDING_SLOT), st->pending_slot);
 	if (st->pending_slot != SPEC_TIME_UNSET)
 		cJSON_AddStringToObject(s, F(PENDING_TRIGGER),

@@ -277,6 +277,10 @@ struct spec_status {
 	int64_t last_successful_time; /* ms or SPEC_TIME_UNSET */
 	int64_t next_schedule_time;   /* ms or SPEC_TIME_UNSET */
 	int64_t cursor;		      /* lastSlotConsidered; ms or SPEC_TIME_UNSET */
+	/* lastSlotClaimed: every slot at or before it may have been attempted
+	 * (its Job POSTed) by the controller that wrote it; ms or
+	 * SPEC_TIME_UNSET (docs/semantics.md, "Never twice"). */
+	int64_t claim;
 	/* A slot decided to run that waits for the old runs to be gone
 	 * (Replace): ms or SPEC_TIME_UNSET, and its trigger. */
 	int64_t pending_slot;
