@@ -1353,6 +1353,8 @@ static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_in
 	    .exps = in->expectations,
 	    .n_exps = in->n_expectations,
 	    .orphan_pods = in->orphan_pods,
+	    /* Counted only for a request: it copies the status. */
+	    .pending_retries = kobj_annotation(obj, TAKT_ANN_RERUN) ? plan_pending_retries(in) : 0,
 	    .refused_jobs = refused,
 	    .n_refused_jobs = n_refused,
 	    .now = in->now,
@@ -1436,6 +1438,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = s->runs.orphans,
 	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
+	    .kill = control_kill_acted(&s->spec, &s->base.st, &s->pass.in_status),
 	    .create_failures = failures,
 	    .n_create_failures = n_failed,
 	    .attempts = g.attempts,
