@@ -335,7 +335,12 @@ static char *job_seen(const struct kube_req *post, const char *uid)
 /* A watch event line on the open watch whose path starts with prefix. */
 static void feed_event(struct rim *r, const char *watch_prefix, const char *type, const char *obj)
 {
-	struct kube_req *w = fake_stream(r->f, watch_prefix);
+	/* The watch opens once the loop has turned enough: waited for (a
+	 * bound on waiting only), not assumed after a fixed time. */
+	int64_t give_up = loop_now_monotonic_ms() + WAIT_MS;
+	struct kube_req *w;
+	while (!(w = fake_stream(r->f, watch_prefix)) && loop_now_monotonic_ms() < give_up)
+		fake_run_for(r->f, 10);
 	assert_non_null(w);
 	size_t len = strlen(type) + strlen(obj) + 32;
 	char *line = malloc(len);
@@ -1014,6 +1019,17 @@ static struct kube_req *event_posted(const struct rim *r, size_t from, const cha
 	return NULL;
 }
 
+/* Runs the loop until an Event as event_posted's has been POSTed, for
+ * WAIT_MS at most (a bound on waiting only); returns it, or NULL. */
+static struct kube_req *wait_event(struct rim *r, size_t from, const char *reason, const char *kind)
+{
+	int64_t give_up = loop_now_monotonic_ms() + WAIT_MS;
+	struct kube_req *q;
+	while (!(q = event_posted(r, from, reason, kind)) && loop_now_monotonic_ms() < give_up)
+		fake_run_for(r->f, 10);
+	return q;
+}
+
 /* The message of an Event POST, as "<type> <message>" into out. */
 static void event_text(const struct kube_req *q, char *out, size_t n)
 {
@@ -1070,8 +1086,7 @@ static void test_rim_kill_refused_for_good_recorded_failed(void **state)
 
 	/* The Job was left alone: its pods were not deleted. */
 	assert_int_equal(fake_count(r->f, 0, FAKE_ANY, P_JOBS "/" KILL_JOB), 0);
-	fake_run_for(r->f, 100);
-	struct kube_req *ev = event_posted(r, 0, "KillFailed", NULL);
+	struct kube_req *ev = wait_event(r, 0, "KillFailed", NULL);
 	assert_non_null(ev);
 	char text[2048];
 	event_text(ev, text, sizeof(text));
@@ -1157,8 +1172,7 @@ static void test_rim_kill_record_counts_answers(void **state)
 	assert_int_equal(jnum(st, "killed"), 1);
 	cJSON_Delete(holder);
 	fake_answer(q, 200, WRITTEN);
-	fake_run_for(r->f, 100);
-	struct kube_req *ev = event_posted(r, 0, "Killed", "BatchSchedule");
+	struct kube_req *ev = wait_event(r, 0, "Killed", "BatchSchedule");
 	assert_non_null(ev);
 	char text[1024];
 	event_text(ev, text, sizeof(text));
@@ -1207,7 +1221,12 @@ static void test_rim_run_now_event_after_create_answer(void **state)
 			assert_non_null(strstr(jstr(st, "lastRunNow.refused"), "403 Forbidden"));
 		cJSON_Delete(holder);
 		fake_answer(q, 200, WRITTEN);
-		fake_run_for(r->f, 100);
+		/* The Event expected is waited for; the other, never sent
+		 * without it, is looked for after it. */
+		if (ok)
+			assert_non_null(wait_event(r, 0, "RunNow", NULL));
+		else
+			assert_non_null(wait_event(r, 0, "RunNowRefused", NULL));
 		char text[2048], expect[2048];
 		struct kube_req *started = event_posted(r, 0, "RunNow", NULL);
 		struct kube_req *refused = event_posted(r, 0, "RunNowRefused", NULL);
