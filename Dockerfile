@@ -4,10 +4,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev \
       libssl-dev ca-certificates && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Makefile ./
-COPY scripts/versions.env scripts/
-COPY pkg pkg
-COPY cmd cmd
+# What .dockerignore lets through: Makefile, scripts/versions.env, pkg, cmd.
+COPY . .
 RUN make -j"$(nproc)" all
 
 FROM debian:bookworm-slim

@@ -49,7 +49,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 .PHONY: all help deps deps-dev test unit e2e crosscheck valgrind chaos demo demo-down \
         cluster-up cluster-down cluster-bins lint fmt fuzz fuzz-run bench \
-        bench-cron bench-lag clean tests
+        bench-cron bench-lag clean tests image
 .DEFAULT_GOAL := all
 # Keep intermediate objects: relinking must not recompile.
 .SECONDARY:
@@ -67,6 +67,7 @@ help:
 	@echo "make cluster-up / cluster-down          the local control plane"
 	@echo "make chaos      the chaos soak: 2 replicas, leader kills, apiserver/etcd freezes (CHAOS_SECONDS=600)"
 	@echo "make lint / fmt / fuzz / bench"
+	@echo "make image      the container image (buildah, no daemon; prints its size)"
 
 deps:
 	@bash scripts/deps.sh
@@ -119,6 +120,10 @@ valgrind: tests
 
 crosscheck: tests
 	@bash tests/run.sh crosscheck
+
+# The Dockerfile, built with buildah (scripts/image.sh); TAKT_IMAGE names it.
+image: deps
+	@bash scripts/image.sh
 
 cluster-bins:
 	@bash scripts/build-cluster-bins.sh >/dev/null

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages takt needs, idempotently: what is installed
 # already is skipped, and apt runs only when something is missing.
-#   scripts/deps.sh          build and test (make, make test, make demo)
+#   scripts/deps.sh          build and test (make, make test, make demo,
+#                            make image: buildah and mmdebstrap)
 #   scripts/deps.sh dev      also clang, libFuzzer, clang-format, cppcheck
 set -euo pipefail
 pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
 libssl-dev libcmocka-dev tzdata valgrind openssl curl ca-certificates
-nodejs npm procps iproute2 python3 iptables"
+nodejs npm procps iproute2 python3 iptables
+buildah mmdebstrap"
 if [ "${1:-}" = dev ]; then
 	pkgs="$pkgs clang clang-format cppcheck libclang-rt-14-dev llvm"
 fi

@@ -27,11 +27,15 @@
 
 /* Where a pod finds its own namespace. */
 #define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-/* On SIGTERM a leader waits this long at most for the answers of the
- * writes already sent before it releases the lease: past that the
- * apiserver is sick, and the next leader's writes are answered 409 or
- * AlreadyExists where they meet ours. */
-#define RELEASE_WAIT_MS 2000
+/* On SIGTERM the passes under way finish and their writes are answered,
+ * for this long at most: a Job created just before the signal gets its
+ * status written (else the next leader finds a run the status does not
+ * know of), and an apiserver that does not answer cannot hold the exit
+ * (the kubelet's grace period is 30 s by default). Then a leader releases
+ * the lease: the next leader's first write comes after our last. Past the
+ * bound, the next leader's writes are answered 409 or AlreadyExists where
+ * they meet ours. */
+#define SHUTDOWN_DRAIN_MS 5000
 
 struct flags {
 	const char *kubeconfig;
@@ -203,8 +207,6 @@ struct app {
 	struct leader *le; /* NULL without --leader-elect */
 	int rc;
 	bool stopping;
-	loop_timer_id wait_timer;
-	int64_t wait_until;
 };
 
 static void le_started(void *ud)
@@ -244,24 +246,20 @@ static void released(void *ud, bool ok)
 	loop_stop(a->loop);
 }
 
-/* Waits for the writes already sent to be answered (bounded), then gives
- * the lease up: the next leader's first write comes after our last. */
-static void release_when_quiet(struct loop *l, loop_timer_id id, void *ud)
+/* The passes under way have ended and their writes are answered (or the
+ * bound passed): a leader closes the gate and gives the lease up. */
+static void drained(void *ud, bool quiet)
 {
 	struct app *a = ud;
-	struct controller_stats st;
-	(void)id;
-	a->wait_timer = 0;
-	controller_get_stats(a->ctl, &st);
-	if (st.writes_inflight > 0 && loop_now_monotonic_ms() < a->wait_until) {
-		a->wait_timer = loop_timer_after(l, 10, release_when_quiet, a);
+	(void)quiet;
+	if (!a->le) {
+		loop_stop(a->loop);
 		return;
 	}
-	if (st.writes_inflight > 0)
-		LOG_WARN("releasing the lease with writes unanswered",
-			 "inflight=%" PRIu64 " waited_ms=%d", st.writes_inflight, RELEASE_WAIT_MS);
+	controller_set_leader(a->ctl, false);
+	/* 0: not leading, nothing to give up (`released` is not called). */
 	if (leader_release(a->le, released, a) == 0)
-		loop_stop(l);
+		loop_stop(a->loop);
 }
 
 /* /healthz: the loop answers, so it turns (a stuck loop answers nothing
@@ -294,23 +292,15 @@ static int serve_metrics(void *ud, struct buf *out, const char **type)
 static void on_signal(struct loop *l, int signo, void *ud)
 {
 	struct app *a = ud;
-	LOG_INFO("stopping", "signal=%d", signo);
-	if (!a->le || a->stopping) {
+	LOG_INFO("stopping", "signal=%d drain_ms=%d", signo, SHUTDOWN_DRAIN_MS);
+	if (a->stopping) {
 		/* A second signal: now. */
 		loop_stop(l);
 		return;
 	}
 	a->stopping = true;
-	/* Writes stop first, then the lease is released, then we exit: a
-	 * rolling update hands over at the candidate's next attempt. */
-	controller_set_leader(a->ctl, false);
-	if (!leader_is_leader(a->le)) {
-		leader_release(a->le, NULL, NULL);
-		loop_stop(l);
-		return;
-	}
-	a->wait_until = loop_now_monotonic_ms() + RELEASE_WAIT_MS;
-	release_when_quiet(l, 0, a);
+	/* No pass starts from here; those under way finish, then `drained`. */
+	controller_shutdown(a->ctl, SHUTDOWN_DRAIN_MS, drained, a);
 }
 
 int main(int argc, char **argv)
@@ -424,8 +414,6 @@ int main(int argc, char **argv)
 		 rc, st.reconciles, st.waited, st.jobs_created, st.jobs_deleted, st.status_writes,
 		 st.events_posted, st.relists, hs.connects, hs.probes, hs.dead);
 out:
-	if (a.loop)
-		loop_timer_cancel(a.loop, a.wait_timer);
 	httpd_free(httpd);
 	leader_free(a.le);
 	controller_free(a.ctl);

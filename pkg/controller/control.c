@@ -29,6 +29,19 @@ static bool id_char(char c)
 	       c == '.' || c == '_' || c == '-';
 }
 
+/* id (shorter than n) as it may appear in a message: every byte outside
+ * printable ASCII, and the quote and backslash that would end or garble the
+ * quoting, becomes '?', one for one, so positions still match. */
+static void quote_id(const char *id, char *out, size_t n)
+{
+	size_t j = 0;
+	for (; id[j] && j + 1 < n; j++) {
+		unsigned char c = (unsigned char)id[j];
+		out[j] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+	}
+	out[j] = '\0';
+}
+
 int control_request_id_check(const char *what, const char *id, char *err, size_t errlen)
 {
 	if (!id || !*id) {
@@ -43,12 +56,16 @@ int control_request_id_check(const char *what, const char *id, char *err, size_t
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!id_char(id[i])) {
-			/* The value is short and checked char by char up to
-			 * here, so quoting it is safe only up to the bad one. */
+			/* The whole id is quoted (it is at most
+			 * CONTROL_REQUEST_ID_MAX long, checked above), so the
+			 * reader sees what they wrote; quote_id keeps it
+			 * printable, as it may end up in an Event. */
+			char q[CONTROL_REQUEST_ID_MAX + 1];
+			quote_id(id, q, sizeof(q));
 			errmsg_set(err, errlen,
-				   "%s: \"%.*s\" has a character other than [A-Za-z0-9._-] at "
+				   "%s: \"%s\" has a character other than [A-Za-z0-9._-] at "
 				   "position %zu",
-				   what, (int)i, id, i + 1);
+				   what, q, i + 1);
 			return -EINVAL;
 		}
 	}

@@ -1014,11 +1014,15 @@ int control_new(struct loop *l, const struct kube_transport *tr, struct writes *
 	c->idx_job = xstrdup(o->idx_job);
 	c->answered = hmap_new();
 	/* The pods are only looked at as they go by: kept are the fields
-	 * foreign_pod reads (project.h), and nothing after. */
+	 * foreign_pod reads (project.h), and nothing after. Those are all
+	 * metadata (annotations, labels, owners), and this watch sees every
+	 * pod of the cluster, so it asks for metadata only: the apiserver
+	 * sends no spec or status, and nothing of them is parsed. */
 	struct reflector_opts ro = {.version = "v1",
 				    .resource = "pods",
 				    .ns = c->ns,
 				    .transform = project_pod,
+				    .metadata_only = true,
 				    .on_event = pod_seen};
 	c->pod_watch = reflector_new(l, tr, NULL, &ro, NULL, c);
 	*out = c;

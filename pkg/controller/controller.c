@@ -223,6 +223,13 @@ struct controller {
 	bool all_synced;
 	/* Reconciles and writes: false for a standby (controller_set_leader). */
 	bool leader;
+	/* controller_shutdown: no pass starts; the poll timer watches the
+	 * passes and writes under way until they end or the deadline. */
+	bool stopping;
+	loop_timer_id stop_timer;
+	int64_t stop_deadline_mono;
+	controller_shutdown_fn *stop_done;
+	void *stop_ud;
 	struct controller_stats stats;
 	/* For /metrics: the slot instant to the Job created, and the time a
 	 * reconcile's synchronous part takes. */
@@ -720,7 +727,7 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 	struct controller *c = s->c;
 	/* A standby decides nothing: becoming the leader queues every
 	 * schedule, and their reconciles arm the timers again. */
-	if (!c->leader)
+	if (!c->leader || c->stopping)
 		return;
 	/* Straight to reconcile in this callback, ahead of the keys queued by
 	 * watch events: no loop turn and no other schedule's bookkeeping is
@@ -1295,7 +1302,7 @@ static void on_drain_timer(struct loop *l, loop_timer_id id, void *ud)
 static void drain(struct controller *c)
 {
 	const char *key;
-	if (!c->all_synced || !c->leader)
+	if (!c->all_synced || !c->leader || c->stopping)
 		return;
 	int64_t start = loop_now_monotonic_ns();
 	while ((key = wq_get(c->queue)) != NULL) {
@@ -1561,6 +1568,7 @@ void controller_free(struct controller *c)
 		return;
 	loop_off_clock_jump(c->loop, clock_jumped, c);
 	loop_timer_cancel(c->loop, c->drain_timer);
+	loop_timer_cancel(c->loop, c->stop_timer);
 	reflector_free(c->refl_schedules);
 	reflector_free(c->refl_jobs);
 	reflector_free(c->refl_pods);
@@ -1606,6 +1614,66 @@ void controller_set_leader(struct controller *c, bool leader)
 		enqueue_all(c);
 		drain(c);
 	}
+}
+
+void controller_pending(const struct controller *c, size_t *passes, uint64_t *writes)
+{
+	struct writes_stats ws;
+	size_t pos = 0, n = 0;
+	const char *key;
+	void *v;
+	while (hmap_next(c->scheds, &pos, &key, &v))
+		n += ((const struct sched *)v)->pass.phase != PASS_IDLE;
+	writes_get_stats(c->writes, &ws);
+	*passes = n;
+	*writes = ws.pending;
+}
+
+/* Polled: a pass ends and a write is answered in many places, and a
+ * shutdown happens once. 10 ms adds nothing that matters to an exit. */
+#define STOP_POLL_MS 10
+
+static void stop_poll(struct loop *l, loop_timer_id id, void *ud)
+{
+	struct controller *c = ud;
+	size_t passes;
+	uint64_t writes;
+	(void)id;
+	c->stop_timer = 0;
+	controller_pending(c, &passes, &writes);
+	bool quiet = passes == 0 && writes == 0;
+	if (!quiet && loop_now_monotonic_ms() < c->stop_deadline_mono) {
+		c->stop_timer = loop_timer_after(l, STOP_POLL_MS, stop_poll, c);
+		return;
+	}
+	if (!quiet)
+		LOG_WARN("shutdown: writes unanswered", "passes=%zu writes=%" PRIu64, passes,
+			 writes);
+	else
+		LOG_INFO("shutdown: writes drained", "reconciles=%" PRIu64, c->stats.reconciles);
+	controller_shutdown_fn *done = c->stop_done;
+	c->stop_done = NULL;
+	if (done)
+		done(c->stop_ud, quiet);
+}
+
+void controller_shutdown(struct controller *c, int64_t timeout_ms, controller_shutdown_fn *done,
+			 void *ud)
+{
+	if (c->stopping)
+		return;
+	c->stopping = true;
+	c->stop_done = done;
+	c->stop_ud = ud;
+	c->stop_deadline_mono = loop_now_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	loop_timer_cancel(c->loop, c->drain_timer);
+	c->drain_timer = 0;
+	size_t passes;
+	uint64_t writes;
+	controller_pending(c, &passes, &writes);
+	LOG_INFO("shutdown: draining", "passes=%zu writes=%" PRIu64 " timeout_ms=%" PRId64, passes,
+		 writes, timeout_ms);
+	c->stop_timer = loop_timer_after(c->loop, 0, stop_poll, c);
 }
 
 bool controller_is_leader(const struct controller *c)

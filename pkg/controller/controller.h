@@ -31,6 +31,15 @@
  * stores, which are current). Losing leadership closes the write path at
  * once; a pass in progress finishes against the closed gate.
  *
+ * Shutdown (controller_shutdown, on SIGTERM): no pass starts any more
+ * (queued keys, slot timers and watch events start nothing: the next
+ * leader or the restarted process plans them), while the passes under way
+ * finish: the answers of their Job POSTs still send the status, Events and
+ * DELETEs decided with them, so a slot whose Job was created is recorded.
+ * The caller hears when nothing is under way and no write is in flight or
+ * held, or when the bound has passed (an apiserver that does not answer
+ * cannot hold the process).
+ *
  * Ownership: controller_new borrows the loop and copies the transport,
  * whose context must outlive the controller. controller_free cancels every request, timer and
  * watch it started without running their callbacks, and frees everything.
@@ -71,6 +80,17 @@ void controller_set_leader_check(struct controller *c, bool (*fn)(const void *ud
 /* Every store has been listed once (and the calendars'): the caches are
  * ready, for a leader and a standby alike. */
 bool controller_synced(const struct controller *c);
+
+/* See "Shutdown" above. done(ud, quiet) is called once, from the loop
+ * (never inside this call): quiet true when every pass has ended and every
+ * write has been answered, false when timeout_ms passed first. The write
+ * gate is left as it is (a leader closes it before giving up its lease).
+ * A second call changes nothing. */
+typedef void controller_shutdown_fn(void *ud, bool quiet);
+void controller_shutdown(struct controller *c, int64_t timeout_ms, controller_shutdown_fn *done,
+			 void *ud);
+/* Now: passes under way, and writes in flight or held. */
+void controller_pending(const struct controller *c, size_t *passes, uint64_t *writes);
 
 struct controller_stats {
 	uint64_t reconciles;

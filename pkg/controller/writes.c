@@ -501,8 +501,11 @@ void writes_get_stats(const struct writes *w, struct writes_stats *st)
 	*st = w->st;
 	st->posts_inflight = (uint64_t)w->posts;
 	st->inflight = 0;
-	for (const struct list_node *n = w->reqs.next; n != &w->reqs; n = n->next)
+	st->pending = 0;
+	for (const struct list_node *n = w->reqs.next; n != &w->reqs; n = n->next) {
 		st->inflight += LIST_ENTRY(n, const struct writes_req, link)->req != NULL;
+		st->pending++;
+	}
 }
 
 /* ---- the gate ---------------------------------------------------------------------- */

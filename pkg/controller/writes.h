@@ -163,6 +163,7 @@ struct writes_stats {
 	uint64_t events_dropped; /* refused past WRITES_EVENTS_MAX */
 	uint64_t posts_inflight; /* now */
 	uint64_t inflight;	 /* now: handed to the transport, not answered */
+	uint64_t pending;	 /* now: in flight or held (not yet answered) */
 };
 void writes_get_stats(const struct writes *w, struct writes_stats *st);
 

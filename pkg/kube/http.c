@@ -46,6 +46,7 @@ struct kube_req {
 	char *url;
 	char *body;
 	size_t body_len;
+	char *accept; /* NULL: application/json */
 	long timeout_ms;
 	kube_done_fn *done;
 	kube_data_fn *on_data;
@@ -165,6 +166,7 @@ static void req_destroy(struct kube_http *h, struct kube_req *r)
 	free(r->path);
 	free(r->url);
 	free(r->body);
+	free(r->accept);
 	free(r);
 }
 
@@ -629,7 +631,15 @@ static int easy_setup(struct kube_http *h, struct kube_req *r)
 		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	if (r->accept) {
+		struct buf acc;
+		buf_init(&acc, BUF_UNLIMITED);
+		buf_addf(&acc, "Accept: %s", r->accept);
+		r->headers = curl_slist_append(r->headers, buf_str(&acc));
+		buf_release(&acc);
+	} else {
+		r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	}
 	/* No "Expect: 100-continue" round trip before a body. */
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	if (r->body)
@@ -804,6 +814,9 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 		r->body[o->body_len] = '\0';
 		r->body_len = o->body_len;
 	}
+	/* A header value: one line, nothing that could end it. */
+	if (o->accept && !strpbrk(o->accept, "\r\n"))
+		r->accept = xstrdup(o->accept);
 	r->done = o->done;
 	r->on_data = o->on_data;
 	r->ud = o->ud;

@@ -143,7 +143,17 @@ struct kube_req_opts {
 	 * there): for the few writes that must leave at an instant, such as a
 	 * Job created at its fire time, or a lease renewal. */
 	int exempt;
+	/* The Accept header; NULL: "application/json". A reflector that
+	 * needs only metadata asks for KUBE_ACCEPT_METADATA. Copied. */
+	const char *accept;
 };
+
+/* Objects as PartialObjectMetadata: apiVersion, kind and metadata, no
+ * spec, no status (the apiserver has served it since 1.15). A watch asks
+ * for PartialObjectMetadata (its events carry them), a list for
+ * PartialObjectMetadataList: the apiserver answers 406 to the other. */
+#define KUBE_ACCEPT_METADATA	  "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+#define KUBE_ACCEPT_METADATA_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 /* Queues a request. *out (optional) receives its handle. Returns 0, or
  * -EINVAL for a missing path/done. The callback never runs before this

@@ -41,6 +41,7 @@ struct reflector {
 	reflector_list_fn *on_list;
 	void *ud;
 	void (*transform)(struct cJSON *obj);
+	bool metadata_only;
 	void (*on_event)(void *ud, enum store_event ev, const struct cJSON *obj);
 	/* Sink mode only: the resourceVersion, which store mode keeps in the
 	 * store so that its readers see it there. */
@@ -108,6 +109,7 @@ struct reflector *reflector_new(struct loop *l, const struct kube_transport *tr,
 	r->on_list = on_list;
 	r->ud = ud;
 	r->transform = o->transform;
+	r->metadata_only = o->metadata_only;
 	r->lines = lines_new(o->max_line ? o->max_line : 16u << 20);
 	r->rnd = (uint64_t)loop_now_monotonic_ns() ^ (uint64_t)(uintptr_t)r;
 	if (!r->rnd)
@@ -313,8 +315,11 @@ static void start_list(struct reflector *r)
 	if (rc == 0 && *r->selector)
 		rc = kube_query_add(&p, "labelSelector", r->selector);
 	r->state = list_state(r);
-	struct kube_req_opts o = {
-	    .method = KUBE_GET, .path = buf_str(&p), .done = list_done, .ud = r};
+	struct kube_req_opts o = {.method = KUBE_GET,
+				  .path = buf_str(&p),
+				  .done = list_done,
+				  .ud = r,
+				  .accept = r->metadata_only ? KUBE_ACCEPT_METADATA_LIST : NULL};
 	if (rc == 0)
 		rc = r->tr.request(r->tr.ctx, &o, &r->req);
 	buf_release(&p);
@@ -446,7 +451,8 @@ static void start_watch(struct reflector *r)
 				  .timeout_ms = (long)(t + 60) * 1000,
 				  .done = watch_done,
 				  .on_data = watch_data,
-				  .ud = r};
+				  .ud = r,
+				  .accept = r->metadata_only ? KUBE_ACCEPT_METADATA : NULL};
 	if (rc == 0)
 		rc = r->tr.request(r->tr.ctx, &o, &r->req);
 	buf_release(&p);

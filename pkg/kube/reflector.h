@@ -105,6 +105,13 @@ struct reflector_opts {
 	 * SetTransform). It must keep metadata.name, namespace and
 	 * resourceVersion, and whatever the store's indexes read. */
 	void (*transform)(struct cJSON *obj);
+	/* Lists and watches as PartialObjectMetadata (KUBE_ACCEPT_METADATA_LIST,
+	 * KUBE_ACCEPT_METADATA):
+	 * the apiserver sends metadata only (no spec, no status), so an owner
+	 * that reads only names, labels, annotations and owners neither
+	 * receives nor parses the rest. Objects then have apiVersion
+	 * meta.k8s.io/v1 and kind PartialObjectMetadata. */
+	bool metadata_only;
 	/* Sink mode: set, and pass no store to reflector_new (a store and a
 	 * sink are mutually exclusive: one engine, one kind of output). Called
 	 * with reflector_new's `ud` (the one on_list gets: one owner, one

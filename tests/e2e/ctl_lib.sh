@@ -9,6 +9,7 @@
 #   ctl_start                        # bin/takt-controller --namespace $NS
 #   bs_apply NAME SCHEDULE POLICY RUN_FOR [EXIT_CODE] [EXTRA_SPEC_YAML]
 #   sleep 20; ctl_facts NAME; fact jobs   # -> a number (streams synced first)
+#   ctl_pod_end POD NAME; pend deletion_grace  # how one pod ended (synced first)
 # Everything started here is stopped when the script exits.
 
 CTL_BIN=${TAKT_CONTROLLER:-$T_ROOT/bin/takt-controller}
@@ -144,6 +145,17 @@ ctl_facts() {
 	t_diag "$1: $(echo "$CTL_FACTS" | tr '\n' ' ')"
 }
 fact() { echo "$CTL_FACTS" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+# ctl_pod_end POD SCHEDULE: how POD ended and which runs of SCHEDULE started
+# before it was gone (ctl_pod_end.py; pend KEY reads), once the recorded
+# streams have caught up. Needs ctl_watch_start before POD was deleted.
+CTL_PEND=""
+ctl_pod_end() {
+	ctl_sync || t_diag "ctl_sync: the recorded streams did not catch up within 30 s"
+	CTL_PEND=$(python3 "$T_ROOT/tests/e2e/ctl_pod_end.py" "$1" "$2" "$CTL_DIR/jobs" "$CTL_DIR/pods")
+	t_diag "pod $1: $(echo "$CTL_PEND" | tr '\n' ' ')"
+}
+pend() { echo "$CTL_PEND" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 # bs_apply NAME SCHEDULE POLICY RUN_FOR [EXIT_CODE] [EXTRA]: a BatchSchedule
 # whose runs last RUN_FOR (empty: until deleted) and end with EXIT_CODE.

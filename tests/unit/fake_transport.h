@@ -67,7 +67,8 @@ struct kube_req {
 	size_t index; /* 0-based, in the order request() was called */
 	enum kube_method method;
 	char *path;
-	char *body; /* NULL: none */
+	char *body;   /* NULL: none */
+	char *accept; /* NULL: the default (application/json) */
 	int exempt;
 	bool stream; /* on_data was set */
 	long timeout_ms;
@@ -253,6 +254,7 @@ static inline int fake_request(void *ctx, const struct kube_req_opts *o, struct 
 	r->method = o->method;
 	r->path = strdup(o->path);
 	r->body = o->body ? strndup(o->body, o->body_len) : NULL;
+	r->accept = o->accept ? strdup(o->accept) : NULL;
 	r->exempt = o->exempt;
 	r->stream = o->on_data != NULL;
 	r->timeout_ms = o->timeout_ms;
@@ -348,6 +350,7 @@ static inline void fake_tr_free(struct fake_tr *f)
 		free(r->soon_body);
 		free(r->path);
 		free(r->body);
+		free(r->accept);
 		free(r);
 	}
 	for (size_t i = 0; i < f->n_lists; i++) {

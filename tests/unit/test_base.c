@@ -1,9 +1,11 @@
 /* Unit tests for pkg/base: the bounded buffer and allocation helpers. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -80,6 +82,85 @@ static void test_log_level_parse(void **state)
 	assert_int_equal(log_set_level("info"), 0);
 }
 
+/* Log lines into a string: log_begin, log_emit..., log_end returns what
+ * follows the first "ts=... " (the time varies). */
+static char *log_text;
+static size_t log_n;
+static FILE *log_f;
+
+static void log_begin(void)
+{
+	log_f = open_memstream(&log_text, &log_n);
+	assert_non_null(log_f);
+	log_set_stream(log_f);
+}
+
+static char *log_end(void)
+{
+	log_set_stream(NULL);
+	fclose(log_f);
+	char *level = strstr(log_text, " level=");
+	assert_non_null(level);
+	char *out = strdup(level + 1);
+	free(log_text);
+	log_text = NULL;
+	return out;
+}
+
+/* A name or message from the API cannot start a line of its own, nor end
+ * its key early: control characters are escaped everywhere; quotes and
+ * backslashes inside the format's quotes; an unquoted value that would
+ * break the key=value shape is quoted. */
+static void test_log_values_escaped(void **state)
+{
+	(void)state;
+	log_begin();
+	log_emit(LOG_LEVEL_INFO, "calendar invalid", "calendar=%s err=\"%s\"",
+		 "evil\nts=2026-01-01T00:00:00Z level=error msg=\"owned\"", "a\"b\\c\r\t\x1b[31m");
+	char *l = log_end();
+	assert_string_equal(
+	    l, "level=info msg=\"calendar invalid\" "
+	       "calendar=\"evil\\nts=2026-01-01T00:00:00Z level=error msg=\\\"owned\\\"\" "
+	       "err=\"a\\\"b\\\\c\\r\\t\\x1b[31m\"\n");
+	assert_ptr_equal(strchr(l, '\n'), l + strlen(l) - 1); /* one line */
+	free(l);
+	/* Plain values are untouched; an '=' or a space is quoted. */
+	log_begin();
+	log_emit(LOG_LEVEL_INFO, "job created", "obj=%s/%s", "ns", "name");
+	l = log_end();
+	assert_string_equal(l, "level=info msg=\"job created\" obj=ns/name\n");
+	free(l);
+	log_begin();
+	log_emit(LOG_LEVEL_INFO, "x", "k=%s", "a=b c");
+	l = log_end();
+	assert_string_equal(l, "level=info msg=\"x\" k=\"a=b c\"\n");
+	free(l);
+	/* The message itself. */
+	log_begin();
+	log_emit(LOG_LEVEL_INFO, "two\nlines", "k=%s", "");
+	l = log_end();
+	assert_string_equal(l, "level=info msg=\"two\\nlines\" k=\n");
+	free(l);
+}
+
+/* Numbers, lengths, precision and %% as printf has them. */
+static void test_log_numbers(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+	log_set_stream(f);
+	log_emit(LOG_LEVEL_WARN, "m",
+		 "a=%d b=%zu c=%lld d=%u e=%.1f f=%g g=%" PRIu64 " h=%.*s i=%.2s%% j=%c k=%x", -3,
+		 (size_t)4, -5LL, 6u, 7.25, 0.5, (uint64_t)1 << 40, 3, "abcdef", "xyz", '\n', 255u);
+	log_set_stream(NULL);
+	fclose(f);
+	assert_non_null(strstr(text, " level=warn msg=\"m\" a=-3 b=4 c=-5 d=6 e=7.2 f=0.5 "
+				     "g=1099511627776 h=abc i=xy% j=\"\\n\" k=ff\n"));
+	free(text);
+}
+
 struct item {
 	int v;
 	struct list_node link;
@@ -122,6 +203,8 @@ int main(void)
 	    cmocka_unit_test(test_buf_consume_keeps_tail),
 	    cmocka_unit_test(test_xgrow_doubles),
 	    cmocka_unit_test(test_log_level_parse),
+	    cmocka_unit_test(test_log_values_escaped),
+	    cmocka_unit_test(test_log_numbers),
 	    cmocka_unit_test(test_list_add_del_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

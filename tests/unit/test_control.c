@@ -58,10 +58,37 @@ static void test_request_id_invalid(void **state)
 	assert_string_equal(err, "takt.io/run-now: the request id is 64 characters long, more "
 				 "than 63");
 
+	/* The whole id is quoted, not only the part before the bad character. */
 	assert_int_equal(control_request_id_check("takt.io/kill", "a b", err, sizeof(err)),
 			 -EINVAL);
-	assert_string_equal(err, "takt.io/kill: \"a\" has a character other than [A-Za-z0-9._-] "
+	assert_string_equal(err, "takt.io/kill: \"a b\" has a character other than [A-Za-z0-9._-] "
 				 "at position 2");
+	assert_int_equal(control_request_id_check("takt.io/kill", "x y z", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "takt.io/kill: \"x y z\" has a character other than "
+				 "[A-Za-z0-9._-] at position 2");
+	assert_int_equal(control_request_id_check("takt.io/kill", " ab", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "takt.io/kill: \" ab\" has a character other than [A-Za-z0-9._-] "
+				 "at position 1");
+	/* Unprintable bytes, quotes and backslashes become '?', one for one. */
+	assert_int_equal(
+	    control_request_id_check("takt.io/kill", "a\nb\"c\\d\xc3\xa9", err, sizeof(err)),
+	    -EINVAL);
+	assert_string_equal(err, "takt.io/kill: \"a?b?c?d??\" has a character other than "
+				 "[A-Za-z0-9._-] at position 2");
+	/* The longest id is quoted whole too. */
+	char longest[CONTROL_REQUEST_ID_MAX + 1];
+	memset(longest, 'a', CONTROL_REQUEST_ID_MAX);
+	longest[CONTROL_REQUEST_ID_MAX - 1] = ' ';
+	longest[CONTROL_REQUEST_ID_MAX] = 0;
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "takt.io/kill: \"%s\" has a character other than [A-Za-z0-9._-] at position %d",
+		 longest, CONTROL_REQUEST_ID_MAX);
+	assert_int_equal(control_request_id_check("takt.io/kill", longest, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, want);
 	const char *bad[] = {"a/b", "a:b", "x\n", "\"", "caf\xc3\xa9", "a=b", "a,b", "{}", "a\tb"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(control_request_id_check("k", bad[i], err, sizeof(err)), -EINVAL);

@@ -292,6 +292,38 @@ static const cJSON *patch_status(const struct kube_req *q, cJSON **holder)
 /* (a) The slot's Job POST, and once it is answered 201 the status patch
  * that lists the run with the uid from the answer, and nulls the fields it
  * does not set. */
+/* The two pod watches: the controller's own pods (labelled
+ * takt.io/schedule) whole, since whether a run is active reads their
+ * phase; the watch of every pod for kill requests as metadata only
+ * (PartialObjectMetadata: its reader needs annotations, labels, owners). */
+static void test_rim_pod_watches_accept(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(TICK), NULL, NULL, NULL);
+	controller_start(r->c);
+	fake_run_for(r->f, 300);
+	int own = 0, meta = 0;
+	for (size_t i = 0; i < r->f->n; i++) {
+		const struct kube_req *q = r->f->reqs[i];
+		if (q->method != KUBE_GET || strncmp(q->path, P_PODS "?", strlen(P_PODS "?")))
+			continue;
+		if (strstr(q->path, "labelSelector=takt.io")) {
+			assert_null(q->accept);
+			own++;
+		} else {
+			assert_non_null(q->accept);
+			assert_string_equal(q->accept, strstr(q->path, "watch=1")
+							   ? KUBE_ACCEPT_METADATA
+							   : KUBE_ACCEPT_METADATA_LIST);
+			meta++;
+		}
+	}
+	/* Each: its list, then its watch. */
+	assert_int_equal(own, 2);
+	assert_int_equal(meta, 2);
+	rim_free(r);
+}
+
 static void test_rim_slot_post_then_status_with_uid(void **state)
 {
 	(void)state;
@@ -1275,6 +1307,7 @@ int main(void)
 	/* Expected failures are logged as errors; only those are shown. */
 	log_set_level("error");
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rim_pod_watches_accept),
 	    cmocka_unit_test(test_rim_slot_post_then_status_with_uid),
 	    cmocka_unit_test(test_rim_create_409_is_success),
 	    cmocka_unit_test(test_rim_409_never_borrows_an_old_uid),

@@ -48,6 +48,7 @@ struct server {
 	/* Reads and answers nothing, on every connection (new ones too): a
 	 * connection whose packets are dropped, as the client sees it. */
 	bool deaf;
+	char accept[128]; /* the last request's Accept header */
 };
 
 static struct server srv;
@@ -124,6 +125,7 @@ static void handle(struct conn *c, const char *req, const char *body, size_t ble
 	sscanf(req, "%15s %255s", method, path);
 	header_value(req, "Content-Type", ctype, sizeof(ctype));
 	header_value(req, "Authorization", srv.auth, sizeof(srv.auth));
+	header_value(req, "Accept", srv.accept, sizeof(srv.accept));
 	if (srv.nlog < MAX_LOG) {
 		struct buf line;
 		buf_init(&line, BUF_UNLIMITED);
@@ -358,6 +360,28 @@ static void test_get_sends_token_and_accept(void **state)
 	assert_int_equal(srv.nlog, 1);
 	assert_string_equal(srv.log[0], "GET /ok?x=1||");
 	assert_string_equal(srv.auth, "Bearer sekrit");
+	assert_string_equal(srv.accept, "application/json");
+}
+
+/* opts.accept: metadata-only lists and watches (PartialObjectMetadata); a
+ * value that would end the header line is not sent (the default is). */
+static void test_accept_metadata(void **state)
+{
+	struct fx *f = *state;
+	struct got g = {0};
+	struct kube_req_opts o = {.method = KUBE_GET,
+				  .path = "/ok",
+				  .done = on_done,
+				  .ud = &g,
+				  .accept = KUBE_ACCEPT_METADATA};
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 1);
+	assert_int_equal(g.status, 200);
+	assert_string_equal(srv.accept, KUBE_ACCEPT_METADATA);
+	o.accept = "application/json\r\nX-Evil: 1";
+	assert_int_equal(kube_http_request(f->h, &o, NULL), 0);
+	run_until(f->l, &g.calls, 2);
+	assert_string_equal(srv.accept, "application/json");
 }
 
 static void test_methods_and_content_types(void **state)
@@ -918,6 +942,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_get_sends_token_and_accept, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_accept_metadata, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_methods_and_content_types, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_error_status_is_parsed_and_kept, fx_setup,
 					    fx_teardown),
