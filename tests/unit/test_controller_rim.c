@@ -289,9 +289,6 @@ static const cJSON *patch_status(const struct kube_req *q, cJSON **holder)
 	return st;
 }
 
-/* (a) The slot's Job POST, and once it is answered 201 the status patch
- * that lists the run with the uid from the answer, and nulls the fields it
- * does not set. */
 /* The two pod watches: the controller's own pods (labelled
  * takt.io/schedule) whole, since whether a run is active reads their
  * phase; the watch of every pod for kill requests as metadata only
@@ -301,7 +298,12 @@ static void test_rim_pod_watches_accept(void **state)
 	(void)state;
 	struct rim *r = rim_new(LIST(TICK), NULL, NULL, NULL);
 	controller_start(r->c);
-	fake_run_for(r->f, 300);
+	/* Both watches open (each after its list), however late: waited for
+	 * (a bound on waiting only), then every pod request is looked at. */
+	int64_t give_up = loop_now_monotonic_ms() + WAIT_MS;
+	while (fake_count(r->f, 0, KUBE_GET, P_PODS "?watch=1") < 2 &&
+	       loop_now_monotonic_ms() < give_up)
+		fake_run_for(r->f, 10);
 	int own = 0, meta = 0;
 	for (size_t i = 0; i < r->f->n; i++) {
 		const struct kube_req *q = r->f->reqs[i];
@@ -324,6 +326,9 @@ static void test_rim_pod_watches_accept(void **state)
 	rim_free(r);
 }
 
+/* (a) The slot's Job POST, and once it is answered 201 the status patch
+ * that lists the run with the uid from the answer, and nulls the fields it
+ * does not set. */
 static void test_rim_slot_post_then_status_with_uid(void **state)
 {
 	(void)state;
