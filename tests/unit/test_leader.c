@@ -497,9 +497,11 @@ static void test_leader_stops_at_renew_deadline(void **state)
 	assert_int_equal(st.deadline_ms, deadline);  /* a failure moves nothing */
 	assert_int_equal(w->stopped, 0);
 
-	/* The second attempt's request hangs until the deadline. It leaves
-	 * 400 ms before the deadline: unless the loop ran that late, in which
-	 * case the elector rightly stops without sending it. */
+	/* The second attempt's request hangs until the deadline. It is due
+	 * 300 ms before the deadline (the write left 100 ms before its
+	 * answer, then two retry periods): unless the loop ran that late, in
+	 * which case the elector rightly stops without sending it, and there
+	 * is no request on its way to check. */
 	struct kube_req *hung = NULL;
 	int64_t give_up = loop_now_monotonic_ms() + WAIT_MS;
 	while (!w->stopped && loop_now_monotonic_ms() < give_up) {
