@@ -461,8 +461,11 @@ static void test_rim_create_503_retried_in_its_window(void **state)
 	fake_answer_status(post, 503, "ServiceUnavailable", "etcdserver: leader changed");
 	struct kube_req *retry = fake_run_until_req(r->f, n, KUBE_POST, P_JOBS, WAIT_MS);
 	assert_non_null(retry);
-	assert_true(retry->at_mono_ms - failed_at >= 49);
+	/* The window first: a slot's POST sent late in its second (a loaded
+	 * machine) is followed by the next slot's own POST within ms, which
+	 * is no retry (seen once in 10 loaded runs: 'retried' after < 49 ms). */
 	within_slot_or_skip(r, retry, slot);
+	assert_true(retry->at_mono_ms - failed_at >= 49);
 	assert_string_equal(retry->body, post->body);
 	assert_int_equal(fake_count(r->f, n, KUBE_PATCH_MERGE, P_STATUS("tick")), 0);
 	size_t m = r->f->n;
@@ -598,11 +601,11 @@ static void test_rim_status_500_retried(void **state)
 	struct kube_req *again =
 	    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_STATUS("tick"), WAIT_MS);
 	assert_non_null(again);
+	/* Still in the second it started in (else a slot may rightly have
+	 * come first, and written a status of its own: skipped). */
+	within_slot_or_skip(r, again, second);
 	/* Not at once: after the backoff (less 1 ms of timer rounding). */
 	assert_true(again->at_mono_ms - failed_at >= 49);
-	/* Still in the second it started in (else a slot may rightly have
-	 * come first: skipped). */
-	within_slot_or_skip(r, again, second);
 	assert_int_equal(fake_count(r->f, n, KUBE_POST, P_JOBS), 0);
 	cJSON *holder;
 	const cJSON *st = patch_status(again, &holder);
