@@ -25,6 +25,7 @@
 #include "controller/spec.h"
 #include "controller/writes.h"
 #include "metrics/prom.h"
+#include "controller/exits.h"
 #include "kube/event.h"
 #include "kube/http.h"
 #include "kube/obj.h"
@@ -39,9 +40,6 @@
 #define IDX_SCHEDULE "schedule"
 #define IDX_JOB	     "job"
 
-/* A POSTed Job not seen in the watch after this long is forgotten (the
- * watch is broken or the Job was deleted at once); a relist settles it. */
-#define EXPECTATION_TTL_MS 30000
 /* How long a sent history trim is not sent again (see struct trims). */
 #define TRIM_TTL_MS 10000
 /* Repeats of one Event reason on one schedule within this window update
@@ -70,14 +68,27 @@ struct spec_cache {
 	uint64_t rv;
 };
 
-/* Runs POSTed but not yet seen in the watch: they count as active. */
+/* Runs POSTed. Until `met` one counts as active (an expectation); it is
+ * met only by evidence, never by a timer: the Jobs store shows the Job, or
+ * the store's resourceVersion reaches the Job's own (known from the 201 or
+ * from a GET: the Job was created and is gone since), or a GET finds no Job.
+ * A create answered AlreadyExists, or with no certain answer (a timeout, a
+ * 5xx: "maybe created"), is settled by a GET of the Job and is never sent
+ * again. A scheduled run is kept, met, as an attempt (struct plan_attempt)
+ * until a status that records its slot has landed: its slot is then never
+ * created again, whatever happened to its Job. */
 struct expectation {
 	char name[SPEC_JOB_NAME_MAX + 1];
 	int64_t slot;
 	enum spec_trigger trigger;
-	int64_t expires_mono;
-	/* From the POST's answer, "" until then (see fill_uids). */
+	/* From the POST's answer or a GET, "" until then (see fill_uids). */
 	char uid[64];
+	uint64_t rv;   /* the Job's resourceVersion when created; 0: unknown */
+	bool created;  /* 201, AlreadyExists, or seen */
+	bool maybe;    /* no certain answer: settled by a GET */
+	bool met;      /* seen, or known gone: no longer counts as active */
+	bool need_get; /* AlreadyExists or maybe created: a GET settles it */
+	bool getting;  /* its GET is on its way */
 };
 struct expectations {
 	struct expectation *v;
@@ -202,11 +213,22 @@ struct sched {
 	struct base_cache base;
 	struct prep prep;
 	struct create_failures failed;
+	/* What the last status write answered 2xx recorded (for the object
+	 * of that uid): with the store's status, what has landed. */
+	struct {
+		char uid[64];
+		int64_t cursor, claim;
+	} acked;
+	bool claim_wait; /* a claim is being written: plan again once it lands */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
 	struct agg_event events[MAX_EVENT_REASONS];
 	size_t n_events;
+	/* Retries whose Job POST this process saw created, for
+	 * takt_runs_total{result="retried"} (a counter: it starts again at 0
+	 * with the process, as Prometheus counters may). */
+	uint64_t retries_started;
 };
 
 struct controller {
@@ -223,6 +245,9 @@ struct controller {
 	bool all_synced;
 	/* Reconciles and writes: false for a standby (controller_set_leader). */
 	bool leader;
+	/* Since when this process alone decides (it started, or became the
+	 * leader): plan_input.deciding_since. */
+	int64_t deciding_since;
 	/* controller_shutdown: no pass starts; the poll timer watches the
 	 * passes and writes under way until they end or the deadline. */
 	bool stopping;
@@ -234,6 +259,7 @@ struct controller {
 	/* For /metrics: the slot instant to the Job created, and the time a
 	 * reconcile's synchronous part takes. */
 	struct prom_histogram slot_lag, reconcile_time;
+	struct exits *exits; /* failed runs' exit codes, read from their pods */
 };
 
 static void drain(struct controller *c);
@@ -323,19 +349,30 @@ static void expectation_drop(struct sched *s, const char *name)
 	}
 }
 
-/* The created Job's uid, from the POST's answer, onto its expectation. */
-static void expectation_set_uid(struct sched *s, const char *name, const char *body)
+static struct expectation *expectation_find(struct sched *s, const char *name)
 {
-	for (size_t i = 0; i < s->exp.n; i++) {
-		if (strcmp(s->exp.v[i].name, name))
-			continue;
-		cJSON *job = cJSON_Parse(body);
-		const char *uid = kobj_meta(job, "uid");
-		if (uid && strlen(uid) < sizeof(s->exp.v[i].uid))
-			snprintf(s->exp.v[i].uid, sizeof(s->exp.v[i].uid), "%s", uid);
-		cJSON_Delete(job);
+	for (size_t i = 0; i < s->exp.n; i++)
+		if (!strcmp(s->exp.v[i].name, name))
+			return &s->exp.v[i];
+	return NULL;
+}
+
+/* The created Job (a POST's or a GET's answer): its uid and
+ * resourceVersion onto its expectation. */
+static void expectation_set_job(struct sched *s, const char *name, const char *body)
+{
+	struct expectation *e = expectation_find(s, name);
+	if (!e)
 		return;
-	}
+	cJSON *job = cJSON_Parse(body);
+	const char *uid = kobj_meta(job, "uid");
+	if (uid && strlen(uid) < sizeof(e->uid))
+		snprintf(e->uid, sizeof(e->uid), "%s", uid);
+	e->rv = rv_number(job);
+	e->created = true;
+	e->maybe = false;
+	e->need_get = false;
+	cJSON_Delete(job);
 }
 
 /* The slot's status lists the run it created before the watch has shown
@@ -483,11 +520,55 @@ static void job_outcome(const cJSON *job, struct plan_run *r)
 struct gathered {
 	struct plan_expectation *exps;
 	size_t n_exps;
+	struct plan_attempt *attempts;
+	size_t n_attempts;
 };
 
 static void gathered_release(struct gathered *g)
 {
 	free(g->exps);
+	free(g->attempts);
+}
+
+/* The attempt number, and for a failed attempt whose record waits for it
+ * (status.recentRuns says Active) its exit code, read from its pods
+ * (exits.h): only then, so Jobs whose record is settled or gone cost no
+ * read. */
+static void runs_exit(struct controller *c, struct sched *s, const cJSON *job, struct plan_run *r)
+{
+	const char *att = kobj_annotation(job, TAKT_ANN_ATTEMPT);
+	char *end = NULL;
+	long n = att ? strtol(att, &end, 10) : 1;
+	r->attempt = att && end && !*end && n >= 1 && n <= 1000 ? (int32_t)n : 1;
+	if (!r->finished || r->succeeded || r->killed || !r->name)
+		return;
+	const struct spec_status *st = &s->pass.in_status;
+	bool waits = false;
+	for (size_t i = 0; i < st->n_recent && !waits; i++)
+		waits = !strcmp(st->recent[i].job, r->name) &&
+			st->recent[i].result == SPEC_RESULT_ACTIVE;
+	if (!waits)
+		return;
+	const struct exit_info *x =
+	    exits_lookup(c->exits, kobj_meta(job, "namespace"), r->name, r->uid, s->key);
+	r->exit_pending = x->pending;
+	r->has_exit_code = x->has_code;
+	r->exit_code = x->code;
+	r->exit_reason = x->reason[0] ? x->reason : NULL;
+}
+
+/* An exit code read was answered: plan the schedule again with it (after
+ * a backoff when the read failed and is to be sent again). */
+static void exit_read(void *ud, const char *key, bool failed)
+{
+	struct controller *c = ud;
+	struct sched *s = hmap_get(c->scheds, key);
+	if (s)
+		s->runs.valid = false;
+	if (failed)
+		wq_add_rate_limited(c->queue, key);
+	else
+		wq_add(c->queue, key);
 }
 
 /* The runs (the Jobs whose controller is the schedule of this uid, with
@@ -517,6 +598,7 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 		job_outcome(job, r);
 		r->deleting = kobj_meta(job, "deletionTimestamp") != NULL;
 		r->killed = kobj_annotation(job, TAKT_ANN_KILLED) != NULL;
+		runs_exit(c, s, job, r);
 		struct store_list jp;
 		buf_reset(&k);
 		store_key(job, &k);
@@ -547,29 +629,46 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 	s->runs.valid = true;
 }
 
-static void gather(struct controller *c, struct sched *s, const char *uid, struct gathered *g)
+static void gather(struct controller *c, struct sched *s, const char *uid, int64_t landed_cursor,
+		   struct gathered *g)
 {
 	memset(g, 0, sizeof(*g));
 	if (!s->runs.valid || !uid || !s->runs.uid || strcmp(uid, s->runs.uid))
 		gather_runs(c, s, uid);
-	/* Expectations: drop those the watch has shown, or that expired. */
-	int64_t now = loop_now_monotonic_ms();
+	/* Expectations are met by evidence only (struct expectation); the
+	 * met ones are forgotten once a landed status records their slot. */
 	const char *ns = s->spec.namespace;
+	uint64_t store_rv = strtoull(store_resource_version(c->jobs), NULL, 10);
 	for (size_t i = 0; i < s->exp.n;) {
-		if (store_get_ns(c->jobs, ns, s->exp.v[i].name) || now > s->exp.v[i].expires_mono) {
-			s->exp.v[i] = s->exp.v[--s->exp.n];
+		struct expectation *e = &s->exp.v[i];
+		if (store_get_ns(c->jobs, ns, e->name)) {
+			e->met = e->created = true;
+			e->need_get = false;
+			e->maybe = false;
+		} else if (e->rv && store_rv >= e->rv) {
+			e->met = true; /* created, and gone since */
+		}
+		if (e->met && (e->trigger != SPEC_TRIGGER_SCHEDULE || landed_cursor >= e->slot)) {
+			*e = s->exp.v[--s->exp.n];
 			continue;
 		}
 		i++;
 	}
 	g->exps = xcalloc(s->exp.n + 1, sizeof(*g->exps));
+	g->attempts = xcalloc(s->exp.n + 1, sizeof(*g->attempts));
 	for (size_t i = 0; i < s->exp.n; i++) {
-		g->exps[i].name = s->exp.v[i].name;
-		g->exps[i].slot = s->exp.v[i].slot;
-		g->exps[i].trigger = s->exp.v[i].trigger;
-		g->exps[i].uid = s->exp.v[i].uid[0] ? s->exp.v[i].uid : NULL;
+		const struct expectation *e = &s->exp.v[i];
+		if (!e->met) {
+			struct plan_expectation *x = &g->exps[g->n_exps++];
+			x->name = e->name;
+			x->slot = e->slot;
+			x->trigger = e->trigger;
+			x->uid = e->uid[0] ? e->uid : NULL;
+		}
+		if (e->trigger == SPEC_TRIGGER_SCHEDULE)
+			g->attempts[g->n_attempts++] = (struct plan_attempt){
+			    .name = e->name, .slot = e->slot, .created = e->created};
 	}
-	g->n_exps = s->exp.n;
 }
 
 /* ---- Events ---------------------------------------------------------------------- */
@@ -706,15 +805,11 @@ static void pass_end(struct controller *c, struct sched *s)
 	pass_to(s, PASS_IDLE);
 	char *key = xstrdup(s->key);
 	bool failed = s->pass.failed;
-	bool exp_left = s->exp.n > 0;
 	wq_done(c->queue, key);
 	if (failed)
 		wq_add_rate_limited(c->queue, key);
 	else
 		wq_forget(c->queue, key);
-	/* Look again when an expectation would expire unseen. */
-	if (exp_left)
-		wq_add_after(c->queue, key, EXPECTATION_TTL_MS + 100);
 	free(key);
 }
 
@@ -754,10 +849,23 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 	if (answer_ok(res)) {
 		c->stats.status_writes++;
 		/* The last of a series: the watch shows ours at this version. */
-		if (!writes_status_busy(&s->mine.w) && s->mine.status)
+		if (!writes_status_busy(&s->mine.w) && s->mine.status) {
 			s->mine.rv = strtoull(writes_status_version(&s->mine.w), NULL, 10);
+			/* What it recorded has landed. */
+			int64_t cur = time_ms(kobj_str(s->mine.status, "lastSlotConsidered"));
+			int64_t clm = time_ms(kobj_str(s->mine.status, "lastSlotClaimed"));
+			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
+				 s->mine.uid ? s->mine.uid : "");
+			s->acked.cursor = cur;
+			s->acked.claim = clm;
+			if (s->claim_wait) {
+				s->claim_wait = false;
+				wq_add(c->queue, s->key);
+			}
+		}
 		return;
 	}
+	s->claim_wait = false;
 	if (res->status == 409) {
 		/* Written from an older picture than the object has now
 		 * (another writer, or our cache behind): nothing of it
@@ -847,6 +955,16 @@ static int64_t slot_of_name(const struct sched *s, const char *name)
 	return secs * 1000;
 }
 
+/* Whether `name` is a retry this pass's plan creates. */
+static bool is_retry(const struct sched *s, const char *name)
+{
+	const struct plan *p = &s->pass.plan;
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
+			return p->actions[i].trigger == SPEC_TRIGGER_RETRY;
+	return false;
+}
+
 /* A failed POST of this pass's plan, kept for the next plan. */
 static void create_failed(struct sched *s, const char *name, const struct kube_result *res)
 {
@@ -867,6 +985,75 @@ static void create_failed(struct sched *s, const char *name, const struct kube_r
 	snprintf(f->message, sizeof(f->message), "%s", msg ? msg : "");
 }
 
+/* A create's answer that leaves it uncertain whether the Job was
+ * created: no answer after the request may have left (a timeout, a cut
+ * connection), or a 5xx (an etcd timeout may follow a commit). A refused
+ * connection never sent it. */
+static bool maybe_created(const struct kube_result *res)
+{
+	if (res->err < 0)
+		return res->err != -ECONNREFUSED;
+	return res->status >= 500;
+}
+
+static void get_answered(void *ud, const char *name, const struct kube_result *res, double ms)
+{
+	struct sched *s = ud;
+	struct controller *c = s->c;
+	(void)ms;
+	struct expectation *e = expectation_find(s, name);
+	if (!e)
+		return;
+	e->getting = false;
+	if (answer_ok(res)) {
+		expectation_set_job(s, name, res->body);
+	} else if (res->err == 0 && res->status == 404) {
+		/* Not there now: never created, or created and gone. Either
+		 * way it is not sent again. */
+		e->met = true;
+		e->need_get = false;
+		if (e->maybe) {
+			char msg[768];
+			LOG_WARN("job create uncertain, job absent", "obj=%s job=%s", s->key, name);
+			snprintf(msg, sizeof(msg),
+				 "Job %s: its create had no certain answer and the Job does not "
+				 "exist (it was not created, or it ran and was deleted); not sent "
+				 "again",
+				 name);
+			emit_event(c, s, PLAN_EVENT_WARNING, "FailedCreate", msg, 1);
+		}
+	} else {
+		LOG_WARN("job get failed", "obj=%s job=%s status=%d %s", s->key, name, res->status,
+			 res->transport_error);
+		wq_add_rate_limited(c->queue, s->key);
+		return;
+	}
+	wq_add(c->queue, s->key);
+}
+
+/* GETs the Jobs whose creation is uncertain, or known without its
+ * resourceVersion (AlreadyExists), and that the store does not show. */
+static void settle_expectations(struct controller *c, struct sched *s)
+{
+	for (size_t i = 0; i < s->exp.n; i++) {
+		struct expectation *e = &s->exp.v[i];
+		if (e->met || e->getting || !e->need_get)
+			continue;
+		struct buf path;
+		buf_init(&path, 1024);
+		kube_path(&path, "batch", "v1", s->spec.namespace, "jobs", e->name, NULL);
+		struct write w = {.kind = WRITE_ROUTINE,
+				  .method = KUBE_GET,
+				  .path = buf_str(&path),
+				  .tag = e->name,
+				  .done = get_answered,
+				  .ud = s};
+		if (writes_send(c->writes, &w) == 0)
+			e->getting = true;
+		buf_release(&path);
+	}
+}
+
 static void create_answered(void *ud, const char *name, const struct kube_result *res, double ms)
 {
 	struct sched *s = ud;
@@ -876,6 +1063,7 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 	 * inside admission (a ResourceQuota update), to be retried. */
 	bool exists = res->err == 0 && res->status == 409 && res->reason &&
 		      !strcmp(res->reason, "AlreadyExists");
+	struct expectation *e = expectation_find(s, name);
 	if (ok || exists) {
 		c->stats.jobs_created++;
 		int64_t slot = slot_of_name(s, name);
@@ -883,9 +1071,27 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			prom_histogram_observe(&c->slot_lag,
 					       (double)(loop_now_realtime_ms() - slot) / 1000.0);
 		if (ok)
-			expectation_set_uid(s, name, res->body);
+			expectation_set_job(s, name, res->body);
+		else if (e) {
+			e->created = true; /* its resourceVersion comes from a GET */
+			e->need_get = true;
+			if (!store_get_ns(c->jobs, s->spec.namespace, name))
+				settle_expectations(c, s);
+		}
+		if (ok && is_retry(s, name))
+			s->retries_started++;
 		LOG_INFO(ok ? "job created" : "job already exists", "obj=%s job=%s ms=%.1f", s->key,
 			 name, ms);
+	} else if (maybe_created(res) && e) {
+		/* Maybe created: it stays expected (active) and is recorded as
+		 * started; a GET settles it. Never sent again: it may have
+		 * been created and deleted meanwhile. */
+		LOG_ERROR("job create uncertain",
+			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
+			  res->status, res->reason, res->message, res->transport_error);
+		e->maybe = true;
+		e->need_get = true;
+		settle_expectations(c, s);
 	} else {
 		LOG_ERROR("job create failed",
 			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
@@ -912,9 +1118,14 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		s->prep.slot = SPEC_TIME_UNSET;
 	} else {
 		cJSON *job = NULL;
-		if (spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
-				   a->request_id[0] ? a->request_id : NULL, &job, err,
-				   sizeof(err))) {
+		int rc =
+		    a->trigger == SPEC_TRIGGER_RETRY
+			? spec_build_retry(&s->spec, s->pass.plan.zone, a->slot, a->job_name,
+					   a->business_date, a->attempt, &job, err, sizeof(err))
+			: spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
+					 a->request_id[0] ? a->request_id : NULL, &job, err,
+					 sizeof(err));
+		if (rc) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
 			s->pass.failed = true;
@@ -932,7 +1143,6 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 	snprintf(e->name, sizeof(e->name), "%s", a->job_name);
 	e->slot = a->slot;
 	e->trigger = a->trigger;
-	e->expires_mono = loop_now_monotonic_ms() + EXPECTATION_TTL_MS;
 
 	struct buf path;
 	buf_init(&path, 4096);
@@ -1032,8 +1242,14 @@ static void after_posts(struct controller *c, struct sched *s)
 			control_run_now_posted(c->control, &s->spec, p);
 		fill_uids(c, s, &p->status);
 		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
-		if (st)
+		if (st) {
 			write_status(c, s, st);
+			s->claim_wait = p->claim_first && s->mine.status;
+		} else if (p->claim_first) {
+			/* The claim is in what we wrote last; it has not landed
+			 * yet (or it would have passed the gate). */
+			s->claim_wait = s->mine.status != NULL;
+		}
 	}
 	pass_end(c, s);
 }
@@ -1117,8 +1333,16 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		pass_end(c, s); /* deleted meanwhile: the next pass forgets it */
 		return;
 	}
+	/* What has landed: the stored status, or our last write answered. */
+	const cJSON *stored = kobj_get(obj, "status");
+	int64_t landed_cursor = time_ms(kobj_str(stored, "lastSlotConsidered"));
+	int64_t landed_claim = time_ms(kobj_str(stored, "lastSlotClaimed"));
+	if (s->spec.uid && !strcmp(s->acked.uid, s->spec.uid)) {
+		landed_cursor = landed_cursor > s->acked.cursor ? landed_cursor : s->acked.cursor;
+		landed_claim = landed_claim > s->acked.claim ? landed_claim : s->acked.claim;
+	}
 	struct gathered g;
-	gather(c, s, s->spec.uid, &g);
+	gather(c, s, s->spec.uid, landed_cursor, &g);
 	struct plan_create_failure failures[CREATE_FAILURES_MAX];
 	for (size_t i = 0; i < s->failed.n; i++) {
 		const struct create_failure *f = &s->failed.v[i];
@@ -1141,6 +1365,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
 	    .create_failures = failures,
 	    .n_create_failures = s->failed.n,
+	    .attempts = g.attempts,
+	    .n_attempts = g.n_attempts,
+	    .deciding_since = c->deciding_since,
+	    .claim_gate = true,
+	    .claim_landed = landed_claim,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1176,6 +1405,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	rerun_step_release(&rs);
 	free(exps);
 	gathered_release(&g);
+	settle_expectations(c, s);
 	s->pass.planned = rc == 0;
 	/* Told once: this plan's own POSTs may fail anew. */
 	s->failed.n = 0;
@@ -1409,10 +1639,18 @@ static void job_changed(void *ud, enum store_event ev, const char *key, const cJ
 			 kobj_label(obj, TAKT_LABEL_SCHEDULE) ? kobj_label(obj, TAKT_LABEL_SCHEDULE)
 							      : "");
 		struct sched *s = hmap_get(c->scheds, buf_str(&k));
-		if (s && kobj_meta(obj, "name"))
-			expectation_drop(s, kobj_meta(obj, "name"));
+		struct expectation *e = s && kobj_meta(obj, "name")
+					    ? expectation_find(s, kobj_meta(obj, "name"))
+					    : NULL;
+		if (e) {
+			e->met = e->created = true;
+			e->need_get = false;
+			e->maybe = false;
+		}
 		buf_release(&k);
 	}
+	if (ev == STORE_DELETED && old_obj)
+		exits_forget(c->exits, kobj_meta(old_obj, "uid"));
 	child_versions_changed(c, old_obj, new_obj);
 }
 
@@ -1500,6 +1738,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 		snprintf(host, sizeof(host), "%s", TAKT_COMPONENT);
 	host[sizeof(host) - 1] = 0;
 	c->writes = writes_new(l, tr, host);
+	c->exits = exits_new(c->writes, exit_read, c);
 	/* From 1 ms: the CronJob controller's skew histogram starts at 1 s,
 	 * and takt's lag is milliseconds. */
 	static const double lag_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -1510,6 +1749,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	prom_histogram_init(&c->reconcile_time, time_bounds,
 			    sizeof(time_bounds) / sizeof(*time_bounds));
 	c->leader = true;
+	c->deciding_since = loop_now_realtime_ms();
 	c->scheds = hmap_new();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
@@ -1575,6 +1815,7 @@ void controller_free(struct controller *c)
 	calendars_free(c->calendars);
 	control_free(c->control);
 	hmap_free(c->scheds, sched_free);
+	exits_free(c->exits);
 	/* Last: the owners above have forgotten their writes. */
 	writes_free(c->writes);
 	wq_free(c->queue);
@@ -1607,6 +1848,9 @@ void controller_set_leader(struct controller *c, bool leader)
 		c->drain_timer = 0;
 		return;
 	}
+	/* The deposed leader stopped writing before its lease ran out, so
+	 * before now: the slots from now on are this process's alone. */
+	c->deciding_since = loop_now_realtime_ms();
 	/* What the previous leader decided is in the stores (or arrives in
 	 * the watch); every schedule is planned again from them. Before the
 	 * first list, reflector_listed does this. */
@@ -1731,7 +1975,8 @@ void controller_metrics(const struct controller *c, struct buf *out)
 	}
 
 	prom_family(out, "takt_api_requests_total", "counter",
-		    "Writes to the API answered, by verb and HTTP code (0: no answer).");
+		    "Requests of the write path answered (writes, and GETs of failed runs' pods), "
+		    "by verb and HTTP code (0: no answer).");
 	size_t n_codes;
 	const struct writes_code *codes = writes_codes(c->writes, &n_codes);
 	for (size_t i = 0; i < n_codes; i++) {
@@ -1797,11 +2042,13 @@ void controller_metrics(const struct controller *c, struct buf *out)
 			const char *ns = s->spec.namespace, *nm = s->spec.name;
 			switch (f) {
 			case 0: {
-				const char *res[] = {"started", "succeeded", "failed", "killed"};
+				const char *res[] = {"started", "succeeded", "failed", "killed",
+						     "retried"};
 				int64_t vals[] = {b->counters.runs_started,
 						  b->counters.runs_succeeded,
-						  b->counters.runs_failed, b->counters.killed};
-				for (size_t i = 0; i < 4; i++)
+						  b->counters.runs_failed, b->counters.killed,
+						  (int64_t)s->retries_started};
+				for (size_t i = 0; i < 5; i++)
 					prom_sample(out, fams[f].name,
 						    (const char *[]){"namespace", ns, "schedule",
 								     nm, "result", res[i], NULL},

@@ -41,6 +41,8 @@
 #define TAKT_ANN_KILLED TAKT_PREFIX "killed"
 /* On a run-now Job: the takt.io/run-now request it answers. */
 #define TAKT_ANN_REQUEST TAKT_PREFIX "request-id"
+/* On a retry's Job: its attempt number (2, 3, ...; absent means 1). */
+#define TAKT_ANN_ATTEMPT TAKT_PREFIX "attempt"
 /* A rerun request on a BatchSchedule (docs/runs.md): its id, its
  * business-date range and its selection. A rerun's Job carries the id in
  * TAKT_ANN_REQUEST. */
@@ -64,6 +66,7 @@
 	X(LAST_SUCCESSFUL_TIME, "lastSuccessfulTime")                                              \
 	X(NEXT_SCHEDULE_TIME, "nextScheduleTime")                                                  \
 	X(LAST_SLOT_CONSIDERED, "lastSlotConsidered")                                              \
+	X(LAST_SLOT_CLAIMED, "lastSlotClaimed")                                                    \
 	X(PENDING_SLOT, "pendingSlot")                                                             \
 	X(PENDING_TRIGGER, "pendingTrigger")                                                       \
 	X(RUNS_STARTED, "runsStarted")                                                             \
@@ -76,7 +79,8 @@
 	X(LAST_KILL, "lastKill")                                                                   \
 	X(LAST_RERUN, "lastRerun")                                                                 \
 	X(LAST_RUN_NOW, "lastRunNow")                                                              \
-	X(HANDLED_REQUESTS, "handledRequests")
+	X(HANDLED_REQUESTS, "handledRequests")                                                     \
+	X(RECENT_RUNS, "recentRuns")
 
 enum takt_status_field {
 #define TAKT_X_ENUM(e, s) TAKT_ST_##e,

@@ -6,7 +6,9 @@
  *   4. suspend / calendar not ready: nothing fires;
  *   5. the due slots in (cursor, now]: missed-run policy, deadline, then the
  *      concurrency policy for the one slot that may run;
- *   6. run-now, the next slot, the wake-up.
+ *   6. run-now, the retries that are due (from status.recentRuns, settled
+ *      right after the zone is known, step 2), the next slot, the wake-up,
+ *      and the history's bound.
  */
 #include "controller/planner.h"
 
@@ -216,7 +218,10 @@ static void trim_outcome(const struct plan_input *in, struct plan *p, bool succe
 	size_t n = 0;
 	for (size_t i = 0; i < in->n_runs; i++) {
 		const struct plan_run *r = &in->runs[i];
-		if (r->name && r->finished && r->succeeded == succeeded && !r->deleting)
+		/* A failed attempt whose exit code is still being read keeps its
+		 * Job (and pods) until its record is settled. */
+		if (r->name && r->finished && r->succeeded == succeeded && !r->deleting &&
+		    !(r->exit_pending && !r->succeeded))
 			v[n++] = r;
 	}
 	qsort(v, n, sizeof(*v), cmp_run_newest_first);
@@ -315,6 +320,493 @@ static void not_covered(const struct plan_input *in, struct plan *p, int64_t day
 
 /* ---- the plan ------------------------------------------------------------------- */
 
+/* ---- history and retries ----------------------------------------------------------- */
+
+/* status.recentRuns is the record retries are planned from (docs/api.md,
+ * "Retries of failed runs"; docs/semantics.md, "Retries"): an attempt's
+ * entry is added when it is created (or first seen, for a Job that has no
+ * entry and is still running) and settled once when its Job ends. A
+ * pending retry is never held in memory: it is the newest attempt of a run
+ * whose entry says Failed while the next attempt's Job exists nowhere, and
+ * its instant follows from that entry and the spec. The next attempt's
+ * name is the lock. */
+
+static struct spec_run_record *find_record(const struct spec_status *st, const char *job)
+{
+	for (size_t i = 0; i < st->n_recent; i++)
+		if (!strcmp(st->recent[i].job, job))
+			return &st->recent[i];
+	return NULL;
+}
+
+static bool expected(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_expectations; i++)
+		if (in->expectations[i].name && !strcmp(in->expectations[i].name, name))
+			return true;
+	return false;
+}
+
+/* The local date of `ms` in `zone` (NULL: UTC), "YYYY-MM-DD". */
+static void business_date(const struct tz *zone, int64_t ms, char *out, size_t n)
+{
+	int64_t secs = civil_floor_div(ms, 1000);
+	int64_t local = zone ? tz_utc_to_local(zone, secs) : secs;
+	if (ms == SPEC_TIME_UNSET || civil_format_date(civil_floor_div(local, 86400), out, n) < 0)
+		out[0] = '\0';
+}
+
+/* The instant of local time `secs` (since midnight) on the record's
+ * business date, by the DST rules of fixed-time patterns (docs/cron.md): a
+ * time in a gap moves to the gap's end, a time in an overlap is its first
+ * occurrence. ms. */
+static int64_t local_instant(const struct tz *zone, const struct spec_run_record *rec, int64_t secs)
+{
+	char d[SPEC_BUSINESS_DATE_SZ];
+	int64_t days;
+	const char *date = rec->business_date;
+	if (!date[0]) {
+		business_date(zone, rec->scheduled, d, sizeof(d));
+		date = d;
+	}
+	if (civil_parse_date(date, strlen(date), &days))
+		days = civil_floor_div(rec->scheduled, 86400 * 1000);
+	int64_t local = days * 86400 + secs;
+	if (!zone)
+		return local * 1000;
+	struct tz_mapping m;
+	tz_local_to_utc(zone, local, &m);
+	return (m.kind == TZ_GAP ? m.gap_end : m.utc[0]) * 1000;
+}
+
+/* The first attempt's name of the run `rec` belongs to: attempt n >= 2 is
+ * "<first>-<n>" (spec_attempt_job_name). */
+static void first_attempt_name(const struct spec_run_record *rec, char *out, size_t n)
+{
+	snprintf(out, n, "%s", rec->job);
+	if (rec->attempt < 2)
+		return;
+	char *dash = strrchr(out, '-');
+	if (dash)
+		*dash = '\0';
+}
+
+enum retry_kind { RETRY_NONE, RETRY_AT };
+
+struct retry {
+	enum retry_kind kind;
+	int64_t at; /* RETRY_AT: ms */
+	int32_t attempt;
+	char name[SPEC_JOB_NAME_MAX + 1];
+	char why[160]; /* RETRY_NONE: why the run ends for good */
+	/* spec.retry.notAfter on the run's business date (ms), or
+	 * SPEC_TIME_UNSET; late: the retry was due before it and did not
+	 * start by then. */
+	int64_t not_after;
+	bool late;
+};
+
+static void fmt_clock(int64_t secs, char *out, size_t n)
+{
+	snprintf(out, n, "%02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60),
+		 (int)(secs % 60));
+}
+
+/* What spec.retry says of the failed attempt `rec`, the newest of its run. */
+static void retry_of(const struct spec *s, const struct tz *zone, const struct spec_run_record *rec,
+		     int64_t now, struct retry *out)
+{
+	const struct spec_retry *rt = &s->retry;
+	char first[SPEC_JOB_NAME_MAX + 1], clock[16];
+	memset(out, 0, sizeof(*out));
+	out->kind = RETRY_NONE;
+	out->not_after = SPEC_TIME_UNSET;
+	/* A rerun's attempt is the rerun request's (rerun.h: lastRerun counts
+	 * it failed, RerunDone says so); retrying it is not there yet
+	 * (docs/runs.md). */
+	if (rec->trigger == SPEC_TRIGGER_RERUN) {
+		snprintf(out->why, sizeof(out->why), "a rerun's attempt is not retried");
+		return;
+	}
+	if (rec->attempt - 1 >= rt->limit) {
+		if (rt->limit == 0)
+			snprintf(out->why, sizeof(out->why), "no spec.retry");
+		else
+			snprintf(out->why, sizeof(out->why), "spec.retry.limit %d reached",
+				 (int)rt->limit);
+		return;
+	}
+	if (!spec_retry_exit_code_matches(rt, rec->has_exit_code, rec->exit_code)) {
+		snprintf(out->why, sizeof(out->why),
+			 "its exit code is not in spec.retry.onExitCodes");
+		return;
+	}
+	size_t i = (size_t)(rec->attempt - 1);
+	const struct spec_retry_step *step = &rt->after[i < rt->n_after ? i : rt->n_after - 1];
+	int64_t ended = rec->completion != SPEC_TIME_UNSET ? rec->completion : rec->start;
+	if (ended == SPEC_TIME_UNSET)
+		ended = rec->scheduled;
+	out->at =
+	    step->local ? local_instant(zone, rec, step->seconds) : ended + step->seconds * 1000;
+	/* A local time already past: at once, which is when the attempt ended. */
+	out->at = max64(out->at, ended);
+	if (rt->has_not_after) {
+		out->not_after = local_instant(zone, rec, rt->not_after);
+		fmt_clock(rt->not_after, clock, sizeof(clock));
+		if (out->at > out->not_after) {
+			snprintf(out->why, sizeof(out->why),
+				 "the next retry would start after notAfter %s", clock);
+			return;
+		}
+		/* Due in time, but not started by then (the controller was
+		 * down, or Forbid kept it behind another run): no retry starts
+		 * after notAfter. */
+		if (now > out->not_after) {
+			out->late = true;
+			snprintf(out->why, sizeof(out->why),
+				 "notAfter %s passed before the retry could start", clock);
+			return;
+		}
+	}
+	out->attempt = rec->attempt + 1;
+	first_attempt_name(rec, first, sizeof(first));
+	if (spec_attempt_job_name(first, out->attempt, out->name, sizeof(out->name))) {
+		snprintf(out->why, sizeof(out->why),
+			 "the retry's Job name \"%s-%d\" would not fit %d characters", first,
+			 (int)out->attempt, SPEC_JOB_NAME_MAX);
+		return;
+	}
+	out->kind = RETRY_AT;
+}
+
+static void exit_text(const struct spec_run_record *rec, char *out, size_t n)
+{
+	if (rec->has_exit_code)
+		snprintf(out, n, "exit code %d%s%s%s", (int)rec->exit_code, rec->reason ? " (" : "",
+			 rec->reason ? rec->reason : "", rec->reason ? ")" : "");
+	else
+		snprintf(out, n, "no exit code%s%s%s", rec->reason ? " (" : "",
+			 rec->reason ? rec->reason : "", rec->reason ? ")" : "");
+}
+
+static void run_failed_event(struct plan *p, const struct spec_run_record *rec, const char *why)
+{
+	char first[SPEC_JOB_NAME_MAX + 1], ex[160];
+	first_attempt_name(rec, first, sizeof(first));
+	exit_text(rec, ex, sizeof(ex));
+	add_event(p, PLAN_EVENT_WARNING, "RunFailed", 1,
+		  "run %s (business date %s) failed for good: attempt %d (Job %s) ended with %s; "
+		  "not retried: %s",
+		  first, rec->business_date[0] ? rec->business_date : "?", (int)rec->attempt,
+		  rec->job, ex, why);
+}
+
+/* A Job the planner has not recorded: a first attempt created before the
+ * record existed (an upgrade), or a record lost to a hand edit. Only a
+ * running one is adopted: a finished Job without a record is one the
+ * history already let go (runHistoryLimit), and must not come back. */
+static void adopt_run(struct plan *p, const struct plan_run *r)
+{
+	struct spec_run_record rec = {0};
+	rec.job = (char *)r->name;
+	rec.trigger = r->trigger;
+	rec.scheduled = r->slot != SPEC_TIME_UNSET ? r->slot : r->creation;
+	if (rec.scheduled == SPEC_TIME_UNSET)
+		return;
+	business_date(p->zone, rec.scheduled, rec.business_date, sizeof(rec.business_date));
+	rec.attempt = r->attempt > 1 ? r->attempt : 1;
+	rec.start = r->creation;
+	rec.completion = SPEC_TIME_UNSET;
+	rec.result = SPEC_RESULT_ACTIVE;
+	spec_status_add_record(&p->status, &rec);
+}
+
+static void set_reason(struct spec_run_record *rec, const char *reason)
+{
+	free(rec->reason);
+	rec->reason = reason && *reason ? xstrdup(reason) : NULL;
+}
+
+/* Settles the records of attempts whose Job ended. A failed attempt that is
+ * the last of its run raises RunFailed here, once: the plan that settles
+ * it is the one whose status records it. */
+static void record_runs(const struct plan_input *in, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	for (size_t i = 0; i < in->n_runs; i++) {
+		const struct plan_run *r = &in->runs[i];
+		if (!r->name)
+			continue;
+		struct spec_run_record *rec = find_record(st, r->name);
+		if (!rec) {
+			if (!r->finished && !r->killed && !r->deleting)
+				adopt_run(p, r);
+			continue;
+		}
+		if (rec->result != SPEC_RESULT_ACTIVE)
+			continue;
+		if (r->killed) {
+			rec->result = SPEC_RESULT_KILLED;
+			rec->completion =
+			    r->completion != SPEC_TIME_UNSET ? r->completion : in->now;
+			continue;
+		}
+		if (!r->finished || (!r->succeeded && r->exit_pending))
+			continue;
+		rec->completion = r->completion != SPEC_TIME_UNSET ? r->completion : in->now;
+		if (r->succeeded) {
+			rec->result = SPEC_RESULT_SUCCEEDED;
+			continue;
+		}
+		rec->result = SPEC_RESULT_FAILED;
+		rec->has_exit_code = r->has_exit_code;
+		rec->exit_code = r->exit_code;
+		set_reason(rec, r->exit_reason);
+		struct retry rt;
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
+		if (rt.kind == RETRY_NONE && rec->trigger != SPEC_TRIGGER_RERUN)
+			run_failed_event(p, rec, rt.why);
+	}
+	/* An attempt whose Job is gone before it was seen to end (deleted by
+	 * hand, or by a TTL while the controller was down): how it ended is
+	 * unknown. Killed: it is not a failure to retry. */
+	for (size_t i = 0; i < st->n_recent; i++) {
+		struct spec_run_record *rec = &st->recent[i];
+		if (rec->result != SPEC_RESULT_ACTIVE || find_run(in, rec->job) ||
+		    expected(in, rec->job))
+			continue;
+		rec->result = SPEC_RESULT_KILLED;
+		rec->completion = in->now;
+		set_reason(rec, "JobDeleted");
+	}
+}
+
+/* The first attempt's record of a run created now. */
+static void record_first_attempt(struct plan *p, const char *name, int64_t slot,
+				 enum spec_trigger trigger, int64_t now)
+{
+	if (find_record(&p->status, name))
+		return;
+	struct spec_run_record rec = {0};
+	rec.job = (char *)name;
+	rec.trigger = trigger;
+	rec.scheduled = slot;
+	business_date(p->zone, slot, rec.business_date, sizeof(rec.business_date));
+	rec.attempt = 1;
+	rec.start = now;
+	rec.completion = SPEC_TIME_UNSET;
+	rec.result = SPEC_RESULT_ACTIVE;
+	spec_status_add_record(&p->status, &rec);
+}
+
+/* Whether the failed record `rec` is the newest attempt of its run (its
+ * next attempt exists nowhere: no Job, no expectation, no record). */
+static bool newest_attempt(const struct plan_input *in, const struct plan *p,
+			   const struct spec_run_record *rec)
+{
+	char first[SPEC_JOB_NAME_MAX + 1], next[SPEC_JOB_NAME_MAX + 1];
+	first_attempt_name(rec, first, sizeof(first));
+	if (spec_attempt_job_name(first, rec->attempt + 1, next, sizeof(next)))
+		return true;
+	return !find_run(in, next) && !expected(in, next) && !in_active(&p->status, next) &&
+	       !find_record(&p->status, next);
+}
+
+/* Replace: a run started after `rec`'s run replaced it, so its retries are
+ * dropped. The first attempt that did it, or NULL. */
+static const struct spec_run_record *replaced_by(const struct plan_input *in, const struct plan *p,
+						 const struct spec_run_record *rec)
+{
+	if (in->spec->concurrency != SPEC_CONCURRENCY_REPLACE)
+		return NULL;
+	for (size_t i = 0; i < p->status.n_recent; i++) {
+		const struct spec_run_record *o = &p->status.recent[i];
+		if (o->attempt == 1 && o != rec && o->start != SPEC_TIME_UNSET &&
+		    o->start >= rec->start && strcmp(o->job, rec->job))
+			return o;
+	}
+	return NULL;
+}
+
+/* The runs with a retry still to come: failed newest attempts that
+ * spec.retry retries and no newer run replaced. */
+static size_t pending_retries(const struct plan_input *in, const struct plan *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->status.n_recent; i++) {
+		const struct spec_run_record *rec = &p->status.recent[i];
+		struct retry rt;
+		if (rec->result != SPEC_RESULT_FAILED || !newest_attempt(in, p, rec) ||
+		    replaced_by(in, p, rec))
+			continue;
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
+		if (rt.kind == RETRY_AT)
+			n++;
+	}
+	return n;
+}
+
+static bool created_now(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
+			return true;
+	return false;
+}
+
+static void start_retry(const struct plan_input *in, struct plan *p,
+			const struct spec_run_record *rec, const struct retry *rt)
+{
+	struct spec_status *st = &p->status;
+	struct plan_action *a = add_action(p, PLAN_CREATE_JOB);
+	char ex[160], first[SPEC_JOB_NAME_MAX + 1];
+	snprintf(a->job_name, sizeof(a->job_name), "%s", rt->name);
+	a->slot = rec->scheduled;
+	a->trigger = SPEC_TRIGGER_RETRY;
+	a->attempt = rt->attempt;
+	snprintf(a->business_date, sizeof(a->business_date), "%s", rec->business_date);
+	st->counters.runs_started++;
+	spec_status_add_active(st, rt->name, NULL, rec->scheduled, SPEC_TRIGGER_RETRY);
+	qsort(st->active, st->n_active, sizeof(*st->active), cmp_active);
+	first_attempt_name(rec, first, sizeof(first));
+	exit_text(rec, ex, sizeof(ex));
+	add_event(p, PLAN_EVENT_NORMAL, "Retry", 1,
+		  "run %s (business date %s): attempt %d started as Job %s; attempt %d ended "
+		  "with %s",
+		  first, rec->business_date[0] ? rec->business_date : "?", (int)rt->attempt,
+		  rt->name, (int)rec->attempt, ex);
+	struct spec_run_record nr = *rec;
+	nr.job = (char *)rt->name;
+	nr.trigger = SPEC_TRIGGER_RETRY;
+	nr.attempt = rt->attempt;
+	nr.start = in->now;
+	nr.completion = SPEC_TIME_UNSET;
+	nr.result = SPEC_RESULT_ACTIVE;
+	nr.has_exit_code = false;
+	nr.exit_code = 0;
+	nr.reason = NULL;
+	spec_status_add_record(st, &nr);
+}
+
+/* Starts the retries that are due; returns the earliest one still to come
+ * (ms) or SPEC_TIME_UNSET. Under Forbid a due retry waits while another
+ * run is active. A retry whose create the apiserver refused for good is
+ * recorded as that attempt, Failed (FailedCreate): the run goes on from
+ * there as spec.retry says, so a refusal never loops. */
+static int64_t decide_retries(const struct plan_input *in, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	int64_t wake = SPEC_TIME_UNSET;
+	/* Records are added while walking: walk the ones there at the start. */
+	size_t n = st->n_recent;
+	for (size_t i = 0; i < n; i++) {
+		struct spec_run_record *rec = &st->recent[i];
+		struct retry rt;
+		if (rec->result != SPEC_RESULT_FAILED || !newest_attempt(in, p, rec))
+			continue;
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
+		if (rt.kind != RETRY_AT) {
+			/* Said by the decision woken at notAfter (below): a
+			 * controller that was down then says nothing more. */
+			if (rt.late && in->now - rt.not_after <= PLAN_WAIT_MS &&
+			    !replaced_by(in, p, rec))
+				run_failed_event(p, rec, rt.why);
+			continue;
+		}
+		/* Whatever holds the retry back, look again when notAfter
+		 * passes. */
+		if (rt.not_after != SPEC_TIME_UNSET &&
+		    (wake == SPEC_TIME_UNSET || rt.not_after + 1 < wake))
+			wake = rt.not_after + 1;
+		const struct spec_run_record *by = replaced_by(in, p, rec);
+		if (by) {
+			/* Said once: in the plan that started the newer run. */
+			if (created_now(p, by->job)) {
+				char why[160];
+				snprintf(why, sizeof(why),
+					 "its pending retry was dropped: run %s replaced it "
+					 "(concurrencyPolicy Replace)",
+					 by->job);
+				run_failed_event(p, rec, why);
+			}
+			continue;
+		}
+		if (rt.at > in->now) {
+			if (wake == SPEC_TIME_UNSET || rt.at < wake)
+				wake = rt.at;
+			continue;
+		}
+		const struct plan_create_failure *cf = failure_of(in, rt.name);
+		if (cf && plan_create_failure_permanent(cf)) {
+			char answer[512], reason[600];
+			struct spec_run_record nr = *rec;
+			failure_answer(cf, answer, sizeof(answer));
+			snprintf(reason, sizeof(reason), "FailedCreate: %s", answer);
+			nr.job = rt.name;
+			nr.trigger = SPEC_TRIGGER_RETRY;
+			nr.attempt = rt.attempt;
+			nr.start = nr.completion = in->now;
+			nr.result = SPEC_RESULT_FAILED;
+			nr.has_exit_code = false;
+			nr.reason = reason;
+			rec = spec_status_add_record(st, &nr);
+			struct retry again;
+			retry_of(in->spec, p->zone, rec, in->now, &again);
+			if (again.kind == RETRY_NONE)
+				run_failed_event(p, rec, again.why);
+			else if (wake == SPEC_TIME_UNSET || again.at < wake)
+				wake = max64(again.at, in->now + 1);
+			continue;
+		}
+		if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID &&
+		    (st->n_active > 0 || in->orphan_pods > 0))
+			continue; /* the run's end comes through the watch */
+		start_retry(in, p, rec, &rt);
+	}
+	return wake;
+}
+
+static int cmp_record_newest_first(const void *a, const void *b)
+{
+	const struct spec_run_record *x = a, *y = b;
+	int64_t sx = x->start != SPEC_TIME_UNSET ? x->start : x->scheduled;
+	int64_t sy = y->start != SPEC_TIME_UNSET ? y->start : y->scheduled;
+	if (sx != sy)
+		return sx > sy ? -1 : 1;
+	return strcmp(y->job, x->job);
+}
+
+/* Newest first, at most spec.runHistoryLimit entries, except that an
+ * attempt still running or a failed one whose retry is still to come is
+ * never let go: the record is what the retry is planned from. */
+static void trim_history(const struct plan_input *in, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	if (st->n_recent > 1)
+		qsort(st->recent, st->n_recent, sizeof(*st->recent), cmp_record_newest_first);
+	size_t kept = 0;
+	for (size_t i = 0; i < st->n_recent;) {
+		struct spec_run_record *rec = &st->recent[i];
+		bool needed = rec->result == SPEC_RESULT_ACTIVE;
+		if (!needed && rec->result == SPEC_RESULT_FAILED && newest_attempt(in, p, rec) &&
+		    !replaced_by(in, p, rec)) {
+			struct retry rt;
+			retry_of(in->spec, p->zone, rec, in->now, &rt);
+			needed = rt.kind == RETRY_AT;
+		}
+		if (kept < (size_t)in->spec->run_history_limit || needed) {
+			kept++;
+			i++;
+		} else {
+			spec_status_remove_record(st, i);
+		}
+	}
+	/* The schema's bound (maxItems): a longer list would fail the whole
+	 * status write. Only a hundred runs active at once get here. */
+	while (st->n_recent > SPEC_HISTORY_MAX)
+		spec_status_remove_record(st, st->n_recent - 1);
+}
+
 /* The request a run-now answers: `request` when given, else the one
  * status.lastRunNow records — a run-now that waited for Replace's deletes
  * was recorded there by the decision that made it wait. NULL: unknown. */
@@ -376,6 +868,7 @@ static bool create_job(const struct plan_input *in, struct plan *p, int64_t slot
 	if (req)
 		snprintf(a->request_id, sizeof(a->request_id), "%s", req);
 	st->counters.runs_started++;
+	record_first_attempt(p, a->job_name, slot, trigger, in->now);
 	if (trigger == SPEC_TRIGGER_SCHEDULE)
 		st->last_schedule_time = max64(st->last_schedule_time, slot);
 	if (!in_active(st, a->job_name)) {
@@ -409,9 +902,62 @@ static bool delete_active(const struct plan_input *in, struct plan *p)
 	return any;
 }
 
+/* Forbid also counts a run with a retry still to come as active
+ * (docs/api.md); Replace does not wait for a retry, it drops it. */
 static bool busy(const struct plan_input *in, const struct plan *p)
 {
-	return p->status.n_active > 0 || in->orphan_pods > 0;
+	if (p->status.n_active > 0 || in->orphan_pods > 0)
+		return true;
+	return in->spec->concurrency == SPEC_CONCURRENCY_FORBID && pending_retries(in, p) > 0;
+}
+
+static const struct plan_attempt *attempt_of(const struct plan_input *in, const char *name)
+{
+	for (size_t i = 0; i < in->n_attempts; i++)
+		if (in->attempts[i].name && !strcmp(in->attempts[i].name, name))
+			return &in->attempts[i];
+	return NULL;
+}
+
+/* Whether the process that decided before this one may have POSTed the
+ * slot's Job: it was alive then (the slot is before this process started
+ * deciding) and had claimed it. */
+static bool predecessor_may_have(const struct plan_input *in, int64_t slot)
+{
+	return in->deciding_since > 0 && slot < in->deciding_since &&
+	       in->status->claim != SPEC_TIME_UNSET && slot <= in->status->claim;
+}
+
+/* Never twice: a slot that may have had its Job created, and whose Job is
+ * neither seen nor expected, is not created again (the Job may have run
+ * and been deleted already: ttlSecondsAfterFinished, a history trim, a
+ * user). Returns true when the slot is decided so. */
+static bool never_twice(const struct plan_input *in, struct plan *p, int64_t slot,
+			enum spec_trigger trigger, const char *name)
+{
+	struct spec_status *st = &p->status;
+	char when[40];
+	const struct plan_attempt *at = attempt_of(in, name);
+	if (at && at->created) {
+		/* Created by this process, gone before the status that
+		 * records it landed: the run started. */
+		st->counters.runs_started++;
+		if (trigger == SPEC_TRIGGER_SCHEDULE)
+			st->last_schedule_time = max64(st->last_schedule_time, slot);
+		return true;
+	}
+	if (!at && !predecessor_may_have(in, slot))
+		return false;
+	format_time(slot, when, sizeof(when));
+	st->counters.missed++;
+	add_event(p, PLAN_EVENT_WARNING, "Missed", 1,
+		  "slot %s not run: %s, and the Job %s is not there (it may have run and been "
+		  "deleted); a slot is never run twice",
+		  when,
+		  at ? "its create had no certain answer"
+		     : "the controller before this one may have created it",
+		  name);
+	return true;
 }
 
 /* The concurrency policy for one slot that is allowed to run. */
@@ -432,6 +978,8 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		st->counters.missed++;
 		return;
 	}
+	if (named && never_twice(in, p, slot, trigger, name))
+		return;
 	format_time(slot, when, sizeof(when));
 	switch (in->spec->concurrency) {
 	case SPEC_CONCURRENCY_FORBID:
@@ -458,6 +1006,16 @@ static void run_slot(const struct plan_input *in, struct plan *p, int64_t slot,
 		break;
 	case SPEC_CONCURRENCY_ALLOW:
 		break;
+	}
+	/* The slot is POSTed only once a status claiming it has landed: a
+	 * crash after the POST then finds it claimed (lost at most, never
+	 * twice). Normally the previous slot's write claimed it. */
+	if (in->claim_gate && trigger == SPEC_TRIGGER_SCHEDULE &&
+	    (in->claim_landed == SPEC_TIME_UNSET || slot > in->claim_landed)) {
+		st->pending_slot = slot;
+		st->pending_trigger = trigger;
+		p->claim_first = true;
+		return;
 	}
 	create_job(in, p, slot, trigger, NULL, NULL, 0);
 }
@@ -680,6 +1238,20 @@ static void distrust_cursor(struct plan *p, int64_t now)
 	st->pending_slot = SPEC_TIME_UNSET;
 }
 
+/* The status this plan writes claims every slot it creates or leaves
+ * waiting, and the next slot: when that slot comes, its claim has landed
+ * with this write and firing is one POST. The claim never moves back. */
+static void claim(struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	st->claim = max64(st->claim, p->next_slot);
+	st->claim = max64(st->claim, st->pending_slot);
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == PLAN_CREATE_JOB &&
+		    p->actions[i].trigger == SPEC_TRIGGER_SCHEDULE)
+			st->claim = max64(st->claim, p->actions[i].slot);
+}
+
 static bool creates(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_actions; i++)
@@ -822,6 +1394,7 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 	snprintf(msg, sizeof(msg), "schedule \"%s\" in %s", s->schedule,
 		 p->zone ? tz_name(p->zone) : "the calendar's zone");
 	set_ready(in, p, true, "Valid", msg);
+	record_runs(in, p);
 
 	/* The cursor: first sight and every edit restart it at now; so does a
 	 * cursor from a clock that ran ahead. */
@@ -874,6 +1447,9 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 
 	if (in->run_now)
 		run_now(in, p);
+	/* Retries go on while the schedule is suspended or its calendar is
+	 * not ready: they belong to a run already started. */
+	int64_t retry_wake = decide_retries(in, p);
 
 	/* The next slot: strictly after both the cursor and now, so a clock
 	 * stepped back never fires a slot twice. */
@@ -898,6 +1474,10 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 				p->wake = dl;
 		}
 	}
+	if (retry_wake != SPEC_TIME_UNSET && (p->wake == SPEC_TIME_UNSET || retry_wake < p->wake))
+		p->wake = retry_wake;
+	trim_history(in, p);
+	claim(p);
 	report_create_failures(in, p);
 	plan_finish(in, p);
 	return 0;
@@ -915,9 +1495,11 @@ bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t
 	}
 	/* Compared as written, less the fields that follow the runs: any
 	 * other difference, including fields added later, writes. */
-	static const enum takt_status_field follow[] = {TAKT_ST_ACTIVE, TAKT_ST_ACTIVE_COUNT,
-							TAKT_ST_RUNS_SUCCEEDED, TAKT_ST_RUNS_FAILED,
-							TAKT_ST_LAST_SUCCESSFUL_TIME};
+	/* recentRuns: a settled attempt is settled again, the same, by the
+	 * slot's plan (record_runs is a function of the runs it is shown). */
+	static const enum takt_status_field follow[] = {
+	    TAKT_ST_ACTIVE,	 TAKT_ST_ACTIVE_COUNT,	       TAKT_ST_RUNS_SUCCEEDED,
+	    TAKT_ST_RUNS_FAILED, TAKT_ST_LAST_SUCCESSFUL_TIME, TAKT_ST_RECENT_RUNS};
 	cJSON *a = spec_status_to_json(&p->status);
 	cJSON *b = spec_status_to_json(base);
 	for (size_t i = 0; i < sizeof(follow) / sizeof(follow[0]); i++) {

@@ -19,7 +19,8 @@
  *      is PLAN_CALENDAR_INVALID);
  *   3. plan_compute at the wall-clock now;
  *   4. send the CREATE_JOB actions first (body: spec_build_job(spec,
- *      plan.zone, slot, trigger, request_id); AlreadyExists is success;
+ *      plan.zone, slot, trigger, request_id), for a retry spec_build_retry
+ *      (see struct plan_action); AlreadyExists is success;
  *      keep an expectation per create until the watch shows the Job), then
  *      the DELETE_JOBs (NotFound is success) and the EVENTs; a create that
  *      failed leaves the status unwritten (the plan counted its run as
@@ -30,7 +31,9 @@
  *      it does not, so an idle schedule causes no writes;
  *   6. arm a timer at plan.wake (and pre-build the Job for plan.next_slot).
  * Watch events on the schedule, its Jobs and pods, and its calendar start a
- * new reconcile; nothing else is needed.
+ * new reconcile; nothing else is needed. For a failed attempt whose record
+ * in status.recentRuns is still Active, the gatherer also reads its exit
+ * code (plan_run.exit_pending until it has it; exits.h).
  */
 #ifndef TAKT_CONTROLLER_PLANNER_H
 #define TAKT_CONTROLLER_PLANNER_H
@@ -57,8 +60,17 @@ struct plan_run {
 	/* Pods of this Job not yet gone, terminating ones included: a run is
 	 * active until its Job has finished AND this is 0. */
 	size_t pods_present;
-	bool deleting; /* metadata.deletionTimestamp is set */
-	bool killed;   /* ended by a kill request (counted by the kill path) */
+	bool deleting;	 /* metadata.deletionTimestamp is set */
+	bool killed;	 /* ended by a kill request (counted by the kill path) */
+	int32_t attempt; /* takt.io/attempt; 0 or 1: a first attempt */
+	/* A failed attempt's first failed container, read from its pods by the
+	 * controller (the pod watch does not keep container statuses).
+	 * exit_pending: that read is still under way; the attempt's record
+	 * stays Active, and its Job is not trimmed, until it is answered. */
+	bool exit_pending;
+	bool has_exit_code;
+	int32_t exit_code;
+	const char *exit_reason; /* NULL: none known */
 };
 
 /* A Job created by us and not yet seen in the watch: it counts as active. */
@@ -67,6 +79,20 @@ struct plan_expectation {
 	int64_t slot;
 	enum spec_trigger trigger;
 	const char *uid; /* from the POST's answer; NULL until it came */
+};
+
+/* A scheduled slot's Job this process POSTed, kept until a status that
+ * records the slot (lastSlotConsidered at or past it) has landed: until
+ * then the persisted status may still show the slot as due, and if its Job
+ * is gone (ttlSecondsAfterFinished, a history trim, a user's delete) the
+ * name is no lock any more. Such a slot is never created again. */
+struct plan_attempt {
+	const char *name;
+	int64_t slot;
+	/* The apiserver created it (201, AlreadyExists, or the Job was seen):
+	 * the run started. False: the create had no certain answer (a
+	 * timeout, a 5xx) and the Job is not there; the slot is lost. */
+	bool created;
 };
 
 /* A Job POST that failed, as the apiserver answered it: fed into the next
@@ -127,6 +153,25 @@ struct plan_input {
 	 * deadline), with a Warning Event FailedCreate. */
 	const struct plan_create_failure *create_failures;
 	size_t n_create_failures;
+	/* Never twice (docs/semantics.md): the slots this process attempted
+	 * whose decision has not landed yet (struct plan_attempt) ... */
+	const struct plan_attempt *attempts;
+	size_t n_attempts;
+	/* ... and the instant from which this process alone decides (it
+	 * started, or became the leader): a due slot before it and at or
+	 * before status.lastSlotClaimed may have been POSTed by the process
+	 * before, so one whose Job is not there is counted missed, never
+	 * created. 0: no predecessor to fear (the planner's unit tests). */
+	int64_t deciding_since;
+	/* When claim_gate is set, a scheduled slot is POSTed only when a
+	 * status that claims it (lastSlotClaimed at or past it) has landed:
+	 * claim_landed, SPEC_TIME_UNSET for none. Otherwise the plan claims
+	 * it first: the slot waits as status.pendingSlot, plan.claim_first is
+	 * set, and once that status write lands the next decision creates it.
+	 * Every status write claims the next slot, so at a slot the claim has
+	 * normally landed and firing stays one POST. */
+	bool claim_gate;
+	int64_t claim_landed;
 	int64_t now; /* ms */
 };
 
@@ -144,6 +189,11 @@ struct plan_action {
 	int64_t slot;
 	enum spec_trigger trigger;
 	char request_id[SPEC_REQUEST_ID_MAX + 1]; /* a run-now's request; "" otherwise */
+	/* A retry (trigger SPEC_TRIGGER_RETRY): build the body with
+	 * spec_build_retry(spec, plan.zone, slot, job_name, business_date,
+	 * attempt). 1 for a first attempt. */
+	int32_t attempt;
+	char business_date[SPEC_BUSINESS_DATE_SZ];
 	enum plan_propagation propagation;
 	/* EVENT: on the BatchSchedule; `count` slots were concerned. */
 	enum plan_event_type event_type;
@@ -168,6 +218,9 @@ struct plan {
 	 * loop may pre-build that Job's body. SPEC_TIME_UNSET when none. */
 	int64_t next_slot;
 	enum plan_run_now_result run_now;
+	/* A slot waits for its claim to land (see plan_input.claim_gate):
+	 * decide again as soon as this plan's status is written. */
+	bool claim_first;
 	char run_now_job[SPEC_JOB_NAME_MAX + 1];
 	char run_now_refused[512];
 };

@@ -49,6 +49,7 @@ void spec_init(struct spec *s)
 	s->starting_deadline_seconds = -1;
 	s->successful_history_limit = DEFAULT_SUCCESS;
 	s->failed_history_limit = DEFAULT_FAILED;
+	s->run_history_limit = SPEC_HISTORY_DEFAULT;
 }
 
 void spec_release(struct spec *s)
@@ -201,6 +202,151 @@ static int parse_calendar(const cJSON *cal, struct spec *s, char *err, size_t er
 	return 0;
 }
 
+/* A duration as in "30m", "90s", "1h30m": whole hours, minutes and
+ * seconds, each unit at most once and in that order; at most 7 days. */
+static int parse_duration(const char *t, int64_t *out)
+{
+	static const char units[] = "hms";
+	static const int64_t mult[] = {3600, 60, 1};
+	int64_t total = 0;
+	size_t next_unit = 0;
+	const char *p = t;
+	if (!*p)
+		return -1;
+	while (*p) {
+		int64_t n = 0;
+		const char *d = p;
+		while (*p >= '0' && *p <= '9') {
+			if (n > 1000000)
+				return -1;
+			n = n * 10 + (*p - '0');
+			p++;
+		}
+		if (p == d)
+			return -1;
+		const char *u = *p ? strchr(units + next_unit, *p) : NULL;
+		if (!u)
+			return -1;
+		next_unit = (size_t)(u - units) + 1;
+		total += n * mult[u - units];
+		p++;
+	}
+	if (total > 7 * 86400)
+		return -1;
+	*out = total;
+	return 0;
+}
+
+/* A local time of day "HH:MM" or "HH:MM:SS" (00:00 to 23:59:59). */
+static int parse_clock(const char *t, int64_t *out)
+{
+	int v[3] = {0, 0, 0}, n = 0;
+	const char *p = t;
+	for (;;) {
+		if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+			return -1;
+		v[n++] = (p[0] - '0') * 10 + (p[1] - '0');
+		p += 2;
+		if (!*p)
+			break;
+		if (*p != ':' || n == 3)
+			return -1;
+		p++;
+	}
+	if (n < 2 || v[0] > 23 || v[1] > 59 || v[2] > 59)
+		return -1;
+	*out = v[0] * 3600 + v[1] * 60 + v[2];
+	return 0;
+}
+
+static int parse_retry(const cJSON *r, struct spec *s, char *err, size_t errlen)
+{
+	struct spec_retry *rt = &s->retry;
+	const cJSON *it;
+	int64_t n;
+	if (!cJSON_IsObject(r))
+		return fail(err, errlen, "spec.retry: must be an object");
+	const cJSON *after = field(r, "after");
+	if (after && !cJSON_IsNull(after)) {
+		if (!cJSON_IsArray(after))
+			return fail(err, errlen, "spec.retry.after: must be a list");
+		size_t i = 0;
+		cJSON_ArrayForEach(it, after)
+		{
+			if (i == SPEC_RETRY_STEPS_MAX)
+				return fail(err, errlen, "spec.retry.after: at most %d entries",
+					    SPEC_RETRY_STEPS_MAX);
+			struct spec_retry_step *st = &rt->after[i];
+			const char *t = cJSON_IsString(it) ? it->valuestring : NULL;
+			if (t && strchr(t, ':')) {
+				st->local = true;
+				if (parse_clock(t, &st->seconds))
+					return fail(err, errlen,
+						    "spec.retry.after[%zu]: \"%s\" is not a local "
+						    "time HH:MM[:SS] (00:00 to 23:59:59)",
+						    i, t);
+			} else if (!t || parse_duration(t, &st->seconds)) {
+				return fail(err, errlen,
+					    "spec.retry.after[%zu]: %s%s%s is neither a duration "
+					    "(\"30m\", \"90s\", \"1h30m\"; at most 7 days) nor a "
+					    "local time HH:MM[:SS]",
+					    i, t ? "\"" : "", t ? t : "a non-string",
+					    t ? "\"" : "");
+			}
+			i++;
+		}
+		rt->n_after = i;
+	}
+	int64_t limit = (int64_t)rt->n_after;
+	if (parse_count(r, "limit", "spec.retry.limit", SPEC_RETRY_LIMIT_MAX, &limit, err, errlen))
+		return -EINVAL;
+	if (limit > 0 && rt->n_after == 0)
+		return fail(err, errlen,
+			    "spec.retry.after: at least one entry is needed for limit %" PRId64,
+			    limit);
+	rt->limit = (int32_t)limit;
+	const char *na = string_field(r, "notAfter");
+	const cJSON *nav = field(r, "notAfter");
+	if (nav && !cJSON_IsNull(nav)) {
+		if (!na || parse_clock(na, &rt->not_after))
+			return fail(err, errlen,
+				    "spec.retry.notAfter: must be a local time HH:MM[:SS] "
+				    "(00:00 to 23:59:59)");
+		rt->has_not_after = true;
+	}
+	const cJSON *codes = field(r, "onExitCodes");
+	if (codes && !cJSON_IsNull(codes)) {
+		if (!cJSON_IsArray(codes))
+			return fail(err, errlen, "spec.retry.onExitCodes: must be a list");
+		size_t i = 0;
+		cJSON_ArrayForEach(it, codes)
+		{
+			if (i == SPEC_EXIT_CODES_MAX)
+				return fail(err, errlen,
+					    "spec.retry.onExitCodes: at most %d entries",
+					    SPEC_EXIT_CODES_MAX);
+			if (!json_integer(it, &n) || n < 0 || n > 255)
+				return fail(err, errlen,
+					    "spec.retry.onExitCodes[%zu]: must be an exit code "
+					    "0-255",
+					    i);
+			rt->exit_codes[i++] = (int32_t)n;
+		}
+		rt->n_exit_codes = i;
+	}
+	return 0;
+}
+
+bool spec_retry_exit_code_matches(const struct spec_retry *r, bool known, int32_t code)
+{
+	if (r->n_exit_codes == 0)
+		return true;
+	for (size_t i = 0; known && i < r->n_exit_codes; i++)
+		if (r->exit_codes[i] == code)
+			return true;
+	return false;
+}
+
 int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
 {
 	static const char *const conc[] = {"Forbid", "Allow", "Replace", NULL};
@@ -272,6 +418,14 @@ int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
 			&lim, err, errlen))
 		return -EINVAL;
 	s->failed_history_limit = (int32_t)lim;
+	lim = s->run_history_limit;
+	if (parse_count(sp, "runHistoryLimit", "spec.runHistoryLimit", SPEC_HISTORY_MAX, &lim, err,
+			errlen))
+		return -EINVAL;
+	s->run_history_limit = (int32_t)lim;
+	const cJSON *retry = field(sp, "retry");
+	if (retry && !cJSON_IsNull(retry) && (rc = parse_retry(retry, s, err, errlen)))
+		return rc;
 
 	const cJSON *jt = field(sp, "jobTemplate");
 	if (!jt || cJSON_IsNull(jt))
@@ -410,16 +564,36 @@ static void inject_env(cJSON *containers, const struct env_kv *env, size_t n)
 	}
 }
 
-int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
-		   enum spec_trigger trigger, const char *request_id, cJSON **out, char *err,
-		   size_t errlen)
+int spec_attempt_job_name(const char *first, int32_t attempt, char *out, size_t outsz)
 {
-	char name[SPEC_JOB_NAME_MAX + 1], when_ms[40], when[40], date[16];
+	if (attempt < 2)
+		return -ERANGE;
+	int n = snprintf(out, outsz, "%s-%" PRId32, first, attempt);
+	if (n < 0 || (size_t)n >= outsz || n > SPEC_JOB_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+/* The Job of any attempt: `retry_name` NULL for a first attempt (named
+ * after the slot or the request), else the retry's name, its attempt and
+ * the run's recorded business date ("" or NULL: computed). */
+static int build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		     enum spec_trigger trigger, const char *request_id, const char *retry_name,
+		     const char *business_date, int32_t attempt, cJSON **out, char *err,
+		     size_t errlen)
+{
+	char name[SPEC_JOB_NAME_MAX + 1], when_ms[40], when[40], date[16], att[16];
 
 	*out = NULL;
 	if (!s->name || !s->job_template)
 		return fail(err, errlen, "job: the schedule has no valid spec");
-	if (trigger == SPEC_TRIGGER_RUN_NOW) {
+	if (retry_name) {
+		if (attempt < 2 || strlen(retry_name) > SPEC_JOB_NAME_MAX)
+			return fail(err, errlen, "job: retry \"%s\" attempt %" PRId32 " is invalid",
+				    retry_name, attempt);
+		snprintf(name, sizeof(name), "%s", retry_name);
+		trigger = SPEC_TRIGGER_RETRY;
+	} else if (trigger == SPEC_TRIGGER_RUN_NOW) {
 		if (!request_id || !*request_id)
 			return fail(err, errlen,
 				    "job: a run-now run is named after its request id");
@@ -449,6 +623,9 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	    rfc3339_format(slot_ms, slot_ms % 1000 != 0, when, sizeof(when)) < 0 ||
 	    civil_format_date(civil_floor_div(local, 86400), date, sizeof(date)) < 0)
 		return fail(err, errlen, "job: slot %" PRId64 " ms cannot be formatted", slot_ms);
+	if (business_date && *business_date)
+		snprintf(date, sizeof(date), "%s", business_date);
+	snprintf(att, sizeof(att), "%" PRId32, attempt < 1 ? 1 : attempt);
 
 	cJSON *job = cJSON_CreateObject();
 	cJSON_AddStringToObject(job, "apiVersion", "batch/v1");
@@ -470,6 +647,8 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	set_string(anns, TAKT_ANN_TRIGGER, spec_trigger_name(trigger));
 	if (trigger == SPEC_TRIGGER_RUN_NOW || trigger == SPEC_TRIGGER_RERUN)
 		set_string(anns, TAKT_ANN_REQUEST, request_id);
+	if (retry_name)
+		set_string(anns, TAKT_ANN_ATTEMPT, att);
 
 	cJSON *owners = cJSON_AddArrayToObject(md, "ownerReferences");
 	cJSON *ref = cJSON_CreateObject();
@@ -489,17 +668,36 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 	set_string(ensure_object(tpl_md, "labels"), TAKT_LABEL_SCHEDULE, s->name);
 	cJSON *pod = cJSON_GetObjectItemCaseSensitive(tpl, "spec");
 	const struct env_kv env[] = {
-	    {"TAKT_SCHEDULE", s->name},
-	    {"TAKT_SCHEDULED_TIME", when},
-	    {"TAKT_BUSINESS_DATE", date},
-	    {"TAKT_RUN_ID", name},
+	    {"TAKT_SCHEDULE", s->name}, {"TAKT_SCHEDULED_TIME", when}, {"TAKT_BUSINESS_DATE", date},
+	    {"TAKT_RUN_ID", name},	{"TAKT_ATTEMPT", att},
 	};
+	/* TAKT_ATTEMPT only on retries: a first attempt's Job stays as before. */
+	size_t n_env = retry_name ? 5 : 4;
 	if (cJSON_IsObject(pod)) {
-		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "initContainers"), env, 4);
-		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "containers"), env, 4);
+		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "initContainers"), env, n_env);
+		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "containers"), env, n_env);
 	}
 	*out = job;
 	return 0;
+}
+
+int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		   enum spec_trigger trigger, const char *request_id, cJSON **out, char *err,
+		   size_t errlen)
+{
+	return build_job(s, zone, slot_ms, trigger, request_id, NULL, NULL, 1, out, err, errlen);
+}
+
+int spec_build_retry(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		     const char *job_name, const char *business_date, int32_t attempt, cJSON **out,
+		     char *err, size_t errlen)
+{
+	if (!job_name) {
+		*out = NULL;
+		return fail(err, errlen, "job: a retry needs its name");
+	}
+	return build_job(s, zone, slot_ms, SPEC_TRIGGER_RETRY, NULL, job_name, business_date,
+			 attempt, out, err, errlen);
 }
 
 /* ---- status ---------------------------------------------------------------- */
@@ -511,6 +709,7 @@ void spec_status_init(struct spec_status *st)
 	st->last_successful_time = SPEC_TIME_UNSET;
 	st->next_schedule_time = SPEC_TIME_UNSET;
 	st->cursor = SPEC_TIME_UNSET;
+	st->claim = SPEC_TIME_UNSET;
 	st->pending_slot = SPEC_TIME_UNSET;
 }
 
@@ -537,7 +736,40 @@ void spec_status_release(struct spec_status *st)
 	cJSON_Delete(st->last_run_now);
 	cJSON_Delete(st->last_rerun);
 	cJSON_Delete(st->handled_requests);
+	for (size_t i = 0; i < st->n_recent; i++) {
+		free(st->recent[i].job);
+		free(st->recent[i].reason);
+	}
+	free(st->recent);
 	spec_status_init(st);
+}
+
+static const char *const result_names[] = {"Active", "Succeeded", "Failed", "Killed"};
+
+const char *spec_result_name(enum spec_result r)
+{
+	BUG_ON((unsigned)r >= sizeof(result_names) / sizeof(result_names[0]));
+	return result_names[r];
+}
+
+struct spec_run_record *spec_status_add_record(struct spec_status *st,
+					       const struct spec_run_record *r)
+{
+	XGROW(st->recent, st->cap_recent, st->n_recent + 1);
+	struct spec_run_record *d = &st->recent[st->n_recent++];
+	*d = *r;
+	d->job = xstrdup(r->job);
+	d->reason = dup_opt(r->reason);
+	return d;
+}
+
+void spec_status_remove_record(struct spec_status *st, size_t i)
+{
+	BUG_ON(i >= st->n_recent);
+	free(st->recent[i].job);
+	free(st->recent[i].reason);
+	memmove(&st->recent[i], &st->recent[i + 1], (st->n_recent - i - 1) * sizeof(*st->recent));
+	st->n_recent--;
 }
 
 static cJSON *dup_json(const cJSON *j)
@@ -568,6 +800,7 @@ void spec_status_copy(struct spec_status *dst, const struct spec_status *src)
 	dst->last_successful_time = src->last_successful_time;
 	dst->next_schedule_time = src->next_schedule_time;
 	dst->cursor = src->cursor;
+	dst->claim = src->claim;
 	dst->pending_slot = src->pending_slot;
 	dst->pending_trigger = src->pending_trigger;
 	dst->counters = src->counters;
@@ -575,6 +808,8 @@ void spec_status_copy(struct spec_status *dst, const struct spec_status *src)
 	dst->last_run_now = dup_json(src->last_run_now);
 	dst->last_rerun = dup_json(src->last_rerun);
 	dst->handled_requests = dup_json(src->handled_requests);
+	for (size_t i = 0; i < src->n_recent; i++)
+		spec_status_add_record(dst, &src->recent[i]);
 }
 
 static int64_t time_field(const cJSON *obj, const char *key)
@@ -657,6 +892,7 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 	st->last_successful_time = time_field(s, F(LAST_SUCCESSFUL_TIME));
 	st->next_schedule_time = time_field(s, F(NEXT_SCHEDULE_TIME));
 	st->cursor = time_field(s, F(LAST_SLOT_CONSIDERED));
+	st->claim = time_field(s, F(LAST_SLOT_CLAIMED));
 	st->pending_slot = time_field(s, F(PENDING_SLOT));
 	if (spec_trigger_parse(string_field(s, F(PENDING_TRIGGER)), &st->pending_trigger))
 		st->pending_trigger = SPEC_TRIGGER_SCHEDULE;
@@ -671,6 +907,45 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 	st->last_run_now = dup_json(field(s, F(LAST_RUN_NOW)));
 	st->last_rerun = dup_json(field(s, F(LAST_RERUN)));
 	st->handled_requests = dup_json(field(s, F(HANDLED_REQUESTS)));
+	const cJSON *recent = field(s, F(RECENT_RUNS));
+	if (cJSON_IsArray(recent)) {
+		cJSON_ArrayForEach(it, recent)
+		{
+			struct spec_run_record r = {0};
+			const char *job = string_field(it, "job");
+			const char *res = string_field(it, "result");
+			const char *bd = string_field(it, "businessDate");
+			int64_t n;
+			r.job = (char *)job;
+			r.scheduled = time_field(it, "scheduledTime");
+			/* An entry without its job or slot cannot be planned
+			 * from: left out (a hand edit). */
+			if (!job || r.scheduled == SPEC_TIME_UNSET ||
+			    st->n_recent >= SPEC_HISTORY_MAX)
+				continue;
+			if (spec_trigger_parse(string_field(it, "trigger"), &r.trigger))
+				r.trigger = SPEC_TRIGGER_SCHEDULE;
+			if (bd && strlen(bd) < sizeof(r.business_date))
+				snprintf(r.business_date, sizeof(r.business_date), "%s", bd);
+			r.attempt = json_integer(field(it, "attempt"), &n) && n >= 1 && n <= 1000
+					? (int32_t)n
+					: 1;
+			r.start = time_field(it, "startTime");
+			r.completion = time_field(it, "completionTime");
+			r.result = SPEC_RESULT_ACTIVE;
+			for (size_t k = 0; res && k < sizeof(result_names) / sizeof(*result_names);
+			     k++)
+				if (!strcmp(res, result_names[k]))
+					r.result = (enum spec_result)k;
+			if (json_integer(field(it, "exitCode"), &n) && n >= INT32_MIN &&
+			    n <= INT32_MAX) {
+				r.has_exit_code = true;
+				r.exit_code = (int32_t)n;
+			}
+			r.reason = (char *)string_field(it, "reason");
+			spec_status_add_record(st, &r);
+		}
+	}
 }
 
 #undef F
@@ -730,6 +1005,7 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 	add_time(s, F(LAST_SUCCESSFUL_TIME), st->last_successful_time);
 	add_time(s, F(NEXT_SCHEDULE_TIME), st->next_schedule_time);
 	add_time(s, F(LAST_SLOT_CONSIDERED), st->cursor);
+	add_time(s, F(LAST_SLOT_CLAIMED), st->claim);
 	add_time(s, F(PENDING_SLOT), st->pending_slot);
 	if (st->pending_slot != SPEC_TIME_UNSET)
 		cJSON_AddStringToObject(s, F(PENDING_TRIGGER),
@@ -758,6 +1034,25 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 	if (st->handled_requests)
 		cJSON_AddItemToObject(s, F(HANDLED_REQUESTS),
 				      cJSON_Duplicate(st->handled_requests, 1));
+	cJSON *recent = cJSON_AddArrayToObject(s, F(RECENT_RUNS));
+	for (size_t i = 0; i < st->n_recent; i++) {
+		const struct spec_run_record *r = &st->recent[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "job", r->job);
+		cJSON_AddStringToObject(o, "trigger", spec_trigger_name(r->trigger));
+		add_time(o, "scheduledTime", r->scheduled);
+		if (r->business_date[0])
+			cJSON_AddStringToObject(o, "businessDate", r->business_date);
+		cJSON_AddNumberToObject(o, "attempt", r->attempt);
+		add_time(o, "startTime", r->start);
+		add_time(o, "completionTime", r->completion);
+		cJSON_AddStringToObject(o, "result", spec_result_name(r->result));
+		if (r->has_exit_code)
+			cJSON_AddNumberToObject(o, "exitCode", r->exit_code);
+		if (r->reason)
+			cJSON_AddStringToObject(o, "reason", r->reason);
+		cJSON_AddItemToArray(recent, o);
+	}
 	return s;
 }
 

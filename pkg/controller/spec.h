@@ -52,6 +52,32 @@ enum spec_trigger {
 	SPEC_TRIGGER_RERUN,
 };
 
+/* spec.retry (docs/api.md, "Retries of failed runs"). Bounds keep a spec's
+ * parse and the planner's walk small; the CRD schema says the same. */
+#define SPEC_RETRY_STEPS_MAX  100
+#define SPEC_RETRY_LIMIT_MAX  100
+#define SPEC_EXIT_CODES_MAX   256
+#define SPEC_HISTORY_DEFAULT  20
+#define SPEC_HISTORY_MAX      100
+#define SPEC_BUSINESS_DATE_SZ 11 /* "YYYY-MM-DD" and its NUL */
+
+/* One entry of spec.retry.after: a duration after the failed attempt
+ * ended, or a local time of day on the run's business date. */
+struct spec_retry_step {
+	bool local;	 /* HH:MM[:SS] */
+	int64_t seconds; /* the duration, or seconds since local midnight */
+};
+
+struct spec_retry {
+	struct spec_retry_step after[SPEC_RETRY_STEPS_MAX];
+	size_t n_after;
+	int32_t limit; /* retries after the first attempt; 0: none */
+	bool has_not_after;
+	int64_t not_after; /* seconds since local midnight on the business date */
+	int32_t exit_codes[SPEC_EXIT_CODES_MAX];
+	size_t n_exit_codes; /* 0: any failure is retried */
+};
+
 /* "schedule", "run-now", "retry", "rerun" (the takt.io/trigger annotation
  * values). */
 const char *spec_trigger_name(enum spec_trigger t);
@@ -89,6 +115,9 @@ struct spec {
 	bool suspend;
 	int32_t successful_history_limit;
 	int32_t failed_history_limit;
+
+	struct spec_retry retry;   /* limit 0 when spec.retry is absent */
+	int32_t run_history_limit; /* spec.runHistoryLimit: status.recentRuns' bound */
 
 	cJSON *job_template; /* spec.jobTemplate, a copy */
 
@@ -165,6 +194,27 @@ int spec_build_job(const struct spec *s, const struct tz *zone, int64_t slot_ms,
 		   enum spec_trigger trigger, const char *request_id, cJSON **out, char *err,
 		   size_t errlen);
 
+/* Writes the name of attempt n (n >= 2) of the run whose first attempt is
+ * `first`: "<first>-<n>" ("<schedule>-<slot-unix-seconds>-<n>" for a
+ * slot). It never equals a first attempt's name: a slot's suffix has no
+ * '-', a run-now's has 8 characters after "r-". Returns 0, or -ERANGE when
+ * it does not fit SPEC_JOB_NAME_MAX characters or outsz. */
+int spec_attempt_job_name(const char *first, int32_t attempt, char *out, size_t outsz);
+
+/* Builds attempt `attempt` (>= 2) of a run, as spec_build_job builds the
+ * first, named `job_name` (spec_attempt_job_name), with trigger retry:
+ * the same takt.io/scheduled-time and TAKT_SCHEDULED_TIME (slot_ms), the
+ * run's business date as recorded (business_date; NULL or "": the slot's
+ * local date in zone), plus TAKT_ATTEMPT and the annotation
+ * takt.io/attempt. Returns 0 and *out, or a negative code with err. */
+int spec_build_retry(const struct spec *s, const struct tz *zone, int64_t slot_ms,
+		     const char *job_name, const char *business_date, int32_t attempt, cJSON **out,
+		     char *err, size_t errlen);
+
+/* Whether a failed attempt's exit code is one spec.retry.onExitCodes
+ * retries (any code when the list is empty; an unknown code only then). */
+bool spec_retry_exit_code_matches(const struct spec_retry *r, bool known, int32_t code);
+
 /* ---- Status ---------------------------------------------------------- */
 
 struct spec_counters {
@@ -193,6 +243,29 @@ struct spec_active {
 	enum spec_trigger trigger;
 };
 
+enum spec_result {
+	SPEC_RESULT_ACTIVE,
+	SPEC_RESULT_SUCCEEDED,
+	SPEC_RESULT_FAILED,
+	SPEC_RESULT_KILLED
+};
+/* "Active", "Succeeded", "Failed", "Killed". */
+const char *spec_result_name(enum spec_result r);
+
+/* One attempt in status.recentRuns (docs/api.md, "Run history"). */
+struct spec_run_record {
+	char *job;
+	enum spec_trigger trigger;
+	int64_t scheduled; /* ms */
+	char business_date[SPEC_BUSINESS_DATE_SZ];
+	int32_t attempt;	   /* 1 for the first */
+	int64_t start, completion; /* ms or SPEC_TIME_UNSET */
+	enum spec_result result;
+	bool has_exit_code;
+	int32_t exit_code;
+	char *reason; /* of the first container that failed; NULL: none */
+};
+
 struct spec_status {
 	int64_t observed_generation; /* 0: never observed */
 	char *time_zone;	     /* effective zone name, or NULL */
@@ -204,6 +277,10 @@ struct spec_status {
 	int64_t last_successful_time; /* ms or SPEC_TIME_UNSET */
 	int64_t next_schedule_time;   /* ms or SPEC_TIME_UNSET */
 	int64_t cursor;		      /* lastSlotConsidered; ms or SPEC_TIME_UNSET */
+	/* lastSlotClaimed: every slot at or before it may have been attempted
+	 * (its Job POSTed) by the controller that wrote it; ms or
+	 * SPEC_TIME_UNSET (docs/semantics.md, "Never twice"). */
+	int64_t claim;
 	/* A slot decided to run that waits for the old runs to be gone
 	 * (Replace): ms or SPEC_TIME_UNSET, and its trigger. */
 	int64_t pending_slot;
@@ -215,6 +292,9 @@ struct spec_status {
 	cJSON *last_run_now;
 	cJSON *last_rerun; /* written by the rerun step (rerun.h) */
 	cJSON *handled_requests;
+	/* status.recentRuns, newest first (the planner keeps the order). */
+	struct spec_run_record *recent;
+	size_t n_recent, cap_recent;
 };
 
 void spec_status_init(struct spec_status *st);
@@ -239,5 +319,10 @@ void spec_status_set_condition(struct spec_status *st, const char *type, bool st
 			       int64_t now);
 void spec_status_add_active(struct spec_status *st, const char *name, const char *uid, int64_t slot,
 			    enum spec_trigger trigger);
+/* Appends a copy of *r (its strings are copied); returns the new entry. */
+struct spec_run_record *spec_status_add_record(struct spec_status *st,
+					       const struct spec_run_record *r);
+/* Frees entry i's strings and removes it, keeping the order. */
+void spec_status_remove_record(struct spec_status *st, size_t i);
 
 #endif

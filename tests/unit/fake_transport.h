@@ -101,6 +101,9 @@ struct fake_tr {
 	struct fake_list_entry *lists;
 	size_t n_lists;
 	char *list_default; /* NULL: list GETs not in the table stay open */
+	/* GETs whose path starts with this are left to the test (an object
+	 * GET), even when list_default is set. NULL: none. */
+	const char *manual_get_prefix;
 };
 
 /* ---- answering ---------------------------------------------------------------- */
@@ -276,6 +279,9 @@ static inline int fake_request(void *ctx, const struct kube_req_opts *o, struct 
 	if (o->method == KUBE_GET && !r->stream && !strstr(o->path, "watch=1")) {
 		const struct fake_list_entry *e = fake_list_find(f, o->path);
 		const char *body = e ? e->body : f->list_default;
+		if (!e && f->manual_get_prefix &&
+		    !strncmp(o->path, f->manual_get_prefix, strlen(f->manual_get_prefix)))
+			body = NULL;
 		if (body)
 			fake_answer_soon(r, 200, body);
 	}

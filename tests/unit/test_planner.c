@@ -42,6 +42,11 @@ struct fx {
 	struct plan_create_failure fails[4]; /* the POSTs of the last step that failed */
 	char fail_names[4][SPEC_JOB_NAME_MAX + 1];
 	size_t n_fails;
+	struct plan_attempt attempts[4]; /* the rim's: slots POSTed, not yet recorded */
+	size_t n_attempts;
+	int64_t deciding_since;
+	bool claim_gate;
+	int64_t claim_landed;
 	struct plan plan;
 };
 
@@ -167,6 +172,11 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .run_now = f->run_now,
 	    .create_failures = f->fails,
 	    .n_create_failures = f->n_fails,
+	    .attempts = f->attempts,
+	    .n_attempts = f->n_attempts,
+	    .deciding_since = f->deciding_since,
+	    .claim_gate = f->claim_gate,
+	    .claim_landed = f->claim_landed,
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
@@ -1753,6 +1763,169 @@ static void test_wait_changes_nothing(void **state)
 	}
 }
 
+/* ---- never twice (issue 12 item 1) --------------------------------------------- */
+
+/* A slot created, its status write lost, and its Job gone before the next
+ * decision (history limit 0 trimmed it, ttlSecondsAfterFinished: 0, a
+ * user): the name is no lock any more. The rim remembers the attempt; the
+ * slot is not created again, and the run it started is counted. */
+static void test_never_twice_own_attempt_gone(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND ",\"successfulJobsHistoryLimit\":0", 1);
+	step(f, T0 + 100);
+	struct spec_status before;
+	spec_status_init(&before);
+	spec_status_copy(&before, &f->status);
+	step(f, T0 + 1000);
+	apply(f);
+	spec_status_copy(&f->status, &before); /* the status write failed */
+	finish(f, job(T0 + 1000), true, T0 + 1100, 0);
+	/* History limit 0: the finished run is trimmed at once... */
+	struct plan *p = step(f, T0 + 1150);
+	assert_int_equal(count_kind(p, PLAN_DELETE_JOB), 1);
+	apply(f);
+	spec_status_copy(&f->status, &before); /* ...and that write failed too */
+	assert_null(find(f, job(T0 + 1000)));
+	/* Without the attempt the slot would be created again: the test's
+	 * own check that it can fail. */
+	p = step(f, T0 + 1200);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 1);
+	spec_status_copy(&f->status, &before);
+	f->attempts[0] =
+	    (struct plan_attempt){.name = job(T0 + 1000), .slot = T0 + 1000, .created = true};
+	f->n_attempts = 1;
+	p = step(f, T0 + 1200);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 1000);
+	assert_int_equal(f->status.counters.runs_started, 1);
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(f->status.last_schedule_time, T0 + 1000);
+	assert_int_equal(f->status.n_active, 0);
+	assert_null(event(p, "Missed"));
+	spec_status_release(&before);
+	fx_free(f);
+}
+
+/* A create with no certain answer (a timeout, a 5xx) whose Job is not
+ * there: it may have run and been deleted. Lost, counted missed with a
+ * Warning, never sent again. */
+static void test_never_twice_uncertain_attempt_gone(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	f->attempts[0] = (struct plan_attempt){.name = job(T0 + 1000), .slot = T0 + 1000};
+	f->n_attempts = 1;
+	struct plan *p = step(f, T0 + 1300);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.cursor, T0 + 1000);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	const struct plan_action *e = event(p, "Missed");
+	assert_non_null(e);
+	assert_int_equal(e->event_type, PLAN_EVENT_WARNING);
+	assert_non_null(strstr(e->message, "its create had no certain answer"));
+	assert_non_null(strstr(e->message, "never run twice"));
+	/* The next slot is another name: it runs. */
+	f->n_attempts = 0;
+	p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	fx_free(f);
+}
+
+/* After a restart (or a handover) the process before may have POSTed a
+ * slot it had claimed: a due slot before this process started deciding,
+ * at or before lastSlotClaimed, with no Job, is counted missed. A slot
+ * after the claim, or after the start, runs. */
+static void test_never_twice_predecessor_claim(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	assert_int_equal(f->status.claim, T0 + 1000);
+	/* The predecessor died after POSTing slot 1 (and its Job is gone);
+	 * this process started at T0 + 1500. */
+	f->deciding_since = T0 + 1500;
+	struct plan *p = step(f, T0 + 1600);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 1);
+	assert_non_null(strstr(event(p, "Missed")->message, "the controller before this one"));
+	assert_int_equal(f->status.cursor, T0 + 1000);
+	/* Its Job still there: tracked, not missed. */
+	fx_free(f);
+	f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	add_run(f, job(T0 + 1000), T0 + 1000);
+	f->deciding_since = T0 + 1500;
+	p = step(f, T0 + 1600);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_int_equal(f->status.counters.missed, 0);
+	assert_int_equal(f->status.n_active, 1);
+	/* A slot after this process started: its own, it runs. */
+	finish(f, job(T0 + 1000), true, T0 + 1700, 0);
+	p = step(f, T0 + 2000);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	fx_free(f);
+	/* A slot before the start but after the claim: the predecessor had
+	 * not claimed it, so it cannot have POSTed it. */
+	f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	f->deciding_since = T0 + 2500;
+	p = step(f, T0 + 2600); /* slots 1 and 2 due; Latest runs 2 */
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	fx_free(f);
+}
+
+/* Every status claims the next slot (so at the slot the claim has landed
+ * and firing is one POST); the claim never moves back. */
+static void test_claim_is_the_next_slot(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	assert_int_equal(f->status.claim, T0 + 1000);
+	step(f, T0 + 1000);
+	assert_int_equal(f->status.claim, T0 + 2000);
+	/* Status JSON carries it. */
+	cJSON *j = spec_status_to_json(&f->status);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(j, "lastSlotClaimed")),
+			    "2026-03-02T00:00:02.000Z");
+	cJSON_Delete(j);
+	/* Suspended: no next slot; the claim stays. */
+	fx_edit(f, EVERY_SECOND ",\"suspend\":true", 2);
+	step(f, T0 + 1500);
+	assert_int_equal(f->status.claim, T0 + 2000);
+	fx_free(f);
+}
+
+/* With the gate on, a slot whose claim has not landed is not POSTed: the
+ * plan claims it (pendingSlot, lastSlotClaimed) and says claim_first; the
+ * decision after that write lands creates it, still in its window. */
+static void test_claim_gate_claims_first(void **state)
+{
+	struct fx *f = fx_new(EVERY_SECOND, 1);
+	step(f, T0 + 100);
+	f->claim_gate = true;
+	f->claim_landed = SPEC_TIME_UNSET; /* the first-sight write was lost */
+	struct plan *p = step(f, T0 + 1002);
+	assert_int_equal(count_kind(p, PLAN_CREATE_JOB), 0);
+	assert_true(p->claim_first);
+	assert_int_equal(f->status.pending_slot, T0 + 1000);
+	assert_int_equal(f->status.claim, T0 + 2000);
+	assert_int_equal(f->status.counters.runs_started, 0);
+	f->claim_landed = f->status.claim; /* that write landed */
+	p = step(f, T0 + 1010);
+	assert_false(p->claim_first);
+	assert_int_equal(the_create(p)->slot, T0 + 1000);
+	assert_int_equal(f->status.pending_slot, SPEC_TIME_UNSET);
+	assert_int_equal(f->status.counters.runs_started, 1);
+	apply(f);
+	finish(f, job(T0 + 1000), true, T0 + 1500, 0);
+	f->claim_landed = f->status.claim;
+	/* Landed claims: the next slot is one POST. */
+	p = step(f, T0 + 2000);
+	assert_false(p->claim_first);
+	assert_int_equal(the_create(p)->slot, T0 + 2000);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1805,6 +1978,11 @@ int main(void)
 	    cmocka_unit_test(test_random_clock_never_refires),
 	    cmocka_unit_test(test_status_stable_without_new_slots),
 	    cmocka_unit_test(test_lost_status_write_finds_own_run),
+	    cmocka_unit_test(test_never_twice_own_attempt_gone),
+	    cmocka_unit_test(test_never_twice_uncertain_attempt_gone),
+	    cmocka_unit_test(test_never_twice_predecessor_claim),
+	    cmocka_unit_test(test_claim_is_the_next_slot),
+	    cmocka_unit_test(test_claim_gate_claims_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
