@@ -355,7 +355,9 @@ static void next_attempt(struct leader *le)
 	if (le->phase == PH_CANDIDATE)
 		wait += (int64_t)(rand_unit(le) * LEADER_JITTER_FACTOR * (double)le->retry_ms);
 	loop_timer_cancel(le->loop, le->try_timer);
-	le->try_timer = loop_timer_after(le->loop, wait, try_cb, le);
+	le->st.next_wait_ms = wait;
+	le->st.next_at_ms = loop_now_monotonic_ms() + wait;
+	le->try_timer = loop_timer_at_monotonic(le->loop, le->st.next_at_ms, try_cb, le);
 }
 
 /* Final: the leader stops at once. */
@@ -406,6 +408,7 @@ static void took_lease(struct leader *le, const struct kube_result *res)
 			 le->ns, le->name, le->identity, le->pending.transitions);
 	}
 	le->deadline_mono = le->pending_mono + le->retry_ms + le->renew_deadline_ms;
+	le->st.deadline_ms = le->deadline_mono;
 	loop_timer_cancel(le->loop, le->deadline_timer);
 	le->deadline_timer = loop_timer_at_monotonic(le->loop, le->deadline_mono, deadline_cb, le);
 	next_attempt(le);

@@ -138,6 +138,15 @@ struct leader_stats {
 	uint64_t renewals;     /* successful writes of ours as holder */
 	uint64_t transitions;  /* times we became the leader */
 	int64_t last_renew_ms; /* monotonic ms of the last success, 0 none */
+	/* The elector's last decisions, so that tests check what it chose
+	 * rather than how late a loaded machine ran it: the delay chosen for
+	 * the next attempt (the retry period when leading, plus a jitter in
+	 * [0, 1.2 x retry) as a candidate; 0 none chosen yet), the monotonic
+	 * ms it is due at, and, leading, the monotonic ms at which the renew
+	 * deadline passes (0 never led). */
+	int64_t next_wait_ms;
+	int64_t next_at_ms;
+	int64_t deadline_ms;
 };
 void leader_get_stats(const struct leader *le, struct leader_stats *st);
 

@@ -72,6 +72,11 @@ static void rig_free(struct rig *g)
 	free(g);
 }
 
+/* A bound on waiting only: a loaded machine (CI shares its cores) makes
+ * the tests slower, never failed; what is awaited and never comes still
+ * fails them. */
+#define WAIT_MS 10000
+
 /* Runs the loop for ms, answering every write as it comes (a Job POST
  * 201 with the body, anything else 200). Returns the Job POSTs seen. */
 static int run_answering(struct rig *g, int64_t ms)
@@ -159,13 +164,17 @@ static void test_controller_shutdown_drains(void **state)
 	(void)state;
 	struct rig *g = rig_new();
 	controller_start(g->c);
-	assert_in_range(run_answering(g, 1500), 1, 2);
-	struct kube_req *post = next_post(g, 1500);
+	/* A first slot's POST, answered, however late it comes. */
+	int posts = 0;
+	for (int64_t give_up = loop_now_monotonic_ms() + WAIT_MS;
+	     !posts && loop_now_monotonic_ms() < give_up;)
+		posts = run_answering(g, 50);
+	assert_in_range(posts, 1, 2);
+	struct kube_req *post = next_post(g, WAIT_MS);
 	assert_non_null(post);
 	answer_others(g, post);
 
 	struct stopped s = {0};
-	int64_t t0 = loop_now_monotonic_ms();
 	controller_shutdown(g->c, 5000, on_stopped, &s);
 	assert_int_equal(s.calls, 0); /* from the loop, never inside */
 	fake_run_for(g->f, 300);
@@ -179,16 +188,17 @@ static void test_controller_shutdown_drains(void **state)
 	size_t n = g->f->n;
 	fake_answer(post, 201, post->body);
 	/* The slot's status leaves although the process is stopping. */
-	struct kube_req *st = fake_run_until_req(g->f, n, KUBE_PATCH_MERGE, P_STATUS, 1000);
+	struct kube_req *st = fake_run_until_req(g->f, n, KUBE_PATCH_MERGE, P_STATUS, WAIT_MS);
 	assert_non_null(st);
 	fake_run_for(g->f, 50);
 	assert_int_equal(s.calls, 0); /* its answer is waited for */
 	g->answered = n;
 	answer_others(g, NULL);
-	run_until_stopped(g, &s, 1000);
+	run_until_stopped(g, &s, WAIT_MS);
 	assert_int_equal(s.calls, 1);
+	/* Quiet: drained, not ended by its 5 s bound (which says more than a
+	 * time measured on a loaded machine could). */
 	assert_true(s.quiet);
-	assert_true(s.at_ms - t0 < 2000);
 	controller_pending(g->c, &passes, &writes);
 	assert_int_equal(passes, 0);
 	assert_int_equal(writes, 0);
@@ -212,17 +222,19 @@ static void test_controller_shutdown_bounded(void **state)
 	struct rig *g = rig_new();
 	controller_start(g->c);
 	run_answering(g, 1200);
-	struct kube_req *post = next_post(g, 1500);
+	struct kube_req *post = next_post(g, WAIT_MS);
 	assert_non_null(post);
 	answer_others(g, post);
 
 	struct stopped s = {0};
 	int64_t t0 = loop_now_monotonic_ms();
 	controller_shutdown(g->c, 400, on_stopped, &s);
-	run_until_stopped(g, &s, 3000);
+	run_until_stopped(g, &s, WAIT_MS);
 	assert_int_equal(s.calls, 1);
 	assert_false(s.quiet);
-	assert_in_range(s.at_ms - t0, 400, 1000);
+	/* Not before its bound; how late after it is the machine's load (a
+	 * bound never armed fails the wait above). */
+	assert_true(s.at_ms - t0 >= 400);
 	assert_int_equal(post->state, FAKE_OPEN);
 	rig_free(g); /* cancels the POST */
 }
@@ -237,7 +249,10 @@ static void test_controller_shutdown_idle(void **state)
 	fake_run_for(g->f, 200);
 	struct stopped s = {0};
 	controller_shutdown(g->c, 5000, on_stopped, &s);
-	run_until_stopped(g, &s, 500);
+	/* At once: within turns of the loop that wait for nothing (so no
+	 * timer but one already due can have run), not after a time. */
+	for (int i = 0; i < 5 && !s.calls; i++)
+		assert_true(loop_run_once(g->loop, 0) >= 0);
 	assert_int_equal(s.calls, 1);
 	assert_true(s.quiet);
 	rig_free(g);

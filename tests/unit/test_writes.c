@@ -124,8 +124,12 @@ static void test_writes_routine_held_behind_post_in_order(void **state)
 	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/old", NULL, "old", &b), 0);
 	assert_int_equal(
 	    send(wd, WRITE_ROUTINE, KUBE_POST, "/api/v1/namespaces/ns/events", "{}", "ev", &c), 0);
-	/* Held: nothing but the POST has reached the transport, on any turn. */
-	fake_run_for(wd->f, 50);
+	/* Held: nothing but the POST has reached the transport, on any turn.
+	 * Turns that do not wait: the hold ends WRITES_HOLD_MAX_MS after the
+	 * POST left, and a loaded machine must not reach that here (this
+	 * test is about the order at the answer, not the hold's end). */
+	for (int i = 0; i < 5; i++)
+		assert_true(loop_run_once(wd->loop, 0) >= 0);
 	assert_int_equal(wd->f->n, 1);
 	struct writes_stats st = stats(wd);
 	assert_int_equal(st.sent, 1);
@@ -232,13 +236,16 @@ static void test_writes_hold_ends_after_max_ms(void **state)
 	send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "j1", &o);
 	int64_t t0 = loop_now_monotonic_ms();
 	send(wd, WRITE_ROUTINE, KUBE_PATCH_MERGE, ST_A, "{}", "st", &o);
-	struct kube_req *r = fake_run_until_req(wd->f, 1, FAKE_ANY, NULL, 2000);
+	/* The write leaves while the POST is still unanswered (a hold that
+	 * waited for the POST's answer would never let it go here). */
+	struct kube_req *r = fake_run_until_req(wd->f, 1, FAKE_ANY, NULL, 10 * WRITES_HOLD_MAX_MS);
 	assert_non_null(r);
 	/* Loop timers count whole milliseconds from a truncated now: one
-	 * may fire up to 1 ms before the exact instant. */
+	 * may fire up to 1 ms before the exact instant. Not before the hold
+	 * ran out, then; how soon after it is the machine's load, not the
+	 * module's rule, so the wait above is the only upper bound. */
 	int64_t held = r->at_mono_ms - t0;
 	assert_true(held >= WRITES_HOLD_MAX_MS - 1);
-	assert_true(held < WRITES_HOLD_MAX_MS + 200);
 	assert_string_equal(r->path, ST_A);
 	assert_int_equal(r->exempt, 0);
 	/* The POST is still in flight: a write decided now is held again. */
