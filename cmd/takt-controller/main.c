@@ -363,8 +363,8 @@ int main(int argc, char **argv)
 		LOG_ERROR("http client", "server=%s", kube_config_server(cfg));
 		goto out;
 	}
-	struct controller_opts co = {.namespace = f.namespace,
-				     .instance = f.leader_elect ? identity : NULL};
+	struct controller_opts co = {
+	    .namespace = f.namespace, .instance = f.leader_elect ? identity : NULL, .http = http};
 	struct kube_transport tr = kube_transport_http(http);
 	if (controller_new(a.loop, &tr, &co, &a.ctl) < 0)
 		goto out;

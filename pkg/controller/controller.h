@@ -55,11 +55,17 @@
 
 struct loop;
 struct kube_transport;
+struct kube_http;
 struct controller;
 
 struct controller_opts {
 	const char *namespace; /* NULL or "": every namespace */
 	const char *instance;  /* Events' reportingInstance; NULL: the host name */
+	/* The client behind the transport, borrowed (it outlives the
+	 * controller): /metrics shows its counts of every request
+	 * (takt_api_requests_total, kube_http_codes), the leader election's
+	 * too. NULL (a fake transport): no samples. */
+	const struct kube_http *http;
 };
 
 /* Returns 0 (and *out), or a negative errno. Nothing starts before

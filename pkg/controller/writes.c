@@ -53,8 +53,6 @@ struct writes {
 	bool disabled;	 /* the gate: not the leader */
 	writes_check_fn *check;
 	const void *check_ud;
-	struct writes_code codes[WRITES_CODES_MAX];
-	size_t n_codes;
 	struct writes_stats st;
 };
 
@@ -98,27 +96,6 @@ static const struct kube_result *unsent(int rc)
 static bool closed(const struct writes *w)
 {
 	return w->disabled || (w->check && !w->check(w->check_ud));
-}
-
-static void count_code(struct writes *w, enum kube_method m, int status)
-{
-	size_t i = 0;
-	while (i < w->n_codes && (w->codes[i].method != m || w->codes[i].status != status))
-		i++;
-	if (i == w->n_codes) {
-		if (w->n_codes == WRITES_CODES_MAX)
-			i = WRITES_CODES_MAX - 1; /* bounded: the rest share one */
-		else
-			w->codes[w->n_codes++] =
-			    (struct writes_code){.method = m, .status = status};
-	}
-	w->codes[i].n++;
-}
-
-const struct writes_code *writes_codes(const struct writes *w, size_t *n)
-{
-	*n = w->n_codes;
-	return w->codes;
 }
 
 /* Hands r to the transport. 0, or the transport's negative code (r is
@@ -263,7 +240,6 @@ static void answered(struct kube_req *kr, const struct kube_result *res, void *u
 	(void)kr;
 	r->req = NULL;
 	w->st.answered++;
-	count_code(w, r->method, res->err ? 0 : res->status);
 	double ms = (double)(loop_now_realtime_ns() - r->decided_ns) / 1e6;
 	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
 	if (r->routine)

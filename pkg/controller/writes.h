@@ -180,15 +180,4 @@ void writes_get_stats(const struct writes *w, struct writes_stats *st);
 /* How many writes are held, not yet handed to the transport. */
 size_t writes_backlog(const struct writes *w);
 
-/* Answers by method and HTTP status (0: a transport failure), for
- * /metrics. At most WRITES_CODES_MAX pairs are told apart; the rest are
- * counted in the last. Borrowed until the next answer. */
-#define WRITES_CODES_MAX 48
-struct writes_code {
-	enum kube_method method;
-	int status;
-	uint64_t n;
-};
-const struct writes_code *writes_codes(const struct writes *w, size_t *n);
-
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -63,6 +64,8 @@ struct kube_req {
 	int start_err;
 	const char *fail_msg; /* with start_err: why (static) */
 	int64_t started_ms;   /* monotonic, when handed to curl */
+	const char *verb;     /* kube_verb's, for the answer counts */
+	bool counted;	      /* its answer is in h->codes */
 };
 
 struct kube_http {
@@ -91,6 +94,9 @@ struct kube_http {
 	struct kube_req *probe;
 	int64_t probe_sent_ms;
 	char *probe_path;
+	/* Answers by verb and status (kube_http_codes). */
+	struct kube_http_code codes[KUBE_HTTP_CODES_MAX];
+	size_t n_codes;
 };
 
 static const char *const method_names[] = {
@@ -98,6 +104,111 @@ static const char *const method_names[] = {
     [KUBE_PATCH_MERGE] = "PATCH", [KUBE_PATCH_JSON] = "PATCH", [KUBE_PATCH_STRATEGIC] = "PATCH",
     [KUBE_PATCH_APPLY] = "PATCH", [KUBE_DELETE] = "DELETE",
 };
+
+/* Counts r's answer once: when its headers end (a watch is counted when
+ * its stream opens, not minutes later when it ends), else when it
+ * completes (status 0: no answer). */
+static void count_answer(struct kube_http *h, struct kube_req *r, long status)
+{
+	if (r->counted)
+		return;
+	r->counted = true;
+	int st = status < 0 || status > 999 ? 0 : (int)status;
+	size_t i = 0;
+	while (i < h->n_codes && (h->codes[i].status != st || strcmp(h->codes[i].verb, r->verb)))
+		i++;
+	if (i == h->n_codes) {
+		if (h->n_codes == KUBE_HTTP_CODES_MAX)
+			i = KUBE_HTTP_CODES_MAX - 1; /* bounded: the rest share the last */
+		else
+			h->codes[h->n_codes++] =
+			    (struct kube_http_code){.verb = r->verb, .status = st};
+	}
+	h->codes[i].n++;
+}
+
+const struct kube_http_code *kube_http_codes(const struct kube_http *h, size_t *n)
+{
+	*n = h->n_codes;
+	return h->codes;
+}
+
+/* Whether a query parameter's value is a true bool as the apiserver reads
+ * it ("1", "true", "t", any case). */
+static bool query_true(const char *v, size_t len)
+{
+	static const char *const yes[] = {"1", "t", "true"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if (strlen(yes[i]) == len && !strncasecmp(v, yes[i], len))
+			return true;
+	return false;
+}
+
+/* Whether the query (after '?') asks for a watch. */
+static bool query_watch(const char *q)
+{
+	while (q && *q) {
+		const char *end = strchr(q, '&');
+		size_t len = end ? (size_t)(end - q) : strlen(q);
+		if (len > 6 && !strncmp(q, "watch=", 6) && query_true(q + 6, len - 6))
+			return true;
+		q = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static bool seg_is(const char *seg, size_t len, const char *s)
+{
+	return strlen(s) == len && !strncmp(seg, s, len);
+}
+
+/* As the apiserver's RequestInfoFactory reads a path: /api/v1 or
+ * /apis/<group>/<version>, then namespaces/<ns> (unless that is the
+ * namespace itself, or its status or finalize), then the resource, and a
+ * name when there is one. A GET without a name is a LIST, or a WATCH. */
+const char *kube_verb(enum kube_method m, const char *path)
+{
+	if ((unsigned)m > (unsigned)KUBE_DELETE)
+		return "OTHER";
+	if (m != KUBE_GET)
+		return method_names[m];
+	if (!path)
+		return "GET";
+	const char *q = strchr(path, '?');
+	size_t plen = q ? (size_t)(q - path) : strlen(path);
+	/* Segments; a resource path has at most 8 (apis, group, version,
+	 * namespaces, ns, resource, name, subresource). */
+	const char *seg[9];
+	size_t len[9], n = 0;
+	for (size_t i = 0; i < plen && n < 9;) {
+		while (i < plen && path[i] == '/')
+			i++;
+		size_t j = i;
+		while (j < plen && path[j] != '/')
+			j++;
+		if (j > i) {
+			seg[n] = path + i;
+			len[n++] = j - i;
+		}
+		i = j;
+	}
+	size_t at;
+	if (n >= 1 && seg_is(seg[0], len[0], "api"))
+		at = 2;
+	else if (n >= 1 && seg_is(seg[0], len[0], "apis"))
+		at = 3;
+	else
+		return "GET"; /* not a resource: /version, /healthz */
+	if (n <= at)
+		return "GET"; /* discovery */
+	if (seg_is(seg[at], len[at], "namespaces") && n - at > 2 &&
+	    !seg_is(seg[at + 2], len[at + 2], "status") &&
+	    !seg_is(seg[at + 2], len[at + 2], "finalize"))
+		at += 2;
+	if (n - at >= 2)
+		return "GET"; /* a named object (or its subresource) */
+	return q && query_watch(q + 1) ? "WATCH" : "LIST";
+}
 
 static const char *content_type(enum kube_method m)
 {
@@ -293,6 +404,8 @@ static void req_complete(struct kube_http *h, struct kube_req *r, CURLcode cc)
 		r->easy = NULL;
 	}
 	r->state = REQ_FINISHING;
+	if (!r->cancelled)
+		count_answer(h, r, status);
 	if (r->cancelled) {
 		req_destroy(h, r);
 		return;
@@ -409,6 +522,21 @@ static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 	if (timeout_ms >= 0)
 		h->curl_timer = loop_timer_after(h->loop, timeout_ms, on_curl_timer, h);
 	return 0;
+}
+
+/* Each header line; the blank one ends a block. The first block of 2xx
+ * or more (1xx ones come before it) is the answer: counted now. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct kube_req *r = ud;
+	size_t n = size * nmemb;
+	if (!r->counted && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n')) {
+		long st = 0;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+		if (st >= 200)
+			count_answer(r->h, r, st);
+	}
+	return n;
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -596,6 +724,8 @@ static int easy_setup(struct kube_http *h, struct kube_req *r)
 	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
@@ -804,6 +934,7 @@ int kube_http_request(struct kube_http *h, const struct kube_req_opts *o, struct
 	r->h = h;
 	r->method = o->method;
 	r->path = xstrdup(o->path);
+	r->verb = kube_verb(o->method, o->path);
 	struct buf url;
 	buf_init(&url, BUF_UNLIMITED);
 	buf_addf(&url, "%s%s", kube_config_server(h->cfg), o->path);

@@ -204,6 +204,27 @@ struct kube_http_stats {
 };
 void kube_http_stats(const struct kube_http *h, struct kube_http_stats *st);
 
+/* Every request answered, by verb and HTTP status, for /metrics
+ * (takt_api_requests_total). The verb is Kubernetes' (kube_verb); the
+ * status 0 when no answer came (a transport failure, a request that could
+ * not start). A request is counted once: when its response headers end (a
+ * watch when its stream opens), or when it completes without them. One
+ * cancelled before its answer is not counted. At most
+ * KUBE_HTTP_CODES_MAX pairs are told apart; the rest are counted in the
+ * last. Borrowed until the next answer. */
+#define KUBE_HTTP_CODES_MAX 48
+struct kube_http_code {
+	const char *verb; /* static */
+	int status;
+	uint64_t n;
+};
+const struct kube_http_code *kube_http_codes(const struct kube_http *h, size_t *n);
+/* The verb of a request as Kubernetes names it (the apiserver's audit and
+ * client-go's metrics): GET, LIST (a GET of a collection), WATCH (one with
+ * watch=true or watch=1), POST, PUT, PATCH, DELETE. A path that is not a
+ * resource (/version) is GET. Static. */
+const char *kube_verb(enum kube_method m, const char *path);
+
 /* The seam in front of the API: how a module sends its requests. Every
  * sender in takt (the reflectors, the write path) takes one of these, so a
  * unit test puts a fake in the client's place (tests/unit/fake_transport.h).

@@ -33,6 +33,10 @@ t_is "every one of them within 1 s of its slot" "$fast" "$count"
 wait_for 10 "the schedule's own runs are there, by namespace and schedule" eval \
 	'curl -s "$url/metrics" | grep -Eq "^takt_runs_total\{namespace=\"$NS\",schedule=\"tick\",result=\"started\"\} [1-9]"'
 t_like "API requests by verb and code" "$m" '^takt_api_requests_total\{verb="POST",code="201"\} [0-9]+$'
+# Every request, not only the writes: the reflectors' lists and watches
+# (counted when the stream opens).
+t_like "the reflectors' LISTs are counted" "$m" '^takt_api_requests_total\{verb="LIST",code="200"\} [1-9][0-9]*$'
+t_like "and their WATCHes" "$m" '^takt_api_requests_total\{verb="WATCH",code="200"\} [1-9][0-9]*$'
 t_like "and the reconcile duration" "$m" '^takt_reconcile_duration_seconds_count [0-9]+$'
 promdir=$(bash "$T_ROOT/scripts/prometheus.sh" 2>/dev/null)
 work=$(mktemp -d "${TMPDIR:-/tmp}/takt-e2e-prom.XXXXXX")

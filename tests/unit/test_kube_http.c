@@ -157,6 +157,17 @@ static void handle(struct conn *c, const char *req, const char *body, size_t ble
 		send_chunk(c, "line1\n");
 	} else if (strcmp(path, "/slow") == 0) {
 		/* Never answers: the client's timeout must fire. */
+	} else if (strncmp(path, "/api/", 5) == 0 || strncmp(path, "/apis/", 6) == 0) {
+		/* A resource: a watch opens and stays open, a POST creates, the
+		 * rest read. */
+		if (strstr(path, "watch=")) {
+			const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+					   "Transfer-Encoding: chunked\r\n\r\n";
+			send_all(c->fd, head, strlen(head));
+			send_chunk(c, "{\"type\":\"ADDED\"}\n");
+		} else {
+			respond(c, strcmp(method, "POST") ? 200 : 201, "{\"kind\":\"Thing\"}");
+		}
 	} else if (strcmp(path, "/stream") == 0) {
 		const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n";
@@ -917,6 +928,129 @@ static void test_paths_and_queries(void **state)
 	buf_release(&small);
 }
 
+/* The client's answer count for (verb, status); 0 when absent. */
+static uint64_t answers(const struct kube_http *h, const char *verb, int status)
+{
+	size_t n;
+	const struct kube_http_code *c = kube_http_codes(h, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(c[i].verb, verb) && c[i].status == status)
+			return c[i].n;
+	return 0;
+}
+
+static void test_answers_counted_by_verb_and_code(void **state)
+{
+	struct fx *f = *state;
+	size_t n;
+	kube_http_codes(f->h, &n);
+	assert_int_equal(n, 0);
+	struct kube_response r;
+	assert_int_equal(kube_http_do(f->h, KUBE_GET,
+				      "/api/v1/namespaces/x/pods?labelSelector=a%3Db", NULL, 0, &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	kube_response_release(&r);
+	assert_int_equal(
+	    kube_http_do(f->h, KUBE_GET, "/apis/batch/v1/namespaces/x/jobs/j", NULL, 0, &r), 0);
+	kube_response_release(&r);
+	assert_int_equal(
+	    kube_http_do(f->h, KUBE_POST, "/apis/batch/v1/namespaces/x/jobs", "{}", 2, &r), 0);
+	assert_int_equal(r.status, 201);
+	kube_response_release(&r);
+	assert_int_equal(kube_http_do(f->h, KUBE_GET, "/notfound", NULL, 0, &r), 0);
+	kube_response_release(&r);
+	/* A watch is counted when its stream opens, not when it ends. */
+	struct got w = {0};
+	struct kube_req *wr;
+	struct kube_req_opts wo = {.method = KUBE_GET,
+				   .path = "/api/v1/pods?watch=1&resourceVersion=5",
+				   .done = on_done,
+				   .on_data = on_data,
+				   .ud = &w};
+	assert_int_equal(kube_http_request(f->h, &wo, &wr), 0);
+	int64_t give_up = loop_now_monotonic_ms() + 10000;
+	while (!w.data[0]) {
+		assert_true(loop_now_monotonic_ms() < give_up);
+		assert_true(loop_run_once(f->l, 100) >= 0);
+	}
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(answers(f->h, "WATCH", 200), 1);
+	kube_req_cancel(wr);
+	assert_int_equal(answers(f->h, "LIST", 200), 1);
+	assert_int_equal(answers(f->h, "GET", 200), 1);
+	assert_int_equal(answers(f->h, "POST", 201), 1);
+	assert_int_equal(answers(f->h, "GET", 404), 1);
+	kube_http_codes(f->h, &n);
+	assert_int_equal(n, 5);
+	/* Cancelled after its answer: still counted once. */
+	assert_int_equal(answers(f->h, "WATCH", 200), 1);
+}
+
+static void test_failed_request_counted_as_code_0(void **state)
+{
+	struct fx *f = *state;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bind(s, (struct sockaddr *)&a, sizeof(a));
+	socklen_t alen = sizeof(a);
+	getsockname(s, (struct sockaddr *)&a, &alen);
+	close(s);
+	struct kube_config *cfg = config_for_port(ntohs(a.sin_port));
+	struct kube_http *h;
+	assert_int_equal(kube_http_new(f->l, cfg, NULL, &h), 0);
+	struct kube_response r;
+	assert_int_equal(
+	    kube_http_do(h, KUBE_GET, "/apis/takt.io/v1alpha1/batchschedules", NULL, 0, &r), 0);
+	assert_int_equal(r.err, -ECONNREFUSED);
+	kube_response_release(&r);
+	assert_int_equal(answers(h, "LIST", 0), 1);
+	size_t n;
+	kube_http_codes(h, &n);
+	assert_int_equal(n, 1);
+	kube_http_free(h);
+	kube_config_free(cfg);
+}
+
+static void test_verbs(void **state)
+{
+	(void)state;
+	static const struct {
+		enum kube_method m;
+		const char *path, *verb;
+	} cases[] = {
+	    {KUBE_GET, "/api/v1/pods", "LIST"},
+	    {KUBE_GET, "/api/v1/namespaces/ns/pods?labelSelector=x", "LIST"},
+	    {KUBE_GET, "/api/v1/namespaces/ns/pods/p", "GET"},
+	    {KUBE_GET, "/api/v1/namespaces/ns/pods/p/log", "GET"},
+	    {KUBE_GET, "/api/v1/namespaces", "LIST"},
+	    {KUBE_GET, "/api/v1/namespaces/ns", "GET"},
+	    {KUBE_GET, "/api/v1/namespaces/ns/status", "GET"},
+	    {KUBE_GET, "/apis/batch/v1/jobs?watch=true", "WATCH"},
+	    {KUBE_GET, "/apis/batch/v1/namespaces/ns/jobs?resourceVersion=1&watch=1", "WATCH"},
+	    {KUBE_GET, "/apis/batch/v1/namespaces/ns/jobs?watch=false", "LIST"},
+	    {KUBE_GET, "/apis/batch/v1/namespaces/ns/jobs?watch=0", "LIST"},
+	    {KUBE_GET, "/apis/batch/v1/namespaces/ns/jobs?watchy=1", "LIST"},
+	    {KUBE_GET, "/apis/batch/v1/namespaces/ns/jobs/j?watch=1", "GET"},
+	    {KUBE_GET, "/apis/coordination.k8s.io/v1/namespaces/ns/leases/takt", "GET"},
+	    {KUBE_GET, "/apis/takt.io/v1alpha1", "GET"},
+	    {KUBE_GET, "/version", "GET"},
+	    {KUBE_GET, "/", "GET"},
+	    {KUBE_POST, "/apis/batch/v1/namespaces/ns/jobs", "POST"},
+	    {KUBE_PUT, "/apis/coordination.k8s.io/v1/namespaces/ns/leases/takt", "PUT"},
+	    {KUBE_PATCH_MERGE, "/apis/takt.io/v1alpha1/namespaces/ns/batchschedules/b/status",
+	     "PATCH"},
+	    {KUBE_PATCH_APPLY, "/apis/x/v1/namespaces/ns/ys/z", "PATCH"},
+	    {KUBE_DELETE, "/apis/batch/v1/namespaces/ns/jobs/j", "DELETE"},
+	    {(enum kube_method)99, "/api/v1/pods", "OTHER"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *v = kube_verb(cases[i].m, cases[i].path);
+		if (strcmp(v, cases[i].verb))
+			fail_msg("%s: %s, not %s", cases[i].path, v, cases[i].verb);
+	}
+}
+
 static void test_delete_body(void **state)
 {
 	struct buf b;
@@ -977,6 +1111,11 @@ int main(void)
 	    cmocka_unit_test(test_probing_off),
 	    cmocka_unit_test(test_paths_and_queries),
 	    cmocka_unit_test(test_delete_body),
+	    cmocka_unit_test_setup_teardown(test_answers_counted_by_verb_and_code, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_request_counted_as_code_0, fx_setup,
+					    fx_teardown),
+	    cmocka_unit_test(test_verbs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
