@@ -380,6 +380,10 @@ static void list_done(struct kube_req *req, const struct kube_result *res, void 
 	cJSON *list = cJSON_ParseWithLength(res->body, res->body_len);
 	const cJSON *items = cJSON_GetObjectItemCaseSensitive(list, "items");
 	const char *rv = meta_str(list, "resourceVersion");
+	/* An empty PartialObjectMetadataList comes with "items": null (seen
+	 * from v1.36): an empty list, not an unreadable one. */
+	if (cJSON_IsNull(items))
+		items = NULL;
 	if (!list || (items && !cJSON_IsArray(items)) || !rv) {
 		LOG_WARN("list response unreadable", "resource=%s bytes=%zu", r->what,
 			 res->body_len);

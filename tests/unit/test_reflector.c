@@ -244,6 +244,25 @@ static void test_reflector_lists_pages_then_watches(void **state)
 	world_free(w);
 }
 
+/* An empty PartialObjectMetadataList comes with "items": null (the
+ * apiserver v1.36 answers so): an empty list that syncs, then a watch from
+ * its resourceVersion — not an unreadable answer listed again forever. */
+static void test_reflector_null_items_is_an_empty_list(void **state)
+{
+	struct world *w = world_new(0);
+	reflector_start(w->r);
+	run_until_request(w);
+	fake_reply(&w->fake, 200,
+		   "{\"kind\":\"PartialObjectMetadataList\",\"metadata\":{\"resourceVersion\":"
+		   "\"42\"},\"items\":null}");
+	assert_true(reflector_synced(w->r));
+	assert_int_equal(store_len(w->store), 0);
+	run_until_request(w);
+	assert_int_equal(reflector_state(w->r), REFLECTOR_WATCHING);
+	assert_non_null(strstr(w->fake.path, "watch=1&resourceVersion=42&"));
+	world_free(w);
+}
+
 /* Drops "data": what a projection would do to a field nobody reads. */
 static void drop_data(cJSON *obj)
 {
@@ -791,6 +810,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reflector_lists_pages_then_watches),
+	    cmocka_unit_test(test_reflector_null_items_is_an_empty_list),
 	    cmocka_unit_test(test_reflector_transform_applies_to_lists_and_events),
 	    cmocka_unit_test(test_reflector_trims_managed_fields),
 	    cmocka_unit_test(test_reflector_applies_events_across_chunks_and_resumes),
