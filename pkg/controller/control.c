@@ -126,8 +126,9 @@ bool control_handled(const struct spec_status *st, enum control_kind k, const ch
 	const cJSON *last = k == CONTROL_KILL ? st->last_kill : st->last_run_now;
 	if (!id)
 		return false;
+	/* A run-now claimed (recorded before its POST) is not handled yet. */
 	if (str_eq(kobj_str(last, "requestId"), id))
-		return true;
+		return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(last, "claimed"));
 	if (control_handled_entry(k, id, entry, sizeof(entry)))
 		return false;
 	const cJSON *it;
@@ -314,6 +315,10 @@ void control_record_run_now(struct spec_status *st, const char *id, int64_t now_
 {
 	cJSON *rec = cJSON_CreateObject();
 	set_record_head(rec, id, now_ms);
+	/* The status is written as a merge patch: a claim's flag is cleared
+	 * explicitly, or it would outlive the record that settles it. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st->last_run_now, "claimed")))
+		cJSON_AddBoolToObject(rec, "claimed", false);
 	if (refused)
 		cJSON_AddStringToObject(rec, "refused", refused);
 	else if (job_name)
@@ -321,4 +326,15 @@ void control_record_run_now(struct spec_status *st, const char *id, int64_t now_
 	cJSON_Delete(st->last_run_now);
 	st->last_run_now = rec;
 	control_mark_handled(st, CONTROL_RUN_NOW, id, keep, n_keep);
+}
+
+void control_claim_run_now(struct spec_status *st, const char *id, int64_t now_ms,
+			   const char *job_name)
+{
+	cJSON *rec = cJSON_CreateObject();
+	set_record_head(rec, id, now_ms);
+	cJSON_AddStringToObject(rec, "jobName", job_name);
+	cJSON_AddBoolToObject(rec, "claimed", true);
+	cJSON_Delete(st->last_run_now);
+	st->last_run_now = rec;
 }

@@ -219,6 +219,15 @@ struct sched {
 		char uid[64];
 		int64_t cursor, claim;
 	} acked;
+	/* The run-now claim this process wrote and saw land (id ""
+	 * when none): its POST may leave, once. `posted` is set when it is
+	 * sent, and cleared again when the apiserver answers that it created
+	 * nothing (a failure with a certain answer). */
+	struct {
+		char id[CONTROL_REQUEST_ID_MAX + 1];
+		char job[SPEC_JOB_NAME_MAX + 1];
+		bool posted;
+	} rn_claim;
 	bool claim_wait; /* a claim is being written: plan again once it lands */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
@@ -858,6 +867,15 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 				 s->mine.uid ? s->mine.uid : "");
 			s->acked.cursor = cur;
 			s->acked.claim = clm;
+			const cJSON *rn = kobj_get(s->mine.status, "lastRunNow");
+			const char *rid = kobj_str(rn, "requestId");
+			if (rid && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")) &&
+			    strcmp(rid, s->rn_claim.id)) {
+				snprintf(s->rn_claim.id, sizeof(s->rn_claim.id), "%s", rid);
+				snprintf(s->rn_claim.job, sizeof(s->rn_claim.job), "%s",
+					 kobj_str(rn, "jobName") ? kobj_str(rn, "jobName") : "");
+				s->rn_claim.posted = false;
+			}
 			if (s->claim_wait) {
 				s->claim_wait = false;
 				wq_add(c->queue, s->key);
@@ -1097,6 +1115,9 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
 			  res->status, res->reason, res->message, res->transport_error);
 		expectation_drop(s, name);
+		/* Nothing was created: the claimed run-now may be POSTed again. */
+		if (!strcmp(name, s->rn_claim.job))
+			s->rn_claim.posted = false;
 		/* This plan counted the run as started: its status is not
 		 * written. The retry (with backoff) plans again, told of the
 		 * answer. */
@@ -1370,6 +1391,10 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .deciding_since = c->deciding_since,
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
+	    .run_now_claim_mine = s->rn_claim.id[0] && !s->rn_claim.posted && s->spec.uid &&
+					  !strcmp(s->acked.uid, s->spec.uid)
+				      ? s->rn_claim.id
+				      : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1430,8 +1455,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	 * leaves before any of that bookkeeping. */
 	pass_to(s, PASS_POSTING);
 	for (size_t i = 0; i < s->pass.plan.n_actions; i++)
-		if (s->pass.plan.actions[i].kind == PLAN_CREATE_JOB)
+		if (s->pass.plan.actions[i].kind == PLAN_CREATE_JOB) {
+			if (!strcmp(s->pass.plan.actions[i].job_name, s->rn_claim.job))
+				s->rn_claim.posted = true;
 			send_create(c, s, &s->pass.plan.actions[i]);
+		}
 	if (s->pass.posts == 0)
 		after_posts(c, s);
 }
