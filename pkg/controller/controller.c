@@ -226,6 +226,7 @@ struct sched {
 	struct {
 		char id[CONTROL_REQUEST_ID_MAX + 1];
 		char job[SPEC_JOB_NAME_MAX + 1];
+		bool acked; /* our write of it answered 2xx */
 		bool posted;
 	} rn_claim;
 	bool claim_wait; /* a claim is being written: plan again once it lands */
@@ -849,6 +850,11 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+static bool rn_is(const char *a, const char *b)
+{
+	return a && b && b[0] && !strcmp(a, b);
+}
+
 static void status_answered(void *ud, const char *tag, const struct kube_result *res, double ms)
 {
 	struct sched *s = ud;
@@ -868,14 +874,9 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			s->acked.cursor = cur;
 			s->acked.claim = clm;
 			const cJSON *rn = kobj_get(s->mine.status, "lastRunNow");
-			const char *rid = kobj_str(rn, "requestId");
-			if (rid && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")) &&
-			    strcmp(rid, s->rn_claim.id)) {
-				snprintf(s->rn_claim.id, sizeof(s->rn_claim.id), "%s", rid);
-				snprintf(s->rn_claim.job, sizeof(s->rn_claim.job), "%s",
-					 kobj_str(rn, "jobName") ? kobj_str(rn, "jobName") : "");
-				s->rn_claim.posted = false;
-			}
+			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
+				s->rn_claim.acked = true;
 			if (s->claim_wait) {
 				s->claim_wait = false;
 				wq_add(c->queue, s->key);
@@ -1263,6 +1264,15 @@ static void after_posts(struct controller *c, struct sched *s)
 			control_run_now_posted(c->control, &s->spec, p);
 		fill_uids(c, s, &p->status);
 		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
+		if (p->run_now == PLAN_RUN_NOW_CLAIMED) {
+			/* Ours from now on: once it has landed (our write's
+			 * 2xx, or the watch showing it first), one POST. */
+			snprintf(s->rn_claim.id, sizeof(s->rn_claim.id), "%s",
+				 control_run_now_id(&s->spec) ? control_run_now_id(&s->spec) : "");
+			snprintf(s->rn_claim.job, sizeof(s->rn_claim.job), "%s", p->run_now_job);
+			s->rn_claim.acked = false;
+			s->rn_claim.posted = false;
+		}
 		if (st) {
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
@@ -1273,6 +1283,19 @@ static void after_posts(struct controller *c, struct sched *s)
 		}
 	}
 	pass_end(c, s);
+}
+
+/* Whether this process's unspent run-now claim has landed: our write of it
+ * was answered 2xx, or the stored object (what landed) shows it. */
+static bool rn_claim_landed(const struct sched *s, const cJSON *stored)
+{
+	if (!s->rn_claim.id[0] || s->rn_claim.posted)
+		return false;
+	if (s->rn_claim.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
+		return true;
+	const cJSON *rn = kobj_get(stored, "lastRunNow");
+	return rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed"));
 }
 
 /* The rerun step's input from the stores, the base status and the plan's
@@ -1391,10 +1414,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .deciding_since = c->deciding_since,
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
-	    .run_now_claim_mine = s->rn_claim.id[0] && !s->rn_claim.posted && s->spec.uid &&
-					  !strcmp(s->acked.uid, s->spec.uid)
-				      ? s->rn_claim.id
-				      : NULL,
+	    .run_now_claim_mine = rn_claim_landed(s, stored) ? s->rn_claim.id : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {

@@ -217,7 +217,7 @@ t_ok "schedule runnow (yearly, ttl 0, history 0) created" bs_ttl0 runnow 0s "0 0
 # The kill must land before the status write recording the request, which
 # otherwise follows the POST's answer within a millisecond: a policy
 # refuses every status write of runnow that records a request started
-# (lastRunNow.jobName without claimed or lost), as the crash would lose it.
+# (lastRunNow.jobName, not claimed, not lost), as the crash would lose it.
 kubectl apply -f - >/dev/null <<EOF
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
@@ -234,7 +234,8 @@ spec:
   - expression: >-
       object.metadata.name != 'runnow' || !has(object.status) ||
       !has(object.status.lastRunNow) || !has(object.status.lastRunNow.jobName) ||
-      has(object.status.lastRunNow.claimed) || has(object.status.lastRunNow.lost)
+      (has(object.status.lastRunNow.claimed) && object.status.lastRunNow.claimed) ||
+      has(object.status.lastRunNow.lost)
     message: "e2e: the write recording a run-now started is lost"
 ---
 apiVersion: admissionregistration.k8s.io/v1
