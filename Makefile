@@ -49,7 +49,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
 .PHONY: all help deps deps-dev test unit e2e crosscheck valgrind chaos demo demo-down \
         cluster-up cluster-down cluster-bins lint fmt fuzz fuzz-run bench \
-        bench-cron bench-lag clean tests image
+        bench-cron bench-lag bench-scale clean tests image
 .DEFAULT_GOAL := all
 # Keep intermediate objects: relinking must not recompile.
 .SECONDARY:
@@ -167,6 +167,9 @@ bench-cron: $(BENCH_BINS)
 	@bash scripts/bench.sh cron
 bench-lag: $(CMD_BINS)
 	@bash scripts/bench.sh lag
+# Not part of `make bench`: minutes, and thousands of objects on the cluster.
+bench-scale: $(CMD_BINS)
+	@bash scripts/bench-scale.sh
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san

@@ -300,6 +300,19 @@ void control_record_kill(struct spec_status *st, const struct control_kill_recor
 	control_mark_handled(st, CONTROL_KILL, r->id, keep, n_keep);
 }
 
+const char *control_kill_acted(const struct spec *sp, const struct spec_status *before,
+			       const struct spec_status *after)
+{
+	char err[256];
+	const char *id = sp->ann_kill;
+	if (!id || control_request_id_check(TAKT_ANN_KILL, id, err, sizeof(err)))
+		return NULL;
+	return !control_handled(before, CONTROL_KILL, id) &&
+		       control_handled(after, CONTROL_KILL, id)
+		   ? id
+		   : NULL;
+}
+
 const char *control_run_now_id(const struct spec *sp)
 {
 	char err[256];

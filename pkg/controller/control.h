@@ -132,6 +132,15 @@ void control_record_run_now(struct spec_status *st, const char *id, int64_t now_
 			    const char *job_name, const char *refused, const char *const *keep,
 			    size_t n_keep);
 
+/* The id of the schedule's takt.io/kill request when this pass acted on
+ * it: handled in `after` (the status after control_before_plan) and not in
+ * `before` (the status the pass started from). NULL otherwise. The planner
+ * then cancels the pending retries of the schedule's runs
+ * (plan_input.kill): once, since a handled request is not acted on
+ * again. */
+const char *control_kill_acted(const struct spec *sp, const struct spec_status *before,
+			       const struct spec_status *after);
+
 /* The id of the spec's takt.io/run-now request when it is well formed (the
  * Job that answers it carries it: spec_build_job's request_id), else NULL. */
 const char *control_run_now_id(const struct spec *sp);

@@ -49,6 +49,13 @@
 /* The longest run of queued reconciles before the loop gets a turn (a due
  * slot waits at most this long behind them). */
 #define DRAIN_SLICE_MS 2
+/* A slot's Job body is built this long before the slot at most, not when
+ * the slot is planned: a daily or monthly schedule would hold a ~1.5 KB
+ * body for hours or months. A schedule whose next slot is further away is
+ * woken this long before it (its one timer, armed earlier) to build it. */
+#define PREP_AHEAD_MS 5000
+/* A wall-clock step this small recomputes nothing (see clock_jumped). */
+#define CLOCK_JUMP_IGNORE_MS 2
 
 /* ---- a schedule's state, by concern -------------------------------------------- */
 
@@ -61,7 +68,7 @@ struct spec_cache {
 	int64_t gen;
 	char *ann; /* serialized metadata.annotations */
 	int rc;
-	char err[512];
+	char *err; /* spec_parse's message, NULL when valid: see spec_err */
 	/* The stored object last looked at, and its resourceVersion: a
 	 * reconcile of an unchanged object compares nothing. */
 	const cJSON *obj;
@@ -125,8 +132,8 @@ struct runs_cache {
  * status would decide its slots a second time. rv is the resourceVersion
  * our write produced, 0 while it is on its way. */
 struct mine {
-	cJSON *status;
-	char *uid; /* of the object it was decided for */
+	cJSON *status; /* a string node: the status's JSON */
+	char *uid;     /* of the object it was decided for */
 	uint64_t rv;
 	uint64_t seq; /* bumped whenever `status` is replaced */
 	struct writes_status w;
@@ -159,7 +166,8 @@ struct create_failures {
 	size_t n;
 };
 
-/* The Job body for the next slot, built ahead: firing is sending. */
+/* The Job body for the next slot, built ahead (PREP_AHEAD_MS before it at
+ * most): firing is sending. */
 struct prep {
 	int64_t slot, gen;
 	char *body;
@@ -194,7 +202,9 @@ struct pass {
 	bool has_raw;
 	bool was_invalid_same;
 	bool run_now;
-	struct plan plan;
+	/* This pass's plan: allocated when the pass starts, freed when it
+	 * ends (824 bytes a schedule would keep between passes). */
+	struct plan *plan;
 	/* The resourceVersion of the status planned from: the status write is
 	 * conditional on it ("" while our own write is on its way: then on
 	 * the version that write produces). */
@@ -212,7 +222,7 @@ struct sched {
 	struct mine mine;
 	struct base_cache base;
 	struct prep prep;
-	struct create_failures failed;
+	struct create_failures *failed; /* NULL until a POST fails */
 	/* What the last status write answered 2xx recorded (for the object
 	 * of that uid): with the store's status, what has landed. */
 	struct {
@@ -233,7 +243,8 @@ struct sched {
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
-	struct agg_event events[MAX_EVENT_REASONS];
+	/* NULL until the first Event: most schedules never raise one. */
+	struct agg_event *events; /* MAX_EVENT_REASONS */
 	size_t n_events;
 	/* Retries whose Job POST this process saw created, for
 	 * takt_runs_total{result="retried"} (a counter: it starts again at 0
@@ -307,7 +318,6 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	s->c = c;
 	s->key = xstrdup(key);
 	spec_init(&s->spec);
-	plan_init(&s->pass.plan);
 	spec_status_init(&s->base.st);
 	spec_status_init(&s->pass.in_status);
 	writes_status_init(&s->mine.w);
@@ -317,9 +327,17 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	return s;
 }
 
+/* spec_parse's message: "" for a valid spec. */
+static const char *spec_err(const struct sched *s)
+{
+	return s->sc.err ? s->sc.err : "";
+}
+
 static void sched_forget_spec(struct sched *s)
 {
 	spec_release(&s->spec);
+	free(s->sc.err);
+	s->sc.err = NULL;
 	free(s->sc.uid);
 	free(s->sc.ann);
 	s->sc.uid = s->sc.ann = NULL;
@@ -335,7 +353,9 @@ static void sched_free(void *p)
 	writes_status_release(c->writes, &s->mine.w);
 	loop_timer_cancel(c->loop, s->wake_timer);
 	sched_forget_spec(s);
-	plan_release(&s->pass.plan);
+	if (s->pass.plan)
+		plan_release(s->pass.plan);
+	free(s->pass.plan);
 	spec_status_release(&s->base.st);
 	spec_status_release(&s->pass.in_status);
 	free(s->exp.v);
@@ -343,6 +363,8 @@ static void sched_free(void *p)
 	free(s->runs.v);
 	free(s->runs.uid);
 	free(s->prep.body);
+	free(s->events);
+	free(s->failed);
 	cJSON_Delete(s->mine.status);
 	free(s->mine.uid);
 	free(s->key);
@@ -488,8 +510,21 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 		return;
 	}
 	sched_forget_spec(s);
-	s->sc.err[0] = 0;
-	s->sc.rc = spec_parse(obj, &s->spec, s->sc.err, sizeof(s->sc.err));
+	char err[512] = "";
+	/* The store keeps the spec as its JSON (project.h): parsed here, for
+	 * this moment only. */
+	cJSON *spec_tree = NULL;
+	const cJSON *sp = project_unblob(kobj_get(obj, "spec"), &spec_tree);
+	cJSON *holder = cJSON_CreateObject();
+	if (kobj_get(obj, "metadata"))
+		cJSON_AddItemReferenceToObject(holder, "metadata",
+					       (cJSON *)kobj_get(obj, "metadata"));
+	if (sp)
+		cJSON_AddItemReferenceToObject(holder, "spec", (cJSON *)sp);
+	s->sc.rc = spec_parse(holder, &s->spec, err, sizeof(err));
+	s->sc.err = s->sc.rc ? xstrdup(err) : NULL;
+	cJSON_Delete(holder);
+	cJSON_Delete(spec_tree);
 	s->sc.uid = uid ? xstrdup(uid) : NULL;
 	s->sc.gen = gen;
 	s->sc.ann = ann;
@@ -689,6 +724,8 @@ static struct agg_event *agg_find(struct sched *s, const char *reason)
 		if (!strcmp(s->events[i].reason, reason))
 			return &s->events[i];
 	if (s->n_events < MAX_EVENT_REASONS) {
+		if (!s->events)
+			s->events = xcalloc(MAX_EVENT_REASONS, sizeof(*s->events));
 		struct agg_event *a = &s->events[s->n_events++];
 		memset(a, 0, sizeof(*a));
 		snprintf(a->reason, sizeof(a->reason), "%s", reason);
@@ -773,18 +810,21 @@ static void pass_to(struct sched *s, enum pass_phase to)
 
 static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
 
-/* Builds the next slot's Job now, so that firing is sending. */
+/* Builds the next slot's Job now when the slot is at most PREP_AHEAD_MS
+ * away, so that firing is sending; a body built for another slot goes. */
 static void prepare_next(struct sched *s)
 {
-	struct plan *p = &s->pass.plan;
-	if (p->next_slot == SPEC_TIME_UNSET ||
-	    (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body))
+	struct plan *p = s->pass.plan;
+	if (s->prep.slot == p->next_slot && s->prep.gen == s->sc.gen && s->prep.body)
 		return;
 	cJSON *job = NULL;
 	char err[256];
 	free(s->prep.body);
 	s->prep.body = NULL;
 	s->prep.slot = SPEC_TIME_UNSET;
+	if (p->next_slot == SPEC_TIME_UNSET ||
+	    p->next_slot - loop_now_realtime_ms() > PREP_AHEAD_MS)
+		return;
 	if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
 			   sizeof(err)) == 0) {
 		s->prep.body = cJSON_PrintUnformatted(job);
@@ -804,7 +844,14 @@ static void pass_end(struct controller *c, struct sched *s)
 	 * timer it had: the last plan's wake-up may be past by now, and arming
 	 * it would reconcile again at once, a request storm while the kill
 	 * keeps failing. The failure's backoff brings the key back. */
-	int64_t wake = s->pass.planned ? s->pass.plan.wake : s->wake_at;
+	int64_t wake = s->pass.planned ? s->pass.plan->wake : s->wake_at;
+	/* A slot further away than PREP_AHEAD_MS: wake shortly before it to
+	 * build its body (that pass plans the same and writes nothing). */
+	int64_t prep_at = s->pass.plan->next_slot - PREP_AHEAD_MS;
+	if (s->pass.planned && !s->pass.failed && s->sc.rc == 0 &&
+	    s->pass.plan->next_slot != SPEC_TIME_UNSET && !s->prep.body &&
+	    prep_at > loop_now_realtime_ms() && (wake == SPEC_TIME_UNSET || prep_at < wake))
+		wake = prep_at;
 	if (wake != s->wake_at || (!s->wake_timer && s->pass.planned)) {
 		loop_timer_cancel(c->loop, s->wake_timer);
 		s->wake_timer = 0;
@@ -813,6 +860,13 @@ static void pass_end(struct controller *c, struct sched *s)
 			s->wake_timer = loop_timer_at_realtime(c->loop, wake, wake_cb, s);
 	}
 	pass_to(s, PASS_IDLE);
+	/* Between passes a schedule keeps no plan: the next pass computes its
+	 * own (at 10,000 schedules the kept plans and their statuses were
+	 * ~10 MB). */
+	plan_release(s->pass.plan);
+	free(s->pass.plan);
+	s->pass.plan = NULL;
+	spec_status_release(&s->pass.in_status);
 	char *key = xstrdup(s->key);
 	bool failed = s->pass.failed;
 	wq_done(c->queue, key);
@@ -867,8 +921,11 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 		if (!writes_status_busy(&s->mine.w) && s->mine.status) {
 			s->mine.rv = strtoull(writes_status_version(&s->mine.w), NULL, 10);
 			/* What it recorded has landed. */
-			int64_t cur = time_ms(kobj_str(s->mine.status, "lastSlotConsidered"));
-			int64_t clm = time_ms(kobj_str(s->mine.status, "lastSlotClaimed"));
+			cJSON *tree = NULL;
+			const cJSON *mst = project_unblob(s->mine.status, &tree);
+			int64_t cur = time_ms(kobj_str(mst, "lastSlotConsidered"));
+			int64_t clm = time_ms(kobj_str(mst, "lastSlotClaimed"));
+			cJSON_Delete(tree);
 			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
 				 s->mine.uid ? s->mine.uid : "");
 			s->acked.cursor = cur;
@@ -920,7 +977,13 @@ static void write_status(struct controller *c, struct sched *s, cJSON *st)
 	}
 	cJSON_Delete(s->mine.status);
 	free(s->mine.uid);
-	s->mine.status = st;
+	/* Kept as its JSON, as the store keeps statuses (project.h), until the
+	 * watch shows it: at a first start every schedule has one waiting,
+	 * and a tree is five times the size. */
+	char *json = cJSON_PrintUnformatted(st);
+	cJSON_Delete(st);
+	s->mine.status = json ? cJSON_CreateString(json) : NULL;
+	free(json);
 	s->mine.seq++;
 	s->mine.uid = s->sc.uid ? xstrdup(s->sc.uid) : NULL;
 	s->mine.rv = 0;
@@ -977,7 +1040,9 @@ static int64_t slot_of_name(const struct sched *s, const char *name)
 /* Whether `name` is a retry this pass's plan creates. */
 static bool is_retry(const struct sched *s, const char *name)
 {
-	const struct plan *p = &s->pass.plan;
+	const struct plan *p = s->pass.plan;
+	if (!p)
+		return false;
 	for (size_t i = 0; i < p->n_actions; i++)
 		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
 			return p->actions[i].trigger == SPEC_TRIGGER_RETRY;
@@ -987,14 +1052,16 @@ static bool is_retry(const struct sched *s, const char *name)
 /* A failed POST of this pass's plan, kept for the next plan. */
 static void create_failed(struct sched *s, const char *name, const struct kube_result *res)
 {
-	const struct plan *p = &s->pass.plan;
+	const struct plan *p = s->pass.plan;
 	const struct plan_action *a = NULL;
 	for (size_t i = 0; i < p->n_actions && !a; i++)
 		if (p->actions[i].kind == PLAN_CREATE_JOB && !strcmp(p->actions[i].job_name, name))
 			a = &p->actions[i];
-	if (!a || s->failed.n == CREATE_FAILURES_MAX)
+	if (!s->failed)
+		s->failed = xcalloc(1, sizeof(*s->failed));
+	if (!a || s->failed->n == CREATE_FAILURES_MAX)
 		return; /* then only retried: the next plan decides it anew */
-	struct create_failure *f = &s->failed.v[s->failed.n++];
+	struct create_failure *f = &s->failed->v[s->failed->n++];
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->slot = a->slot;
 	f->trigger = a->trigger;
@@ -1142,9 +1209,9 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		cJSON *job = NULL;
 		int rc =
 		    a->trigger == SPEC_TRIGGER_RETRY
-			? spec_build_retry(&s->spec, s->pass.plan.zone, a->slot, a->job_name,
+			? spec_build_retry(&s->spec, s->pass.plan->zone, a->slot, a->job_name,
 					   a->business_date, a->attempt, &job, err, sizeof(err))
-			: spec_build_job(&s->spec, s->pass.plan.zone, a->slot, a->trigger,
+			: spec_build_job(&s->spec, s->pass.plan->zone, a->slot, a->trigger,
 					 a->request_id[0] ? a->request_id : NULL, &job, err,
 					 sizeof(err));
 		if (rc) {
@@ -1247,7 +1314,7 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
  * they were while the key is busy. */
 static void after_posts(struct controller *c, struct sched *s)
 {
-	struct plan *p = &s->pass.plan;
+	struct plan *p = s->pass.plan;
 	for (size_t i = 0; i < p->n_actions; i++) {
 		const struct plan_action *a = &p->actions[i];
 		if (a->kind == PLAN_DELETE_JOB)
@@ -1256,8 +1323,8 @@ static void after_posts(struct controller *c, struct sched *s)
 			emit_event(c, s, a->event_type, a->reason, a->message, a->count);
 	}
 	if (s->sc.rc && !s->pass.was_invalid_same) {
-		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, s->sc.err);
-		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", s->sc.err, 1);
+		LOG_WARN("invalid spec", "obj=%s err=\"%s\"", s->key, spec_err(s));
+		emit_event(c, s, PLAN_EVENT_WARNING, "InvalidSpec", spec_err(s), 1);
 	}
 	if (!s->pass.failed) {
 		if (s->pass.run_now)
@@ -1299,10 +1366,13 @@ static bool rn_claim_landed(const struct sched *s, const cJSON *stored)
 }
 
 /* The rerun step's input from the stores, the base status and the plan's
- * input (the calendar as the planner sees it). */
+ * input (the calendar as the planner sees it). The stored status is its
+ * JSON (project.h): parsed into *status_tree, the caller's to delete once
+ * the step is released (the step may point into it). */
 static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_input *in,
-			 struct rerun_step *rs)
+			 struct rerun_step *rs, cJSON **status_tree)
 {
+	const cJSON *stored_status = project_unblob(kobj_get(obj, "status"), status_tree);
 	bool cal_ok = s->spec.has_calendar && in->calendar_state == PLAN_CALENDAR_OK;
 	const char *refused[CREATE_FAILURES_MAX];
 	size_t n_refused = 0;
@@ -1321,12 +1391,14 @@ static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_in
 	    .only = kobj_annotation(obj, TAKT_ANN_RERUN_ONLY),
 	    .last = s->pass.in_status.last_rerun,
 	    .handled = s->pass.in_status.handled_requests,
-	    .history = kobj_get(kobj_get(obj, "status"), "recentRuns"),
+	    .history = kobj_get(stored_status, "recentRuns"),
 	    .runs = in->runs,
 	    .n_runs = in->n_runs,
 	    .exps = in->expectations,
 	    .n_exps = in->n_expectations,
 	    .orphan_pods = in->orphan_pods,
+	    /* Counted only for a request: it copies the status. */
+	    .pending_retries = kobj_annotation(obj, TAKT_ANN_RERUN) ? plan_pending_retries(in) : 0,
 	    .refused_jobs = refused,
 	    .n_refused_jobs = n_refused,
 	    .now = in->now,
@@ -1378,9 +1450,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		return;
 	}
 	/* What has landed: the stored status, or our last write answered. */
-	const cJSON *stored = kobj_get(obj, "status");
+	cJSON *stored_tree = NULL;
+	const cJSON *stored = project_unblob(kobj_get(obj, "status"), &stored_tree);
 	int64_t landed_cursor = time_ms(kobj_str(stored, "lastSlotConsidered"));
 	int64_t landed_claim = time_ms(kobj_str(stored, "lastSlotClaimed"));
+	cJSON_Delete(stored_tree);
 	if (s->spec.uid && !strcmp(s->acked.uid, s->spec.uid)) {
 		landed_cursor = landed_cursor > s->acked.cursor ? landed_cursor : s->acked.cursor;
 		landed_claim = landed_claim > s->acked.claim ? landed_claim : s->acked.claim;
@@ -1388,8 +1462,9 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	struct gathered g;
 	gather(c, s, s->spec.uid, landed_cursor, &g);
 	struct plan_create_failure failures[CREATE_FAILURES_MAX];
-	for (size_t i = 0; i < s->failed.n; i++) {
-		const struct create_failure *f = &s->failed.v[i];
+	size_t n_failed = s->failed ? s->failed->n : 0;
+	for (size_t i = 0; i < n_failed; i++) {
+		const struct create_failure *f = &s->failed->v[i];
 		failures[i] = (struct plan_create_failure){.job_name = f->name,
 							   .slot = f->slot,
 							   .trigger = f->trigger,
@@ -1399,7 +1474,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	struct plan_input in = {
 	    .spec = &s->spec,
-	    .spec_error = s->sc.rc ? s->sc.err : NULL,
+	    .spec_error = s->sc.rc ? spec_err(s) : NULL,
 	    .status = &s->pass.in_status,
 	    .runs = s->runs.v,
 	    .n_runs = s->runs.n,
@@ -1407,8 +1482,9 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = s->runs.orphans,
 	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
+	    .kill = control_kill_acted(&s->spec, &s->base.st, &s->pass.in_status),
 	    .create_failures = failures,
-	    .n_create_failures = s->failed.n,
+	    .n_create_failures = n_failed,
 	    .attempts = g.attempts,
 	    .n_attempts = g.n_attempts,
 	    .deciding_since = c->deciding_since,
@@ -1429,9 +1505,10 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	 * expectations to the planner, active for the schedule's own slots. */
 	struct rerun_step rs;
 	struct plan_expectation *exps = NULL;
+	cJSON *rerun_status = NULL;
 	rerun_step_init(&rs);
 	if (!s->sc.rc)
-		rerun_decide(s, obj, &in, &rs);
+		rerun_decide(s, obj, &in, &rs, &rerun_status);
 	if (rs.n_starts) {
 		exps = xcalloc(g.n_exps + rs.n_starts, sizeof(*exps));
 		memcpy(exps, g.exps, g.n_exps * sizeof(*exps));
@@ -1444,16 +1521,18 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		in.expectations = exps;
 		in.n_expectations = g.n_exps + rs.n_starts;
 	}
-	int rc = plan_compute(&in, &s->pass.plan);
+	int rc = plan_compute(&in, s->pass.plan);
 	if (rc == 0)
-		rerun_apply(&rs, kobj_annotation(obj, TAKT_ANN_RERUN), &s->pass.plan);
+		rerun_apply(&rs, kobj_annotation(obj, TAKT_ANN_RERUN), s->pass.plan);
 	rerun_step_release(&rs);
+	cJSON_Delete(rerun_status);
 	free(exps);
 	gathered_release(&g);
 	settle_expectations(c, s);
 	s->pass.planned = rc == 0;
 	/* Told once: this plan's own POSTs may fail anew. */
-	s->failed.n = 0;
+	free(s->failed);
+	s->failed = NULL;
 	if (rc < 0) {
 		LOG_ERROR("plan failed", "obj=%s rc=%d", s->key, rc);
 		s->pass.failed = true;
@@ -1461,8 +1540,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		return;
 	}
 	if (s->pass.run_now) {
-		control_after_plan(c->control, obj, &s->spec, &s->pass.plan, in.now);
-	} else if (s->pass.has_raw && plan_may_wait(&s->pass.plan, &s->base.st, in.now)) {
+		control_after_plan(c->control, obj, &s->spec, s->pass.plan, in.now);
+	} else if (s->pass.has_raw && plan_may_wait(s->pass.plan, &s->base.st, in.now)) {
 		/* A run started or ended just before a slot: the slot's
 		 * reconcile writes it (see plan_may_wait). */
 		c->stats.waited++;
@@ -1474,11 +1553,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	 * (after_posts), so that when many schedules share a slot every POST
 	 * leaves before any of that bookkeeping. */
 	pass_to(s, PASS_POSTING);
-	for (size_t i = 0; i < s->pass.plan.n_actions; i++)
-		if (s->pass.plan.actions[i].kind == PLAN_CREATE_JOB) {
-			if (!strcmp(s->pass.plan.actions[i].job_name, s->rn_claim.job))
+	for (size_t i = 0; i < s->pass.plan->n_actions; i++)
+		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB) {
+			if (!strcmp(s->pass.plan->actions[i].job_name, s->rn_claim.job))
 				s->rn_claim.posted = true;
-			send_create(c, s, &s->pass.plan.actions[i]);
+			send_create(c, s, &s->pass.plan->actions[i]);
 		}
 	if (s->pass.posts == 0)
 		after_posts(c, s);
@@ -1522,6 +1601,10 @@ static void reconcile_pass(struct controller *c, const char *key)
 	sched_parse(s, obj);
 	s->pass.failed = false;
 	s->pass.planned = false;
+	if (!s->pass.plan) {
+		s->pass.plan = xmalloc(sizeof(*s->pass.plan));
+		plan_init(s->pass.plan);
+	}
 
 	/* spec_status_parse reads obj.status: lend it the base status. Not
 	 * again when it is the same one (ours, or the same stored version). */
@@ -1529,12 +1612,16 @@ static void reconcile_pass(struct controller *c, const char *key)
 	uint64_t rv = rv_number(obj);
 	struct base_cache *b = &s->base;
 	if (!b->valid || raw != b->raw || rv != b->rv || s->mine.seq != b->mine_seq) {
+		/* The stored status is its JSON (project.h); ours a tree. */
+		cJSON *tree = NULL;
+		const cJSON *st = project_unblob(raw, &tree);
 		cJSON *holder = cJSON_CreateObject();
-		if (raw)
-			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)raw);
+		if (st)
+			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)st);
 		spec_status_release(&b->st);
 		spec_status_parse(holder, &b->st);
 		cJSON_Delete(holder);
+		cJSON_Delete(tree);
 		b->raw = raw;
 		b->rv = rv;
 		b->mine_seq = s->mine.seq;
@@ -1550,7 +1637,7 @@ static void reconcile_pass(struct controller *c, const char *key)
 							   : "");
 	const struct spec_condition *ready = spec_status_condition(&b->st, TAKT_COND_READY);
 	s->pass.was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
-				   ready->message && !strcmp(ready->message, s->sc.err);
+				   ready->message && !strcmp(ready->message, spec_err(s));
 	spec_status_copy(&s->pass.in_status, &b->st);
 
 	/* Kill and run-now requests first: a kill frees the slot it ends. */
@@ -1765,6 +1852,14 @@ static void clock_jumped(struct loop *l, int64_t delta_ms, void *ud)
 {
 	struct controller *c = ud;
 	(void)l;
+	/* The clock was set to what it read (another process's settimeofday,
+	 * an NTP step under a few ms; the loop's delta, the change of realtime
+	 * minus monotonic in whole ms, reads -1, 0 or 1 for it): no plan
+	 * changes (slots are whole seconds, the wall-clock timers keep their
+	 * instants), and recomputing 10,000 schedules for each of those was
+	 * the only CPU an idle minute cost (four in four minutes, measured). */
+	if (delta_ms >= -CLOCK_JUMP_IGNORE_MS && delta_ms <= CLOCK_JUMP_IGNORE_MS)
+		return;
 	LOG_WARN("wall clock jumped: recomputing every schedule", "delta_ms=%" PRId64, delta_ms);
 	/* Wall-clock timers keep their instants; the plans may not. */
 	enqueue_all(c);
@@ -1813,7 +1908,8 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	struct reflector_opts io = {.group = TAKT_GROUP,
 				    .version = TAKT_VERSION,
 				    .resource = TAKT_RES_SCHEDULES,
-				    .ns = c->ns};
+				    .ns = c->ns,
+				    .transform = project_schedule};
 	c->refl_schedules = reflector_new(l, tr, c->schedules, &io, reflector_listed, c);
 	io = (struct reflector_opts){.group = "batch",
 				     .version = "v1",

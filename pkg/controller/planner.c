@@ -646,6 +646,73 @@ static size_t pending_retries(const struct plan_input *in, const struct plan *p)
 	return n;
 }
 
+/* A takt.io/kill on the schedule, acted on in this pass (in->kill), covers
+ * the runs whose retry is still to come too: the SRE who kills a
+ * schedule's work expects no new attempt to start (docs/api.md, "External
+ * control by annotation"). Each such run ends for good here: its newest
+ * attempt's entry turns Killed with reason RetryCancelled (the exit code
+ * stays), which is what every later decision, of this process or another
+ * after a restart, reads as "no retry to come" (a killed attempt is never
+ * retried); RunFailed says so once, and status.lastKill.retriesCancelled
+ * names the attempts. The kill is handled once (handledRequests), so this
+ * runs once per request, in the plan whose status write records it. */
+static void cancel_retries(const struct plan_input *in, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	cJSON *names = NULL;
+	if (!in->kill)
+		return;
+	for (size_t i = 0; i < st->n_recent; i++) {
+		struct spec_run_record *rec = &st->recent[i];
+		struct retry rt;
+		char why[160];
+		if (rec->result != SPEC_RESULT_FAILED || !newest_attempt(in, p, rec) ||
+		    replaced_by(in, p, rec))
+			continue;
+		retry_of(in->spec, p->zone, rec, in->now, &rt);
+		if (rt.kind != RETRY_AT)
+			continue;
+		snprintf(why, sizeof(why),
+			 "its retry (attempt %d) was cancelled by kill request %s", (int)rt.attempt,
+			 in->kill);
+		run_failed_event(p, rec, why);
+		rec->result = SPEC_RESULT_KILLED;
+		set_reason(rec, "RetryCancelled");
+		if (!names)
+			names = cJSON_CreateArray();
+		cJSON_AddItemToArray(names, cJSON_CreateString(rec->job));
+	}
+	if (!names)
+		return;
+	const char *id =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st->last_kill, "requestId"));
+	if (id && !strcmp(id, in->kill)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(st->last_kill, "retriesCancelled");
+		cJSON_AddItemToObject(st->last_kill, "retriesCancelled", names);
+	} else {
+		cJSON_Delete(names);
+	}
+}
+
+size_t plan_pending_retries(const struct plan_input *in)
+{
+	if (!in || !in->spec || !in->status || in->spec_error || !in->spec->name)
+		return 0;
+	struct plan p;
+	plan_init(&p);
+	spec_status_copy(&p.status, in->status);
+	p.zone =
+	    spec_zone(in->spec, in->spec->has_calendar && in->calendar_state == PLAN_CALENDAR_OK
+				    ? in->calendar_zone
+				    : NULL);
+	/* The attempts whose Job ended since the status was written count
+	 * as the planner will settle them: a failed one's retry is to come. */
+	record_runs(in, &p);
+	size_t n = pending_retries(in, &p);
+	plan_release(&p);
+	return n;
+}
+
 static bool created_now(const struct plan *p, const char *name)
 {
 	for (size_t i = 0; i < p->n_actions; i++)
@@ -1438,6 +1505,9 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 		 p->zone ? tz_name(p->zone) : "the calendar's zone");
 	set_ready(in, p, true, "Valid", msg);
 	record_runs(in, p);
+	/* Before the slots: under Forbid a cancelled retry no longer holds
+	 * them back. */
+	cancel_retries(in, p);
 
 	/* The cursor: first sight and every edit restart it at now; so does a
 	 * cursor from a clock that ran ahead. */

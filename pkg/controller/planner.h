@@ -143,6 +143,12 @@ struct plan_input {
 	 * what happened). The run is named after the id, not the clock, so
 	 * every replica and every retry answers it with the same Job. */
 	const char *run_now;
+	/* The id of the schedule's takt.io/kill request when it was acted on in
+	 * this pass (control_before_plan recorded it in `status`), else NULL:
+	 * the runs with a retry still to come end for good, their retries
+	 * cancelled (the newest attempt's entry turns Killed, reason
+	 * RetryCancelled; RunFailed; lastKill.retriesCancelled). */
+	const char *kill;
 	/* The Job POSTs of earlier decisions that failed since (at most one
 	 * per run; see struct plan_create_failure). A run refused for good is
 	 * not created again: a slot then counts as missed, a run-now is
@@ -263,6 +269,13 @@ int plan_compute(const struct plan_input *in, struct plan *out);
  * slot and at most PLAN_WAIT_MS after `now`, and its status differs from
  * `base` (the status it was planned from) in those fields only. */
 bool plan_may_wait(const struct plan *p, const struct spec_status *base, int64_t now);
+
+/* The runs with a retry still to come, as plan_compute would count them
+ * from `in` (the attempts whose Job ended since `in->status` was written
+ * settled first): under Forbid each is an active run (docs/api.md,
+ * "Retries of failed runs"), for the rerun step too. 0 for an invalid
+ * spec. Pure. */
+size_t plan_pending_retries(const struct plan_input *in);
 #define PLAN_WAIT_MS 1000
 
 /* Bounds the work of one call whatever the downtime (a 1-second schedule

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -94,4 +95,51 @@ void project_pod(cJSON *pod)
 	keep_only(pod, TOP);
 	project_meta(pod);
 	keep_only(cJSON_GetObjectItemCaseSensitive(pod, "status"), POD_STATUS);
+}
+
+static const char *const SCHED_TOP[] = {"metadata", "spec", "status", NULL};
+static const char *const SCHED_META[] = {"name",
+					 "namespace",
+					 "uid",
+					 "resourceVersion",
+					 "generation",
+					 "creationTimestamp",
+					 "deletionTimestamp",
+					 "labels",
+					 "annotations",
+					 NULL};
+
+/* Replaces the object member `name` by its JSON, as one string node. */
+static void to_blob(cJSON *obj, const char *name)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!cJSON_IsObject(it))
+		return; /* absent, or not an object: the parser says what is wrong */
+	char *json = cJSON_PrintUnformatted(it);
+	cJSON *blob = json ? cJSON_CreateString(json) : NULL;
+	free(json);
+	if (blob)
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, blob);
+}
+
+void project_schedule(cJSON *sched)
+{
+	if (!cJSON_IsObject(sched))
+		return;
+	keep_only(sched, SCHED_TOP);
+	cJSON *md = cJSON_GetObjectItemCaseSensitive(sched, "metadata");
+	keep_only(md, SCHED_META);
+	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, TAKT_PREFIX);
+	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, TAKT_PREFIX);
+	to_blob(sched, "spec");
+	to_blob(sched, "status");
+}
+
+const cJSON *project_unblob(const cJSON *v, cJSON **owned)
+{
+	*owned = NULL;
+	if (!cJSON_IsString(v))
+		return v;
+	*owned = cJSON_Parse(cJSON_GetStringValue(v));
+	return *owned;
 }

@@ -572,7 +572,11 @@ static void advance(const struct rerun_step_input *in, struct rerun_step *out, c
 			progress[i] = r->killed ? 'K' : r->succeeded ? 'S' : 'F';
 		}
 	}
-	bool busy = running || in->orphan_pods > 0 || in->n_exps > 0;
+	/* Under Forbid a run whose retry is still to come is active
+	 * (docs/api.md, "Retries of failed runs"): the rerun waits for it as
+	 * the schedule's own slots do. */
+	bool busy = running || in->orphan_pods > 0 || in->n_exps > 0 ||
+		    (in->spec->concurrency == SPEC_CONCURRENCY_FORBID && in->pending_retries > 0);
 	for (size_t j = 0; j < in->n_runs && !busy; j++)
 		busy = in->runs[j].name && run_is_active(&in->runs[j]);
 	bool one_at_a_time = in->spec->concurrency != SPEC_CONCURRENCY_ALLOW;

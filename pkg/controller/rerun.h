@@ -161,6 +161,10 @@ struct rerun_step_input {
 	const struct plan_expectation *exps;
 	size_t n_exps;
 	size_t orphan_pods;
+	/* The schedule's runs with a retry still to come
+	 * (plan_pending_retries): under Forbid each is an active run, and the
+	 * next rerun slot waits for it. */
+	size_t pending_retries;
 	/* Jobs whose create the apiserver refused for good (an invalid
 	 * jobTemplate, a quota): such a slot is not started again, it counts
 	 * as failed. */

@@ -64,8 +64,7 @@ void spec_release(struct spec *s)
 	if (s->zone)
 		tz_free(s->zone);
 	free(s->calendar.name);
-	if (s->job_template)
-		cJSON_Delete(s->job_template);
+	free(s->job_template);
 	free(s->ann_kill);
 	free(s->ann_kill_grace_seconds);
 	free(s->ann_run_now);
@@ -437,7 +436,9 @@ int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
 	const cJSON *jmd = field(jt, "metadata");
 	if (jmd && !cJSON_IsNull(jmd) && !cJSON_IsObject(jmd))
 		return fail(err, errlen, "spec.jobTemplate.metadata: must be an object");
-	s->job_template = cJSON_Duplicate(jt, 1);
+	/* Kept serialized (a few hundred bytes instead of a tree of ~40
+	 * nodes): it is read only when a Job is built. */
+	s->job_template = cJSON_PrintUnformatted(jt);
 	if (!s->job_template)
 		return fail(err, errlen, "spec.jobTemplate: out of memory");
 	return 0;
@@ -627,6 +628,11 @@ static int build_job(const struct spec *s, const struct tz *zone, int64_t slot_m
 		snprintf(date, sizeof(date), "%s", business_date);
 	snprintf(att, sizeof(att), "%" PRId32, attempt < 1 ? 1 : attempt);
 
+	cJSON *jt = cJSON_Parse(s->job_template);
+	if (!cJSON_IsObject(jt)) {
+		cJSON_Delete(jt);
+		return fail(err, errlen, "job: the schedule's jobTemplate does not parse");
+	}
 	cJSON *job = cJSON_CreateObject();
 	cJSON_AddStringToObject(job, "apiVersion", "batch/v1");
 	cJSON_AddStringToObject(job, "kind", "Job");
@@ -635,7 +641,7 @@ static int build_job(const struct spec *s, const struct tz *zone, int64_t slot_m
 	if (s->namespace)
 		cJSON_AddStringToObject(md, "namespace", s->namespace);
 
-	const cJSON *tmd = field(s->job_template, "metadata");
+	const cJSON *tmd = field(jt, "metadata");
 	const cJSON *tl = field(tmd, "labels");
 	const cJSON *ta = field(tmd, "annotations");
 	cJSON *labels = cJSON_IsObject(tl) ? cJSON_Duplicate(tl, 1) : cJSON_CreateObject();
@@ -661,7 +667,10 @@ static int build_job(const struct spec *s, const struct tz *zone, int64_t slot_m
 	cJSON_AddBoolToObject(ref, "blockOwnerDeletion", 1);
 	cJSON_AddItemToArray(owners, ref);
 
-	cJSON *spec = cJSON_Duplicate(field(s->job_template, "spec"), 1);
+	/* Moved, not copied: jt is ours. */
+	cJSON *spec = cJSON_DetachItemFromObjectCaseSensitive(jt, "spec");
+	if (!spec)
+		spec = cJSON_CreateObject();
 	cJSON_AddItemToObject(job, "spec", spec);
 	cJSON *tpl = ensure_object(spec, "template");
 	cJSON *tpl_md = ensure_object(tpl, "metadata");
@@ -677,6 +686,7 @@ static int build_job(const struct spec *s, const struct tz *zone, int64_t slot_m
 		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "initContainers"), env, n_env);
 		inject_env(cJSON_GetObjectItemCaseSensitive(pod, "containers"), env, n_env);
 	}
+	cJSON_Delete(jt);
 	*out = job;
 	return 0;
 }

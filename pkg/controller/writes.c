@@ -34,7 +34,9 @@ struct writes_req {
 	struct writes_status *status; /* a status write: its object's queue */
 	bool event;		      /* counted in events_posted */
 	bool post;		      /* a Job POST counted in writes.posts */
+	bool routine;		      /* a routine write counted in writes.routine_out */
 	int64_t decided_ns;
+	int64_t held_mono; /* when it was held back */
 };
 
 struct writes {
@@ -44,9 +46,11 @@ struct writes {
 	struct list_node reqs; /* every writes_req, in flight or held */
 	struct list_node held; /* held back, oldest first */
 	loop_timer_id held_timer;
-	int posts;	/* Job POSTs in flight */
-	int events_out; /* Events in flight or held */
-	bool disabled;	/* the gate: not the leader */
+	int posts;	 /* Job POSTs in flight */
+	int routine_out; /* routine writes in flight (at most WRITES_ROUTINE_MAX) */
+	size_t n_held;	 /* writes in `held` */
+	int events_out;	 /* Events in flight or held */
+	bool disabled;	 /* the gate: not the leader */
 	writes_check_fn *check;
 	const void *check_ud;
 	struct writes_code codes[WRITES_CODES_MAX];
@@ -54,12 +58,19 @@ struct writes {
 	struct writes_stats st;
 };
 
+static void unhold(struct writes_req *r)
+{
+	if (!list_empty(&r->held))
+		r->w->n_held--;
+	list_del(&r->held);
+}
+
 static void req_free(struct writes_req *r)
 {
 	if (r->event)
 		r->w->events_out--;
 	list_del(&r->link);
-	list_del(&r->held);
+	unhold(r);
 	free(r->path);
 	free(r->body);
 	free(r->tag);
@@ -139,6 +150,9 @@ static int start(struct writes_req *r)
 	if (r->kind == WRITE_JOB_POST) {
 		w->posts++;
 		r->post = true;
+	} else if (r->kind == WRITE_ROUTINE) {
+		w->routine_out++;
+		r->routine = true;
 	}
 	/* The transport copied them. */
 	free(r->path);
@@ -154,22 +168,26 @@ static void fail(struct writes_req *r, int rc)
 	answered(NULL, unsent(rc), r);
 }
 
-/* Sends the held writes, in the order they were decided. */
+static void on_held_timer(struct loop *l, loop_timer_id id, void *ud);
+
+/* Sends held writes, in the order they were decided, while fewer than
+ * WRITES_ROUTINE_MAX routine writes are in flight: behind Job POSTs in
+ * flight only until the oldest has waited WRITES_HOLD_MAX_MS. When the
+ * POSTs are what holds them, a timer comes back at that instant; when the
+ * cap is, the next answer does. */
 static void release_held(struct writes *w)
 {
 	loop_timer_cancel(w->loop, w->held_timer);
 	w->held_timer = 0;
-	/* These, not the writes their answers may hold back in turn. */
-	struct list_node batch;
-	list_init(&batch);
-	while (!list_empty(&w->held)) {
-		struct list_node *n = w->held.prev;
-		list_del(n);
-		list_add(&batch, n);
-	}
-	while (!list_empty(&batch)) {
-		struct writes_req *r = LIST_ENTRY(batch.next, struct writes_req, held);
-		list_del(&r->held);
+	while (!list_empty(&w->held) && w->routine_out < WRITES_ROUTINE_MAX) {
+		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
+		int64_t waited = loop_now_monotonic_ms() - r->held_mono;
+		if (w->posts > 0 && waited < WRITES_HOLD_MAX_MS) {
+			w->held_timer = loop_timer_after(w->loop, WRITES_HOLD_MAX_MS - waited,
+							 on_held_timer, w);
+			return;
+		}
+		unhold(r);
 		int rc = start(r);
 		if (rc < 0)
 			fail(r, rc);
@@ -209,10 +227,17 @@ static int dispatch(struct writes_req *r)
 		req_free(r);
 		return -EPERM;
 	}
-	if (r->kind == WRITE_ROUTINE && w->posts > 0) {
+	/* Behind Job POSTs in flight, behind the cap on routine writes in
+	 * flight, and behind any write already held (in decision order). */
+	if (r->kind == WRITE_ROUTINE &&
+	    (w->posts > 0 || w->routine_out >= WRITES_ROUTINE_MAX || !list_empty(&w->held))) {
 		list_add(w->held.prev, &r->held); /* last */
+		r->held_mono = loop_now_monotonic_ms();
+		w->n_held++;
 		w->st.held++;
-		if (!w->held_timer)
+		if (w->posts == 0 && w->routine_out < WRITES_ROUTINE_MAX)
+			release_held(w); /* only in order: room now */
+		else if (!w->held_timer && w->routine_out < WRITES_ROUTINE_MAX)
 			w->held_timer =
 			    loop_timer_after(w->loop, WRITES_HOLD_MAX_MS, on_held_timer, w);
 		return 0;
@@ -241,9 +266,13 @@ static void answered(struct kube_req *kr, const struct kube_result *res, void *u
 	count_code(w, r->method, res->err ? 0 : res->status);
 	double ms = (double)(loop_now_realtime_ns() - r->decided_ns) / 1e6;
 	bool ok = res->err == 0 && res->status >= 200 && res->status < 300;
-	if (r->post && --w->posts == 0 && !list_empty(&w->held)) {
-		/* The writes held behind the last POST go now, before its
-		 * answer is heard (which may decide more). */
+	if (r->routine)
+		w->routine_out--;
+	r->routine = false;
+	if (((r->post && --w->posts == 0) || w->routine_out < WRITES_ROUTINE_MAX) &&
+	    !list_empty(&w->held)) {
+		/* The writes held behind the last POST (or behind the cap) go
+		 * now, before this answer is heard (which may decide more). */
 		release_held(w);
 	}
 	if (r->event) {
@@ -496,10 +525,16 @@ void writes_free(struct writes *w)
 	free(w);
 }
 
+size_t writes_backlog(const struct writes *w)
+{
+	return w->n_held;
+}
+
 void writes_get_stats(const struct writes *w, struct writes_stats *st)
 {
 	*st = w->st;
 	st->posts_inflight = (uint64_t)w->posts;
+	st->waiting = (uint64_t)w->n_held;
 	st->inflight = 0;
 	st->pending = 0;
 	for (const struct list_node *n = w->reqs.next; n != &w->reqs; n = n->next) {
@@ -531,7 +566,7 @@ void writes_set_enabled(struct writes *w, bool enabled)
 	w->held_timer = 0;
 	while (!list_empty(&w->held)) {
 		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
-		list_del(&r->held);
+		unhold(r);
 		answered(NULL, &dropped, r);
 	}
 }

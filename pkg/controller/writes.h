@@ -15,7 +15,13 @@
  *                   sent in the order they were decided, so that when a
  *                   hundred schedules fire at one instant the apiserver
  *                   creates their Jobs before it works on the bookkeeping
- *                   they cause. They wait for rate-limit tokens.
+ *                   they cause. They wait for rate-limit tokens, and at
+ *                   most WRITES_ROUTINE_MAX are in flight at once: the
+ *                   rest wait here, in order, as a few hundred bytes each
+ *                   instead of a transfer's buffers (a start-up that
+ *                   writes 10,000 statuses held 400 transfers at once, 84
+ *                   MB of libcurl's heap). writes_backlog says how many
+ *                   wait, so the producer can pace itself.
  *
  * Status writes of one object go through its struct writes_status: one in
  * flight, the newest waiting behind it (merge patches must apply in the
@@ -79,6 +85,10 @@ struct cJSON;
 
 /* The longest a routine write waits for Job POSTs. */
 #define WRITES_HOLD_MAX_MS 500
+/* The most routine writes handed to the transport at once. The rate limit
+ * alone lets a burst of 400 leave together; 16 keep the apiserver busy
+ * (a status write costs it ~5 ms of CPU) without holding their buffers. */
+#define WRITES_ROUTINE_MAX 16
 /* The most Events in flight or held at once. */
 #define WRITES_EVENTS_MAX 1024
 
@@ -162,10 +172,13 @@ struct writes_stats {
 	uint64_t events_posted;	 /* Event POSTs and updates answered 2xx */
 	uint64_t events_dropped; /* refused past WRITES_EVENTS_MAX */
 	uint64_t posts_inflight; /* now */
+	uint64_t waiting;	 /* now: held (behind POSTs or the cap) */
 	uint64_t inflight;	 /* now: handed to the transport, not answered */
 	uint64_t pending;	 /* now: in flight or held (not yet answered) */
 };
 void writes_get_stats(const struct writes *w, struct writes_stats *st);
+/* How many writes are held, not yet handed to the transport. */
+size_t writes_backlog(const struct writes *w);
 
 /* Answers by method and HTTP status (0: a transport failure), for
  * /metrics. At most WRITES_CODES_MAX pairs are told apart; the rest are

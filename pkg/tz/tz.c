@@ -47,7 +47,32 @@ struct tz {
 	bool periodic_below;
 	int64_t cyc_lo;
 	int64_t below_from; /* reduce from below only past this instant */
+	/* Loaded from a file by tz_load: shared through `cache` by every
+	 * caller that loads the same file, freed when the last one frees it. */
+	unsigned refs;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct tz *next_cached;
 };
+
+/* The zones tz_load has loaded from files and that are still held: 10,000
+ * schedules in Asia/Seoul hold one zone, not 10,000 copies. Keyed by name
+ * and the file's identity (device, inode, size, mtime), so an updated
+ * zone database is read again by the next load while older holders keep
+ * what they loaded. A handful of zones: a list is enough. */
+static struct tz *cache;
+
+static struct tz *cache_find(const char *name, const struct stat *st)
+{
+	for (struct tz *z = cache; z; z = z->next_cached)
+		if (!strcmp(z->name, name) && z->dev == st->st_dev && z->ino == st->st_ino &&
+		    z->size == st->st_size && z->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    z->mtime.tv_nsec == st->st_mtim.tv_nsec)
+			return z;
+	return NULL;
+}
 
 static const struct tz tz_utc = {
     .name = (char *)"UTC",
@@ -717,6 +742,13 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 		errmsg_set(err, errlen, "unknown time zone \"%s\"", qname);
 		return -1;
 	}
+	struct tz *held = cache_find(name, &st);
+	if (held) {
+		close(fd);
+		held->refs++;
+		*out = held;
+		return 0;
+	}
 	unsigned char *data;
 	size_t len;
 	int r = read_file(fd, &data, &len);
@@ -728,6 +760,16 @@ int tz_load(const char *name, struct tz **out, char *err, size_t errlen)
 	}
 	r = tz_load_from_memory(name, data, len, out, err, errlen);
 	free(data);
+	if (r == 0) {
+		struct tz *z = *out;
+		z->refs = 1;
+		z->dev = st.st_dev;
+		z->ino = st.st_ino;
+		z->size = st.st_size;
+		z->mtime = st.st_mtim;
+		z->next_cached = cache;
+		cache = z;
+	}
 	return r;
 }
 
@@ -735,6 +777,16 @@ void tz_free(struct tz *z)
 {
 	if (!z || z == &tz_utc)
 		return;
+	if (z->refs > 0) {
+		if (--z->refs > 0)
+			return;
+		for (struct tz **p = &cache; *p; p = &(*p)->next_cached) {
+			if (*p == z) {
+				*p = z->next_cached;
+				break;
+			}
+		}
+	}
 	free(z->name);
 	free(z->at);
 	free(z->off);

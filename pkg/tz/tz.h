@@ -7,7 +7,11 @@
  * function of the loaded, immutable `struct tz`.
  *
  * Ownership: tz_load returns a zone owned by the caller, freed by tz_free.
- * A loaded zone is immutable and may be shared by many schedules.
+ * A loaded zone is immutable and may be shared by many schedules: tz_load
+ * itself shares it, handing out the zone already loaded from the same file
+ * (same name, device, inode, size and mtime) with a reference count that
+ * tz_free drops. So tz_load and tz_free keep a process-wide cache and must
+ * be called from one thread (takt's loop thread); queries need no lock.
  * Every query also accepts z == NULL, meaning UTC.
  *
  * Queries are total: any int64 instant or reading is accepted, results

@@ -4,7 +4,8 @@
 # then succeeding, with its three attempts in status.recentRuns; an exit
 # code outside onExitCodes not retried; a killed attempt not retried; a
 # controller restart while a retry is pending (the retry starts once,
-# after the restart, at its own time).
+# after the restart, at its own time); a kill on the schedule while a retry
+# is pending cancels it for good.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ctl_lib.sh"
 
@@ -142,6 +143,33 @@ t_is "one retry Event for later" "$(event_msgs Retry | grep -c "later-$slot2-2")
 t_is "the retry's Job was created once, by the restarted controller" \
 	"$(ctl_log | grep -c "job created.* job=later-$slot2-2 \|job already exists.* job=later-$slot2-2 ")" 1
 t_is "runsStarted 2" "$(bs_status later runsStarted)" 2
+
+# ---- 5. a kill on the schedule while a retry is pending ---------------------
+# The failed attempt's Job is finished, its retry 30 s away: the kill
+# cancels the retry for good (docs/api.md, "External control by
+# annotation").
+t2=$(date +%s)
+slot3=$((t2 + 5))
+t_ok "schedule pend (exit 3, retry after 30s)" bs_apply pend "$(once_at $slot3)" Forbid 1s 3 \
+	"  retry: {after: [\"30s\"], limit: 2}"
+wait_for 30 "pend's attempt failed, recorded" history_has pend "^pend-$slot3 Failed 3 1 "
+t_ok "kill request on pend" kn annotate bs pend takt.io/kill=k2
+killed2=$(date +%s)
+wait_for 30 "the attempt's entry says Killed, the retry cancelled" history_has pend "^pend-$slot3 Killed 3 1 schedule"
+t_is "its reason" "$(kn get bs pend -o jsonpath='{.status.recentRuns[0].reason}')" RetryCancelled
+t_is "lastKill names the request" "$(kn get bs pend -o jsonpath='{.status.lastKill.requestId}')" k2
+t_is "lastKill.retriesCancelled names the attempt" \
+	"$(kn get bs pend -o jsonpath='{.status.lastKill.retriesCancelled[*]}')" "pend-$slot3"
+wait_for 10 "RunFailed says the kill cancelled the retry" event_like RunFailed \
+	"run pend-$slot3 .*exit code 3.*retry \(attempt 2\) was cancelled by kill request k2"
+failed3=$(date -u -d "$(kn get job "pend-$slot3" -o jsonpath='{.status.conditions[?(@.type=="Failed")].lastTransitionTime}')" +%s)
+t_diag "attempt 1 failed at $failed3, kill at $killed2"
+# 35 s after the failure: the retry would have started at 30 s.
+sleep $((failed3 + 35 - $(date +%s) > 0 ? failed3 + 35 - $(date +%s) : 0))
+t_nok "no retry Job 35 s after the failure" job_exists "pend-$slot3-2"
+t_is "no Retry Event for pend" "$(event_msgs Retry | grep -c "pend-$slot3")" 0
+t_is "one RunFailed for pend" "$(event_msgs RunFailed | grep -c "run pend-$slot3 ")" 1
+t_is "the entry still says Killed" "$(kn get bs pend -o jsonpath='{.status.recentRuns[0].result}')" Killed
 
 ctl_stop
 t_is "the controller exits 0 on SIGTERM" "$?" 0

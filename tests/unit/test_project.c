@@ -182,12 +182,63 @@ static void test_project_odd_shapes(void **state)
 	cJSON_Delete(p);
 }
 
+/* A BatchSchedule keeps its identity, takt's annotations, and spec and
+ * status as one string each, which project_unblob gives back as trees
+ * equal to what was sent. */
+static void test_project_schedule_blobs(void **state)
+{
+	(void)state;
+	const char *text =
+	    "{\"apiVersion\":\"takt.io/v1alpha1\",\"kind\":\"BatchSchedule\","
+	    "\"metadata\":{\"name\":\"s\",\"namespace\":\"ns\",\"uid\":\"u1\","
+	    "\"resourceVersion\":\"7\",\"generation\":3,\"creationTimestamp\":\"2026-01-01T00:00:"
+	    "00Z\","
+	    "\"labels\":{\"app\":\"x\",\"takt.io/l\":\"1\"},"
+	    "\"annotations\":{\"kubectl.kubernetes.io/last-applied-configuration\":\"{...}\","
+	    "\"takt.io/run-now\":\"r1\"}},"
+	    "\"spec\":{\"schedule\":\"0 0 0 1 1 *\",\"jobTemplate\":{\"spec\":{\"template\":{}}}},"
+	    "\"status\":{\"observedGeneration\":3,\"conditions\":[{\"type\":\"Ready\"}]}}";
+	cJSON *o = cJSON_Parse(text);
+	cJSON *orig = cJSON_Duplicate(o, 1);
+	project_schedule(o);
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+	assert_null(cJSON_GetObjectItemCaseSensitive(o, "apiVersion"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "uid")),
+			    "u1");
+	assert_int_equal(
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(md, "generation")), 3);
+	const cJSON *anns = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+	assert_int_equal(cJSON_GetArraySize(anns), 1);
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(anns, "takt.io/run-now"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(md, "labels")), 1);
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "status" : "spec";
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+		assert_true(cJSON_IsString(v));
+		cJSON *owned;
+		const cJSON *t = project_unblob(v, &owned);
+		assert_non_null(owned);
+		assert_true(t == owned);
+		assert_true(cJSON_Compare(t, cJSON_GetObjectItemCaseSensitive(orig, name), 1));
+		cJSON_Delete(owned);
+	}
+	/* A tree (an object never projected) is given back as is. */
+	cJSON *owned;
+	const cJSON *sp = cJSON_GetObjectItemCaseSensitive(orig, "spec");
+	assert_true(project_unblob(sp, &owned) == sp);
+	assert_null(owned);
+	assert_null(project_unblob(NULL, &owned));
+	cJSON_Delete(o);
+	cJSON_Delete(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_project_job_keeps_what_is_read),
 	    cmocka_unit_test(test_project_pod_keeps_metadata_and_phase),
 	    cmocka_unit_test(test_project_odd_shapes),
+	    cmocka_unit_test(test_project_schedule_blobs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

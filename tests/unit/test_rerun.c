@@ -754,6 +754,48 @@ static void test_step_forbid_waits_for_active(void **state)
 	step_release(&f);
 }
 
+/* Under Forbid a run whose retry is still to come is active: the rerun
+ * waits for it (the next slot does not start) as the schedule's own slots
+ * do. Under Allow it does not wait. */
+static void test_step_forbid_waits_for_pending_retry(void **state)
+{
+	(void)state;
+	struct step_fx f;
+	step_init(&f, "Forbid");
+	f.in.pending_retries = 1;
+	step(&f, NULL);
+	assert_string_equal(last_str(&f, "progress"), "---");
+	assert_int_equal(f.out.n_starts, 0);
+	f.in.pending_retries = 0;
+	step(&f, NULL);
+	assert_string_equal(last_str(&f, "progress"), "A--");
+	char *persisted = cJSON_PrintUnformatted(f.out.last);
+	/* In progress: the first rerun succeeded, a run of the schedule
+	 * failed meanwhile and its retry is to come; the next slot waits. */
+	char n1[64];
+	spec_rerun_job_name("daily", MS("2026-12-01T12:00:00Z"), "rr-1", n1, sizeof(n1));
+	struct plan_run done = {
+	    .name = n1, .slot = MS("2026-12-01T12:00:00Z"), .finished = true, .succeeded = true};
+	f.in.runs = &done;
+	f.in.n_runs = 1;
+	f.in.pending_retries = 1;
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "progress"), "S--");
+	assert_int_equal(f.out.n_starts, 0);
+	f.in.pending_retries = 0;
+	step(&f, persisted);
+	assert_string_equal(last_str(&f, "progress"), "SA-");
+	assert_int_equal(f.out.n_starts, 1);
+	free(persisted);
+	step_release(&f);
+
+	step_init(&f, "Allow");
+	f.in.pending_retries = 1;
+	step(&f, NULL);
+	assert_int_equal(f.out.n_starts, 3);
+	step_release(&f);
+}
+
 /* Allow: together. */
 static void test_step_allow_together(void **state)
 {
@@ -1029,6 +1071,7 @@ int main(void)
 	    cmocka_unit_test(test_rerun_job_name),
 	    cmocka_unit_test(test_step_forbid_one_at_a_time),
 	    cmocka_unit_test(test_step_forbid_waits_for_active),
+	    cmocka_unit_test(test_step_forbid_waits_for_pending_retry),
 	    cmocka_unit_test(test_step_allow_together),
 	    cmocka_unit_test(test_step_selection_from_record),
 	    cmocka_unit_test(test_step_refusals),

@@ -32,6 +32,7 @@ struct fx {
 	size_t n_runs;
 	struct plan_create_failure fails[2];
 	size_t n_fails;
+	const char *kill; /* plan_input.kill of the next step only */
 	struct plan plan;
 };
 
@@ -136,10 +137,12 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .n_runs = f->n_runs,
 	    .create_failures = f->fails,
 	    .n_create_failures = f->n_fails,
+	    .kill = f->kill,
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
 	f->n_fails = 0;
+	f->kill = NULL;
 	spec_status_copy(&f->status, &f->plan.status);
 	cJSON *json = spec_status_to_json(&f->status);
 	cJSON *obj = cJSON_CreateObject();
@@ -886,6 +889,119 @@ static void test_not_after_passed_while_waiting(void **state)
 	}
 }
 
+/* The schedule's kill acted on in the next step: lastKill as
+ * control_before_plan records it, and the planner told (plan_input.kill). */
+static struct plan *step_kill(struct fx *f, const char *id, int64_t now)
+{
+	char text[128];
+	snprintf(text, sizeof(text), "{\"requestId\":\"%s\",\"jobs\":[],\"podsDeleted\":0}", id);
+	cJSON_Delete(f->status.last_kill);
+	f->status.last_kill = cJSON_Parse(text);
+	f->kill = id;
+	return step(f, now);
+}
+
+static const char *cancelled(const struct fx *f, int i)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(f->status.last_kill, "retriesCancelled");
+	return cJSON_GetStringValue(cJSON_GetArrayItem(a, i));
+}
+
+/* A kill on the schedule while a retry is pending (the failed attempt's
+ * Job finished, the next attempt not started) cancels it: the attempt's
+ * entry turns Killed (RetryCancelled, exit code kept), RunFailed says so
+ * once, lastKill names it, and no retry starts, then or after a restart
+ * (every step reads the status back from JSON). */
+static void test_kill_cancels_pending_retry(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"30s\"]}");
+	int64_t slot = at(T1);
+	const char *first = fire(f, slot);
+	end_run(f, first, false, 3, slot + 1000);
+	struct plan *p = step(f, slot + 1000);
+	assert_int_equal(p->wake, slot + 31000);
+	p = step_kill(f, "k1", slot + 5000);
+	assert_int_equal(creates(p), 0);
+	const struct plan_action *e = event(p, "RunFailed");
+	assert_non_null(e);
+	assert_non_null(strstr(e->message, "exit code 3"));
+	assert_non_null(strstr(e->message, "retry (attempt 2) was cancelled by kill request k1"));
+	const struct spec_run_record *r = record(f, "bs-1772442000");
+	assert_int_equal(r->result, SPEC_RESULT_KILLED);
+	assert_string_equal(r->reason, "RetryCancelled");
+	assert_true(r->has_exit_code);
+	assert_int_equal(r->exit_code, 3);
+	assert_string_equal(cancelled(f, 0), "bs-1772442000");
+	assert_null(cancelled(f, 1));
+	assert_true(p->wake == SPEC_TIME_UNSET || p->wake > slot + 31000);
+	p = step(f, slot + 31000);
+	assert_int_equal(creates(p), 0);
+	assert_null(event(p, "RunFailed"));
+	p = step(f, slot + 60000);
+	assert_int_equal(creates(p), 0);
+	assert_string_equal(cancelled(f, 0), "bs-1772442000");
+	fx_free(f);
+}
+
+/* Under Forbid the pending retry held the slots back; the kill frees them:
+ * the next slot fires. A run that already ended for good (limit reached)
+ * is history, not touched; nor is a retry already running (the kill
+ * deletes that Job: its attempt is recorded Killed from the Job). */
+static void test_kill_frees_forbid_and_spares_history(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"*/10 * * * * *\",\"retry\":{\"after\":[\"25s\"]}");
+	int64_t slot = at(T1);
+	const char *first = fire(f, slot);
+	end_run(f, first, false, 1, slot + 1000);
+	step(f, slot + 1000);
+	struct plan *p = step_kill(f, "k2", slot + 5000);
+	assert_non_null(event(p, "RunFailed"));
+	p = step(f, slot + 10000);
+	assert_string_equal(the_create(p)->job_name, "bs-1772442010");
+	fx_free(f);
+
+	f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"1s\"],\"limit\":1}");
+	first = fire(f, slot);
+	end_run(f, first, false, 1, slot + 1000);
+	step(f, slot + 1000);
+	p = step(f, slot + 2000);
+	assert_string_equal(the_create(p)->job_name, "bs-1772442000-2");
+	apply(f, slot + 2010);
+	end_run(f, "bs-1772442000-2", false, 1, slot + 3000);
+	p = step(f, slot + 3000);
+	assert_non_null(event(p, "RunFailed")); /* limit reached */
+	p = step_kill(f, "k3", slot + 4000);
+	assert_null(event(p, "RunFailed"));
+	assert_int_equal(record(f, "bs-1772442000-2")->result, SPEC_RESULT_FAILED);
+	assert_null(cancelled(f, 0));
+	fx_free(f);
+}
+
+/* plan_pending_retries: what the rerun step is told. A failed attempt
+ * whose Job ended since the status was written counts already; a
+ * cancelled one does not. */
+static void test_pending_retries_count(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"30s\"]}");
+	int64_t slot = at(T1);
+	const char *first = fire(f, slot);
+	struct plan_input in = {.spec = &f->spec,
+				.status = &f->status,
+				.runs = f->runs,
+				.n_runs = f->n_runs,
+				.now = slot + 2000};
+	assert_int_equal(plan_pending_retries(&in), 0);
+	end_run(f, first, false, 1, slot + 1000);
+	assert_int_equal(plan_pending_retries(&in), 1); /* not yet settled */
+	step(f, slot + 1000);
+	in.status = &f->status;
+	assert_int_equal(plan_pending_retries(&in), 1);
+	step_kill(f, "k4", slot + 2000);
+	in.status = &f->status;
+	assert_int_equal(plan_pending_retries(&in), 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +1024,9 @@ int main(void)
 	    cmocka_unit_test(test_retry_refused_for_good),
 	    cmocka_unit_test(test_rerun_attempt_not_retried),
 	    cmocka_unit_test(test_not_after_passed_while_waiting),
+	    cmocka_unit_test(test_kill_cancels_pending_retry),
+	    cmocka_unit_test(test_kill_frees_forbid_and_spares_history),
+	    cmocka_unit_test(test_pending_retries_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,7 +380,10 @@ static void test_build_job(void **state)
 	assert_int_equal(keep_idx, 4);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(main_c, "env")), 5);
 	/* The template in the spec is untouched (the body is built from a copy). */
-	assert_null(path(s.job_template, "spec", "template", "metadata"));
+	cJSON *tpl = cJSON_Parse(s.job_template);
+	assert_non_null(tpl);
+	assert_null(path(tpl, "spec", "template", "metadata"));
+	cJSON_Delete(tpl);
 	cJSON_Delete(job);
 
 	/* run-now: named after the request it answers, with the trigger

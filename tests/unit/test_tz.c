@@ -980,10 +980,35 @@ static void test_extremes(void **state)
 	}
 }
 
+/* tz_load shares a zone loaded from the same file: one copy for every
+ * schedule in it, freed with the last holder (valgrind: no leak). */
+static void test_tz_load_shares_zones(void **state)
+{
+	(void)state;
+	struct tz *a, *b, *c;
+	char err[256];
+	assert_int_equal(tz_load("Asia/Seoul", &a, err, sizeof(err)), 0);
+	assert_int_equal(tz_load("Asia/Seoul", &b, err, sizeof(err)), 0);
+	assert_int_equal(tz_load("America/New_York", &c, err, sizeof(err)), 0);
+	assert_ptr_equal(a, b);
+	assert_ptr_not_equal(a, c);
+	tz_free(a);
+	/* Still held by b. */
+	assert_string_equal(tz_name(b), "Asia/Seoul");
+	assert_int_equal(tz_offset_at(b, 0), 9 * 3600);
+	tz_free(b);
+	tz_free(c);
+	/* Loaded again after the last holder freed it. */
+	assert_int_equal(tz_load("Asia/Seoul", &a, err, sizeof(err)), 0);
+	assert_int_equal(tz_offset_at(a, 0), 9 * 3600);
+	tz_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_zones_match_glibc_1970_2037),
+	    cmocka_unit_test(test_tz_load_shares_zones),
 	    cmocka_unit_test(test_zone_transitions_match_glibc),
 	    cmocka_unit_test(test_zones_match_glibc_far_future),
 	    cmocka_unit_test(test_new_york_2026),

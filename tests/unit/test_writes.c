@@ -161,6 +161,46 @@ static void test_writes_routine_held_behind_post_in_order(void **state)
 	world_free(wd);
 }
 
+/* At most WRITES_ROUTINE_MAX routine writes are in flight: the rest wait,
+ * in the order decided, and leave one per answer; a Job POST is never
+ * held behind them. */
+static void test_writes_routine_capped_in_order(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	char path[128];
+	int n = WRITES_ROUTINE_MAX + 3;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), JOBS "/%d", i);
+		assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, path, NULL, "d", NULL), 0);
+	}
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX);
+	assert_int_equal(writes_backlog(wd->w), 3);
+	assert_int_equal(stats(wd).waiting, 3);
+	/* Nothing leaves on later turns: only answers make room. */
+	fake_run_for(wd->f, 600);
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX);
+	struct owner post = {wd, 1};
+	assert_int_equal(send(wd, WRITE_JOB_POST, KUBE_POST, JOBS, "{}", "a-1", &post), 0);
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 1);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX]->path, JOBS);
+	fake_answer(wd->f->reqs[WRITES_ROUTINE_MAX], 201, "{}");
+	/* The POST answered: the cap still holds. */
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 1);
+	for (int i = 0; i < 3; i++) {
+		fake_answer(wd->f->reqs[i], 200, "{}");
+		assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 2 + i);
+		snprintf(path, sizeof(path), JOBS "/%d", WRITES_ROUTINE_MAX + i);
+		assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX + 1 + i]->path, path);
+	}
+	assert_int_equal(writes_backlog(wd->w), 0);
+	for (size_t i = 3; i < wd->f->n; i++)
+		if (i != WRITES_ROUTINE_MAX)
+			fake_answer(wd->f->reqs[i], 200, "{}");
+	assert_int_equal(stats(wd).answered, (uint64_t)n + 1);
+	world_free(wd);
+}
+
 /* Held writes wait for the last POST in flight, not the first answered. */
 static void test_writes_hold_waits_for_every_post(void **state)
 {
@@ -823,6 +863,7 @@ int main(void)
 	log_set_level("error");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_writes_routine_held_behind_post_in_order),
+	    cmocka_unit_test(test_writes_routine_capped_in_order),
 	    cmocka_unit_test(test_writes_hold_waits_for_every_post),
 	    cmocka_unit_test(test_writes_hold_ends_after_max_ms),
 	    cmocka_unit_test(test_writes_exempt_and_never_held),
