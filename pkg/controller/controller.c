@@ -925,15 +925,15 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			const cJSON *mst = project_unblob(s->mine.status, &tree);
 			int64_t cur = time_ms(kobj_str(mst, "lastSlotConsidered"));
 			int64_t clm = time_ms(kobj_str(mst, "lastSlotClaimed"));
+			const cJSON *rn = kobj_get(mst, "lastRunNow");
+			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
+				s->rn_claim.acked = true;
 			cJSON_Delete(tree);
 			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
 				 s->mine.uid ? s->mine.uid : "");
 			s->acked.cursor = cur;
 			s->acked.claim = clm;
-			const cJSON *rn = kobj_get(s->mine.status, "lastRunNow");
-			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
-			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
-				s->rn_claim.acked = true;
 			if (s->claim_wait) {
 				s->claim_wait = false;
 				wq_add(c->queue, s->key);
@@ -1454,6 +1454,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	const cJSON *stored = project_unblob(kobj_get(obj, "status"), &stored_tree);
 	int64_t landed_cursor = time_ms(kobj_str(stored, "lastSlotConsidered"));
 	int64_t landed_claim = time_ms(kobj_str(stored, "lastSlotClaimed"));
+	bool rn_landed = rn_claim_landed(s, stored);
 	cJSON_Delete(stored_tree);
 	if (s->spec.uid && !strcmp(s->acked.uid, s->spec.uid)) {
 		landed_cursor = landed_cursor > s->acked.cursor ? landed_cursor : s->acked.cursor;
@@ -1490,7 +1491,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .deciding_since = c->deciding_since,
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
-	    .run_now_claim_mine = rn_claim_landed(s, stored) ? s->rn_claim.id : NULL,
+	    .run_now_claim_mine = rn_landed ? s->rn_claim.id : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
