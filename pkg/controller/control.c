@@ -126,8 +126,9 @@ bool control_handled(const struct spec_status *st, enum control_kind k, const ch
 	const cJSON *last = k == CONTROL_KILL ? st->last_kill : st->last_run_now;
 	if (!id)
 		return false;
+	/* A run-now claimed (recorded before its POST) is not handled yet. */
 	if (str_eq(kobj_str(last, "requestId"), id))
-		return true;
+		return !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(last, "claimed"));
 	if (control_handled_entry(k, id, entry, sizeof(entry)))
 		return false;
 	const cJSON *it;
@@ -321,17 +322,48 @@ const char *control_run_now_id(const struct spec *sp)
 	return sp->ann_run_now;
 }
 
+/* The status is written as a merge patch, which merges a record into the
+ * one stored: a field of the old record that the new one lacks (a claim's
+ * "lost", an older "refused") is written null, so it goes. */
+static void null_stale(cJSON *rec, const cJSON *old)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, old)
+	{
+		if (it->string && !cJSON_IsNull(it) &&
+		    !cJSON_GetObjectItemCaseSensitive(rec, it->string))
+			cJSON_AddNullToObject(rec, it->string);
+	}
+}
+
 void control_record_run_now(struct spec_status *st, const char *id, int64_t now_ms,
 			    const char *job_name, const char *refused, const char *const *keep,
 			    size_t n_keep)
 {
 	cJSON *rec = cJSON_CreateObject();
 	set_record_head(rec, id, now_ms);
+	/* The status is written as a merge patch: a claim's flag is cleared
+	 * explicitly, or it would outlive the record that settles it. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st->last_run_now, "claimed")))
+		cJSON_AddBoolToObject(rec, "claimed", false);
 	if (refused)
 		cJSON_AddStringToObject(rec, "refused", refused);
 	else if (job_name)
 		cJSON_AddStringToObject(rec, "jobName", job_name);
+	null_stale(rec, st->last_run_now);
 	cJSON_Delete(st->last_run_now);
 	st->last_run_now = rec;
 	control_mark_handled(st, CONTROL_RUN_NOW, id, keep, n_keep);
+}
+
+void control_claim_run_now(struct spec_status *st, const char *id, int64_t now_ms,
+			   const char *job_name)
+{
+	cJSON *rec = cJSON_CreateObject();
+	set_record_head(rec, id, now_ms);
+	cJSON_AddStringToObject(rec, "jobName", job_name);
+	cJSON_AddBoolToObject(rec, "claimed", true);
+	null_stale(rec, st->last_run_now);
+	cJSON_Delete(st->last_run_now);
+	st->last_run_now = rec;
 }

@@ -121,6 +121,11 @@ struct control_kill_record {
  * control_mark_handled). */
 void control_record_kill(struct spec_status *st, const struct control_kill_record *r,
 			 const char *const *keep, size_t n_keep);
+/* Claims a run-now before its POST: lastRunNow = {requestId, time,
+ * jobName, claimed: true}, with no handled entry (control_handled is false
+ * for it), so the request is decided again once the claim lands. */
+void control_claim_run_now(struct spec_status *st, const char *id, int64_t now_ms,
+			   const char *job_name);
 /* Records a run-now: lastRunNow = {requestId, time, jobName} or
  * {requestId, time, refused}, and the handled entry. */
 void control_record_run_now(struct spec_status *st, const char *id, int64_t now_ms,

@@ -845,7 +845,10 @@ static void run_now_event(struct control *c, const struct spec *sp, const char *
 {
 	char msg[512], seed[CONTROL_REQUEST_ID_MAX + 16];
 	snprintf(seed, sizeof(seed), "run-now:%s", id);
-	if (refused)
+	bool lost = refused && !strncmp(refused, "lost:", 5);
+	if (lost)
+		snprintf(msg, sizeof(msg), "run-now request %s %s", id, refused);
+	else if (refused)
 		snprintf(msg, sizeof(msg), "run-now request %s refused: %s", id, refused);
 	else if (replacing)
 		snprintf(msg, sizeof(msg),
@@ -854,7 +857,11 @@ static void run_now_event(struct control *c, const struct spec *sp, const char *
 			 id, job);
 	else
 		snprintf(msg, sizeof(msg), "run-now request %s: started Job %s", id, job);
-	event_on_schedule(c, sp, refused != NULL, refused ? "RunNowRefused" : "RunNow", seed, msg);
+	event_on_schedule(c, sp, refused != NULL,
+			  lost	    ? "RunNowLost"
+			  : refused ? "RunNowRefused"
+				    : "RunNow",
+			  seed, msg);
 }
 
 int control_before_plan(struct control *c, const cJSON *schedule, const struct spec *sp,
@@ -922,8 +929,23 @@ void control_after_plan(struct control *c, const cJSON *schedule, const struct s
 	(void)schedule;
 	if (plan->run_now == PLAN_RUN_NOW_NONE || !sp->ann_run_now)
 		return;
+	if (plan->run_now == PLAN_RUN_NOW_CLAIMED) {
+		/* Recorded, not handled: the POST follows once this lands. */
+		control_claim_run_now(&plan->status, sp->ann_run_now, now, plan->run_now_job);
+		return;
+	}
 	struct keep kp;
 	keep_collect(sp, NULL, &kp);
+	if (plan->run_now == PLAN_RUN_NOW_LOST) {
+		control_record_run_now(&plan->status, sp->ann_run_now, now, NULL, NULL,
+				       (const char *const *)kp.v, kp.n);
+		cJSON_AddStringToObject(plan->status.last_run_now, "jobName", plan->run_now_job);
+		cJSON_AddStringToObject(plan->status.last_run_now, "lost", plan->run_now_refused);
+		run_now_event(c, sp, sp->ann_run_now, plan->run_now_job, plan->run_now_refused,
+			      false);
+		keep_release(&kp);
+		return;
+	}
 	const char *refused = plan->run_now == PLAN_RUN_NOW_REFUSED ? plan->run_now_refused : NULL;
 	control_record_run_now(&plan->status, sp->ann_run_now, now, plan->run_now_job, refused,
 			       (const char *const *)kp.v, kp.n);

@@ -229,6 +229,16 @@ struct sched {
 		char uid[64];
 		int64_t cursor, claim;
 	} acked;
+	/* The run-now claim this process wrote and saw land (id ""
+	 * when none): its POST may leave, once. `posted` is set when it is
+	 * sent, and cleared again when the apiserver answers that it created
+	 * nothing (a failure with a certain answer). */
+	struct {
+		char id[CONTROL_REQUEST_ID_MAX + 1];
+		char job[SPEC_JOB_NAME_MAX + 1];
+		bool acked; /* our write of it answered 2xx */
+		bool posted;
+	} rn_claim;
 	bool claim_wait; /* a claim is being written: plan again once it lands */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
@@ -895,6 +905,11 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+static bool rn_is(const char *a, const char *b)
+{
+	return a && b && b[0] && !strcmp(a, b);
+}
+
 static void status_answered(void *ud, const char *tag, const struct kube_result *res, double ms)
 {
 	struct sched *s = ud;
@@ -911,6 +926,10 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			const cJSON *mst = project_unblob(s->mine.status, &tree);
 			int64_t cur = time_ms(kobj_str(mst, "lastSlotConsidered"));
 			int64_t clm = time_ms(kobj_str(mst, "lastSlotClaimed"));
+			const cJSON *rn = kobj_get(mst, "lastRunNow");
+			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
+				s->rn_claim.acked = true;
 			cJSON_Delete(tree);
 			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
 				 s->mine.uid ? s->mine.uid : "");
@@ -1165,6 +1184,9 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			  "obj=%s job=%s status=%d reason=%s message=\"%s\" %s", s->key, name,
 			  res->status, res->reason, res->message, res->transport_error);
 		expectation_drop(s, name);
+		/* Nothing was created: the claimed run-now may be POSTed again. */
+		if (!strcmp(name, s->rn_claim.job))
+			s->rn_claim.posted = false;
 		/* This plan counted the run as started: its status is not
 		 * written. The retry (with backoff) plans again, told of the
 		 * answer. */
@@ -1310,6 +1332,15 @@ static void after_posts(struct controller *c, struct sched *s)
 			control_run_now_posted(c->control, &s->spec, p);
 		fill_uids(c, s, &p->status);
 		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
+		if (p->run_now == PLAN_RUN_NOW_CLAIMED) {
+			/* Ours from now on: once it has landed (our write's
+			 * 2xx, or the watch showing it first), one POST. */
+			snprintf(s->rn_claim.id, sizeof(s->rn_claim.id), "%s",
+				 control_run_now_id(&s->spec) ? control_run_now_id(&s->spec) : "");
+			snprintf(s->rn_claim.job, sizeof(s->rn_claim.job), "%s", p->run_now_job);
+			s->rn_claim.acked = false;
+			s->rn_claim.posted = false;
+		}
 		if (st) {
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
@@ -1320,6 +1351,19 @@ static void after_posts(struct controller *c, struct sched *s)
 		}
 	}
 	pass_end(c, s);
+}
+
+/* Whether this process's unspent run-now claim has landed: our write of it
+ * was answered 2xx, or the stored object (what landed) shows it. */
+static bool rn_claim_landed(const struct sched *s, const cJSON *stored)
+{
+	if (!s->rn_claim.id[0] || s->rn_claim.posted)
+		return false;
+	if (s->rn_claim.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
+		return true;
+	const cJSON *rn = kobj_get(stored, "lastRunNow");
+	return rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed"));
 }
 
 /* The rerun step's input from the stores, the base status and the plan's
@@ -1411,6 +1455,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	const cJSON *stored = project_unblob(kobj_get(obj, "status"), &stored_tree);
 	int64_t landed_cursor = time_ms(kobj_str(stored, "lastSlotConsidered"));
 	int64_t landed_claim = time_ms(kobj_str(stored, "lastSlotClaimed"));
+	bool rn_landed = rn_claim_landed(s, stored);
 	cJSON_Delete(stored_tree);
 	if (s->spec.uid && !strcmp(s->acked.uid, s->spec.uid)) {
 		landed_cursor = landed_cursor > s->acked.cursor ? landed_cursor : s->acked.cursor;
@@ -1447,6 +1492,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .deciding_since = c->deciding_since,
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
+	    .run_now_claim_mine = rn_landed ? s->rn_claim.id : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1510,8 +1556,11 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	 * leaves before any of that bookkeeping. */
 	pass_to(s, PASS_POSTING);
 	for (size_t i = 0; i < s->pass.plan->n_actions; i++)
-		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB)
+		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB) {
+			if (!strcmp(s->pass.plan->actions[i].job_name, s->rn_claim.job))
+				s->rn_claim.posted = true;
 			send_create(c, s, &s->pass.plan->actions[i]);
+		}
 	if (s->pass.posts == 0)
 		after_posts(c, s);
 }

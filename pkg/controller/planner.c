@@ -1234,6 +1234,47 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 	add_event(p, PLAN_EVENT_WARNING, reason, 1, "%s", msg);
 }
 
+/* Never twice for a run-now: its request is recorded (claimed, with its
+ * Job name) in a status that lands before the POST, so a controller that
+ * crashes after the POST and before recording the request handled leaves
+ * the claim behind, and the next one does not create the Job again when it
+ * is gone (ttlSecondsAfterFinished, a history trim, a user): the request is
+ * lost instead. Returns true when the POST may leave now. */
+static bool run_now_may_post(const struct plan_input *in, struct plan *p, const char *name)
+{
+	struct spec_status *st = &p->status;
+	const struct plan_attempt *at = attempt_of(in, name);
+	snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
+	if (at && at->created) {
+		/* Created by this process, gone before the status that
+		 * records the request landed: the run started. */
+		st->counters.runs_started++;
+		p->run_now = PLAN_RUN_NOW_CREATED;
+		return false;
+	}
+	const cJSON *rec = st->last_run_now;
+	const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "requestId"));
+	bool claimed = rid && !strcmp(rid, in->run_now) &&
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "claimed"));
+	bool mine = in->run_now_claim_mine && !strcmp(in->run_now_claim_mine, in->run_now);
+	if (!claimed && !at) {
+		p->run_now = PLAN_RUN_NOW_CLAIMED;
+		p->claim_first = true;
+		return false;
+	}
+	if (claimed && !at && mine)
+		return true;
+	st->counters.missed++;
+	p->run_now = PLAN_RUN_NOW_LOST;
+	snprintf(p->run_now_refused, sizeof(p->run_now_refused),
+		 "lost: its Job %s %s, and it is not there (it may have run and been deleted); "
+		 "a run-now never runs twice",
+		 name,
+		 at ? "had a create with no certain answer"
+		    : "may have been created by the controller before this one");
+	return false;
+}
+
 /* The request's run is named after the request id; its slot (the run's
  * TAKT_SCHEDULED_TIME) is the second the request is answered in. */
 static void run_now(const struct plan_input *in, struct plan *p)
@@ -1279,6 +1320,8 @@ static void run_now(const struct plan_input *in, struct plan *p)
 		snprintf(p->run_now_job, sizeof(p->run_now_job), "%s", name);
 		return;
 	}
+	if (in->claim_gate && !run_now_may_post(in, p, name))
+		return;
 	if (create_job(in, p, slot, SPEC_TRIGGER_RUN_NOW, in->run_now, p->run_now_job,
 		       sizeof(p->run_now_job)))
 		p->run_now = PLAN_RUN_NOW_CREATED;

@@ -178,6 +178,12 @@ struct plan_input {
 	 * normally landed and firing stays one POST. */
 	bool claim_gate;
 	int64_t claim_landed;
+	/* Under claim_gate a run-now is POSTed only once its claim
+	 * (status.lastRunNow naming the request, "claimed": true) has landed,
+	 * written by this process, and this process has not POSTed it yet:
+	 * then this is that request's id (NULL otherwise). A claim found
+	 * without it is a predecessor's, or already POSTed: never again. */
+	const char *run_now_claim_mine;
 	int64_t now; /* ms */
 };
 
@@ -208,7 +214,18 @@ struct plan_action {
 	int64_t count;
 };
 
-enum plan_run_now_result { PLAN_RUN_NOW_NONE, PLAN_RUN_NOW_CREATED, PLAN_RUN_NOW_REFUSED };
+/* CLAIMED: the request is recorded in status.lastRunNow as claimed (its
+ * Job name, "claimed": true) and waits for that write to land before its
+ * POST (plan.claim_first). LOST: a claim found with no Job and no POST of
+ * this process to stand for it: the Job may have been created and deleted
+ * already, so the request ends without a run (never twice). */
+enum plan_run_now_result {
+	PLAN_RUN_NOW_NONE,
+	PLAN_RUN_NOW_CREATED,
+	PLAN_RUN_NOW_REFUSED,
+	PLAN_RUN_NOW_CLAIMED,
+	PLAN_RUN_NOW_LOST,
+};
 
 struct plan {
 	struct plan_action *actions;

@@ -11,7 +11,12 @@
 #       history limits 0);
 #   (b) the status writes of a schedule refused for a while by a
 #       ValidatingAdmissionPolicy (ttlSecondsAfterFinished: 0);
-#   (c) a user deleting each Job as soon as it appears.
+#   (c) a user deleting each Job as soon as it appears;
+#   (d) a run-now request (ttlSecondsAfterFinished: 0, history limits 0)
+#       whose controller is SIGKILLed as soon as it logs "job created",
+#       6 times: the request is not recorded handled, the Job is gone when
+#       the next controller starts, and it must not create it again.
+# NEVER_TWICE_CASES=d runs only (d) (the default runs all).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ctl_lib.sh"
 
@@ -26,15 +31,15 @@ cleanup() {
 trap cleanup EXIT
 ctl_watch_start
 
-# bs_ttl0 NAME RUN_FOR: every 4 s, Allow, history limits 0, and Jobs that
-# the TTL controller deletes as soon as they finish.
+# bs_ttl0 NAME RUN_FOR [SCHEDULE]: every 4 s, Allow, history limits 0, and
+# Jobs that the TTL controller deletes as soon as they finish.
 bs_ttl0() {
 	kn apply -f - <<EOF
 apiVersion: takt.io/v1alpha1
 kind: BatchSchedule
 metadata: {name: $1}
 spec:
-  schedule: "*/4 * * * * *"
+  schedule: "${3:-*/4 * * * * *}"
   concurrencyPolicy: Allow
   successfulJobsHistoryLimit: 0
   failedJobsHistoryLimit: 0
@@ -110,7 +115,11 @@ check_once() { # check_once NAME WHAT MIN_JOBS
 	t_is "$2: no Job name ADDED twice" "$twice" 0
 }
 
+CASES=${NEVER_TWICE_CASES:-abcd}
+log=$CTL_LOGDIR/controller-$NS.log
+
 # ---- (b) and (c): one controller, no kills -----------------------------------
+if [[ $CASES == *b* ]]; then
 ctl_start
 t_ok "schedule refused (ttl 0) created" bs_ttl0 refused 0s
 t_ok "schedule deleted-by-user created" bs_apply deleted "*/4 * * * * *" Allow "" 0
@@ -167,10 +176,11 @@ check_once refused "status writes refused" 4
 check_once deleted "Jobs deleted by a user" 4
 refused_missed=$(bs_status refused missed)
 t_diag "refused: runsStarted=$(bs_status refused runsStarted) missed=${refused_missed:-0}"
+fi
 
 # ---- (a) SIGKILL at "job created", 12 times -----------------------------------
+if [[ $CASES == *a* ]]; then
 t_ok "schedule killed (ttl 0, history 0) created" bs_ttl0 killed 0s
-log=$CTL_LOGDIR/controller-$NS.log
 kills=0
 for i in $(seq 1 12); do
 	offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
@@ -194,4 +204,82 @@ t_is "the restarted controller exits 0 on SIGTERM" "$?" 0
 ctl_sync || t_diag "ctl_sync: the recorded stream did not catch up"
 check_once killed "SIGKILL after the POST" 12
 t_diag "killed: runsStarted=$(bs_status killed runsStarted) missed=$(bs_status killed missed)"
+fi
+
+# ---- (d) run-now: SIGKILL at "job created", 6 times ---------------------------
+# The request's Job name is derived from its id, so a second create of it
+# shows as the same name ADDED twice. Each request is made while a
+# controller runs; it is killed as soon as the request's Job is created,
+# the Job finishes and its TTL deletes it, and the next controller must
+# settle the request (recorded in lastRunNow) without creating it again.
+if [[ $CASES == *d* ]]; then
+t_ok "schedule runnow (yearly, ttl 0, history 0) created" bs_ttl0 runnow 0s "0 0 0 1 1 *"
+# The kill must land before the status write recording the request, which
+# otherwise follows the POST's answer within a millisecond: a policy
+# refuses every status write of runnow that records a request started
+# (lastRunNow.jobName, not claimed, not lost), as the crash would lose it.
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: $POLICY}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [takt.io]
+      apiVersions: ["*"]
+      operations: [UPDATE]
+      resources: [batchschedules/status]
+  validations:
+  - expression: >-
+      object.metadata.name != 'runnow' || !has(object.status) ||
+      !has(object.status.lastRunNow) || !has(object.status.lastRunNow.jobName) ||
+      (has(object.status.lastRunNow.claimed) && object.status.lastRunNow.claimed) ||
+      has(object.status.lastRunNow.lost)
+    message: "e2e: the write recording a run-now started is lost"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: $POLICY}
+spec:
+  policyName: $POLICY
+  validationActions: [Deny]
+  matchResources:
+    namespaceSelector:
+      matchLabels: {kubernetes.io/metadata.name: $NS}
+EOF
+t_is "a policy losing the writes that record a run-now started applied" "$?" 0
+sleep 2 # the policy takes effect within a second or two
+# settled ID: lastRunNow records request ID settled (not only claimed).
+settled() {
+	[ "$(bs_status runnow lastRunNow.requestId)" = "$1" ] &&
+		[ "$(bs_status runnow lastRunNow.claimed)" != true ]
+}
+no_job() { [ -z "$(jobs_of runnow)" ]; }
+rn_kills=0
+ctl_start
+for i in $(seq 1 6); do
+	offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	kn annotate bs runnow "takt.io/run-now=rn-$i" --overwrite >/dev/null
+	if kill_at_line "$log" "$offset" 'job created.*obj=[^ ]*/runnow' "$CTL_PID" 15; then
+		rn_kills=$((rn_kills + 1))
+	else
+		t_diag "run-now kill $i: no Job created within 15 s"
+	fi
+	ctl_kill9
+	# The Job finishes and its TTL deletes it.
+	until_true 20 no_job || t_diag "run-now rn-$i: its Job still there after 20 s"
+	ctl_start
+	until_true 8 settled "rn-$i" || t_diag "run-now rn-$i: not settled within 8 s"
+done
+sleep 3
+ctl_stop
+t_is "the controller exits 0 on SIGTERM (run-now)" "$?" 0
+t_is "SIGKILLed right after a run-now Job was created, 6 times" "$rn_kills" 6
+ctl_sync || t_diag "ctl_sync: the recorded stream did not catch up"
+check_once runnow "run-now, SIGKILL after the POST" 6
+t_is "run-now: every request lost, counted missed" "$(bs_status runnow missed)" 6
+t_like "run-now: lastRunNow says the last one was lost" "$(bs_status runnow lastRunNow.lost)" '^lost: its Job runnow-r-'
+t_diag "runnow: runsStarted=$(bs_status runnow runsStarted) missed=$(bs_status runnow missed) lastRunNow=$(bs_status runnow lastRunNow)"
+fi
 t_done

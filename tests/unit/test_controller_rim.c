@@ -1364,6 +1364,24 @@ static void test_rim_failing_kill_is_no_storm(void **state)
 
 #define RUN_NOW_SCHED BS("later", "bs-uid-later", YEARLY, "\"takt.io/run-now\":\"rq-1\"", "")
 
+/* A run-now is claimed before its POST: the first write records the
+ * request in lastRunNow as claimed, with its Job name and no handled
+ * entry; nothing is POSTed until it is answered. Answers it. */
+static void answer_run_now_claim(struct rim *r, size_t from, const char *job)
+{
+	struct kube_req *q =
+	    fake_run_until_req(r->f, from, KUBE_PATCH_MERGE, P_STATUS("later"), WAIT_MS);
+	assert_non_null(q);
+	assert_int_equal(fake_count(r->f, from, KUBE_POST, P_JOBS), 0);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	assert_string_equal(jstr(st, "lastRunNow.requestId"), "rq-1");
+	assert_string_equal(jstr(st, "lastRunNow.jobName"), job);
+	assert_true(cJSON_IsTrue(jat(st, "lastRunNow.claimed")));
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+}
+
 /* A run-now request: its Job is POSTed under the name derived from the
  * request id (spec_request_job_name), carries the id, and the status
  * records that name; a second controller (another replica, or a restart
@@ -1379,6 +1397,7 @@ static void test_rim_run_now_named_after_request(void **state)
 		if (replica == 1)
 			fake_run_for(r->f, 1100); /* another second */
 		controller_start(r->c);
+		answer_run_now_claim(r, 0, want);
 		struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, WAIT_MS);
 		assert_non_null(post);
 		cJSON *job = body_json(post);
@@ -1678,6 +1697,103 @@ static void test_rim_kill_record_counts_answers(void **state)
 	rim_free(r);
 }
 
+/* RFC 7386 merge patch of `patch` into `target` (the status a write lands). */
+static void merge_patch(cJSON *target, const cJSON *patch)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, patch)
+	{
+		cJSON_DeleteItemFromObjectCaseSensitive(target, it->string);
+		if (cJSON_IsNull(it))
+			continue;
+		cJSON_AddItemToObject(target, it->string, cJSON_Duplicate(it, 1));
+	}
+}
+
+/* The never-twice argument for run-now: the leader POSTs the request's Job
+ * and dies before the status write that records the request handled; the
+ * Job runs and is deleted (ttlSecondsAfterFinished: 0). A new controller
+ * on the same store finds the request unrecorded as handled and no Job:
+ * it must not create that Job again. The request ends lost, counted
+ * missed, said in lastRunNow and by a Warning RunNowLost. */
+static void test_rim_run_now_crash_after_post_not_recreated(void **state)
+{
+	(void)state;
+	char want[64];
+	assert_int_equal(spec_request_job_name("later", "rq-1", want, sizeof(want)), 0);
+	cJSON *landed = cJSON_CreateObject();
+	struct rim *r = rim_new(LIST(RUN_NOW_SCHED), NULL, NULL, NULL);
+	controller_start(r->c);
+	/* Every status write before the POST lands; the POST is created. */
+	struct kube_req *post = NULL;
+	for (int i = 0; i < 40 && !post; i++) {
+		fake_run_for(r->f, 25);
+		for (size_t k = 0; k < r->f->n; k++) {
+			struct kube_req *q = r->f->reqs[k];
+			if (q->state != FAKE_OPEN)
+				continue;
+			if (q->method == KUBE_POST && !strcmp(q->path, P_JOBS)) {
+				post = q;
+			} else if (q->method == KUBE_PATCH_MERGE &&
+				   !strcmp(q->path, P_STATUS("later"))) {
+				cJSON *holder;
+				merge_patch(landed, patch_status(q, &holder));
+				cJSON_Delete(holder);
+				fake_answer(q, 200, WRITTEN);
+			}
+		}
+	}
+	assert_non_null(post);
+	char *answer = created(post, "job-uid-rn");
+	fake_answer(post, 201, answer);
+	free(answer);
+	/* SIGKILL: nothing after the POST lands. */
+	fake_run_for(r->f, 5);
+	controller_free(r->c);
+	fake_tr_free(r->f);
+	loop_free(r->loop);
+	free(r);
+
+	/* The next leader: the same schedule, the status that landed, and no
+	 * Job (it ran and its TTL deleted it). */
+	cJSON *o = cJSON_Parse(RUN_NOW_SCHED);
+	cJSON_AddItemToObject(o, "status", landed);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	size_t n = strlen(s) + 64;
+	char *list = malloc(n);
+	snprintf(list, n, LIST("%s"), s);
+	free(s);
+	r = rim_new(list, NULL, NULL, NULL);
+	free(list);
+	controller_start(r->c);
+	struct kube_req *q =
+	    fake_run_until_req(r->f, 0, KUBE_PATCH_MERGE, P_STATUS("later"), WAIT_MS);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	assert_string_equal(jstr(st, "lastRunNow.requestId"), "rq-1");
+	assert_non_null(strstr(jstr(st, "lastRunNow.lost"), want));
+	assert_int_equal(jnum(st, "missed"), 1);
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+	fake_run_for(r->f, 300);
+	assert_int_equal(fake_count(r->f, 0, KUBE_POST, P_JOBS), 0);
+	struct kube_req *ev = event_posted(r, 0, "RunNowLost", NULL);
+	assert_non_null(ev);
+	char text[2048];
+	event_text(ev, text, sizeof(text));
+	assert_non_null(strstr(text, "Warning run-now request rq-1 lost: its Job"));
+	for (size_t k = 0; k < r->f->n; k++) {
+		struct kube_req *e = r->f->reqs[k];
+		if (e->state == FAKE_OPEN && !strncmp(e->path, P_EVENTS, strlen(P_EVENTS)))
+			fake_answer(e, 201, "{}");
+		else if (e->state == FAKE_OPEN && e->method == KUBE_PATCH_MERGE)
+			fake_answer(e, 200, WRITTEN);
+	}
+	rim_free(r);
+}
+
 #define FORBIDDEN_JOB                                                                              \
 	"jobs.batch is forbidden: User \"system:serviceaccount:takt-system:takt\" cannot "         \
 	"create resource \"jobs\" in API group \"batch\" in the namespace \"" NS "\""
@@ -1694,6 +1810,7 @@ static void test_rim_run_now_event_after_create_answer(void **state)
 	for (int ok = 0; ok < 2; ok++) {
 		struct rim *r = rim_new(LIST(RUN_NOW_SCHED), NULL, NULL, NULL);
 		controller_start(r->c);
+		answer_run_now_claim(r, 0, want);
 		struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, WAIT_MS);
 		assert_non_null(post);
 		fake_run_for(r->f, 50);
@@ -1774,6 +1891,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
+	    cmocka_unit_test(test_rim_run_now_crash_after_post_not_recreated),
 	    cmocka_unit_test(test_rim_retry_after_exit_code_read),
 	    cmocka_unit_test(test_rim_kill_refused_for_good_recorded_failed),
 	    cmocka_unit_test(test_rim_kill_transient_failure_retried),
