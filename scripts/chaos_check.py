@@ -258,7 +258,10 @@ def main():
         rec = collections.defaultdict(list)  # request id -> [(rv, time, obj)]
         for t, typ, rv, obj in bev:
             v = (obj.get("status") or {}).get(key)
-            if isinstance(v, dict) and v.get("requestId"):
+            # A run-now's claim (claimed: true, written before its Job's
+            # POST) is the intent, not an answer: only the record that
+            # settles it counts as acting on the request.
+            if isinstance(v, dict) and v.get("requestId") and not v.get("claimed"):
                 rec[v["requestId"]].append((rv, v.get("time"), v))
         return rec
 
