@@ -239,6 +239,13 @@ struct sched {
 		bool acked; /* our write of it answered 2xx */
 		bool posted;
 	} rn_claim;
+	/* The same for a retry attempt's claim (its record in
+	 * status.recentRuns, "claimed": true): job "" when none. */
+	struct {
+		char job[SPEC_JOB_NAME_MAX + 1];
+		bool acked;
+		bool posted;
+	} rt_claim;
 	bool claim_wait; /* a claim is being written: plan again once it lands */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
@@ -905,6 +912,8 @@ static void wake_cb(struct loop *l, loop_timer_id id, void *ud)
 
 /* ---- status ------------------------------------------------------------------------ */
 
+static bool retry_claimed_in(const cJSON *status, const char *job);
+
 static bool rn_is(const char *a, const char *b)
 {
 	return a && b && b[0] && !strcmp(a, b);
@@ -930,6 +939,8 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
 			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
 				s->rn_claim.acked = true;
+			if (s->rt_claim.job[0] && retry_claimed_in(mst, s->rt_claim.job))
+				s->rt_claim.acked = true;
 			cJSON_Delete(tree);
 			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
 				 s->mine.uid ? s->mine.uid : "");
@@ -1187,6 +1198,8 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 		/* Nothing was created: the claimed run-now may be POSTed again. */
 		if (!strcmp(name, s->rn_claim.job))
 			s->rn_claim.posted = false;
+		if (!strcmp(name, s->rt_claim.job))
+			s->rt_claim.posted = false;
 		/* This plan counted the run as started: its status is not
 		 * written. The retry (with backoff) plans again, told of the
 		 * answer. */
@@ -1341,6 +1354,12 @@ static void after_posts(struct controller *c, struct sched *s)
 			s->rn_claim.acked = false;
 			s->rn_claim.posted = false;
 		}
+		if (p->retry_claim_job[0]) {
+			snprintf(s->rt_claim.job, sizeof(s->rt_claim.job), "%s",
+				 p->retry_claim_job);
+			s->rt_claim.acked = false;
+			s->rt_claim.posted = false;
+		}
 		if (st) {
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
@@ -1351,6 +1370,31 @@ static void after_posts(struct controller *c, struct sched *s)
 		}
 	}
 	pass_end(c, s);
+}
+
+/* Whether `status` (a stored or written one, unblobbed) records the retry
+ * attempt `job` as claimed. */
+static bool retry_claimed_in(const cJSON *status, const char *job)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, kobj_get(status, "recentRuns"))
+	{
+		const char *j = kobj_str(it, "job");
+		if (j && !strcmp(j, job))
+			return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "claimed"));
+	}
+	return false;
+}
+
+/* Whether this process's unspent retry claim has landed (as
+ * rn_claim_landed). */
+static bool rt_claim_landed(const struct sched *s, const cJSON *stored)
+{
+	if (!s->rt_claim.job[0] || s->rt_claim.posted)
+		return false;
+	if (s->rt_claim.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
+		return true;
+	return retry_claimed_in(stored, s->rt_claim.job);
 }
 
 /* Whether this process's unspent run-now claim has landed: our write of it
@@ -1456,6 +1500,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	int64_t landed_cursor = time_ms(kobj_str(stored, "lastSlotConsidered"));
 	int64_t landed_claim = time_ms(kobj_str(stored, "lastSlotClaimed"));
 	bool rn_landed = rn_claim_landed(s, stored);
+	bool rt_landed = rt_claim_landed(s, stored);
 	cJSON_Delete(stored_tree);
 	if (s->spec.uid && !strcmp(s->acked.uid, s->spec.uid)) {
 		landed_cursor = landed_cursor > s->acked.cursor ? landed_cursor : s->acked.cursor;
@@ -1493,6 +1538,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
 	    .run_now_claim_mine = rn_landed ? s->rn_claim.id : NULL,
+	    .retry_claim_mine = rt_landed ? s->rt_claim.job : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1559,6 +1605,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB) {
 			if (!strcmp(s->pass.plan->actions[i].job_name, s->rn_claim.job))
 				s->rn_claim.posted = true;
+			if (!strcmp(s->pass.plan->actions[i].job_name, s->rt_claim.job))
+				s->rt_claim.posted = true;
 			send_create(c, s, &s->pass.plan->actions[i]);
 		}
 	if (s->pass.posts == 0)

@@ -428,6 +428,11 @@ static void retry_of(const struct spec *s, const struct tz *zone, const struct s
 		snprintf(out->why, sizeof(out->why), "a rerun's attempt is not retried");
 		return;
 	}
+	if (rec->reason && !strcmp(rec->reason, PLAN_RETRY_LOST)) {
+		snprintf(out->why, sizeof(out->why), "its attempt %d was lost (never run twice)",
+			 (int)rec->attempt);
+		return;
+	}
 	if (rec->attempt - 1 >= rt->limit) {
 		if (rt->limit == 0)
 			snprintf(out->why, sizeof(out->why), "no spec.retry");
@@ -572,7 +577,9 @@ static void record_runs(const struct plan_input *in, struct plan *p)
 	 * unknown. Killed: it is not a failure to retry. */
 	for (size_t i = 0; i < st->n_recent; i++) {
 		struct spec_run_record *rec = &st->recent[i];
-		if (rec->result != SPEC_RESULT_ACTIVE || find_run(in, rec->job) ||
+		/* A claimed attempt's Job may not be POSTed yet:
+		 * decide_retry_claims says what it became. */
+		if (rec->result != SPEC_RESULT_ACTIVE || rec->claimed || find_run(in, rec->job) ||
 		    expected(in, rec->job))
 			continue;
 		rec->result = SPEC_RESULT_KILLED;
@@ -755,6 +762,30 @@ static void start_retry(const struct plan_input *in, struct plan *p,
 	spec_status_add_record(st, &nr);
 }
 
+/* Never twice for a retry: under claim_gate a due attempt is first only
+ * recorded, claimed (result Active, "claimed": true), and its POST waits
+ * until that status has landed (decide_retry_claims). A controller killed
+ * after the POST leaves the claim behind, so the next one does not create
+ * the attempt again once its Job is gone: it is lost instead. */
+static void claim_retry(const struct plan_input *in, struct plan *p,
+			const struct spec_run_record *rec, const struct retry *rt)
+{
+	struct spec_run_record nr = *rec;
+	nr.job = (char *)rt->name;
+	nr.trigger = SPEC_TRIGGER_RETRY;
+	nr.attempt = rt->attempt;
+	nr.start = in->now;
+	nr.completion = SPEC_TIME_UNSET;
+	nr.result = SPEC_RESULT_ACTIVE;
+	nr.has_exit_code = false;
+	nr.exit_code = 0;
+	nr.reason = NULL;
+	nr.claimed = true;
+	spec_status_add_record(&p->status, &nr);
+	snprintf(p->retry_claim_job, sizeof(p->retry_claim_job), "%s", rt->name);
+	p->claim_first = true;
+}
+
 /* Starts the retries that are due; returns the earliest one still to come
  * (ms) or SPEC_TIME_UNSET. Under Forbid a due retry waits while another
  * run is active. A retry whose create the apiserver refused for good is
@@ -828,6 +859,10 @@ static int64_t decide_retries(const struct plan_input *in, struct plan *p)
 		if (in->spec->concurrency == SPEC_CONCURRENCY_FORBID &&
 		    (st->n_active > 0 || in->orphan_pods > 0))
 			continue; /* the run's end comes through the watch */
+		if (in->claim_gate) {
+			claim_retry(in, p, rec, &rt);
+			continue;
+		}
 		start_retry(in, p, rec, &rt);
 	}
 	return wake;
@@ -1234,6 +1269,72 @@ static void set_calendar(const struct plan_input *in, struct plan *p, bool ok, c
 	add_event(p, PLAN_EVENT_WARNING, reason, 1, "%s", msg);
 }
 
+/* The retry attempts recorded claimed (claim_retry). Its Job there (or its
+ * POST sent and answered by this process): the claim is spent. This
+ * process's own landed claim, not POSTed yet: the POST leaves now, once.
+ * Any other claim with no Job: the attempt may have been created by the
+ * controller before this one and deleted since (ttlSecondsAfterFinished):
+ * it is recorded Failed (RetryLost) and the run ends — never twice. */
+static void decide_retry_claims(const struct plan_input *in, struct plan *p)
+{
+	struct spec_status *st = &p->status;
+	for (size_t i = 0; i < st->n_recent; i++) {
+		struct spec_run_record *rec = &st->recent[i];
+		if (!rec->claimed)
+			continue;
+		const struct plan_attempt *at = attempt_of(in, rec->job);
+		if (rec->result != SPEC_RESULT_ACTIVE || find_run(in, rec->job) ||
+		    expected(in, rec->job) || in_active(st, rec->job) || (at && at->created)) {
+			rec->claimed = false;
+			continue;
+		}
+		bool mine = in->retry_claim_mine && !strcmp(in->retry_claim_mine, rec->job);
+		if (mine && !at) {
+			char first[SPEC_JOB_NAME_MAX + 1], prev[SPEC_JOB_NAME_MAX + 1];
+			const struct spec_run_record *before = NULL;
+			first_attempt_name(rec, first, sizeof(first));
+			if (rec->attempt > 1 &&
+			    !spec_attempt_job_name(first, rec->attempt - 1, prev, sizeof(prev)))
+				before = find_record(st, prev);
+			struct retry rt = {.kind = RETRY_AT};
+			snprintf(rt.name, sizeof(rt.name), "%s", rec->job);
+			rt.attempt = rec->attempt;
+			/* start_retry adds the record again: take this one out
+			 * (copied first: removal frees its strings). */
+			struct spec_run_record base = *rec;
+			if (before) {
+				base = *before;
+			} else {
+				base.attempt = rec->attempt - 1;
+				base.result = SPEC_RESULT_FAILED;
+			}
+			char job[SPEC_JOB_NAME_MAX + 1], bdate[SPEC_BUSINESS_DATE_SZ];
+			char reason[256];
+			snprintf(job, sizeof(job), "%s", base.job);
+			snprintf(bdate, sizeof(bdate), "%s", base.business_date);
+			snprintf(reason, sizeof(reason), "%s", base.reason ? base.reason : "");
+			bool has_reason = base.reason != NULL;
+			base.claimed = false;
+			base.job = job;
+			base.reason = has_reason ? reason : NULL;
+			spec_status_remove_record(st, i);
+			start_retry(in, p, &base, &rt);
+			return; /* the records moved: one claim per decision */
+		}
+		rec->claimed = false;
+		rec->result = SPEC_RESULT_FAILED;
+		rec->completion = in->now;
+		rec->has_exit_code = false;
+		set_reason(rec, PLAN_RETRY_LOST);
+		add_event(p, PLAN_EVENT_WARNING, PLAN_RETRY_LOST, 1,
+			  "attempt %d (Job %s) lost: %s, and it is not there (it may have run and "
+			  "been deleted); an attempt never runs twice, so the run ends here",
+			  (int)rec->attempt, rec->job,
+			  at ? "its create had no certain answer"
+			     : "it may have been created by the controller before this one");
+	}
+}
+
 /* Never twice for a run-now: its request is recorded (claimed, with its
  * Job name) in a status that lands before the POST, so a controller that
  * crashes after the POST and before recording the request handled leaves
@@ -1562,6 +1663,8 @@ int plan_compute(const struct plan_input *in, struct plan *p)
 		run_now(in, p);
 	/* Retries go on while the schedule is suspended or its calendar is
 	 * not ready: they belong to a run already started. */
+	if (in->claim_gate)
+		decide_retry_claims(in, p);
 	int64_t retry_wake = decide_retries(in, p);
 
 	/* The next slot: strictly after both the cursor and now, so a clock

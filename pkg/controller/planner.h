@@ -184,6 +184,14 @@ struct plan_input {
 	 * then this is that request's id (NULL otherwise). A claim found
 	 * without it is a predecessor's, or already POSTed: never again. */
 	const char *run_now_claim_mine;
+	/* Likewise for a retry: a due attempt is first recorded in
+	 * status.recentRuns as claimed (plan.retry_claim_job, claim_first),
+	 * and POSTed only when that write has landed, written by this
+	 * process, not POSTed yet: then this is its Job name (NULL
+	 * otherwise). A claimed attempt found with no Job and without it is
+	 * recorded Failed, reason PLAN_RETRY_LOST (Warning Event of that
+	 * reason), and its run ends: never twice. */
+	const char *retry_claim_mine;
 	int64_t now; /* ms */
 };
 
@@ -246,7 +254,14 @@ struct plan {
 	bool claim_first;
 	char run_now_job[SPEC_JOB_NAME_MAX + 1];
 	char run_now_refused[512];
+	/* The retry attempt this plan claimed (see plan_input.retry_claim_mine);
+	 * "" when none. */
+	char retry_claim_job[SPEC_JOB_NAME_MAX + 1];
 };
+
+/* The reason (record and Warning Event) of a claimed retry attempt found
+ * with no Job: lost, never created again. */
+#define PLAN_RETRY_LOST "RetryLost"
 
 void plan_init(struct plan *p);
 void plan_release(struct plan *p);

@@ -953,6 +953,7 @@ void spec_status_parse(const cJSON *obj, struct spec_status *st)
 				r.exit_code = (int32_t)n;
 			}
 			r.reason = (char *)string_field(it, "reason");
+			r.claimed = cJSON_IsTrue(field(it, "claimed"));
 			spec_status_add_record(st, &r);
 		}
 	}
@@ -1061,6 +1062,8 @@ cJSON *spec_status_to_json(const struct spec_status *st)
 			cJSON_AddNumberToObject(o, "exitCode", r->exit_code);
 		if (r->reason)
 			cJSON_AddStringToObject(o, "reason", r->reason);
+		if (r->claimed)
+			cJSON_AddBoolToObject(o, "claimed", true);
 		cJSON_AddItemToArray(recent, o);
 	}
 	return s;

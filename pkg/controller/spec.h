@@ -266,6 +266,10 @@ struct spec_run_record {
 	bool has_exit_code;
 	int32_t exit_code;
 	char *reason; /* of the first container that failed; NULL: none */
+	/* A retry's attempt recorded before its POST (never twice: see
+	 * docs/semantics.md): its Job may not exist yet. Cleared once the
+	 * POST is sent by the process that wrote the claim. */
+	bool claimed;
 };
 
 struct spec_status {

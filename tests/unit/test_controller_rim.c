@@ -1448,6 +1448,35 @@ static void test_rim_run_now_named_after_request(void **state)
 	"\"resourceVersion\":\"32\"},\"status\":{\"phase\":\"Failed\",\"containerStatuses\":[{"    \
 	"\"name\":\"work\",\"state\":{\"terminated\":{\"exitCode\":3,\"reason\":\"Error\"}}}]}}"
 
+static void merge_patch(cJSON *target, const cJSON *patch);
+
+/* Answers every status write of `name` (merged into `landed` when given)
+ * until a Job POST is open; returns it (NULL: none came). */
+static struct kube_req *retry_post_after_claim(struct rim *r, const char *name, cJSON *landed)
+{
+	char path[256];
+	snprintf(path, sizeof(path), P_STATUS("%s"), name);
+	for (int i = 0; i < 40; i++) {
+		fake_run_for(r->f, 25);
+		for (size_t k = 0; k < r->f->n; k++) {
+			struct kube_req *q = r->f->reqs[k];
+			if (q->state != FAKE_OPEN)
+				continue;
+			if (q->method == KUBE_POST && !strcmp(q->path, P_JOBS))
+				return q;
+			if (q->method == KUBE_PATCH_MERGE && !strcmp(q->path, path)) {
+				if (landed) {
+					cJSON *holder;
+					merge_patch(landed, patch_status(q, &holder));
+					cJSON_Delete(holder);
+				}
+				fake_answer(q, 200, WRITTEN);
+			}
+		}
+	}
+	return NULL;
+}
+
 static void test_rim_retry_after_exit_code_read(void **state)
 {
 	(void)state;
@@ -1460,7 +1489,9 @@ static void test_rim_retry_after_exit_code_read(void **state)
 	assert_non_null(get);
 	assert_string_equal(get->path, P_PODS
 			    "?labelSelector=batch.kubernetes.io%2Fcontroller-uid%3Djob-uid-f");
-	struct kube_req *post = fake_run_until_req(r->f, 0, KUBE_POST, P_JOBS, WAIT_MS);
+	/* The attempt is claimed first: its POST leaves once that status
+	 * write has landed. */
+	struct kube_req *post = retry_post_after_claim(r, "flaky", NULL);
 	assert_non_null(post);
 	cJSON *job = body_json(post);
 	assert_string_equal(jstr(job, "metadata.name"), "flaky-1700000000-2");
@@ -1483,11 +1514,6 @@ static void test_rim_retry_after_exit_code_read(void **state)
 	}
 	assert_int_equal(seen, 2);
 	cJSON_Delete(job);
-	/* The status writes decided before (first sight, then the exit code
-	 * waited for) are answered: the next one leaves behind them. */
-	for (size_t i = 0; i < r->f->n; i++)
-		if (r->f->reqs[i]->state == FAKE_OPEN && r->f->reqs[i]->method == KUBE_PATCH_MERGE)
-			fake_answer(r->f->reqs[i], 200, WRITTEN);
 	char *answer = created(post, "job-uid-f2");
 	size_t n = r->f->n;
 	fake_answer(post, 201, answer);
@@ -1794,6 +1820,77 @@ static void test_rim_run_now_crash_after_post_not_recreated(void **state)
 	rim_free(r);
 }
 
+/* Never twice for a retry: attempt 2 is claimed in a status that lands,
+ * POSTed, and the controller is SIGKILLed before recording it; the Job
+ * runs and its TTL deletes it. The next controller finds the claim with no
+ * Job: the attempt is lost (Failed, RetryLost, a Warning Event), never
+ * created again. */
+static void test_rim_retry_crash_after_post_not_recreated(void **state)
+{
+	(void)state;
+	cJSON *bs = cJSON_Parse(RETRY_BS);
+	cJSON *landed = cJSON_DetachItemFromObjectCaseSensitive(bs, "status");
+	cJSON_Delete(bs);
+	struct rim *r =
+	    rim_new(LIST(RETRY_BS), LIST(JOB("flaky", "bs-uid-flaky", "job-uid-f", JOB_FAILED)),
+		    LIST(POD_EXIT_3), NULL);
+	controller_start(r->c);
+	struct kube_req *post = retry_post_after_claim(r, "flaky", landed);
+	assert_non_null(post);
+	cJSON *job = body_json(post);
+	assert_string_equal(jstr(job, "metadata.name"), "flaky-1700000000-2");
+	cJSON_Delete(job);
+	char *answer = created(post, "job-uid-f2");
+	fake_answer(post, 201, answer);
+	free(answer);
+	/* SIGKILL: nothing after the POST lands. */
+	fake_run_for(r->f, 5);
+	controller_free(r->c);
+	fake_tr_free(r->f);
+	loop_free(r->loop);
+	free(r);
+
+	cJSON *o = cJSON_Parse(RETRY_BS);
+	cJSON_ReplaceItemInObjectCaseSensitive(o, "status", landed);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	size_t n = strlen(s) + 64;
+	char *list = malloc(n);
+	snprintf(list, n, LIST("%s"), s);
+	free(s);
+	r = rim_new(list, NULL, NULL, NULL);
+	free(list);
+	controller_start(r->c);
+	struct kube_req *q =
+	    fake_run_until_req(r->f, 0, KUBE_PATCH_MERGE, P_STATUS("flaky"), WAIT_MS);
+	assert_non_null(q);
+	cJSON *holder;
+	const cJSON *st = patch_status(q, &holder);
+	const cJSON *rec = NULL, *it;
+	cJSON_ArrayForEach(it, jget(st, "recentRuns"))
+	{
+		if (!strcmp(jstr(it, "job"), "flaky-1700000000-2"))
+			rec = it;
+	}
+	assert_non_null(rec);
+	assert_string_equal(jstr(rec, "result"), "Failed");
+	assert_string_equal(jstr(rec, "reason"), "RetryLost");
+	assert_null(jget(rec, "claimed"));
+	cJSON_Delete(holder);
+	fake_answer(q, 200, WRITTEN);
+	fake_run_for(r->f, 300);
+	assert_int_equal(fake_count(r->f, 0, KUBE_POST, P_JOBS), 0);
+	assert_non_null(event_posted(r, 0, "RetryLost", NULL));
+	for (size_t k = 0; k < r->f->n; k++) {
+		struct kube_req *e = r->f->reqs[k];
+		if (e->state == FAKE_OPEN && !strncmp(e->path, P_EVENTS, strlen(P_EVENTS)))
+			fake_answer(e, 201, "{}");
+		else if (e->state == FAKE_OPEN && e->method == KUBE_PATCH_MERGE)
+			fake_answer(e, 200, WRITTEN);
+	}
+	rim_free(r);
+}
+
 #define FORBIDDEN_JOB                                                                              \
 	"jobs.batch is forbidden: User \"system:serviceaccount:takt-system:takt\" cannot "         \
 	"create resource \"jobs\" in API group \"batch\" in the namespace \"" NS "\""
@@ -1892,6 +1989,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	    cmocka_unit_test(test_rim_run_now_crash_after_post_not_recreated),
+	    cmocka_unit_test(test_rim_retry_crash_after_post_not_recreated),
 	    cmocka_unit_test(test_rim_retry_after_exit_code_read),
 	    cmocka_unit_test(test_rim_kill_refused_for_good_recorded_failed),
 	    cmocka_unit_test(test_rim_kill_transient_failure_retried),

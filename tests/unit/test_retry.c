@@ -32,7 +32,9 @@ struct fx {
 	size_t n_runs;
 	struct plan_create_failure fails[2];
 	size_t n_fails;
-	const char *kill; /* plan_input.kill of the next step only */
+	const char *kill;	/* plan_input.kill of the next step only */
+	bool claim_gate;	/* plan_input.claim_gate */
+	const char *retry_mine; /* plan_input.retry_claim_mine */
 	struct plan plan;
 };
 
@@ -138,6 +140,9 @@ static struct plan *step(struct fx *f, int64_t now)
 	    .create_failures = f->fails,
 	    .n_create_failures = f->n_fails,
 	    .kill = f->kill,
+	    .claim_gate = f->claim_gate,
+	    .claim_landed = SPEC_TIME_UNSET,
+	    .retry_claim_mine = f->retry_mine,
 	    .now = now,
 	};
 	assert_int_equal(plan_compute(&in, &f->plan), 0);
@@ -1002,6 +1007,52 @@ static void test_pending_retries_count(void **state)
 	fx_free(f);
 }
 
+/* Never twice: under claim_gate a due attempt is only claimed (recorded
+ * Active, claimed, no POST); the claim's writer POSTs it once it has
+ * landed; a process that finds the claim with no Job and did not write it
+ * records the attempt lost (RetryLost) and the run ends, never re-created. */
+static void test_retry_claimed_before_post(void **state)
+{
+	struct fx *f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"10s\"],"
+			      "\"limit\":2}");
+	int64_t slot = at(T1);
+	const char *first = fire(f, slot);
+	end_run(f, first, false, 3, slot + 2000);
+	step(f, slot + 2100);
+	f->claim_gate = true;
+	struct plan *p = step(f, slot + 12000);
+	assert_int_equal(creates(p), 0);
+	assert_true(p->claim_first);
+	assert_string_equal(p->retry_claim_job, "bs-1772442000-2");
+	assert_true(record(f, "bs-1772442000-2")->claimed);
+	assert_int_equal(record(f, "bs-1772442000-2")->result, SPEC_RESULT_ACTIVE);
+	/* Ours, landed: one POST, the claim spent. */
+	f->retry_mine = "bs-1772442000-2";
+	p = step(f, slot + 12100);
+	assert_string_equal(the_create(p)->job_name, "bs-1772442000-2");
+	assert_int_equal(the_create(p)->attempt, 2);
+	assert_false(record(f, "bs-1772442000-2")->claimed);
+	fx_free(f);
+
+	/* The same claim found by a process that did not write it, no Job. */
+	f = fx_new("\"schedule\":\"0 0 9 * * *\",\"retry\":{\"after\":[\"10s\"],\"limit\":2}");
+	first = fire(f, slot);
+	end_run(f, first, false, 3, slot + 2000);
+	step(f, slot + 2100);
+	f->claim_gate = true;
+	step(f, slot + 12000);
+	p = step(f, slot + 12100);
+	assert_int_equal(creates(p), 0);
+	assert_non_null(event(p, "RetryLost"));
+	assert_int_equal(record(f, "bs-1772442000-2")->result, SPEC_RESULT_FAILED);
+	assert_string_equal(record(f, "bs-1772442000-2")->reason, "RetryLost");
+	assert_false(record(f, "bs-1772442000-2")->claimed);
+	/* The run ends: no attempt 3, ever. */
+	p = step(f, slot + 60000);
+	assert_int_equal(creates(p), 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1075,7 @@ int main(void)
 	    cmocka_unit_test(test_retry_refused_for_good),
 	    cmocka_unit_test(test_rerun_attempt_not_retried),
 	    cmocka_unit_test(test_not_after_passed_while_waiting),
+	    cmocka_unit_test(test_retry_claimed_before_post),
 	    cmocka_unit_test(test_kill_cancels_pending_retry),
 	    cmocka_unit_test(test_kill_frees_forbid_and_spares_history),
 	    cmocka_unit_test(test_pending_retries_count),
