@@ -24,53 +24,9 @@
 
 #include "fake_transport.h"
 
-#define NS	    "lead"
-#define P_SCHEDULES "/apis/takt.io/v1alpha1/namespaces/" NS "/batchschedules"
-#define P_JOBS	    "/apis/batch/v1/namespaces/" NS "/jobs"
-#define P_STATUS    P_SCHEDULES "/tick/status"
-#define EMPTY_LIST  "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[]}"
-
-/* A schedule firing every second, as bs_apply (tests/e2e/ctl_lib.sh)
- * makes it. */
-#define TICK                                                                                       \
-	"{\"apiVersion\":\"takt.io/v1alpha1\",\"kind\":\"BatchSchedule\",\"metadata\":{"           \
-	"\"name\":\"tick\",\"namespace\":\"" NS "\",\"uid\":\"bs-uid-tick\",\"generation\":1,"     \
-	"\"resourceVersion\":\"10\",\"creationTimestamp\":\"2026-01-01T00:00:00Z\","               \
-	"\"annotations\":{}},\"spec\":{\"schedule\":\"* * * * * *\","                              \
-	"\"concurrencyPolicy\":\"Allow\",\"jobTemplate\":{\"spec\":{\"backoffLimit\":0,"           \
-	"\"template\":{\"spec\":{\"restartPolicy\":\"Never\","                                     \
-	"\"containers\":[{\"name\":\"work\",\"image\":\"example.invalid/work\"}]}}}}}}"
-#define LIST(items) "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[" items "]}"
-#define WRITTEN	    "{\"metadata\":{\"resourceVersion\":\"100\"}}"
-
-struct rig {
-	struct loop *loop;
-	struct fake_tr *f;
-	struct controller *c;
-	size_t answered; /* requests looked at by answer_writes */
-};
-
-static struct rig *rig_new(void)
-{
-	struct rig *g = calloc(1, sizeof(*g));
-	assert_int_equal(loop_new(&g->loop), 0);
-	g->f = fake_tr_new(g->loop);
-	fake_set_list_default(g->f, EMPTY_LIST);
-	fake_set_list(g->f, P_SCHEDULES, LIST(TICK));
-	struct controller_opts o = {.namespace = NS, .instance = "lead-test"};
-	assert_int_equal(controller_new(g->loop, &g->f->tr, &o, &g->c), 0);
-	return g;
-}
-
-static void rig_free(struct rig *g)
-{
-	controller_free(g->c);
-	assert_int_equal(fake_open(g->f), 0);
-	assert_int_equal(loop_timer_count(g->loop), 0);
-	fake_tr_free(g->f);
-	loop_free(g->loop);
-	free(g);
-}
+#define NS	     "lead"
+#define RIG_INSTANCE "lead-test"
+#include "tick_rig.h"
 
 /* Runs the loop for ms, answering every write as it comes (a Job POST
  * 201 with the body, anything else 200). Returns the Job POSTs seen. */
