@@ -115,21 +115,11 @@ int cmd_history(int argc, char **argv)
 			cmd_history_usage();
 			return 0;
 		}
-		if (!strcmp(a, "--business-date") || !strcmp(a, "-o") || !strcmp(a, "--output")) {
-			if (i + 1 >= argc)
-				return req_usage_error(PROG, "this option needs a value:", a);
-			if (!strcmp(a, "--business-date"))
-				date = argv[++i];
-			else
-				output = argv[++i];
-			continue;
-		}
-		if (!strncmp(a, "--business-date=", 16)) {
-			date = a + 16;
-			continue;
-		}
-		if (!strncmp(a, "--output=", 9)) {
-			output = a + 9;
+		if ((rc = req_option(PROG, argc, argv, &i, "--business-date", &date)) ||
+		    (rc = req_option(PROG, argc, argv, &i, "--output", &output)) ||
+		    (rc = req_option(PROG, argc, argv, &i, "-o", &output))) {
+			if (rc == EXIT_USAGE)
+				return rc;
 			continue;
 		}
 		if (!strncmp(a, "-o", 2)) {

@@ -40,6 +40,18 @@ static const char *value_of(const char *prog, int argc, char **argv, int *i, con
 	return argv[++*i];
 }
 
+int req_option(const char *prog, int argc, char **argv, int *i, const char *name, const char **out)
+{
+	int bad = 0;
+	const char *v = value_of(prog, argc, argv, i, name, &bad);
+	if (bad)
+		return EXIT_USAGE;
+	if (!v)
+		return 0;
+	*out = v;
+	return 1;
+}
+
 int req_common_arg(const char *prog, int argc, char **argv, int *i, struct req_common *o)
 {
 	int bad = 0;

@@ -39,6 +39,12 @@ struct req_client {
  * on stderr (prog names the command in it). */
 int req_common_arg(const char *prog, int argc, char **argv, int *i, struct req_common *o);
 
+/* A command's own option with a value, "--x v" or "--x=v", read as
+ * req_common_arg reads the common ones: 1 with *out set (borrowed from
+ * argv) and *i past the value, 0 when argv[*i] is not `name`, EXIT_USAGE
+ * after one line on stderr when the value is missing. */
+int req_option(const char *prog, int argc, char **argv, int *i, const char *name, const char **out);
+
 /* Prints "kubectl takt <prog>: <msg>[ <arg>] (try --help)" on stderr (arg
  * may be NULL) and returns EXIT_USAGE, for `return req_usage_error(...)`. */
 int req_usage_error(const char *prog, const char *msg, const char *arg);

@@ -230,21 +230,10 @@ int cmd_rerun(int argc, char **argv)
 			no_wait = true;
 			continue;
 		}
-		if (!strcmp(a, "--dates") || !strcmp(a, "--only")) {
-			if (i + 1 >= argc)
-				return req_usage_error(PROG, "this option needs a value:", a);
-			if (!strcmp(a, "--dates"))
-				dates = argv[++i];
-			else
-				only_s = argv[++i];
-			continue;
-		}
-		if (!strncmp(a, "--dates=", 8)) {
-			dates = a + 8;
-			continue;
-		}
-		if (!strncmp(a, "--only=", 7)) {
-			only_s = a + 7;
+		if ((rc = req_option(PROG, argc, argv, &i, "--dates", &dates)) ||
+		    (rc = req_option(PROG, argc, argv, &i, "--only", &only_s))) {
+			if (rc == EXIT_USAGE)
+				return rc;
 			continue;
 		}
 		if (a[0] == '-')
