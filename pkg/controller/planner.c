@@ -416,7 +416,7 @@ static void fmt_clock(int64_t secs, char *out, size_t n)
 static void retry_of(const struct spec *s, const struct tz *zone, const struct spec_run_record *rec,
 		     int64_t now, struct retry *out)
 {
-	const struct spec_retry *rt = &s->retry;
+	const struct spec_retry *rt = spec_retry(s);
 	char first[SPEC_JOB_NAME_MAX + 1], clock[16];
 	memset(out, 0, sizeof(*out));
 	out->kind = RETRY_NONE;

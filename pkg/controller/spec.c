@@ -52,6 +52,12 @@ void spec_init(struct spec *s)
 	s->run_history_limit = SPEC_HISTORY_DEFAULT;
 }
 
+const struct spec_retry *spec_retry(const struct spec *s)
+{
+	static const struct spec_retry none;
+	return s->retry ? s->retry : &none;
+}
+
 void spec_release(struct spec *s)
 {
 	free(s->name);
@@ -68,6 +74,7 @@ void spec_release(struct spec *s)
 	free(s->ann_kill);
 	free(s->ann_kill_grace_seconds);
 	free(s->ann_run_now);
+	free(s->retry);
 	spec_init(s);
 }
 
@@ -260,7 +267,7 @@ static int parse_clock(const char *t, int64_t *out)
 
 static int parse_retry(const cJSON *r, struct spec *s, char *err, size_t errlen)
 {
-	struct spec_retry *rt = &s->retry;
+	struct spec_retry *rt = s->retry = xcalloc(1, sizeof(*rt));
 	const cJSON *it;
 	int64_t n;
 	if (!cJSON_IsObject(r))

@@ -116,7 +116,9 @@ struct spec {
 	int32_t successful_history_limit;
 	int32_t failed_history_limit;
 
-	struct spec_retry retry;   /* limit 0 when spec.retry is absent */
+	/* NULL when spec.retry is absent (read through spec_retry): 2.6 KB
+	 * inline, at 10,000 schedules it was 26 MB of mostly zeros. */
+	struct spec_retry *retry;
 	int32_t run_history_limit; /* spec.runHistoryLimit: status.recentRuns' bound */
 
 	/* spec.jobTemplate, serialized (parsed only by spec_build_job: at
@@ -130,6 +132,9 @@ struct spec {
 };
 
 void spec_init(struct spec *s);
+/* s->retry, or a spec_retry with limit 0 (no retries) when absent.
+ * Borrowed. */
+const struct spec_retry *spec_retry(const struct spec *s);
 void spec_release(struct spec *s);
 
 /* Parses a BatchSchedule object (as served by the apiserver, defaults

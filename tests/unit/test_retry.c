@@ -245,7 +245,7 @@ static void test_retry_grammar(void **state)
 	struct fx *f = fx_new("\"schedule\":\"* * * * *\",\"retry\":{\"after\":[\"30m\",\"90s\","
 			      "\"1h30m\",\"10:00\",\"23:59:59\"],\"notAfter\":\"11:00\","
 			      "\"onExitCodes\":[1,75]},\"runHistoryLimit\":7");
-	const struct spec_retry *r = &f->spec.retry;
+	const struct spec_retry *r = spec_retry(&f->spec);
 	assert_int_equal(r->n_after, 5);
 	assert_int_equal(r->limit, 5); /* default: len(after) */
 	assert_false(r->after[0].local);
@@ -265,7 +265,7 @@ static void test_retry_grammar(void **state)
 	fx_free(f);
 
 	f = fx_new("\"schedule\":\"* * * * *\"");
-	assert_int_equal(f->spec.retry.limit, 0);
+	assert_int_equal(spec_retry(&f->spec)->limit, 0);
 	assert_int_equal(f->spec.run_history_limit, 20);
 	fx_free(f);
 
