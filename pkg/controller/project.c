@@ -39,9 +39,34 @@ static bool prefixed(const char *name, const void *arg)
 	return !strncmp(name, arg, strlen(arg));
 }
 
+/* Keeps the members `keep` lists, and gives each the list's own name as
+ * its key (cJSON_StringIsConst): the parser allocated a copy of every key,
+ * and a stored object's keys are all from these lists, one allocation (32
+ * bytes with malloc's overhead) per member saved, 10 a schedule. */
 static void keep_only(cJSON *obj, const char *const *keep)
 {
 	prune(obj, listed, keep);
+	if (!cJSON_IsObject(obj))
+		return;
+	for (cJSON *it = obj->child; it; it = it->next) {
+		for (const char *const *k = keep; *k; k++) {
+			if (!(it->type & cJSON_StringIsConst) && !strcmp(it->string, *k)) {
+				free(it->string);
+				it->string = (char *)*k;
+				it->type |= cJSON_StringIsConst;
+				break;
+			}
+		}
+	}
+}
+
+/* Deletes obj's member `name` when it is an empty object (labels or
+ * annotations with nothing of takt's left). */
+static void drop_empty(cJSON *obj, const char *name)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (cJSON_IsObject(it) && !it->child)
+		cJSON_Delete(cJSON_DetachItemViaPointer(obj, it));
 }
 
 static const char *const META[] = {"name",
@@ -65,6 +90,8 @@ static void project_meta(cJSON *obj)
 	 * labels and the user's besides. */
 	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, TAKT_PREFIX);
 	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, TAKT_PREFIX);
+	drop_empty(md, "labels");
+	drop_empty(md, "annotations");
 }
 
 static const char *const TOP[] = {"apiVersion", "kind", "metadata", "status", NULL};
@@ -98,18 +125,12 @@ void project_pod(cJSON *pod)
 }
 
 static const char *const SCHED_TOP[] = {"metadata", "spec", "status", NULL};
-static const char *const SCHED_META[] = {"name",
-					 "namespace",
-					 "uid",
-					 "resourceVersion",
-					 "generation",
-					 "creationTimestamp",
-					 "deletionTimestamp",
-					 "labels",
-					 "annotations",
-					 NULL};
+static const char *const SCHED_META[] = {
+    "name",   "namespace",   "uid", "resourceVersion", "generation", "deletionTimestamp",
+    "labels", "annotations", NULL};
 
-/* Replaces the object member `name` by its JSON, as one string node. */
+/* Replaces the object member `name` (a literal) by its JSON, as one
+ * string node. */
 static void to_blob(cJSON *obj, const char *name)
 {
 	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -118,8 +139,12 @@ static void to_blob(cJSON *obj, const char *name)
 	char *json = cJSON_PrintUnformatted(it);
 	cJSON *blob = json ? cJSON_CreateString(json) : NULL;
 	free(json);
-	if (blob)
-		cJSON_ReplaceItemInObjectCaseSensitive(obj, name, blob);
+	if (!blob)
+		return;
+	/* `name` is a literal: the key needs no copy (see keep_only). */
+	blob->string = (char *)name;
+	blob->type |= cJSON_StringIsConst;
+	cJSON_ReplaceItemViaPointer(obj, it, blob);
 }
 
 void project_schedule(cJSON *sched)
@@ -131,6 +156,8 @@ void project_schedule(cJSON *sched)
 	keep_only(md, SCHED_META);
 	prune(cJSON_GetObjectItemCaseSensitive(md, "labels"), prefixed, TAKT_PREFIX);
 	prune(cJSON_GetObjectItemCaseSensitive(md, "annotations"), prefixed, TAKT_PREFIX);
+	drop_empty(md, "labels");
+	drop_empty(md, "annotations");
 	to_blob(sched, "spec");
 	to_blob(sched, "status");
 }

@@ -22,13 +22,16 @@
  * 10,000 of them for a bank's batch; as cJSON trees they were ~9 KB each
  * (a node is ~100 bytes with its key, and a spec and status have ~80).
  * Kept: metadata name/namespace/uid/resourceVersion/generation/
- * creationTimestamp/deletionTimestamp and the takt.io/ labels and
+ * deletionTimestamp and the takt.io/ labels and
  * annotations (kill, kill-grace-seconds, run-now: the spec cache compares
  * them); spec and status each as one string, their JSON
  * (project_unblob gives the tree back for the moment it is read: the spec
  * when its version changes, the status when the stored one does).
  * Dropped: apiVersion/kind (the list API leaves them out anyway),
- * managedFields, last-applied-configuration and every other annotation.
+ * creationTimestamp (no reader: a schedule's first slot is its first after
+ * the controller sees it), managedFields, last-applied-configuration,
+ * every other label and annotation, and labels/annotations left empty.
+ * Every kept member's key is the projection's own literal, not a copy.
  *
  * Ownership: the functions edit the object in place; they neither keep nor
  * free it. NULL or a non-object is left alone.

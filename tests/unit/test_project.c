@@ -211,6 +211,17 @@ static void test_project_schedule_blobs(void **state)
 	assert_int_equal(cJSON_GetArraySize(anns), 1);
 	assert_non_null(cJSON_GetObjectItemCaseSensitive(anns, "takt.io/run-now"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(md, "labels")), 1);
+	/* Nothing reads a schedule's creationTimestamp. */
+	assert_null(cJSON_GetObjectItemCaseSensitive(md, "creationTimestamp"));
+	/* Every key kept is the projection's literal, not a copy: a duplicate
+	 * copies it, a delete leaves it (valgrind checks both). */
+	for (const cJSON *it = md->child; it; it = it->next)
+		assert_true(it->type & cJSON_StringIsConst);
+	for (const cJSON *it = o->child; it; it = it->next)
+		assert_true(it->type & cJSON_StringIsConst);
+	cJSON *dup = cJSON_Duplicate(o, 1);
+	assert_true(cJSON_Compare(dup, o, 1));
+	cJSON_Delete(dup);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "status" : "spec";
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -230,6 +241,15 @@ static void test_project_schedule_blobs(void **state)
 	assert_null(project_unblob(NULL, &owned));
 	cJSON_Delete(o);
 	cJSON_Delete(orig);
+	/* Labels and annotations with nothing of takt's are dropped whole. */
+	o = cJSON_Parse("{\"metadata\":{\"name\":\"s\",\"labels\":{\"app\":\"x\"},"
+			"\"annotations\":{}},\"spec\":{}}");
+	project_schedule(o);
+	md = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+	assert_null(cJSON_GetObjectItemCaseSensitive(md, "labels"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(md, "annotations"));
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(md, "name"));
+	cJSON_Delete(o);
 }
 
 int main(void)
