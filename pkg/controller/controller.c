@@ -56,6 +56,9 @@
 #define PREP_AHEAD_MS 5000
 /* A wall-clock step this small recomputes nothing (see clock_jumped). */
 #define CLOCK_JUMP_IGNORE_MS 2
+/* A schedule whose next wake-up is further away keeps no parsed status
+ * between passes (struct base_cache). */
+#define BASE_KEEP_MS 60000
 
 /* ---- a schedule's state, by concern -------------------------------------------- */
 
@@ -140,12 +143,19 @@ struct mine {
 };
 
 /* The parse of the status planned from, and which raw status it came
- * from: a reconcile of the same one parses nothing. */
+ * from: a reconcile of the same one parses nothing. Kept between passes
+ * only by a schedule that wakes again within BASE_KEEP_MS: an idle one
+ * (daily, monthly) parses its status again at its next pass rather than
+ * hold it twice, as JSON in the store and as this parse (~1 KB with its
+ * strings). The figures /metrics serves are kept either way. */
 struct base_cache {
-	struct spec_status st;
+	struct spec_status *st; /* NULL between passes of an idle schedule */
 	const cJSON *raw;
 	uint64_t rv, mine_seq;
 	bool valid;
+	bool have_metrics;
+	struct spec_counters counters;
+	int64_t last_success, next_slot;
 };
 
 /* Job POSTs that failed, as answered, until the next plan is fed them
@@ -173,6 +183,27 @@ struct prep {
 	char *body;
 };
 
+/* The run-now claim this process wrote and saw land (id "" when none): its
+ * POST may leave, once. `posted` is set when it is sent, and cleared again
+ * when the apiserver answers that it created nothing (a failure with a
+ * certain answer). Then the same for a retry attempt's claim (its record
+ * in status.recentRuns, "claimed": true): job "" when none. Allocated at
+ * a schedule's first claim: 200 bytes most schedules never use. */
+struct claims {
+	struct {
+		char id[CONTROL_REQUEST_ID_MAX + 1];
+		char job[SPEC_JOB_NAME_MAX + 1];
+		bool acked; /* our write of it answered 2xx */
+		bool posted;
+	} rn;
+	struct {
+		char job[SPEC_JOB_NAME_MAX + 1];
+		bool acked;
+		bool posted;
+	} rt;
+};
+static const struct claims NO_CLAIMS;
+
 struct agg_event {
 	char reason[32];
 	char name[128]; /* "" when none is known */
@@ -197,8 +228,10 @@ struct pass {
 	enum pass_phase phase;
 	int posts; /* Job POSTs unanswered (POSTING) */
 	bool failed;
-	bool planned;		      /* `plan` is this pass's: its wake-up may be armed */
-	struct spec_status in_status; /* the base after the kill/run-now hooks */
+	bool planned; /* `plan` is this pass's: its wake-up may be armed */
+	/* The base after the kill/run-now hooks: allocated with `plan`, for
+	 * the pass only. */
+	struct spec_status *in_status;
 	bool has_raw;
 	bool was_invalid_same;
 	bool run_now;
@@ -229,24 +262,8 @@ struct sched {
 		char uid[64];
 		int64_t cursor, claim;
 	} acked;
-	/* The run-now claim this process wrote and saw land (id ""
-	 * when none): its POST may leave, once. `posted` is set when it is
-	 * sent, and cleared again when the apiserver answers that it created
-	 * nothing (a failure with a certain answer). */
-	struct {
-		char id[CONTROL_REQUEST_ID_MAX + 1];
-		char job[SPEC_JOB_NAME_MAX + 1];
-		bool acked; /* our write of it answered 2xx */
-		bool posted;
-	} rn_claim;
-	/* The same for a retry attempt's claim (its record in
-	 * status.recentRuns, "claimed": true): job "" when none. */
-	struct {
-		char job[SPEC_JOB_NAME_MAX + 1];
-		bool acked;
-		bool posted;
-	} rt_claim;
-	bool claim_wait; /* a claim is being written: plan again once it lands */
+	struct claims *cl; /* NULL until the first run-now or retry claim */
+	bool claim_wait;   /* a claim is being written: plan again once it lands */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
@@ -326,8 +343,6 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	s->c = c;
 	s->key = xstrdup(key);
 	spec_init(&s->spec);
-	spec_status_init(&s->base.st);
-	spec_status_init(&s->pass.in_status);
 	writes_status_init(&s->mine.w);
 	s->prep.slot = SPEC_TIME_UNSET;
 	s->wake_at = SPEC_TIME_UNSET;
@@ -352,6 +367,28 @@ static void sched_forget_spec(struct sched *s)
 	s->sc.have = false;
 }
 
+static void base_drop(struct sched *s)
+{
+	if (s->base.st)
+		spec_status_release(s->base.st);
+	free(s->base.st);
+	s->base.st = NULL;
+	s->base.valid = false;
+}
+
+/* The plan and input status a pass holds, freed when it ends. */
+static void pass_free_mem(struct sched *s)
+{
+	if (s->pass.plan)
+		plan_release(s->pass.plan);
+	free(s->pass.plan);
+	s->pass.plan = NULL;
+	if (s->pass.in_status)
+		spec_status_release(s->pass.in_status);
+	free(s->pass.in_status);
+	s->pass.in_status = NULL;
+}
+
 static void sched_free(void *p)
 {
 	struct sched *s = p;
@@ -361,11 +398,9 @@ static void sched_free(void *p)
 	writes_status_release(c->writes, &s->mine.w);
 	loop_timer_cancel(c->loop, s->wake_timer);
 	sched_forget_spec(s);
-	if (s->pass.plan)
-		plan_release(s->pass.plan);
-	free(s->pass.plan);
-	spec_status_release(&s->base.st);
-	spec_status_release(&s->pass.in_status);
+	pass_free_mem(s);
+	base_drop(s);
+	free(s->cl);
 	free(s->exp.v);
 	free(s->trims.v);
 	free(s->runs.v);
@@ -531,6 +566,11 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 		cJSON_AddItemReferenceToObject(holder, "spec", (cJSON *)sp);
 	s->sc.rc = spec_parse(holder, &s->spec, err, sizeof(err));
 	s->sc.err = s->sc.rc ? xstrdup(err) : NULL;
+	/* The template is read from the stored spec when a Job is built
+	 * (template_load): a copy kept here was ~550 bytes a schedule, for
+	 * one read a slot. */
+	free(s->spec.job_template);
+	s->spec.job_template = NULL;
 	cJSON_Delete(holder);
 	cJSON_Delete(spec_tree);
 	s->sc.uid = uid ? xstrdup(uid) : NULL;
@@ -595,7 +635,7 @@ static void runs_exit(struct controller *c, struct sched *s, const cJSON *job, s
 	r->attempt = att && end && !*end && n >= 1 && n <= 1000 ? (int32_t)n : 1;
 	if (!r->finished || r->succeeded || r->killed || !r->name)
 		return;
-	const struct spec_status *st = &s->pass.in_status;
+	const struct spec_status *st = s->pass.in_status;
 	bool waits = false;
 	for (size_t i = 0; i < st->n_recent && !waits; i++)
 		waits = !strcmp(st->recent[i].job, r->name) &&
@@ -633,7 +673,8 @@ static void gather_runs(struct controller *c, struct sched *s, const char *uid)
 	buf_init(&k, 1024);
 	store_by_index(c->jobs, IDX_SCHEDULE, s->key, &jobs);
 	free(s->runs.v);
-	s->runs.v = xcalloc(jobs.n + 1, sizeof(*s->runs.v));
+	/* NULL when the schedule has no Job: most, at 10,000 idle ones. */
+	s->runs.v = jobs.n ? xcalloc(jobs.n, sizeof(*s->runs.v)) : NULL;
 	s->runs.n = 0;
 	for (size_t i = 0; i < jobs.n; i++) {
 		const cJSON *job = jobs.items[i];
@@ -818,6 +859,29 @@ static void pass_to(struct sched *s, enum pass_phase to)
 
 static void wake_cb(struct loop *l, loop_timer_id id, void *ud);
 
+/* Lends s->spec the jobTemplate of the stored object, serialized, for a
+ * Job to be built (template_drop takes it back). The stored spec is the one
+ * parsed: a pass parses the stored object when it starts, and a newer one
+ * (a user's edit that arrived while the pass waited for a kill's answer)
+ * is the user's latest template, which is what the Job should run.
+ * Returns false when the object is gone or holds no template. */
+static bool template_load(struct sched *s)
+{
+	const cJSON *obj = store_get(s->c->schedules, s->key);
+	cJSON *tree = NULL;
+	const cJSON *sp = project_unblob(kobj_get(obj, "spec"), &tree);
+	const cJSON *jt = kobj_get(sp, "jobTemplate");
+	s->spec.job_template = cJSON_IsObject(jt) ? cJSON_PrintUnformatted(jt) : NULL;
+	cJSON_Delete(tree);
+	return s->spec.job_template != NULL;
+}
+
+static void template_drop(struct sched *s)
+{
+	free(s->spec.job_template);
+	s->spec.job_template = NULL;
+}
+
 /* Builds the next slot's Job now when the slot is at most PREP_AHEAD_MS
  * away, so that firing is sending; a body built for another slot goes. */
 static void prepare_next(struct sched *s)
@@ -833,12 +897,14 @@ static void prepare_next(struct sched *s)
 	if (p->next_slot == SPEC_TIME_UNSET ||
 	    p->next_slot - loop_now_realtime_ms() > PREP_AHEAD_MS)
 		return;
-	if (spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
+	if (template_load(s) &&
+	    spec_build_job(&s->spec, p->zone, p->next_slot, SPEC_TRIGGER_SCHEDULE, NULL, &job, err,
 			   sizeof(err)) == 0) {
 		s->prep.body = cJSON_PrintUnformatted(job);
 		s->prep.slot = p->next_slot;
 		s->prep.gen = s->sc.gen;
 	}
+	template_drop(s);
 	cJSON_Delete(job);
 }
 
@@ -867,14 +933,13 @@ static void pass_end(struct controller *c, struct sched *s)
 		if (wake != SPEC_TIME_UNSET)
 			s->wake_timer = loop_timer_at_realtime(c->loop, wake, wake_cb, s);
 	}
+	if (wake == SPEC_TIME_UNSET || wake - loop_now_realtime_ms() > BASE_KEEP_MS)
+		base_drop(s);
 	pass_to(s, PASS_IDLE);
 	/* Between passes a schedule keeps no plan: the next pass computes its
 	 * own (at 10,000 schedules the kept plans and their statuses were
 	 * ~10 MB). */
-	plan_release(s->pass.plan);
-	free(s->pass.plan);
-	s->pass.plan = NULL;
-	spec_status_release(&s->pass.in_status);
+	pass_free_mem(s);
 	char *key = xstrdup(s->key);
 	bool failed = s->pass.failed;
 	wq_done(c->queue, key);
@@ -936,11 +1001,11 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			int64_t cur = time_ms(kobj_str(mst, "lastSlotConsidered"));
 			int64_t clm = time_ms(kobj_str(mst, "lastSlotClaimed"));
 			const cJSON *rn = kobj_get(mst, "lastRunNow");
-			if (rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+			if (s->cl && rn_is(kobj_str(rn, "requestId"), s->cl->rn.id) &&
 			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed")))
-				s->rn_claim.acked = true;
-			if (s->rt_claim.job[0] && retry_claimed_in(mst, s->rt_claim.job))
-				s->rt_claim.acked = true;
+				s->cl->rn.acked = true;
+			if (s->cl && s->cl->rt.job[0] && retry_claimed_in(mst, s->cl->rt.job))
+				s->cl->rt.acked = true;
 			cJSON_Delete(tree);
 			snprintf(s->acked.uid, sizeof(s->acked.uid), "%s",
 				 s->mine.uid ? s->mine.uid : "");
@@ -1196,10 +1261,10 @@ static void create_answered(void *ud, const char *name, const struct kube_result
 			  res->status, res->reason, res->message, res->transport_error);
 		expectation_drop(s, name);
 		/* Nothing was created: the claimed run-now may be POSTed again. */
-		if (!strcmp(name, s->rn_claim.job))
-			s->rn_claim.posted = false;
-		if (!strcmp(name, s->rt_claim.job))
-			s->rt_claim.posted = false;
+		if (s->cl && !strcmp(name, s->cl->rn.job))
+			s->cl->rn.posted = false;
+		if (s->cl && !strcmp(name, s->cl->rt.job))
+			s->cl->rt.posted = false;
 		/* This plan counted the run as started: its status is not
 		 * written. The retry (with backoff) plans again, told of the
 		 * answer. */
@@ -1221,6 +1286,7 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 		s->prep.slot = SPEC_TIME_UNSET;
 	} else {
 		cJSON *job = NULL;
+		template_load(s); /* none: spec_build_* says the spec is not valid */
 		int rc =
 		    a->trigger == SPEC_TRIGGER_RETRY
 			? spec_build_retry(&s->spec, s->pass.plan->zone, a->slot, a->job_name,
@@ -1228,6 +1294,7 @@ static void send_create(struct controller *c, struct sched *s, const struct plan
 			: spec_build_job(&s->spec, s->pass.plan->zone, a->slot, a->trigger,
 					 a->request_id[0] ? a->request_id : NULL, &job, err,
 					 sizeof(err));
+		template_drop(s);
 		if (rc) {
 			LOG_ERROR("job not built", "obj=%s job=%s err=\"%s\"", s->key, a->job_name,
 				  err);
@@ -1344,21 +1411,24 @@ static void after_posts(struct controller *c, struct sched *s)
 		if (s->pass.run_now)
 			control_run_now_posted(c->control, &s->spec, p);
 		fill_uids(c, s, &p->status);
-		cJSON *st = changed_status(&s->base.st, s->pass.has_raw, &p->status);
+		cJSON *st = changed_status(s->base.st, s->pass.has_raw, &p->status);
 		if (p->run_now == PLAN_RUN_NOW_CLAIMED) {
 			/* Ours from now on: once it has landed (our write's
 			 * 2xx, or the watch showing it first), one POST. */
-			snprintf(s->rn_claim.id, sizeof(s->rn_claim.id), "%s",
+			if (!s->cl)
+				s->cl = xcalloc(1, sizeof(*s->cl));
+			snprintf(s->cl->rn.id, sizeof(s->cl->rn.id), "%s",
 				 control_run_now_id(&s->spec) ? control_run_now_id(&s->spec) : "");
-			snprintf(s->rn_claim.job, sizeof(s->rn_claim.job), "%s", p->run_now_job);
-			s->rn_claim.acked = false;
-			s->rn_claim.posted = false;
+			snprintf(s->cl->rn.job, sizeof(s->cl->rn.job), "%s", p->run_now_job);
+			s->cl->rn.acked = false;
+			s->cl->rn.posted = false;
 		}
 		if (p->retry_claim_job[0]) {
-			snprintf(s->rt_claim.job, sizeof(s->rt_claim.job), "%s",
-				 p->retry_claim_job);
-			s->rt_claim.acked = false;
-			s->rt_claim.posted = false;
+			if (!s->cl)
+				s->cl = xcalloc(1, sizeof(*s->cl));
+			snprintf(s->cl->rt.job, sizeof(s->cl->rt.job), "%s", p->retry_claim_job);
+			s->cl->rt.acked = false;
+			s->cl->rt.posted = false;
 		}
 		if (st) {
 			write_status(c, s, st);
@@ -1390,23 +1460,25 @@ static bool retry_claimed_in(const cJSON *status, const char *job)
  * rn_claim_landed). */
 static bool rt_claim_landed(const struct sched *s, const cJSON *stored)
 {
-	if (!s->rt_claim.job[0] || s->rt_claim.posted)
+	const struct claims *cl = s->cl ? s->cl : &NO_CLAIMS;
+	if (!cl->rt.job[0] || cl->rt.posted)
 		return false;
-	if (s->rt_claim.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
+	if (cl->rt.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
 		return true;
-	return retry_claimed_in(stored, s->rt_claim.job);
+	return retry_claimed_in(stored, cl->rt.job);
 }
 
 /* Whether this process's unspent run-now claim has landed: our write of it
  * was answered 2xx, or the stored object (what landed) shows it. */
 static bool rn_claim_landed(const struct sched *s, const cJSON *stored)
 {
-	if (!s->rn_claim.id[0] || s->rn_claim.posted)
+	const struct claims *cl = s->cl ? s->cl : &NO_CLAIMS;
+	if (!cl->rn.id[0] || cl->rn.posted)
 		return false;
-	if (s->rn_claim.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
+	if (cl->rn.acked && s->spec.uid && !strcmp(s->acked.uid, s->spec.uid))
 		return true;
 	const cJSON *rn = kobj_get(stored, "lastRunNow");
-	return rn_is(kobj_str(rn, "requestId"), s->rn_claim.id) &&
+	return rn_is(kobj_str(rn, "requestId"), cl->rn.id) &&
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rn, "claimed"));
 }
 
@@ -1434,8 +1506,8 @@ static void rerun_decide(struct sched *s, const cJSON *obj, const struct plan_in
 	    .request = kobj_annotation(obj, TAKT_ANN_RERUN),
 	    .dates = kobj_annotation(obj, TAKT_ANN_RERUN_DATES),
 	    .only = kobj_annotation(obj, TAKT_ANN_RERUN_ONLY),
-	    .last = s->pass.in_status.last_rerun,
-	    .handled = s->pass.in_status.handled_requests,
+	    .last = s->pass.in_status->last_rerun,
+	    .handled = s->pass.in_status->handled_requests,
 	    .history = kobj_get(stored_status, "recentRuns"),
 	    .runs = in->runs,
 	    .n_runs = in->n_runs,
@@ -1522,14 +1594,14 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	struct plan_input in = {
 	    .spec = &s->spec,
 	    .spec_error = s->sc.rc ? spec_err(s) : NULL,
-	    .status = &s->pass.in_status,
+	    .status = s->pass.in_status,
 	    .runs = s->runs.v,
 	    .n_runs = s->runs.n,
 	    .expectations = g.exps,
 	    .n_expectations = g.n_exps,
 	    .orphan_pods = s->runs.orphans,
 	    .run_now = s->pass.run_now ? control_run_now_id(&s->spec) : NULL,
-	    .kill = control_kill_acted(&s->spec, &s->base.st, &s->pass.in_status),
+	    .kill = control_kill_acted(&s->spec, s->base.st, s->pass.in_status),
 	    .create_failures = failures,
 	    .n_create_failures = n_failed,
 	    .attempts = g.attempts,
@@ -1537,8 +1609,8 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	    .deciding_since = c->deciding_since,
 	    .claim_gate = true,
 	    .claim_landed = landed_claim,
-	    .run_now_claim_mine = rn_landed ? s->rn_claim.id : NULL,
-	    .retry_claim_mine = rt_landed ? s->rt_claim.job : NULL,
+	    .run_now_claim_mine = rn_landed ? s->cl->rn.id : NULL,
+	    .retry_claim_mine = rt_landed ? s->cl->rt.job : NULL,
 	    .now = loop_now_realtime_ms(),
 	};
 	if (s->spec.has_calendar) {
@@ -1589,7 +1661,7 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	}
 	if (s->pass.run_now) {
 		control_after_plan(c->control, obj, &s->spec, s->pass.plan, in.now);
-	} else if (s->pass.has_raw && plan_may_wait(s->pass.plan, &s->base.st, in.now)) {
+	} else if (s->pass.has_raw && plan_may_wait(s->pass.plan, s->base.st, in.now)) {
 		/* A run started or ended just before a slot: the slot's
 		 * reconcile writes it (see plan_may_wait). */
 		c->stats.waited++;
@@ -1603,10 +1675,10 @@ static void plan_and_act(struct controller *c, struct sched *s)
 	pass_to(s, PASS_POSTING);
 	for (size_t i = 0; i < s->pass.plan->n_actions; i++)
 		if (s->pass.plan->actions[i].kind == PLAN_CREATE_JOB) {
-			if (!strcmp(s->pass.plan->actions[i].job_name, s->rn_claim.job))
-				s->rn_claim.posted = true;
-			if (!strcmp(s->pass.plan->actions[i].job_name, s->rt_claim.job))
-				s->rt_claim.posted = true;
+			if (s->cl && !strcmp(s->pass.plan->actions[i].job_name, s->cl->rn.job))
+				s->cl->rn.posted = true;
+			if (s->cl && !strcmp(s->pass.plan->actions[i].job_name, s->cl->rt.job))
+				s->cl->rt.posted = true;
 			send_create(c, s, &s->pass.plan->actions[i]);
 		}
 	if (s->pass.posts == 0)
@@ -1654,6 +1726,8 @@ static void reconcile_pass(struct controller *c, const char *key)
 	if (!s->pass.plan) {
 		s->pass.plan = xmalloc(sizeof(*s->pass.plan));
 		plan_init(s->pass.plan);
+		s->pass.in_status = xmalloc(sizeof(*s->pass.in_status));
+		spec_status_init(s->pass.in_status);
 	}
 
 	/* spec_status_parse reads obj.status: lend it the base status. Not
@@ -1661,6 +1735,11 @@ static void reconcile_pass(struct controller *c, const char *key)
 	const cJSON *raw = base_status(s, obj);
 	uint64_t rv = rv_number(obj);
 	struct base_cache *b = &s->base;
+	if (!b->st) {
+		b->st = xmalloc(sizeof(*b->st));
+		spec_status_init(b->st);
+		b->valid = false;
+	}
 	if (!b->valid || raw != b->raw || rv != b->rv || s->mine.seq != b->mine_seq) {
 		/* The stored status is its JSON (project.h); ours a tree. */
 		cJSON *tree = NULL;
@@ -1668,14 +1747,18 @@ static void reconcile_pass(struct controller *c, const char *key)
 		cJSON *holder = cJSON_CreateObject();
 		if (st)
 			cJSON_AddItemReferenceToObject(holder, "status", (cJSON *)st);
-		spec_status_release(&b->st);
-		spec_status_parse(holder, &b->st);
+		spec_status_release(b->st);
+		spec_status_parse(holder, b->st);
 		cJSON_Delete(holder);
 		cJSON_Delete(tree);
 		b->raw = raw;
 		b->rv = rv;
 		b->mine_seq = s->mine.seq;
 		b->valid = true;
+		b->have_metrics = true;
+		b->counters = b->st->counters;
+		b->last_success = b->st->last_successful_time;
+		b->next_slot = b->st->next_schedule_time;
 	}
 	s->pass.has_raw = raw != NULL;
 	if (raw && raw == s->mine.status)
@@ -1685,14 +1768,14 @@ static void reconcile_pass(struct controller *c, const char *key)
 		snprintf(s->pass.base_rv, sizeof(s->pass.base_rv), "%.31s",
 			 kobj_meta(obj, "resourceVersion") ? kobj_meta(obj, "resourceVersion")
 							   : "");
-	const struct spec_condition *ready = spec_status_condition(&b->st, TAKT_COND_READY);
+	const struct spec_condition *ready = spec_status_condition(b->st, TAKT_COND_READY);
 	s->pass.was_invalid_same = ready && ready->status && !strcmp(ready->status, "False") &&
 				   ready->message && !strcmp(ready->message, spec_err(s));
-	spec_status_copy(&s->pass.in_status, &b->st);
+	spec_status_copy(s->pass.in_status, b->st);
 
 	/* Kill and run-now requests first: a kill frees the slot it ends. */
 	pass_to(s, PASS_KILLING);
-	int n = control_before_plan(c->control, obj, &s->spec, &s->pass.in_status,
+	int n = control_before_plan(c->control, obj, &s->spec, s->pass.in_status,
 				    loop_now_realtime_ms(), kills_answered, s, &s->pass.run_now);
 	if (n < 0) {
 		s->pass.failed = true;
@@ -2225,8 +2308,8 @@ void controller_metrics(const struct controller *c, struct buf *out)
 		void *v;
 		while (hmap_next(c->scheds, &pos, &key, &v)) {
 			const struct sched *s = v;
-			const struct spec_status *b = &s->base.st;
-			if (!s->base.valid || !s->spec.namespace || !s->spec.name)
+			const struct base_cache *b = &s->base;
+			if (!b->have_metrics || !s->spec.namespace || !s->spec.name)
 				continue;
 			const char *ns = s->spec.namespace, *nm = s->spec.name;
 			switch (f) {
@@ -2261,8 +2344,7 @@ void controller_metrics(const struct controller *c, struct buf *out)
 				break;
 			case 3:
 			case 4: {
-				int64_t t =
-				    f == 3 ? b->last_successful_time : b->next_schedule_time;
+				int64_t t = f == 3 ? b->last_success : b->next_slot;
 				if (t != SPEC_TIME_UNSET)
 					prom_sample(
 					    out, fams[f].name,
