@@ -12,7 +12,7 @@
 include scripts/versions.env
 
 CC       ?= cc
-PKGS     := libcurl libcjson yaml-0.1 openssl libmicrohttpd
+PKGS     := libcurl libcjson yaml-0.1 openssl libmicrohttpd zlib
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O2 -g

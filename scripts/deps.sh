@@ -5,7 +5,7 @@
 #                            make image: buildah and mmdebstrap)
 #   scripts/deps.sh dev      also clang, libFuzzer, clang-format, cppcheck
 set -euo pipefail
-pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev
+pkgs="build-essential pkg-config libcurl4-openssl-dev libcjson-dev libyaml-dev libmicrohttpd-dev zlib1g-dev
 libssl-dev libcmocka-dev tzdata valgrind openssl curl ca-certificates
 nodejs npm procps iproute2 python3 iptables
 buildah mmdebstrap"

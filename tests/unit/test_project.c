@@ -252,6 +252,119 @@ static void test_project_schedule_blobs(void **state)
 	cJSON_Delete(o);
 }
 
+/* Packed blobs give back exactly what was packed, whatever bytes the
+ * compressor produced (0x00 and 0x01 are stuffed), for specs and statuses
+ * of every size; a damaged blob reads as NULL, never as something else. */
+static void test_project_schedule_blob_round_trip(void **state)
+{
+	(void)state;
+	unsigned seed = 7;
+	int saw_stuffed = 0;
+	for (int n = 0; n < 300; n++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+		cJSON_AddStringToObject(md, "name", "s");
+		cJSON *sp = cJSON_AddObjectToObject(o, "spec");
+		cJSON *st = cJSON_AddObjectToObject(o, "status");
+		cJSON_AddStringToObject(sp, "schedule", "0 0 0 * * *");
+		char text[64];
+		for (int i = 0; i < n % 40; i++) {
+			/* Random text does not compress: every byte value comes. */
+			for (size_t k = 0; k < sizeof(text) - 1; k++) {
+				seed = seed * 1103515245u + 12345u;
+				text[k] = (char)(32 + (seed >> 16) % 95);
+			}
+			text[sizeof(text) - 1] = '\0';
+			cJSON_AddStringToObject(i % 2 ? sp : st, text, text + n % 50);
+		}
+		cJSON_AddNumberToObject(st, "observedGeneration", n);
+		cJSON *orig = cJSON_Duplicate(o, 1);
+		project_schedule(o);
+		for (int i = 0; i < 2; i++) {
+			const char *name = i ? "status" : "spec";
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+			assert_true(cJSON_IsString(v));
+			if (strchr(v->valuestring, 1))
+				saw_stuffed++;
+			cJSON *owned;
+			const cJSON *t = project_unblob(v, &owned);
+			assert_non_null(t);
+			assert_true(
+			    cJSON_Compare(t, cJSON_GetObjectItemCaseSensitive(orig, name), 1));
+			cJSON_Delete(owned);
+			/* Damaged: cut short, a stuffing byte alone, another
+			 * dictionary. */
+			char *bad = strdup(v->valuestring);
+			size_t len = strlen(bad);
+			cJSON *b = cJSON_CreateString("");
+			free(b->valuestring);
+			b->valuestring = bad;
+			bad[len / 2] = '\0';
+			assert_null(project_unblob(b, &owned));
+			assert_null(owned);
+			bad[2] = '\x01';
+			bad[3] = '\x05';
+			assert_null(project_unblob(b, &owned));
+			strcpy(bad, v->valuestring);
+			bad[1] = (char)(bad[1] == '0' ? '1' : '0');
+			assert_null(project_unblob(b, &owned));
+			bad[1] = '9';
+			assert_null(project_unblob(b, &owned));
+			cJSON_Delete(b);
+		}
+		cJSON_Delete(o);
+		cJSON_Delete(orig);
+	}
+	/* The test covered the stuffing: some blobs held a 0x00 or 0x01. */
+	assert_true(saw_stuffed > 10);
+}
+
+/* The bench's spec and status (docs/testing.md, "Scale"), packed: the
+ * dictionaries make them a fraction of their JSON. */
+static void test_project_schedule_blob_size(void **state)
+{
+	(void)state;
+	const char *text =
+	    "{\"metadata\":{\"name\":\"s-5\"},\"spec\":{\"concurrencyPolicy\":\"Forbid\","
+	    "\"failedJobsHistoryLimit\":1,\"jobTemplate\":{\"spec\":{\"activeDeadlineSeconds\":"
+	    "3600,\"backoffLimit\":2,\"template\":{\"metadata\":{\"labels\":{\"app\":"
+	    "\"settlement\",\"team\":\"payments\"}},\"spec\":{\"containers\":[{\"args\":["
+	    "\"--date\",\"$(TAKT_BUSINESS_DATE)\",\"--mode\",\"batch\"],\"env\":[{\"name\":"
+	    "\"DB_HOST\",\"value\":\"db.payments.svc.cluster.local\"},{\"name\":\"BATCH_SIZE\","
+	    "\"value\":\"500\"},{\"name\":\"LOG_LEVEL\",\"value\":\"info\"}],\"image\":"
+	    "\"registry.example.com/bank/settlement:1.42.0\",\"name\":\"job\",\"resources\":{"
+	    "\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"},\"requests\":{\"cpu\":\"100m\","
+	    "\"memory\":\"128Mi\"}}}],\"restartPolicy\":\"Never\"}}}},\"missedSlotPolicy\":"
+	    "\"RunLatest\",\"runHistoryLimit\":20,\"schedule\":\"0 35 16 * * 1-5\","
+	    "\"startingDeadlineSeconds\":300,\"successfulJobsHistoryLimit\":3,\"suspend\":"
+	    "false,\"timeZone\":\"Asia/Seoul\"},\"status\":{\"active\":[],\"activeCount\":0,"
+	    "\"conditions\":[{\"lastTransitionTime\":\"2026-12-04T23:22:32.359Z\",\"message\":"
+	    "\"no calendar: every day counts\",\"observedGeneration\":1,\"reason\":"
+	    "\"NoCalendar\",\"status\":\"True\",\"type\":\"CalendarReady\"},{"
+	    "\"lastTransitionTime\":\"2026-12-04T23:22:32.359Z\",\"message\":\"schedule "
+	    "\\\"0 35 16 * * 1-5\\\" in Asia/Seoul\",\"observedGeneration\":1,\"reason\":"
+	    "\"Valid\",\"status\":\"True\",\"type\":\"Ready\"},{\"lastTransitionTime\":"
+	    "\"2026-12-04T23:22:32.359Z\",\"message\":\"slots run as scheduled\","
+	    "\"observedGeneration\":1,\"reason\":\"Active\",\"status\":\"False\",\"type\":"
+	    "\"Suspended\"}],\"killed\":0,\"lastSlotClaimed\":\"2026-12-07T07:35:00.000Z\","
+	    "\"lastSlotConsidered\":\"2026-12-04T23:22:32.359Z\",\"missed\":0,"
+	    "\"nextScheduleTime\":\"2026-12-07T07:35:00.000Z\",\"observedGeneration\":1,"
+	    "\"recentRuns\":[],\"runsFailed\":0,\"runsStarted\":0,\"runsSucceeded\":0,"
+	    "\"skippedCalendar\":0,\"skippedOverlap\":0,\"timeZone\":\"Asia/Seoul\"}}";
+	cJSON *o = cJSON_Parse(text);
+	assert_non_null(o);
+	char *printed = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(o, "spec"));
+	size_t json_spec = strlen(printed);
+	free(printed);
+	project_schedule(o);
+	size_t spec = strlen(cJSON_GetObjectItemCaseSensitive(o, "spec")->valuestring);
+	size_t status = strlen(cJSON_GetObjectItemCaseSensitive(o, "status")->valuestring);
+	print_message("spec %zu -> %zu bytes, status -> %zu bytes\n", json_spec, spec, status);
+	assert_true(spec < 400);
+	assert_true(status < 150);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +372,8 @@ int main(void)
 	    cmocka_unit_test(test_project_pod_keeps_metadata_and_phase),
 	    cmocka_unit_test(test_project_odd_shapes),
 	    cmocka_unit_test(test_project_schedule_blobs),
+	    cmocka_unit_test(test_project_schedule_blob_round_trip),
+	    cmocka_unit_test(test_project_schedule_blob_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
