@@ -316,13 +316,10 @@ bad:
 	return NULL;
 }
 
-/* Replaces the object member `name` (a literal) by its JSON as one string
- * node, packed with dictionary `dict` (as plain JSON if packing fails). */
-static void to_blob(cJSON *obj, const char *name, int dict)
+/* The object `it` as one string node, its JSON packed with dictionary
+ * `dict` (as plain JSON if packing fails); NULL when out of memory. */
+static cJSON *make_blob(const cJSON *it, int dict)
 {
-	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-	if (!cJSON_IsObject(it))
-		return; /* absent, or not an object: the parser says what is wrong */
 	char *json = cJSON_PrintUnformatted(it);
 	char *packed = json ? blob_pack(json, strlen(json), dict) : NULL;
 	cJSON *blob = packed ? cJSON_CreateString("") : json ? cJSON_CreateString(json) : NULL;
@@ -334,6 +331,21 @@ static void to_blob(cJSON *obj, const char *name, int dict)
 	}
 	free(packed);
 	free(json);
+	return blob;
+}
+
+cJSON *project_status_blob(const cJSON *status)
+{
+	return cJSON_IsObject(status) ? make_blob(status, DICT_STATUS) : NULL;
+}
+
+/* Replaces the object member `name` (a literal) by its blob. */
+static void to_blob(cJSON *obj, const char *name, int dict)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!cJSON_IsObject(it))
+		return; /* absent, or not an object: the parser says what is wrong */
+	cJSON *blob = make_blob(it, dict);
 	if (!blob)
 		return;
 	/* `name` is a literal: the key needs no copy (see keep_only). */

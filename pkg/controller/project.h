@@ -45,6 +45,11 @@ void project_job(struct cJSON *job);
 void project_pod(struct cJSON *pod);
 void project_schedule(struct cJSON *sched);
 
+/* A status object as project_schedule stores one (a new string node, the
+ * caller's; NULL when status is not an object or memory ran out): for the
+ * controller's own status, kept until the watch shows it. */
+struct cJSON *project_status_blob(const struct cJSON *status);
+
 /* A member written as a string by project_schedule, as a tree: v itself
  * when it is not a string (an object not projected: unit tests, a
  * manifest), else its JSON parsed into *owned (the caller's, cJSON_Delete)
