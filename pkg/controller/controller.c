@@ -74,7 +74,7 @@ struct spec_cache {
 	bool have;
 	char *uid;
 	int64_t gen;
-	char *ann; /* serialized metadata.annotations */
+	char *ann; /* serialized metadata.annotations, NULL when none */
 	int rc;
 	char *err; /* spec_parse's message, NULL when valid: see spec_err */
 	/* The stored object last looked at, and its resourceVersion: a
@@ -565,11 +565,12 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 	const char *uid = kobj_meta(obj, "uid");
 	int64_t gen =
 	    (int64_t)cJSON_GetNumberValue(kobj_get(kobj_get(obj, "metadata"), "generation"));
-	char *ann = cJSON_PrintUnformatted(kobj_get(kobj_get(obj, "metadata"), "annotations"));
-	if (!ann)
-		ann = xstrdup("");
+	/* NULL when there are none (the projection drops an empty set): most
+	 * schedules, which then keep no copy. */
+	const cJSON *anns = kobj_get(kobj_get(obj, "metadata"), "annotations");
+	char *ann = anns ? cJSON_PrintUnformatted(anns) : NULL;
 	if (s->sc.have && uid && s->sc.uid && !strcmp(uid, s->sc.uid) && gen == s->sc.gen &&
-	    !strcmp(ann, s->sc.ann)) {
+	    (ann && s->sc.ann ? !strcmp(ann, s->sc.ann) : ann == s->sc.ann)) {
 		free(ann);
 		return;
 	}
