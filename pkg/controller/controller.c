@@ -54,6 +54,12 @@
  * body for hours or months. A schedule whose next slot is further away is
  * woken this long before it (its one timer, armed earlier) to build it. */
 #define PREP_AHEAD_MS 5000
+/* A status write that claims a slot due within this long (or one a slot
+ * waits for now: plan.claim_first) goes ahead of the other routine writes
+ * held (writes.h, `urgent`): the slot's POST waits for it to land. At a
+ * first start 10,000 status writes wait ~50 s at 200 QPS; a minute covers
+ * that backlog, and costs nothing when there is none. */
+#define CLAIM_AHEAD_MS 60000
 /* A wall-clock step this small recomputes nothing (see clock_jumped). */
 #define CLOCK_JUMP_IGNORE_MS 2
 
@@ -1361,6 +1367,10 @@ static void after_posts(struct controller *c, struct sched *s)
 			s->rt_claim.posted = false;
 		}
 		if (st) {
+			s->mine.w.urgent =
+			    p->claim_first ||
+			    (p->next_slot != SPEC_TIME_UNSET &&
+			     p->next_slot - loop_now_realtime_ms() <= CLAIM_AHEAD_MS);
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
 		} else if (p->claim_first) {

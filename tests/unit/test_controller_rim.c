@@ -26,6 +26,7 @@
 #include "controller/controller.h"
 #include "controller/names.h"
 #include "controller/spec.h"
+#include "controller/writes.h"
 #include "kube/http.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
@@ -1179,6 +1180,54 @@ static void test_rim_routine_writes_held_behind_slot_post(void **state)
 	rim_free(r);
 }
 
+/* A first start's backlog (issue 15): forty idle schedules' first statuses
+ * fill the routine writes' cap and wait behind it when `tick` appears. Its
+ * status claims a slot a second away, so it leaves at the first room,
+ * ahead of the twenty-four decided before it, and its slot's POST is sent
+ * at the slot while the backlog is still unanswered (slots first). */
+static void test_rim_due_claim_ahead_of_startup_backlog(void **state)
+{
+	(void)state;
+	enum { IDLE = 40 };
+	struct buf l;
+	buf_init(&l, BUF_UNLIMITED);
+	buf_addf(&l, "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[");
+	for (int i = 0; i < IDLE; i++)
+		buf_addf(&l, BS("idle-%02d", "bs-uid-idle-%02d", YEARLY, "", "") "%s", i, i,
+			 i + 1 < IDLE ? "," : "");
+	buf_addf(&l, "]}");
+	struct rim *r = rim_new(buf_str(&l), NULL, NULL, NULL);
+	buf_release(&l);
+	controller_start(r->c);
+	int64_t end = loop_now_monotonic_ms() + WAIT_MS;
+	while (fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/") < WRITES_ROUTINE_MAX &&
+	       loop_now_monotonic_ms() < end)
+		fake_run_for(r->f, 10);
+	fake_run_for(r->f, 100);
+	/* The cap: the other twenty-four wait. */
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/"),
+			 WRITES_ROUTINE_MAX);
+
+	align_to_second(r, 300);
+	feed_event(r, P_SCHEDULES "?watch=1", "ADDED", TICK);
+	fake_run_for(r->f, 50);
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_STATUS("tick")), 0);
+	size_t n = r->f->n;
+	fake_answer(fake_find(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/"), 200, WRITTEN);
+	struct kube_req *next =
+	    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_SCHEDULES "/", WAIT_MS);
+	assert_non_null(next);
+	assert_string_equal(next->path, P_STATUS("tick"));
+	fake_answer(next, 200, WRITTEN);
+	int64_t slot;
+	slot_post(r, n, "tick", &slot);
+	/* The backlog is still there: one more left at the room tick's
+	 * answer made, the other twenty-three wait; none was needed first. */
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/idle-"),
+			 WRITES_ROUTINE_MAX + 1);
+	rim_free(r);
+}
+
 /* A Job answered 409 (created by an earlier attempt, not yet in the
  * watch) is listed without a uid: nothing is known of it yet. Once an
  * expectation's uid was left uninitialised, and a 409 after an earlier run
@@ -1987,6 +2036,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_failing_kill_is_no_storm),
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
+	    cmocka_unit_test(test_rim_due_claim_ahead_of_startup_backlog),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	    cmocka_unit_test(test_rim_run_now_crash_after_post_not_recreated),
 	    cmocka_unit_test(test_rim_retry_crash_after_post_not_recreated),
