@@ -844,6 +844,8 @@ static void prepare_next(struct sched *s)
 		s->prep.body = cJSON_PrintUnformatted(job);
 		s->prep.slot = p->next_slot;
 		s->prep.gen = s->sc.gen;
+		/* The apiserver quiet at the slot: its POST first. */
+		writes_slot_coming(s->c->writes, p->next_slot);
 	}
 	cJSON_Delete(job);
 }

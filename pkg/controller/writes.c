@@ -48,11 +48,13 @@ struct writes {
 	struct list_node held;	      /* held back, oldest first */
 	struct list_node held_urgent; /* urgent ones held back: they leave first */
 	loop_timer_id held_timer;
-	int posts;	 /* Job POSTs in flight */
-	int routine_out; /* routine writes in flight (at most WRITES_ROUTINE_MAX) */
-	size_t n_held;	 /* writes in `held` */
-	int events_out;	 /* Events in flight or held */
-	bool disabled;	 /* the gate: not the leader */
+	int posts;			 /* Job POSTs in flight */
+	int routine_out;		 /* routine writes in flight (at most WRITES_ROUTINE_MAX) */
+	size_t n_held;			 /* writes in `held` */
+	int events_out;			 /* Events in flight or held */
+	bool disabled;			 /* the gate: not the leader */
+	int64_t slots[WRITES_SLOTS_MAX]; /* announced, not yet past; unordered */
+	size_t n_slots;
 	writes_check_fn *check;
 	const void *check_ud;
 	struct writes_stats st;
@@ -149,6 +151,50 @@ static void fail(struct writes_req *r, int rc)
 
 static void on_held_timer(struct loop *l, loop_timer_id id, void *ud);
 
+/* Forgets the announced slots whose quiet window is over. */
+static void slots_prune(struct writes *w, int64_t now)
+{
+	for (size_t i = 0; i < w->n_slots;)
+		if (w->slots[i] + WRITES_QUIET_AFTER_MS <= now)
+			w->slots[i] = w->slots[--w->n_slots];
+		else
+			i++;
+}
+
+/* Milliseconds left of the quiet window we are in, or 0 when none is. */
+static int64_t quiet_left(struct writes *w)
+{
+	int64_t now = loop_now_realtime_ms(), left = 0;
+	slots_prune(w, now);
+	for (size_t i = 0; i < w->n_slots; i++)
+		if (now >= w->slots[i] - WRITES_QUIET_BEFORE_MS &&
+		    w->slots[i] + WRITES_QUIET_AFTER_MS - now > left)
+			left = w->slots[i] + WRITES_QUIET_AFTER_MS - now;
+	return left;
+}
+
+void writes_slot_coming(struct writes *w, int64_t slot_ms)
+{
+	int64_t now = loop_now_realtime_ms();
+	slots_prune(w, now);
+	if (slot_ms + WRITES_QUIET_AFTER_MS <= now)
+		return;
+	for (size_t i = 0; i < w->n_slots; i++)
+		if (w->slots[i] == slot_ms)
+			return;
+	if (w->n_slots < WRITES_SLOTS_MAX) {
+		w->slots[w->n_slots++] = slot_ms;
+		return;
+	}
+	/* Full: keep the soonest. */
+	size_t last = 0;
+	for (size_t i = 1; i < w->n_slots; i++)
+		if (w->slots[i] > w->slots[last])
+			last = i;
+	if (slot_ms < w->slots[last])
+		w->slots[last] = slot_ms;
+}
+
 /* The held write to leave next: the oldest urgent one, else the oldest. */
 static struct writes_req *next_held(struct writes *w)
 {
@@ -175,6 +221,11 @@ static void release_held(struct writes *w)
 		if (w->posts > 0 && waited < WRITES_HOLD_MAX_MS) {
 			w->held_timer = loop_timer_after(w->loop, WRITES_HOLD_MAX_MS - waited,
 							 on_held_timer, w);
+			return;
+		}
+		int64_t quiet = r->urgent ? 0 : quiet_left(w);
+		if (quiet > 0) {
+			w->held_timer = loop_timer_after(w->loop, quiet, on_held_timer, w);
 			return;
 		}
 		unhold(r);
@@ -222,8 +273,9 @@ static int dispatch(struct writes_req *r)
 	 * flight, and behind any write already held that goes before it (in
 	 * decision order: the urgent ones first). */
 	struct list_node *lane = r->urgent ? &w->held_urgent : &w->held;
-	if (r->kind == WRITE_ROUTINE && (w->posts > 0 || w->routine_out >= WRITES_ROUTINE_MAX ||
-					 !list_empty(lane) || !list_empty(&w->held_urgent))) {
+	if (r->kind == WRITE_ROUTINE &&
+	    (w->posts > 0 || w->routine_out >= WRITES_ROUTINE_MAX || !list_empty(lane) ||
+	     !list_empty(&w->held_urgent) || (!r->urgent && quiet_left(w) > 0))) {
 		list_add(lane->prev, &r->held); /* last of its lane */
 		r->held_mono = loop_now_monotonic_ms();
 		w->n_held++;

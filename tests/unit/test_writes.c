@@ -272,6 +272,51 @@ static void test_writes_urgent_status_ahead_of_backlog(void **state)
 	world_free(wd);
 }
 
+/* Quiet before a slot: from WRITES_QUIET_BEFORE_MS before an announced
+ * slot to WRITES_QUIET_AFTER_MS after it, routine writes wait (an urgent
+ * one does not); a slot further away holds nothing. */
+static void test_writes_quiet_around_announced_slot(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	/* Far away: nothing held now. */
+	writes_slot_coming(wd->w, loop_now_realtime_ms() + 5000);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/a", NULL, "a", NULL), 0);
+	assert_int_equal(wd->f->n, 1);
+	/* A past slot is ignored. */
+	writes_slot_coming(wd->w, loop_now_realtime_ms() - 1000);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/b", NULL, "b", NULL), 0);
+	assert_int_equal(wd->f->n, 2);
+
+	int64_t slot = loop_now_realtime_ms() + WRITES_QUIET_BEFORE_MS / 2;
+	writes_slot_coming(wd->w, slot);
+	writes_slot_coming(wd->w, slot); /* again: one slot */
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/c", NULL, "c", NULL), 0);
+	assert_int_equal(wd->f->n, 2);
+	assert_int_equal(writes_backlog(wd->w), 1);
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	st.urgent = true;
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"u\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(wd->f->n, 3);
+	assert_string_equal(wd->f->reqs[2]->body, "{\"u\":1}");
+	/* Answers make room, but the window still holds. */
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->f->n, 3);
+	assert_non_null(fake_run_until_req(wd->f, 3, KUBE_DELETE, JOBS "/c", 5000));
+	assert_int_equal(wd->f->n, 4);
+	assert_true(wd->f->reqs[3]->at_real_ms >= slot + WRITES_QUIET_AFTER_MS);
+	/* Past the window, writes flow again. */
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/d", NULL, "d", NULL), 0);
+	assert_int_equal(wd->f->n, 5);
+	for (size_t i = 1; i < wd->f->n; i++)
+		fake_answer(wd->f->reqs[i], 200, "{}");
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
 /* Held writes wait for the last POST in flight, not the first answered. */
 static void test_writes_hold_waits_for_every_post(void **state)
 {
@@ -939,6 +984,7 @@ int main(void)
 	    cmocka_unit_test(test_writes_routine_held_behind_post_in_order),
 	    cmocka_unit_test(test_writes_routine_capped_in_order),
 	    cmocka_unit_test(test_writes_urgent_status_ahead_of_backlog),
+	    cmocka_unit_test(test_writes_quiet_around_announced_slot),
 	    cmocka_unit_test(test_writes_hold_waits_for_every_post),
 	    cmocka_unit_test(test_writes_hold_ends_after_max_ms),
 	    cmocka_unit_test(test_writes_exempt_and_never_held),
