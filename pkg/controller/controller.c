@@ -40,8 +40,10 @@
 #define IDX_SCHEDULE "schedule"
 #define IDX_JOB	     "job"
 
-/* How long a sent history trim is not sent again (see struct trims). */
+/* How long an answered history trim is not sent again (see struct trims). */
 #define TRIM_TTL_MS 10000
+/* A trim's at_mono while its DELETE is unanswered: never expires. */
+#define TRIM_UNANSWERED INT64_MAX
 /* Repeats of one Event reason on one schedule within this window update
  * the same Event (count, lastTimestamp) instead of creating another. */
 #define EVENT_AGGREGATE_MS (10 * 60 * 1000)
@@ -444,8 +446,8 @@ static void fill_uids(struct controller *c, struct sched *s, struct spec_status 
 	}
 }
 
-/* Whether a trim of `name` was sent less than TRIM_TTL_MS ago; forgets the
- * older ones. */
+/* Whether a trim of `name` is unanswered or was answered less than
+ * TRIM_TTL_MS ago; forgets the older ones. */
 static bool trim_recent(struct sched *s, const char *name)
 {
 	int64_t now = loop_now_monotonic_ms();
@@ -459,6 +461,15 @@ static bool trim_recent(struct sched *s, const char *name)
 		i++;
 	}
 	return found;
+}
+
+/* The trim's DELETE was answered: not sent again for TRIM_TTL_MS from now
+ * (the watch shows the Job gone meanwhile). */
+static void trim_answered(struct sched *s, const char *name)
+{
+	for (size_t i = 0; i < s->trims.n; i++)
+		if (!strcmp(s->trims.v[i].name, name) && s->trims.v[i].at_mono == TRIM_UNANSWERED)
+			s->trims.v[i].at_mono = loop_now_monotonic_ms();
 }
 
 /* The trim's DELETE failed: the next reconcile may send it again. */
@@ -1283,6 +1294,7 @@ static void delete_answered(void *ud, const char *name, const struct kube_result
 	struct controller *c = s->c;
 	(void)ms;
 	if (answer_ok(res) || res->status == 404) {
+		trim_answered(s, name);
 		c->stats.jobs_deleted++;
 		LOG_INFO("job deleted", "obj=%s job=%s", s->key, name);
 		return;
@@ -1303,7 +1315,10 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 		XGROW(s->trims.v, s->trims.cap, s->trims.n + 1);
 		struct trim_sent *t = &s->trims.v[s->trims.n++];
 		snprintf(t->name, sizeof(t->name), "%s", a->job_name);
-		t->at_mono = loop_now_monotonic_ms();
+		/* Its TTL starts at the answer (trim_answered): a DELETE held
+		 * behind a start-up's status writes waited 50 s, and one more
+		 * was queued every TRIM_TTL_MS meanwhile (5 for one Job). */
+		t->at_mono = TRIM_UNANSWERED;
 	}
 	struct buf path, body;
 	buf_init(&path, 4096);
