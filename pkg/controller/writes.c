@@ -408,6 +408,22 @@ static void status_send(struct writes *w, struct writes_status *st)
 		st->done(st->ud, "", unsent(rc), 0);
 }
 
+/* r, a status write not urgent when it was decided, is held while its
+ * object's next write is urgent (that one waits for it): it moves to the
+ * urgent lane, last. A schedule whose first status waited in a start-up's
+ * backlog longer than CLAIM_AHEAD_MS (a low --qps) would otherwise wait
+ * for the whole backlog at its first slot. */
+static void promote(struct writes *w, struct writes_req *r)
+{
+	if (r->urgent || list_empty(&r->held))
+		return;
+	list_del(&r->held);
+	list_add(w->held_urgent.prev, &r->held);
+	r->urgent = true;
+	if (w->posts == 0 && w->routine_out < WRITES_ROUTINE_MAX)
+		release_held(w); /* it may have been held by the quiet window alone */
+}
+
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, cJSON *patch,
 		      const char *rv, writes_done_fn *done, void *ud)
 {
@@ -425,8 +441,11 @@ int writes_status_put(struct writes *w, struct writes_status *st, const char *pa
 	st->done = done;
 	st->ud = ud;
 	/* The write in flight sets the version the waiting one is based on. */
-	if (st->inflight)
+	if (st->inflight) {
+		if (st->urgent)
+			promote(w, st->inflight);
 		return 0;
+	}
 	snprintf(st->rv, sizeof(st->rv), "%s", rv && strlen(rv) < sizeof(st->rv) ? rv : "");
 	return status_start(w, st);
 }

@@ -166,7 +166,9 @@ struct writes_status {
 	writes_done_fn *done;
 	void *ud;
 	/* The caller's: the next write to start is urgent (struct write's
-	 * `urgent`), read when it starts. */
+	 * `urgent`), read when it starts. A put while it is set also makes
+	 * the write before it urgent if that one is still held (the new one
+	 * waits for it). */
 	bool urgent;
 };
 void writes_status_init(struct writes_status *st);

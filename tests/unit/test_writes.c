@@ -272,6 +272,47 @@ static void test_writes_urgent_status_ahead_of_backlog(void **state)
 	world_free(wd);
 }
 
+/* A status write held in the backlog when its object's next write is
+ * urgent (a slot waits for that one, and it waits for this one) moves
+ * ahead of the backlog with it. */
+static void test_writes_urgent_put_promotes_held_write(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	char path[128];
+	for (int i = 0; i < WRITES_ROUTINE_MAX + 3; i++) {
+		snprintf(path, sizeof(path), JOBS "/%d", i);
+		assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, path, NULL, "d", NULL), 0);
+	}
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"a\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(writes_backlog(wd->w), 4);
+	st.urgent = true;
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"a\":2}"), NULL, on_done, &o), 0);
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 1);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX]->body, "{\"a\":1}");
+	fake_answer(wd->f->reqs[WRITES_ROUTINE_MAX], 200, "{}");
+	/* Its answer made room for DELETE 16, then decided {"a":2}: urgent,
+	 * it leaves at the next room, ahead of DELETEs 17 and 18. */
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	assert_string_equal(wd->f->reqs[wd->f->n - 1]->path, ST_A);
+	assert_string_equal(wd->f->reqs[wd->f->n - 1]->body, "{\"a\":2}");
+	for (size_t i = 2; i < wd->f->n; i++)
+		if (wd->f->reqs[i]->state == FAKE_OPEN)
+			fake_answer(wd->f->reqs[i], 200, "{}");
+	for (size_t i = 2; i < wd->f->n; i++)
+		if (wd->f->reqs[i]->state == FAKE_OPEN)
+			fake_answer(wd->f->reqs[i], 200, "{}");
+	assert_int_equal(writes_backlog(wd->w), 0);
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
 /* Quiet before a slot: from WRITES_QUIET_BEFORE_MS before an announced
  * slot to WRITES_QUIET_AFTER_MS after it, routine writes wait (an urgent
  * one does not); a slot further away holds nothing. */
@@ -985,6 +1026,7 @@ int main(void)
 	    cmocka_unit_test(test_writes_routine_capped_in_order),
 	    cmocka_unit_test(test_writes_urgent_status_ahead_of_backlog),
 	    cmocka_unit_test(test_writes_quiet_around_announced_slot),
+	    cmocka_unit_test(test_writes_urgent_put_promotes_held_write),
 	    cmocka_unit_test(test_writes_hold_waits_for_every_post),
 	    cmocka_unit_test(test_writes_hold_ends_after_max_ms),
 	    cmocka_unit_test(test_writes_exempt_and_never_held),
