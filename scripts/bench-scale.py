@@ -152,11 +152,15 @@ def lag(path, a, b, ann):
         if a <= slot < b:
             v.append(t - slot)
     v.sort()
+    # The whole seconds in the window: the slots a 1-second schedule has
+    # there. A slot with no Job (it waited behind the start-up) has no lag
+    # to count, so n alone would hide it.
+    slots = int(-(-b // 1000) - -(-a // 1000)) if b > a else 0
     if not v:
-        print("0 nan nan nan")
+        print("0 nan nan nan %d" % slots)
         return
     q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
-    print("%d %.0f %.0f %.0f" % (len(v), q(0.5), q(0.99), v[-1]))
+    print("%d %.0f %.0f %.0f %d" % (len(v), q(0.5), q(0.99), v[-1], slots))
 
 
 if __name__ == "__main__":

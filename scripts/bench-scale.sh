@@ -171,9 +171,10 @@ s=sys.stdin.read().strip()
 print("%.0f" % (datetime.datetime.fromisoformat(s.replace("Z","+00:00")).timestamp()*1000) if s else "")'
 }
 
-lag_line() { # lag_line LABEL JOBS A B ANNOTATION
+lag_line() { # lag_line LABEL JOBS A B ANNOTATION [SLOTS]: SLOTS set: print "of ~S slots" (1-second tick)
 	python3 "$py" lag "$2" "$3" "$4" "$5" |
-		awk -v l="$1" '{ printf "  %-22s n=%-4d p50=%5s ms  p99=%5s ms  max=%5s ms\n", l, $1, $2, $3, $4 }'
+		awk -v l="$1" -v s="${6:-}" '{ printf "  %-22s n=%-4d%s p50=%5s ms  p99=%5s ms  max=%5s ms\n", l, $1,
+			(s != "" ? sprintf(" of %d slots", $5) : ""), $2, $3, $4 }'
 }
 
 echo "  machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -192,7 +193,7 @@ a=$(now_ms)
 sleep "$lagw"
 base_anon=$(status_kb "$takt" RssAnon)
 echo "takt, empty namespace + tick: VmRSS $(mib "$(status_kb "$takt" VmRSS)"), RssAnon $(mib "$base_anon"), VmHWM $(mib "$(status_kb "$takt" VmHWM)")"
-lag_line "tick lag (steady)" "$work/base-jobs" "$a" "$(now_ms)" takt.io/scheduled-time
+lag_line "tick lag (steady)" "$work/base-jobs" "$a" "$(now_ms)" takt.io/scheduled-time slots
 stop takt
 stop w_jobs
 kubectl delete namespace "$ns" --wait=false >/dev/null
@@ -224,8 +225,8 @@ for n in $sizes; do
 		"$got of $((n + 1)) first statuses, the last after $(awk -v l="$last" 'BEGIN { printf "%.1f", l / 1000 }') s;" \
 		"$(awk -v t="$up_cpu" -v h="$hz" 'BEGIN { printf "%.2f", t / h }') CPU s so far"
 	sleep "$lagw"
-	lag_line "tick lag (start-up)" "$work/jobs" "${synced:-$t0}" "$t_all" takt.io/scheduled-time
-	lag_line "tick lag (steady)" "$work/jobs" "$t_all" "$(now_ms)" takt.io/scheduled-time
+	lag_line "tick lag (start-up)" "$work/jobs" "${synced:-$t0}" "$t_all" takt.io/scheduled-time slots
+	lag_line "tick lag (steady)" "$work/jobs" "$t_all" "$(now_ms)" takt.io/scheduled-time slots
 	anon=$(status_kb "$takt" RssAnon)
 	echo "  takt RSS: VmHWM $(mib "$(status_kb "$takt" VmHWM)"), VmRSS $(mib "$(status_kb "$takt" VmRSS)")," \
 		"RssAnon $(mib "$anon"); RssAnon - baseline: $(awk -v a="$anon" -v b="$base_anon" -v n="$n" \

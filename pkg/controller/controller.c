@@ -41,8 +41,10 @@
 #define IDX_SCHEDULE "schedule"
 #define IDX_JOB	     "job"
 
-/* How long a sent history trim is not sent again (see struct trims). */
+/* How long an answered history trim is not sent again (see struct trims). */
 #define TRIM_TTL_MS 10000
+/* A trim's at_mono while its DELETE is unanswered: never expires. */
+#define TRIM_UNANSWERED INT64_MAX
 /* Repeats of one Event reason on one schedule within this window update
  * the same Event (count, lastTimestamp) instead of creating another. */
 #define EVENT_AGGREGATE_MS (10 * 60 * 1000)
@@ -55,6 +57,12 @@
  * body for hours or months. A schedule whose next slot is further away is
  * woken this long before it (its one timer, armed earlier) to build it. */
 #define PREP_AHEAD_MS 5000
+/* A status write that claims a slot due within this long (or one a slot
+ * waits for now: plan.claim_first) goes ahead of the other routine writes
+ * held (writes.h, `urgent`): the slot's POST waits for it to land. At a
+ * first start 10,000 status writes wait ~50 s at 200 QPS; a minute covers
+ * that backlog, and costs nothing when there is none. */
+#define CLAIM_AHEAD_MS 60000
 /* A wall-clock step this small recomputes nothing (see clock_jumped). */
 #define CLOCK_JUMP_IGNORE_MS 2
 /* trim_cb: how much work makes a burst, and how long after a drain the
@@ -494,8 +502,8 @@ static void fill_uids(struct controller *c, struct sched *s, struct spec_status 
 	}
 }
 
-/* Whether a trim of `name` was sent less than TRIM_TTL_MS ago; forgets the
- * older ones. */
+/* Whether a trim of `name` is unanswered or was answered less than
+ * TRIM_TTL_MS ago; forgets the older ones. */
 static bool trim_recent(struct sched *s, const char *name)
 {
 	int64_t now = loop_now_monotonic_ms();
@@ -509,6 +517,15 @@ static bool trim_recent(struct sched *s, const char *name)
 		i++;
 	}
 	return found;
+}
+
+/* The trim's DELETE was answered: not sent again for TRIM_TTL_MS from now
+ * (the watch shows the Job gone meanwhile). */
+static void trim_answered(struct sched *s, const char *name)
+{
+	for (size_t i = 0; i < s->trims.n; i++)
+		if (!strcmp(s->trims.v[i].name, name) && s->trims.v[i].at_mono == TRIM_UNANSWERED)
+			s->trims.v[i].at_mono = loop_now_monotonic_ms();
 }
 
 /* The trim's DELETE failed: the next reconcile may send it again. */
@@ -924,6 +941,8 @@ static void prepare_next(struct sched *s)
 		s->prep.body = cJSON_PrintUnformatted(job);
 		s->prep.slot = p->next_slot;
 		s->prep.gen = s->sc.gen;
+		/* The apiserver quiet at the slot: its POST first. */
+		writes_slot_coming(s->c->writes, p->next_slot);
 	}
 	template_drop(s);
 	cJSON_Delete(job);
@@ -1361,6 +1380,7 @@ static void delete_answered(void *ud, const char *name, const struct kube_result
 	struct controller *c = s->c;
 	(void)ms;
 	if (answer_ok(res) || res->status == 404) {
+		trim_answered(s, name);
 		c->stats.jobs_deleted++;
 		LOG_INFO("job deleted", "obj=%s job=%s", s->key, name);
 		return;
@@ -1381,7 +1401,10 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 		XGROW(s->trims.v, s->trims.cap, s->trims.n + 1);
 		struct trim_sent *t = &s->trims.v[s->trims.n++];
 		snprintf(t->name, sizeof(t->name), "%s", a->job_name);
-		t->at_mono = loop_now_monotonic_ms();
+		/* Its TTL starts at the answer (trim_answered): a DELETE held
+		 * behind a start-up's status writes waited 50 s, and one more
+		 * was queued every TRIM_TTL_MS meanwhile (5 for one Job). */
+		t->at_mono = TRIM_UNANSWERED;
 	}
 	struct buf path, body;
 	buf_init(&path, 4096);
@@ -1450,6 +1473,10 @@ static void after_posts(struct controller *c, struct sched *s)
 			s->cl->rt.posted = false;
 		}
 		if (st) {
+			s->mine.w.urgent =
+			    p->claim_first ||
+			    (p->next_slot != SPEC_TIME_UNSET &&
+			     p->next_slot - loop_now_realtime_ms() <= CLAIM_AHEAD_MS);
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
 		} else if (p->claim_first) {

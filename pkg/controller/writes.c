@@ -35,6 +35,7 @@ struct writes_req {
 	bool event;		      /* counted in events_posted */
 	bool post;		      /* a Job POST counted in writes.posts */
 	bool routine;		      /* a routine write counted in writes.routine_out */
+	bool urgent;		      /* held in writes.held_urgent */
 	int64_t decided_ns;
 	int64_t held_mono; /* when it was held back */
 };
@@ -43,14 +44,17 @@ struct writes {
 	struct loop *loop;
 	struct kube_transport tr;
 	char *instance;
-	struct list_node reqs; /* every writes_req, in flight or held */
-	struct list_node held; /* held back, oldest first */
+	struct list_node reqs;	      /* every writes_req, in flight or held */
+	struct list_node held;	      /* held back, oldest first */
+	struct list_node held_urgent; /* urgent ones held back: they leave first */
 	loop_timer_id held_timer;
-	int posts;	 /* Job POSTs in flight */
-	int routine_out; /* routine writes in flight (at most WRITES_ROUTINE_MAX) */
-	size_t n_held;	 /* writes in `held` */
-	int events_out;	 /* Events in flight or held */
-	bool disabled;	 /* the gate: not the leader */
+	int posts;			 /* Job POSTs in flight */
+	int routine_out;		 /* routine writes in flight (at most WRITES_ROUTINE_MAX) */
+	size_t n_held;			 /* writes in `held` */
+	int events_out;			 /* Events in flight or held */
+	bool disabled;			 /* the gate: not the leader */
+	int64_t slots[WRITES_SLOTS_MAX]; /* announced, not yet past; unordered */
+	size_t n_slots;
 	writes_check_fn *check;
 	const void *check_ud;
 	struct writes_stats st;
@@ -147,21 +151,81 @@ static void fail(struct writes_req *r, int rc)
 
 static void on_held_timer(struct loop *l, loop_timer_id id, void *ud);
 
-/* Sends held writes, in the order they were decided, while fewer than
- * WRITES_ROUTINE_MAX routine writes are in flight: behind Job POSTs in
- * flight only until the oldest has waited WRITES_HOLD_MAX_MS. When the
+/* Forgets the announced slots whose quiet window is over. */
+static void slots_prune(struct writes *w, int64_t now)
+{
+	for (size_t i = 0; i < w->n_slots;)
+		if (w->slots[i] + WRITES_QUIET_AFTER_MS <= now)
+			w->slots[i] = w->slots[--w->n_slots];
+		else
+			i++;
+}
+
+/* Milliseconds left of the quiet window we are in, or 0 when none is. */
+static int64_t quiet_left(struct writes *w)
+{
+	int64_t now = loop_now_realtime_ms(), left = 0;
+	slots_prune(w, now);
+	for (size_t i = 0; i < w->n_slots; i++)
+		if (now >= w->slots[i] - WRITES_QUIET_BEFORE_MS &&
+		    w->slots[i] + WRITES_QUIET_AFTER_MS - now > left)
+			left = w->slots[i] + WRITES_QUIET_AFTER_MS - now;
+	return left;
+}
+
+void writes_slot_coming(struct writes *w, int64_t slot_ms)
+{
+	int64_t now = loop_now_realtime_ms();
+	slots_prune(w, now);
+	if (slot_ms + WRITES_QUIET_AFTER_MS <= now)
+		return;
+	for (size_t i = 0; i < w->n_slots; i++)
+		if (w->slots[i] == slot_ms)
+			return;
+	if (w->n_slots < WRITES_SLOTS_MAX) {
+		w->slots[w->n_slots++] = slot_ms;
+		return;
+	}
+	/* Full: keep the soonest. */
+	size_t last = 0;
+	for (size_t i = 1; i < w->n_slots; i++)
+		if (w->slots[i] > w->slots[last])
+			last = i;
+	if (slot_ms < w->slots[last])
+		w->slots[last] = slot_ms;
+}
+
+/* The held write to leave next: the oldest urgent one, else the oldest. */
+static struct writes_req *next_held(struct writes *w)
+{
+	if (!list_empty(&w->held_urgent))
+		return LIST_ENTRY(w->held_urgent.next, struct writes_req, held);
+	if (!list_empty(&w->held))
+		return LIST_ENTRY(w->held.next, struct writes_req, held);
+	return NULL;
+}
+
+/* Sends held writes, the urgent first, each lane in the order decided,
+ * while fewer than WRITES_ROUTINE_MAX routine writes are in flight: behind
+ * Job POSTs in flight only until the next to leave has waited
+ * WRITES_HOLD_MAX_MS. When the
  * POSTs are what holds them, a timer comes back at that instant; when the
  * cap is, the next answer does. */
 static void release_held(struct writes *w)
 {
+	struct writes_req *r;
 	loop_timer_cancel(w->loop, w->held_timer);
 	w->held_timer = 0;
-	while (!list_empty(&w->held) && w->routine_out < WRITES_ROUTINE_MAX) {
-		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
+	while (w->routine_out < WRITES_ROUTINE_MAX && (r = next_held(w))) {
 		int64_t waited = loop_now_monotonic_ms() - r->held_mono;
 		if (w->posts > 0 && waited < WRITES_HOLD_MAX_MS) {
 			w->held_timer = loop_timer_after(w->loop, WRITES_HOLD_MAX_MS - waited,
 							 on_held_timer, w);
+			return;
+		}
+		int64_t quiet = r->urgent ? 0 : quiet_left(w);
+		if (quiet > 0) {
+			w->held_timer = loop_timer_after(w->loop, quiet, on_held_timer, w);
 			return;
 		}
 		unhold(r);
@@ -189,6 +253,7 @@ static struct writes_req *req_new(struct writes *w, const struct write *o)
 	r->tag = xstrdup(o->tag ? o->tag : "");
 	r->done = o->done;
 	r->ud = o->ud;
+	r->urgent = o->urgent;
 	r->decided_ns = loop_now_realtime_ns();
 	list_init(&r->held);
 	list_add(&w->reqs, &r->link);
@@ -205,10 +270,13 @@ static int dispatch(struct writes_req *r)
 		return -EPERM;
 	}
 	/* Behind Job POSTs in flight, behind the cap on routine writes in
-	 * flight, and behind any write already held (in decision order). */
+	 * flight, and behind any write already held that goes before it (in
+	 * decision order: the urgent ones first). */
+	struct list_node *lane = r->urgent ? &w->held_urgent : &w->held;
 	if (r->kind == WRITE_ROUTINE &&
-	    (w->posts > 0 || w->routine_out >= WRITES_ROUTINE_MAX || !list_empty(&w->held))) {
-		list_add(w->held.prev, &r->held); /* last */
+	    (w->posts > 0 || w->routine_out >= WRITES_ROUTINE_MAX || !list_empty(lane) ||
+	     !list_empty(&w->held_urgent) || (!r->urgent && quiet_left(w) > 0))) {
+		list_add(lane->prev, &r->held); /* last of its lane */
 		r->held_mono = loop_now_monotonic_ms();
 		w->n_held++;
 		w->st.held++;
@@ -245,8 +313,7 @@ static void answered(struct kube_req *kr, const struct kube_result *res, void *u
 	if (r->routine)
 		w->routine_out--;
 	r->routine = false;
-	if (((r->post && --w->posts == 0) || w->routine_out < WRITES_ROUTINE_MAX) &&
-	    !list_empty(&w->held)) {
+	if (((r->post && --w->posts == 0) || w->routine_out < WRITES_ROUTINE_MAX) && next_held(w)) {
 		/* The writes held behind the last POST (or behind the cap) go
 		 * now, before this answer is heard (which may decide more). */
 		release_held(w);
@@ -320,7 +387,8 @@ static int status_start(struct writes *w, struct writes_status *st)
 			  .method = KUBE_PATCH_MERGE,
 			  .path = st->path,
 			  .done = st->done,
-			  .ud = st->ud};
+			  .ud = st->ud,
+			  .urgent = st->urgent};
 	struct writes_req *r = req_new(w, &o);
 	r->body = body;
 	r->status = st;
@@ -340,6 +408,22 @@ static void status_send(struct writes *w, struct writes_status *st)
 		st->done(st->ud, "", unsent(rc), 0);
 }
 
+/* r, a status write not urgent when it was decided, is held while its
+ * object's next write is urgent (that one waits for it): it moves to the
+ * urgent lane, last. A schedule whose first status waited in a start-up's
+ * backlog longer than CLAIM_AHEAD_MS (a low --qps) would otherwise wait
+ * for the whole backlog at its first slot. */
+static void promote(struct writes *w, struct writes_req *r)
+{
+	if (r->urgent || list_empty(&r->held))
+		return;
+	list_del(&r->held);
+	list_add(w->held_urgent.prev, &r->held);
+	r->urgent = true;
+	if (w->posts == 0 && w->routine_out < WRITES_ROUTINE_MAX)
+		release_held(w); /* it may have been held by the quiet window alone */
+}
+
 int writes_status_put(struct writes *w, struct writes_status *st, const char *path, cJSON *patch,
 		      const char *rv, writes_done_fn *done, void *ud)
 {
@@ -357,8 +441,11 @@ int writes_status_put(struct writes *w, struct writes_status *st, const char *pa
 	st->done = done;
 	st->ud = ud;
 	/* The write in flight sets the version the waiting one is based on. */
-	if (st->inflight)
+	if (st->inflight) {
+		if (st->urgent)
+			promote(w, st->inflight);
 		return 0;
+	}
 	snprintf(st->rv, sizeof(st->rv), "%s", rv && strlen(rv) < sizeof(st->rv) ? rv : "");
 	return status_start(w, st);
 }
@@ -481,6 +568,7 @@ struct writes *writes_new(struct loop *l, const struct kube_transport *tr, const
 	w->instance = xstrdup(instance ? instance : TAKT_COMPONENT);
 	list_init(&w->reqs);
 	list_init(&w->held);
+	list_init(&w->held_urgent);
 	return w;
 }
 
@@ -526,7 +614,7 @@ void writes_set_enabled(struct writes *w, bool enabled)
 	if (enabled == !w->disabled)
 		return;
 	w->disabled = !enabled;
-	LOG_INFO(enabled ? "writes enabled" : "writes disabled", "held=%d", !list_empty(&w->held));
+	LOG_INFO(enabled ? "writes enabled" : "writes disabled", "held=%d", next_held(w) != NULL);
 	if (enabled)
 		return;
 	/* The held writes were decided by a leader: a standby sends none of
@@ -540,8 +628,8 @@ void writes_set_enabled(struct writes *w, bool enabled)
 						       "not the leader: dropped unsent"};
 	loop_timer_cancel(w->loop, w->held_timer);
 	w->held_timer = 0;
-	while (!list_empty(&w->held)) {
-		struct writes_req *r = LIST_ENTRY(w->held.next, struct writes_req, held);
+	struct writes_req *r;
+	while ((r = next_held(w))) {
 		unhold(r);
 		answered(NULL, &dropped, r);
 	}

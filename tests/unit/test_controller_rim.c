@@ -26,6 +26,7 @@
 #include "controller/controller.h"
 #include "controller/names.h"
 #include "controller/spec.h"
+#include "controller/writes.h"
 #include "kube/http.h"
 #include "loop/loop.h"
 #include "tz/civil.h"
@@ -1179,6 +1180,91 @@ static void test_rim_routine_writes_held_behind_slot_post(void **state)
 	rim_free(r);
 }
 
+/* A first start's backlog (issue 15): forty idle schedules' first statuses
+ * fill the routine writes' cap and wait behind it when `tick` appears. Its
+ * status claims a slot a second away, so it leaves at the first room,
+ * ahead of the twenty-four decided before it, and its slot's POST is sent
+ * at the slot while the backlog is still unanswered (slots first). */
+static void test_rim_due_claim_ahead_of_startup_backlog(void **state)
+{
+	(void)state;
+	enum { IDLE = 40 };
+	struct buf l;
+	buf_init(&l, BUF_UNLIMITED);
+	buf_addf(&l, "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[");
+	for (int i = 0; i < IDLE; i++)
+		buf_addf(&l, BS("idle-%02d", "bs-uid-idle-%02d", YEARLY, "", "") "%s", i, i,
+			 i + 1 < IDLE ? "," : "");
+	buf_addf(&l, "]}");
+	struct rim *r = rim_new(buf_str(&l), NULL, NULL, NULL);
+	buf_release(&l);
+	controller_start(r->c);
+	int64_t end = loop_now_monotonic_ms() + WAIT_MS;
+	while (fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/") < WRITES_ROUTINE_MAX &&
+	       loop_now_monotonic_ms() < end)
+		fake_run_for(r->f, 10);
+	fake_run_for(r->f, 100);
+	/* The cap: the other twenty-four wait. */
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/"),
+			 WRITES_ROUTINE_MAX);
+
+	align_to_second(r, 300);
+	feed_event(r, P_SCHEDULES "?watch=1", "ADDED", TICK);
+	fake_run_for(r->f, 50);
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_STATUS("tick")), 0);
+	size_t n = r->f->n;
+	fake_answer(fake_find(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/"), 200, WRITTEN);
+	struct kube_req *next =
+	    fake_run_until_req(r->f, n, KUBE_PATCH_MERGE, P_SCHEDULES "/", WAIT_MS);
+	assert_non_null(next);
+	assert_string_equal(next->path, P_STATUS("tick"));
+	fake_answer(next, 200, WRITTEN);
+	int64_t slot;
+	slot_post(r, n, "tick", &slot);
+	/* The backlog is still there: one more left at the room tick's
+	 * answer made, the other twenty-three wait; none was needed first. */
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/idle-"),
+			 WRITES_ROUTINE_MAX + 1);
+	rim_free(r);
+}
+
+/* A history trim's DELETE held behind a backlog (a start-up's statuses)
+ * is not queued again while it waits, however long and however often the
+ * schedule is reconciled meanwhile: the 10 s a trim is not resent count
+ * from its answer. Once the watch used to bring a second, a third... one
+ * every 10 s (five for one Job behind 50 s of status writes). Takes ~11 s. */
+static void test_rim_trim_unanswered_not_resent(void **state)
+{
+	(void)state;
+	struct rim *r = rim_new(LIST(OTHER), NULL, NULL, NULL);
+	controller_start(r->c);
+	first_sight(r, P_STATUS("other"));
+	feed_event(r, P_JOBS "?watch=1", "ADDED",
+		   JOB("other", OTHER_UID, "job-uid-o", JOB_COMPLETE));
+	struct kube_req *del =
+	    fake_run_until_req(r->f, 0, KUBE_DELETE, P_JOBS "/other-1700000000", WAIT_MS);
+	assert_non_null(del);
+	/* Unanswered past the 10 s, with a reconcile every second. */
+	int64_t end = loop_now_monotonic_ms() + 10500;
+	while (loop_now_monotonic_ms() < end) {
+		feed_event(r, P_SCHEDULES "?watch=1", "MODIFIED", OTHER);
+		fake_run_for(r->f, 1000);
+		for (size_t i = 0; i < r->f->n; i++) {
+			struct kube_req *q = r->f->reqs[i];
+			if (q->state == FAKE_OPEN && q->method == KUBE_PATCH_MERGE)
+				fake_answer(q, 200, WRITTEN);
+		}
+	}
+	assert_true(rim_stats(r).reconciles >= 10);
+	assert_int_equal(fake_count(r->f, 0, KUBE_DELETE, P_JOBS "/"), 1);
+	/* Answered: not sent again either, while the watch still shows it. */
+	fake_answer(del, 200, "{}");
+	feed_event(r, P_SCHEDULES "?watch=1", "MODIFIED", OTHER);
+	fake_run_for(r->f, 200);
+	assert_int_equal(fake_count(r->f, 0, KUBE_DELETE, P_JOBS "/"), 1);
+	rim_free(r);
+}
+
 /* A Job answered 409 (created by an earlier attempt, not yet in the
  * watch) is listed without a uid: nothing is known of it yet. Once an
  * expectation's uid was left uninitialised, and a 409 after an earlier run
@@ -1987,6 +2073,8 @@ int main(void)
 	    cmocka_unit_test(test_rim_failing_kill_is_no_storm),
 	    cmocka_unit_test(test_rim_calendar_status_written),
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
+	    cmocka_unit_test(test_rim_due_claim_ahead_of_startup_backlog),
+	    cmocka_unit_test(test_rim_trim_unanswered_not_resent),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	    cmocka_unit_test(test_rim_run_now_crash_after_post_not_recreated),
 	    cmocka_unit_test(test_rim_retry_crash_after_post_not_recreated),

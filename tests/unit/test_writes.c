@@ -205,6 +205,159 @@ static void test_writes_routine_capped_in_order(void **state)
 	world_free(wd);
 }
 
+/* A full backlog of routine writes (a first start's statuses): an urgent
+ * status write (one a due slot's POST waits for) leaves at the next room,
+ * ahead of every non-urgent write held before it; urgent writes keep their
+ * order among themselves, and the rest follow in theirs. */
+static void test_writes_urgent_status_ahead_of_backlog(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	char path[128];
+	int n = WRITES_ROUTINE_MAX + 40;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), JOBS "/%d", i);
+		assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, path, NULL, "d", NULL), 0);
+	}
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX);
+	assert_int_equal(writes_backlog(wd->w), 40);
+	struct owner o = {wd, 1};
+	struct writes_status a, b;
+	writes_status_init(&a);
+	writes_status_init(&b);
+	a.urgent = true;
+	b.urgent = true;
+	assert_int_equal(
+	    writes_status_put(wd->w, &a, ST_A, cJSON_Parse("{\"a\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(
+	    writes_status_put(wd->w, &b,
+			      "/apis/takt.io/v1alpha1/namespaces/ns/batchschedules/b/status",
+			      cJSON_Parse("{\"b\":1}"), NULL, on_done, &o),
+	    0);
+	/* Held: the cap holds urgent writes too. */
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX);
+	assert_int_equal(writes_backlog(wd->w), 42);
+	/* One answer, one room: the first urgent write, not DELETE 16. */
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 1);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX]->body, "{\"a\":1}");
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 2);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX + 1]->body, "{\"b\":1}");
+	/* Then the backlog, in its order. */
+	fake_answer(wd->f->reqs[2], 200, "{}");
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 3);
+	snprintf(path, sizeof(path), JOBS "/%d", WRITES_ROUTINE_MAX);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX + 2]->path, path);
+	/* A status writer that is not urgent waits behind the backlog. */
+	struct writes_status c;
+	writes_status_init(&c);
+	assert_int_equal(
+	    writes_status_put(wd->w, &c,
+			      "/apis/takt.io/v1alpha1/namespaces/ns/batchschedules/c/status",
+			      cJSON_Parse("{\"c\":1}"), NULL, on_done, &o),
+	    0);
+	fake_answer(wd->f->reqs[3], 200, "{}");
+	snprintf(path, sizeof(path), JOBS "/%d", WRITES_ROUTINE_MAX + 1);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX + 3]->path, path);
+	/* Everything answered, in whatever order: nothing is lost. */
+	for (size_t i = 4; i < wd->f->n; i++)
+		fake_answer(wd->f->reqs[i], 200, "{}");
+	assert_int_equal(writes_backlog(wd->w), 0);
+	assert_int_equal(stats(wd).answered, (uint64_t)n + 3);
+	assert_string_equal(wd->f->reqs[wd->f->n - 1]->body, "{\"c\":1}");
+	writes_status_release(wd->w, &a);
+	writes_status_release(wd->w, &b);
+	writes_status_release(wd->w, &c);
+	world_free(wd);
+}
+
+/* A status write held in the backlog when its object's next write is
+ * urgent (a slot waits for that one, and it waits for this one) moves
+ * ahead of the backlog with it. */
+static void test_writes_urgent_put_promotes_held_write(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	char path[128];
+	for (int i = 0; i < WRITES_ROUTINE_MAX + 3; i++) {
+		snprintf(path, sizeof(path), JOBS "/%d", i);
+		assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, path, NULL, "d", NULL), 0);
+	}
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"a\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(writes_backlog(wd->w), 4);
+	st.urgent = true;
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"a\":2}"), NULL, on_done, &o), 0);
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->f->n, WRITES_ROUTINE_MAX + 1);
+	assert_string_equal(wd->f->reqs[WRITES_ROUTINE_MAX]->body, "{\"a\":1}");
+	fake_answer(wd->f->reqs[WRITES_ROUTINE_MAX], 200, "{}");
+	/* Its answer made room for DELETE 16, then decided {"a":2}: urgent,
+	 * it leaves at the next room, ahead of DELETEs 17 and 18. */
+	fake_answer(wd->f->reqs[1], 200, "{}");
+	assert_string_equal(wd->f->reqs[wd->f->n - 1]->path, ST_A);
+	assert_string_equal(wd->f->reqs[wd->f->n - 1]->body, "{\"a\":2}");
+	for (size_t i = 2; i < wd->f->n; i++)
+		if (wd->f->reqs[i]->state == FAKE_OPEN)
+			fake_answer(wd->f->reqs[i], 200, "{}");
+	for (size_t i = 2; i < wd->f->n; i++)
+		if (wd->f->reqs[i]->state == FAKE_OPEN)
+			fake_answer(wd->f->reqs[i], 200, "{}");
+	assert_int_equal(writes_backlog(wd->w), 0);
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
+/* Quiet before a slot: from WRITES_QUIET_BEFORE_MS before an announced
+ * slot to WRITES_QUIET_AFTER_MS after it, routine writes wait (an urgent
+ * one does not); a slot further away holds nothing. */
+static void test_writes_quiet_around_announced_slot(void **state)
+{
+	(void)state;
+	struct world *wd = world_new();
+	/* Far away: nothing held now. */
+	writes_slot_coming(wd->w, loop_now_realtime_ms() + 5000);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/a", NULL, "a", NULL), 0);
+	assert_int_equal(wd->f->n, 1);
+	/* A past slot is ignored. */
+	writes_slot_coming(wd->w, loop_now_realtime_ms() - 1000);
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/b", NULL, "b", NULL), 0);
+	assert_int_equal(wd->f->n, 2);
+
+	int64_t slot = loop_now_realtime_ms() + WRITES_QUIET_BEFORE_MS / 2;
+	writes_slot_coming(wd->w, slot);
+	writes_slot_coming(wd->w, slot); /* again: one slot */
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/c", NULL, "c", NULL), 0);
+	assert_int_equal(wd->f->n, 2);
+	assert_int_equal(writes_backlog(wd->w), 1);
+	struct owner o = {wd, 1};
+	struct writes_status st;
+	writes_status_init(&st);
+	st.urgent = true;
+	assert_int_equal(
+	    writes_status_put(wd->w, &st, ST_A, cJSON_Parse("{\"u\":1}"), NULL, on_done, &o), 0);
+	assert_int_equal(wd->f->n, 3);
+	assert_string_equal(wd->f->reqs[2]->body, "{\"u\":1}");
+	/* Answers make room, but the window still holds. */
+	fake_answer(wd->f->reqs[0], 200, "{}");
+	assert_int_equal(wd->f->n, 3);
+	assert_non_null(fake_run_until_req(wd->f, 3, KUBE_DELETE, JOBS "/c", 5000));
+	assert_int_equal(wd->f->n, 4);
+	assert_true(wd->f->reqs[3]->at_real_ms >= slot + WRITES_QUIET_AFTER_MS);
+	/* Past the window, writes flow again. */
+	assert_int_equal(send(wd, WRITE_ROUTINE, KUBE_DELETE, JOBS "/d", NULL, "d", NULL), 0);
+	assert_int_equal(wd->f->n, 5);
+	for (size_t i = 1; i < wd->f->n; i++)
+		fake_answer(wd->f->reqs[i], 200, "{}");
+	writes_status_release(wd->w, &st);
+	world_free(wd);
+}
+
 /* Held writes wait for the last POST in flight, not the first answered. */
 static void test_writes_hold_waits_for_every_post(void **state)
 {
@@ -871,6 +1024,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_writes_routine_held_behind_post_in_order),
 	    cmocka_unit_test(test_writes_routine_capped_in_order),
+	    cmocka_unit_test(test_writes_urgent_status_ahead_of_backlog),
+	    cmocka_unit_test(test_writes_quiet_around_announced_slot),
+	    cmocka_unit_test(test_writes_urgent_put_promotes_held_write),
 	    cmocka_unit_test(test_writes_hold_waits_for_every_post),
 	    cmocka_unit_test(test_writes_hold_ends_after_max_ms),
 	    cmocka_unit_test(test_writes_exempt_and_never_held),
