@@ -68,6 +68,8 @@
 /* trim_cb: how much work makes a burst, and how long after a drain the
  * heap is trimmed. */
 #define TRIM_AFTER_WORK 1000
+/* Status catch-up (status_defer): controller.h. */
+#define STATUS_HELD_MAX CONTROLLER_STATUS_HELD_MAX
 #define TRIM_DELAY_MS	10000
 /* A schedule whose next wake-up is further away keeps no parsed status
  * between passes (struct base_cache). */
@@ -80,7 +82,7 @@
  * zone (file I/O). */
 struct spec_cache {
 	bool have;
-	char *uid;
+	uint64_t uid; /* uid_hash */
 	int64_t gen;
 	char *ann; /* serialized metadata.annotations, NULL when none */
 	int rc;
@@ -149,7 +151,7 @@ struct runs_cache {
  * our write produced, 0 while it is on its way. */
 struct mine {
 	cJSON *status; /* a string node: the status's JSON */
-	char *uid;     /* of the object it was decided for */
+	uint64_t uid;  /* uid_hash of the object it was decided for */
 	uint64_t rv;
 	uint64_t seq; /* bumped whenever `status` is replaced */
 	struct writes_status w;
@@ -275,8 +277,9 @@ struct sched {
 		uint64_t uid; /* uid_hash of the object's uid */
 		int64_t cursor, claim;
 	} acked;
-	struct claims *cl; /* NULL until the first run-now or retry claim */
-	bool claim_wait;   /* a claim is being written: plan again once it lands */
+	struct claims *cl;    /* NULL until the first run-now or retry claim */
+	bool claim_wait;      /* a claim is being written: plan again once it lands */
+	bool status_deferred; /* its key waits in controller.deferred */
 	loop_timer_id wake_timer;
 	int64_t wake_at;
 	struct pass pass;
@@ -305,6 +308,13 @@ struct controller {
 	 * burst back to the system (trim_cb). */
 	loop_timer_id trim_timer;
 	uint64_t trimmed_at_work; /* work_done() when it last trimmed */
+	/* Schedules whose status write waits for the backlog to drain
+	 * (status_defer), oldest first: copies of their keys. */
+	struct {
+		char **v;
+		size_t head, n, cap;
+		uint64_t total; /* deferred since the backlog last ran dry */
+	} deferred;
 	bool all_synced;
 	/* Reconciles and writes: false for a standby (controller_set_leader). */
 	bool leader;
@@ -327,6 +337,7 @@ struct controller {
 
 static void drain(struct controller *c);
 static void reconcile(struct controller *c, const char *key);
+static void on_drain_timer(struct loop *l, loop_timer_id id, void *ud);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -391,9 +402,9 @@ static void sched_forget_spec(struct sched *s)
 	spec_release(&s->spec);
 	free(s->sc.err);
 	s->sc.err = NULL;
-	free(s->sc.uid);
 	free(s->sc.ann);
-	s->sc.uid = s->sc.ann = NULL;
+	s->sc.uid = 0;
+	s->sc.ann = NULL;
 	s->sc.have = false;
 }
 
@@ -438,7 +449,6 @@ static void sched_free(void *p)
 	free(s->events);
 	free(s->failed);
 	cJSON_Delete(s->mine.status);
-	free(s->mine.uid);
 	free(s->key);
 	free(s);
 }
@@ -543,9 +553,8 @@ static void drop_mine(struct sched *s)
 {
 	cJSON_Delete(s->mine.status);
 	writes_status_drop(&s->mine.w);
-	free(s->mine.uid);
 	s->mine.status = NULL;
-	s->mine.uid = NULL;
+	s->mine.uid = 0;
 	s->mine.rv = 0;
 	s->mine.seq++;
 }
@@ -559,7 +568,7 @@ static const cJSON *base_status(struct sched *s, const cJSON *stored)
 		const char *uid = kobj_meta(stored, "uid");
 		/* A schedule deleted and created again under the same name
 		 * starts from its own (empty) status. */
-		bool same = uid && s->mine.uid && !strcmp(uid, s->mine.uid);
+		bool same = uid && s->mine.uid && s->mine.uid == uid_hash(uid);
 		if (same && (writing || s->mine.rv == 0 || rv_number(stored) < s->mine.rv))
 			return s->mine.status;
 		if (!writing)
@@ -586,7 +595,7 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 	 * schedules, which then keep no copy. */
 	const cJSON *anns = kobj_get(kobj_get(obj, "metadata"), "annotations");
 	char *ann = anns ? cJSON_PrintUnformatted(anns) : NULL;
-	if (s->sc.have && uid && s->sc.uid && !strcmp(uid, s->sc.uid) && gen == s->sc.gen &&
+	if (s->sc.have && uid && s->sc.uid && s->sc.uid == uid_hash(uid) && gen == s->sc.gen &&
 	    (ann && s->sc.ann ? !strcmp(ann, s->sc.ann) : ann == s->sc.ann)) {
 		free(ann);
 		return;
@@ -612,7 +621,7 @@ static void sched_parse(struct sched *s, const cJSON *obj)
 	s->spec.job_template = NULL;
 	cJSON_Delete(holder);
 	cJSON_Delete(spec_tree);
-	s->sc.uid = uid ? xstrdup(uid) : NULL;
+	s->sc.uid = uid_hash(uid);
 	s->sc.gen = gen;
 	s->sc.ann = ann;
 	s->sc.have = true;
@@ -1030,6 +1039,10 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 	struct controller *c = s->c;
 	(void)tag;
 	(void)ms;
+	/* Room in the backlog: deferred statuses may go (the drain ends by
+	 * looking, status_resume). */
+	if (c->deferred.n && !c->drain_timer)
+		c->drain_timer = loop_timer_after(c->loop, 0, on_drain_timer, c);
 	if (answer_ok(res)) {
 		c->stats.status_writes++;
 		/* The last of a series: the watch shows ours at this version. */
@@ -1047,7 +1060,7 @@ static void status_answered(void *ud, const char *tag, const struct kube_result 
 			if (s->cl && s->cl->rt.job[0] && retry_claimed_in(mst, s->cl->rt.job))
 				s->cl->rt.acked = true;
 			cJSON_Delete(tree);
-			s->acked.uid = uid_hash(s->mine.uid);
+			s->acked.uid = s->mine.uid;
 			s->acked.cursor = cur;
 			s->acked.claim = clm;
 			if (s->claim_wait) {
@@ -1092,7 +1105,6 @@ static void write_status(struct controller *c, struct sched *s, cJSON *st)
 		cJSON_AddItemToObject(body, name, v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
 	}
 	cJSON_Delete(s->mine.status);
-	free(s->mine.uid);
 	/* Kept packed, as the store keeps statuses (project.h), until the
 	 * watch shows it: at a first start every schedule has one waiting
 	 * (870 bytes of JSON each at 10,000 schedules, ~100 packed; a tree
@@ -1100,7 +1112,7 @@ static void write_status(struct controller *c, struct sched *s, cJSON *st)
 	s->mine.status = project_status_blob(st);
 	cJSON_Delete(st);
 	s->mine.seq++;
-	s->mine.uid = s->sc.uid ? xstrdup(s->sc.uid) : NULL;
+	s->mine.uid = s->sc.uid;
 	s->mine.rv = 0;
 	buf_init(&path, 4096);
 	kube_path(&path, TAKT_GROUP, TAKT_VERSION, ns, TAKT_RES_SCHEDULES,
@@ -1435,6 +1447,85 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
  * and its status (unless a create failed: that run is not recorded, and
  * the retry decides the slot again). The plan and the base status stay as
  * they were while the key is busy. */
+/* ---- status catch-up -------------------------------------------------------------
+ *
+ * A first start at 10,000 schedules decides 10,000 status writes at once;
+ * the writes leave at the client's QPS (~50 s), and held, each was its
+ * serialized body (~1 KB) and our decided status: 20 MB at the peak, and
+ * the schedules' records allocated in between kept that heap in use after
+ * (glibc cannot give back a page with one live record on it). A first
+ * status (the object has none yet) that nothing waits for (no claim due
+ * within CLAIM_AHEAD_MS, no run started, deleted or announced by this
+ * pass, a valid spec) is therefore not decided while STATUS_HELD_MAX
+ * writes are held: the pass ends without it and the key waits here; as
+ * answers drain the backlog, keys go back to the work queue and plan again
+ * (the same plan: nothing happened to them). The catch-up takes as long,
+ * holds ~64 bodies, and its order is the schedules' first passes'. Only
+ * first statuses wait: any later one may record a run's end, which must
+ * land before its Job can go (ttlSecondsAfterFinished). */
+static bool status_may_wait(struct controller *c, const struct sched *s, const struct plan *p,
+			    bool urgent)
+{
+	return !urgent && !s->pass.has_raw && p->n_actions == 0 && s->sc.rc == 0 &&
+	       !s->pass.run_now && p->run_now == PLAN_RUN_NOW_NONE && !p->retry_claim_job[0] &&
+	       !s->mine.status && !writes_status_busy(&s->mine.w) && !c->stopping &&
+	       writes_backlog(c->writes) >= STATUS_HELD_MAX;
+}
+
+static void status_defer(struct controller *c, struct sched *s)
+{
+	if (s->status_deferred)
+		return;
+	if (c->deferred.total == 0)
+		LOG_INFO("status writes paced", "held=%zu", writes_backlog(c->writes));
+	s->status_deferred = true;
+	c->deferred.total++;
+	if (c->deferred.head + c->deferred.n == c->deferred.cap && c->deferred.head > 0) {
+		memmove(c->deferred.v, c->deferred.v + c->deferred.head,
+			c->deferred.n * sizeof(*c->deferred.v));
+		c->deferred.head = 0;
+	}
+	XGROW(c->deferred.v, c->deferred.cap, c->deferred.head + c->deferred.n + 1);
+	c->deferred.v[c->deferred.head + c->deferred.n++] = xstrdup(s->key);
+}
+
+/* Gives keys back to the work queue while the backlog has room. */
+static void status_resume(struct controller *c)
+{
+	size_t held = writes_backlog(c->writes);
+	if (!c->deferred.n || held >= STATUS_HELD_MAX / 2)
+		return;
+	for (size_t room = STATUS_HELD_MAX - held; room > 0 && c->deferred.n; room--) {
+		char *key = c->deferred.v[c->deferred.head++];
+		c->deferred.n--;
+		struct sched *s = hmap_get(c->scheds, key);
+		if (s)
+			s->status_deferred = false;
+		wq_add(c->queue, key);
+		free(key);
+	}
+	if (!c->deferred.n) {
+		LOG_INFO("status catch-up done", "deferred=%" PRIu64, c->deferred.total);
+		free(c->deferred.v);
+		memset(&c->deferred, 0, sizeof(c->deferred));
+	}
+}
+
+/* Forgets every deferred key (no longer the leader, or stopping): the
+ * next leadership plans every schedule again. */
+static void status_deferred_clear(struct controller *c)
+{
+	for (size_t i = 0; i < c->deferred.n; i++) {
+		char *key = c->deferred.v[c->deferred.head + i];
+		struct sched *s = hmap_get(c->scheds, key);
+		if (s)
+			s->status_deferred = false;
+		free(key);
+	}
+	free(c->deferred.v);
+	memset(&c->deferred, 0, sizeof(c->deferred));
+}
+
 static void after_posts(struct controller *c, struct sched *s)
 {
 	struct plan *p = s->pass.plan;
@@ -1472,11 +1563,14 @@ static void after_posts(struct controller *c, struct sched *s)
 			s->cl->rt.acked = false;
 			s->cl->rt.posted = false;
 		}
-		if (st) {
-			s->mine.w.urgent =
-			    p->claim_first ||
-			    (p->next_slot != SPEC_TIME_UNSET &&
-			     p->next_slot - loop_now_realtime_ms() <= CLAIM_AHEAD_MS);
+		bool urgent =
+		    p->claim_first || (p->next_slot != SPEC_TIME_UNSET &&
+				       p->next_slot - loop_now_realtime_ms() <= CLAIM_AHEAD_MS);
+		if (st && status_may_wait(c, s, p, urgent)) {
+			cJSON_Delete(st);
+			status_defer(c, s);
+		} else if (st) {
+			s->mine.w.urgent = urgent;
 			write_status(c, s, st);
 			s->claim_wait = p->claim_first && s->mine.status;
 		} else if (p->claim_first) {
@@ -1894,6 +1988,7 @@ static void drain(struct controller *c)
 			return;
 		}
 	}
+	status_resume(c);
 	if (!c->trim_timer && work_done(c) - c->trimmed_at_work >= TRIM_AFTER_WORK)
 		c->trim_timer = loop_timer_after(c->loop, TRIM_DELAY_MS, trim_cb, c);
 }
@@ -2175,6 +2270,7 @@ void controller_free(struct controller *c)
 	reflector_free(c->refl_pods);
 	calendars_free(c->calendars);
 	control_free(c->control);
+	status_deferred_clear(c);
 	hmap_free(c->scheds, sched_free);
 	exits_free(c->exits);
 	/* Last: the owners above have forgotten their writes. */
@@ -2194,6 +2290,8 @@ void controller_get_stats(const struct controller *c, struct controller_stats *s
 	*st = c->stats;
 	st->events_posted = ws.events_posted;
 	st->writes_inflight = ws.inflight;
+	st->writes_held = ws.waiting;
+	st->statuses_deferred = c->deferred.n;
 }
 
 void controller_set_leader(struct controller *c, bool leader)
@@ -2207,6 +2305,7 @@ void controller_set_leader(struct controller *c, bool leader)
 	if (!leader) {
 		loop_timer_cancel(c->loop, c->drain_timer);
 		c->drain_timer = 0;
+		status_deferred_clear(c);
 		return;
 	}
 	/* The deposed leader stopped writing before its lease ran out, so
@@ -2273,6 +2372,7 @@ void controller_shutdown(struct controller *c, int64_t timeout_ms, controller_sh
 	c->stop_deadline_mono = loop_now_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	loop_timer_cancel(c->loop, c->drain_timer);
 	c->drain_timer = 0;
+	status_deferred_clear(c);
 	size_t passes;
 	uint64_t writes;
 	controller_pending(c, &passes, &writes);

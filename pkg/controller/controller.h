@@ -112,8 +112,18 @@ struct controller_stats {
 	uint64_t status_conflicts;
 	/* Now: writes handed to the transport and not yet answered. */
 	uint64_t writes_inflight;
+	/* Now: routine writes held behind the cap (writes_backlog), and
+	 * schedules whose status write waits for that backlog to drain. */
+	uint64_t writes_held;
+	uint64_t statuses_deferred;
 };
 void controller_get_stats(const struct controller *c, struct controller_stats *st);
+
+/* A status write nothing waits for (no claim due soon, no run started) is
+ * decided only while fewer routine writes than this are held: a first
+ * start at 10,000 schedules holds ~64 bodies, not 10,000 (the catch-up,
+ * docs/controller.md). */
+#define CONTROLLER_STATUS_HELD_MAX 64
 
 /* The Prometheus text exposition of the controller's metrics (for
  * /metrics; metrics/prom.h), appended to out. */

@@ -1228,6 +1228,59 @@ static void test_rim_due_claim_ahead_of_startup_backlog(void **state)
 	rim_free(r);
 }
 
+/* A first start: every schedule has its first status to write, and none
+ * is urgent. The writes are decided only as the backlog has room
+ * (CONTROLLER_STATUS_HELD_MAX held at most), not all at once (10,000
+ * bodies held at 10,000 schedules); each schedule still gets its status
+ * written, once. */
+static void test_rim_status_catch_up_paced(void **state)
+{
+	(void)state;
+	enum { N = WRITES_ROUTINE_MAX + CONTROLLER_STATUS_HELD_MAX + 40 };
+	struct buf l;
+	buf_init(&l, BUF_UNLIMITED);
+	buf_addf(&l, "{\"metadata\":{\"resourceVersion\":\"20\"},\"items\":[");
+	for (int i = 0; i < N; i++)
+		buf_addf(&l, BS("idle-%03d", "bs-uid-idle-%03d", YEARLY, "", "") "%s", i, i,
+			 i + 1 < N ? "," : "");
+	buf_addf(&l, "]}");
+	struct rim *r = rim_new(buf_str(&l), NULL, NULL, NULL);
+	buf_release(&l);
+	controller_start(r->c);
+	int64_t end = loop_now_monotonic_ms() + WAIT_MS;
+	while (fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/") < WRITES_ROUTINE_MAX &&
+	       loop_now_monotonic_ms() < end)
+		fake_run_for(r->f, 10);
+	fake_run_for(r->f, 100);
+	/* Every schedule planned; the writes beyond the backlog wait. */
+	assert_true(rim_stats(r).reconciles >= N);
+	assert_int_equal(rim_stats(r).writes_held, CONTROLLER_STATUS_HELD_MAX);
+	assert_int_equal(rim_stats(r).statuses_deferred,
+			 N - WRITES_ROUTINE_MAX - CONTROLLER_STATUS_HELD_MAX);
+	/* Answered as they come: the backlog never grows past its bound, and
+	 * every schedule's status is written once. */
+	end = loop_now_monotonic_ms() + 2 * WAIT_MS;
+	while (fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/") < N &&
+	       loop_now_monotonic_ms() < end) {
+		for (size_t i = 0; i < r->f->n; i++) {
+			struct kube_req *q = r->f->reqs[i];
+			if (q->state == FAKE_OPEN && q->method == KUBE_PATCH_MERGE)
+				fake_answer(q, 200, WRITTEN);
+		}
+		fake_run_for(r->f, 20);
+		assert_true(rim_stats(r).writes_held <= CONTROLLER_STATUS_HELD_MAX);
+	}
+	fake_run_for(r->f, 100);
+	assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, P_SCHEDULES "/"), N);
+	char path[128];
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), P_SCHEDULES "/idle-%03d/status", i);
+		assert_int_equal(fake_count(r->f, 0, KUBE_PATCH_MERGE, path), 1);
+	}
+	assert_int_equal(rim_stats(r).statuses_deferred, 0);
+	rim_free(r);
+}
+
 /* A history trim's DELETE held behind a backlog (a start-up's statuses)
  * is not queued again while it waits, however long and however often the
  * schedule is reconciled meanwhile: the 10 s a trim is not resent count
@@ -2075,6 +2128,7 @@ int main(void)
 	    cmocka_unit_test(test_rim_routine_writes_held_behind_slot_post),
 	    cmocka_unit_test(test_rim_due_claim_ahead_of_startup_backlog),
 	    cmocka_unit_test(test_rim_trim_unanswered_not_resent),
+	    cmocka_unit_test(test_rim_status_catch_up_paced),
 	    cmocka_unit_test(test_rim_run_now_named_after_request),
 	    cmocka_unit_test(test_rim_run_now_crash_after_post_not_recreated),
 	    cmocka_unit_test(test_rim_retry_crash_after_post_not_recreated),
