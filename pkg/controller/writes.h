@@ -160,9 +160,9 @@ void writes_forget(struct writes *w, const void *ud);
  * writes_status_release before the memory holding it goes. */
 struct writes_status {
 	struct writes_req *inflight; /* the write on its way, or NULL */
-	char *path; /* of the waiting write: NULL while none waits */
-	struct cJSON *queued; /* the newest decided, waiting */
-	char rv[32];	      /* the version the next write is conditional on */
+	char *path;		     /* of the waiting write: NULL while none waits */
+	struct cJSON *queued;	     /* the newest decided, waiting */
+	char rv[32];		     /* the version the next write is conditional on */
 	writes_done_fn *done;
 	void *ud;
 	/* The caller's: the next write to start is urgent (struct write's
