@@ -27,6 +27,8 @@
 #                 minus the baseline's per schedule
 #   idle CPU      utime + stime over SCALE_IDLE s with tick suspended
 #   requests      takt's own count (its "stopped" log line)
+#   restart       takt started again on the same namespace (every status
+#                 there, tick suspended): time to sync, RSS 15 s later
 # and for kube-controller-manager, while takt idles: its RSS before and
 # after N CronJobs of the same schedules (minute fields) and the lag of a
 # `* * * * *` CronJob beside them (one or two slots: CronJobs have minute
@@ -269,6 +271,19 @@ for n in $sizes; do
 	fi
 	stop takt
 	sed -n 's/.*msg="stopped" rc=[0-9]* \(.*\)/  takt requests: \1/p' "$log"
+	# A restart: every status is there, nothing to write (tick suspended).
+	start_takt "$ns" "$work/restart-$n.log"
+	t0=$(now_ms)
+	until grep -q 'msg="caches synced"' "$work/restart-$n.log"; do sleep 0.2; done
+	synced=$(log_ms "$work/restart-$n.log" "caches synced")
+	sleep 15
+	anon=$(status_kb "$takt" RssAnon)
+	echo "  takt restart: synced after $(awk -v a="$t0" -v b="$synced" 'BEGIN { printf "%.1f", (b - a) / 1000 }') s;" \
+		"15 s later VmHWM $(mib "$(status_kb "$takt" VmHWM)"), VmRSS $(mib "$(status_kb "$takt" VmRSS)")," \
+		"RssAnon $(mib "$anon"); RssAnon - baseline: $(awk -v a="$anon" -v b="$base_anon" -v n="$n" \
+			'BEGIN { printf "%.0f bytes per schedule", (a - b) * 1024 / n }')"
+	stop takt
+	sed -n 's/.*msg="stopped" rc=[0-9]* \(.*\)/  takt restart requests: \1/p' "$work/restart-$n.log"
 	stop w_jobs
 	mkdir -p .cache/bench
 	cp "$log" ".cache/bench/scale-$n-takt.log"
