@@ -1,6 +1,7 @@
 /* takt-controller: flags, signals, wiring. Everything else is in
  * pkg/controller. */
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -319,6 +320,12 @@ int main(int argc, char **argv)
 	struct app a = {.rc = 1};
 	char err[512], identity[400], lease_ns[256];
 	int rc = 1;
+	/* Buffers of 128 KB and more (a list page's body, ~2 MB of JSON) are
+	 * mapped and given back when freed. glibc otherwise raises this
+	 * threshold to the largest such buffer freed, and from then on takes
+	 * them from the heap, where the schedules' records allocated around
+	 * them keep the pages in use. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	if (parse_flags(argc, argv, &f) < 0)
 		return 2;

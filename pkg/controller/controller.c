@@ -2220,7 +2220,8 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 				    .version = TAKT_VERSION,
 				    .resource = TAKT_RES_SCHEDULES,
 				    .ns = c->ns,
-				    .transform = project_schedule};
+				    .transform = project_schedule,
+				    .page_limit = 100};
 	c->refl_schedules = reflector_new(l, tr, c->schedules, &io, reflector_listed, c);
 	io = (struct reflector_opts){.group = "batch",
 				     .version = "v1",
