@@ -43,7 +43,6 @@ static const char *const DAY_NAMES[7] = {"SUN", "MON", "TUE", "WED", "THU", "FRI
 #define MAX_EVERY    INT64_C(315360000)	   /* 87600h, ten years */
 
 struct cron_expr {
-	char *text;
 	uint64_t sec, min; /* bits 0-59 */
 	uint32_t hour;	   /* bits 0-23 */
 	uint32_t dom;	   /* bits 1-31: plain days */
@@ -592,7 +591,6 @@ int cron_parse(const char *text, struct cron_expr **out, char *err, size_t errle
 		free(e);
 		return rc;
 	}
-	e->text = xstrndup(s, len);
 	*out = e;
 	return 0;
 }
@@ -601,13 +599,7 @@ void cron_free(struct cron_expr *e)
 {
 	if (!e)
 		return;
-	free(e->text);
 	free(e);
-}
-
-const char *cron_text(const struct cron_expr *e)
-{
-	return e->text;
 }
 
 bool cron_is_fixed_time(const struct cron_expr *e)

@@ -47,9 +47,6 @@ struct tz;
 int cron_parse(const char *text, struct cron_expr **out, char *err, size_t errlen);
 void cron_free(struct cron_expr *e);
 
-/* The text as given to cron_parse (trimmed). Borrowed, valid until cron_free. */
-const char *cron_text(const struct cron_expr *e);
-
 /* The first fire instant (Unix seconds, UTC) strictly after `after`, in zone
  * `z` (NULL means UTC). Returns 0 and *next, or -ENOENT when the pattern does
  * not fire again within the search bound (400 years after `after`, a whole

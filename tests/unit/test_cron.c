@@ -638,7 +638,6 @@ static void test_predicates(void **state)
 	struct cron_expr *e;
 	char err[256];
 	assert_int_equal(cron_parse("  0 0 L * *\n", &e, err, sizeof(err)), 0);
-	assert_string_equal(cron_text(e), "0 0 L * *");
 	assert_true(cron_matches_date(e, civil_days_from_ymd(2026, 2, 28)));
 	assert_false(cron_matches_date(e, civil_days_from_ymd(2026, 2, 27)));
 	assert_true(cron_matches_date(e, civil_days_from_ymd(2028, 2, 29)));
