@@ -21,7 +21,7 @@ struct hmap {
 
 /* FNV-1a: keys are short object names; no adversary picks them to collide
  * within one namespace's quota, and the load factor bounds probe lengths. */
-static uint64_t hash_str(const char *s)
+uint64_t hmap_hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (; *s; s++) {
@@ -92,7 +92,7 @@ void *hmap_get(const struct hmap *m, const char *key)
 	if (m->len == 0)
 		return NULL;
 	bool found;
-	size_t i = find(m, key, hash_str(key), &found);
+	size_t i = find(m, key, hmap_hash_str(key), &found);
 	return found ? m->slots[i].val : NULL;
 }
 
@@ -101,7 +101,7 @@ void *hmap_put(struct hmap *m, const char *key, void *val)
 	BUG_ON(!val);
 	if ((m->len + 1) * 4 > m->cap * 3)
 		grow(m);
-	uint64_t h = hash_str(key);
+	uint64_t h = hmap_hash_str(key);
 	bool found;
 	size_t i = find(m, key, h, &found);
 	if (found) {
@@ -121,7 +121,7 @@ void *hmap_del(struct hmap *m, const char *key)
 	if (m->len == 0)
 		return NULL;
 	bool found;
-	size_t i = find(m, key, hash_str(key), &found);
+	size_t i = find(m, key, hmap_hash_str(key), &found);
 	if (!found)
 		return NULL;
 	void *val = m->slots[i].val;

@@ -16,12 +16,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct hmap;
 
 struct hmap *hmap_new(void);
 void hmap_free(struct hmap *m, void (*free_val)(void *val));
 
+/* The 64-bit hash the map uses for a key (FNV-1a), for callers that keep
+ * a string's hash instead of the string. */
+uint64_t hmap_hash_str(const char *s);
 void *hmap_get(const struct hmap *m, const char *key);
 /* Inserts or replaces. Returns the value it replaced (the caller's again), or
  * NULL when the key was new. */

@@ -349,16 +349,14 @@ static int64_t time_ms(const char *s)
 	return ms;
 }
 
-/* A uid as 64 bits (FNV-1a), for the records that only ask "the same
+/* A uid as 64 bits (hmap's FNV-1a), for the records that only ask "the same
  * object?": 8 bytes instead of a 37-byte copy. 0 for none; never 0
  * otherwise. */
 static uint64_t uid_hash(const char *uid)
 {
 	if (!uid || !*uid)
 		return 0;
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *p = (const unsigned char *)uid; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
+	uint64_t h = hmap_hash_str(uid);
 	return h ? h : 1;
 }
 
