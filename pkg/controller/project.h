@@ -24,9 +24,11 @@
  * Kept: metadata name/namespace/uid/resourceVersion/generation/
  * deletionTimestamp and the takt.io/ labels and
  * annotations (kill, kill-grace-seconds, run-now: the spec cache compares
- * them); spec and status each as one string, their JSON
- * (project_unblob gives the tree back for the moment it is read: the spec
- * when its version changes, the status when the stored one does).
+ * them); spec and status each as one string, their JSON deflated with a
+ * preset dictionary (project.c, "blobs"; allocated with cJSON's hooks, so
+ * the node owns it) — project_unblob gives the tree back for the moment
+ * it is read: the spec when its version changes or a Job is built, the
+ * status when the stored one does.
  * Dropped: apiVersion/kind (the list API leaves them out anyway),
  * creationTimestamp (no reader: a schedule's first slot is its first after
  * the controller sees it), managedFields, last-applied-configuration,
