@@ -25,8 +25,8 @@
  * deletionTimestamp and the takt.io/ labels and
  * annotations (kill, kill-grace-seconds, run-now: the spec cache compares
  * them); spec and status each as one string, their JSON deflated with a
- * preset dictionary (project.c, "blobs"; allocated with cJSON's hooks, so
- * the node owns it) — project_unblob gives the tree back for the moment
+ * preset dictionary (project.c, "blobs"; malloc, owned and freed by its
+ * node) — project_unblob gives the tree back for the moment
  * it is read: the spec when its version changes or a Job is built, the
  * status when the stored one does.
  * Dropped: apiVersion/kind (the list API leaves them out anyway),
