@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hmap.h"
+#include "base/intern.h"
 #include "base/xalloc.h"
 #include "controller/names.h"
 #include "calendar/calsched.h"
@@ -58,18 +60,61 @@ const struct spec_retry *spec_retry(const struct spec *s)
 	return s->retry ? s->retry : &none;
 }
 
+/* Parsed schedules shared by text (issue 15): a parsed expression is
+ * immutable (cron.h) and 168 bytes, and a bank's 10,000 schedules have a few
+ * hundred distinct texts. Process-wide, loop thread only (as intern.h). */
+struct shared_cron {
+	size_t refs;
+	struct cron_expr *e;
+};
+static struct hmap *crons; /* text -> struct shared_cron; NULL when empty */
+
+static int cron_share(const char *text, struct cron_expr **out, char *err, size_t errlen)
+{
+	struct shared_cron *c = crons ? hmap_get(crons, text) : NULL;
+	if (!c) {
+		struct cron_expr *e;
+		int rc = cron_parse(text, &e, err, errlen);
+		if (rc)
+			return rc;
+		if (!crons)
+			crons = hmap_new();
+		c = xcalloc(1, sizeof(*c));
+		c->e = e;
+		hmap_put(crons, text, c);
+	}
+	c->refs++;
+	*out = c->e;
+	return 0;
+}
+
+static void cron_unshare(const char *text, struct cron_expr *e)
+{
+	struct shared_cron *c = crons && text ? hmap_get(crons, text) : NULL;
+	BUG_ON(!c || c->e != e);
+	if (--c->refs)
+		return;
+	hmap_del(crons, text);
+	cron_free(c->e);
+	free(c);
+	if (hmap_len(crons) == 0) {
+		hmap_free(crons, NULL);
+		crons = NULL;
+	}
+}
+
 void spec_release(struct spec *s)
 {
 	free(s->name);
-	free(s->namespace);
+	intern_drop(s->namespace);
 	free(s->uid);
-	free(s->schedule);
 	if (s->cron)
-		cron_free(s->cron);
-	free(s->time_zone);
+		cron_unshare(s->schedule, s->cron);
+	intern_drop(s->schedule);
+	intern_drop(s->time_zone);
 	if (s->zone)
 		tz_free(s->zone);
-	free(s->calendar.name);
+	intern_drop(s->calendar.name);
 	free(s->job_template);
 	free(s->ann_kill);
 	free(s->ann_kill_grace_seconds);
@@ -170,7 +215,7 @@ static int parse_metadata(const cJSON *obj, struct spec *s, char *err, size_t er
 	if (!name || !*name)
 		return fail(err, errlen, "metadata.name: missing");
 	s->name = xstrdup(name);
-	s->namespace = dup_opt(string_field(md, "namespace"));
+	s->namespace = intern(string_field(md, "namespace"));
 	s->uid = dup_opt(string_field(md, "uid"));
 	int64_t gen = 0;
 	if (json_integer(field(md, "generation"), &gen) && gen > 0)
@@ -196,7 +241,7 @@ static int parse_calendar(const cJSON *cal, struct spec *s, char *err, size_t er
 	if (!name || !*name)
 		return fail(err, errlen, "spec.calendar.name: missing");
 	s->has_calendar = true;
-	s->calendar.name = xstrdup(name);
+	s->calendar.name = intern(name);
 	/* The calendar module owns the rules' grammar; its messages name the
 	 * field from "calendar." on. */
 	if (calsched_rules_from_json(cal, &s->calendar.rules, sub, sizeof(sub)) ||
@@ -376,15 +421,15 @@ int spec_parse(const cJSON *obj, struct spec *s, char *err, size_t errlen)
 		return fail(err, errlen, "spec.schedule: missing");
 	if (!cJSON_IsString(sched))
 		return fail(err, errlen, "spec.schedule: must be a string");
-	s->schedule = xstrdup(sched->valuestring);
-	if (cron_parse(s->schedule, &s->cron, sub, sizeof(sub)))
+	s->schedule = intern(sched->valuestring);
+	if (cron_share(s->schedule, &s->cron, sub, sizeof(sub)))
 		return fail(err, errlen, "spec.schedule: %s", sub);
 
 	const cJSON *tzv = field(sp, "timeZone");
 	if (tzv && !cJSON_IsNull(tzv)) {
 		if (!cJSON_IsString(tzv))
 			return fail(err, errlen, "spec.timeZone: must be a string");
-		s->time_zone = xstrdup(tzv->valuestring);
+		s->time_zone = intern(tzv->valuestring);
 	}
 	const cJSON *cal = field(sp, "calendar");
 	if (cal && !cJSON_IsNull(cal) && (rc = parse_calendar(cal, s, err, errlen)))

@@ -85,7 +85,7 @@ const char *spec_trigger_name(enum spec_trigger t);
 int spec_trigger_parse(const char *s, enum spec_trigger *out);
 
 struct spec_calendar {
-	char *name;
+	const char *name;	     /* interned (base/intern.h) */
 	struct calsched_rules rules; /* days, businessDayOfMonth, onNonBusinessDay */
 };
 
@@ -93,17 +93,19 @@ struct spec {
 	/* Identity: filled whenever metadata is readable, even when the spec is
 	 * invalid, so the controller can still write the Ready condition. */
 	char *name;
-	char *namespace;
+	const char *namespace; /* interned (base/intern.h), as the other shared texts */
 	char *uid;
 	int64_t generation;
 
-	char *schedule; /* the text of spec.schedule */
+	/* The text of spec.schedule (interned) and its parse, shared by every
+	 * spec of the same text (spec.c, "shared_cron"): both read-only. */
+	const char *schedule;
 	struct cron_expr *cron;
 	/* spec.timeZone, or NULL when unset. `zone` is loaded from it; when
 	 * spec.timeZone is unset, `zone` is UTC without a calendar and NULL with
 	 * one: the zone is then the calendar's, known only once the calendar is
 	 * (spec_zone). */
-	char *time_zone;
+	const char *time_zone; /* interned */
 	struct tz *zone;
 
 	bool has_calendar;

@@ -13,6 +13,7 @@
 #include "base/list.h"
 
 #include "base/buf.h"
+#include "base/intern.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -195,6 +196,33 @@ static void test_list_add_del_entry(void **state)
 	assert_ptr_equal(head.prev, &head);
 }
 
+/* Equal texts share one copy until their last reference goes; the table
+ * frees itself when empty. */
+static void test_intern_shares_and_counts(void **state)
+{
+	(void)state;
+	char a[] = "Asia/Seoul", b[] = "Asia/Seoul";
+	assert_null(intern(NULL));
+	intern_drop(NULL);
+	const char *x = intern(a), *y = intern(b), *z = intern("UTC");
+	assert_ptr_equal(x, y);
+	assert_ptr_not_equal(x, a);
+	assert_ptr_not_equal(x, z);
+	assert_string_equal(x, "Asia/Seoul");
+	assert_int_equal(intern_len(), 2);
+	a[0] = 'X'; /* the caller's buffer is not the shared copy */
+	intern_drop(x);
+	assert_string_equal(y, "Asia/Seoul"); /* one reference is left */
+	assert_int_equal(intern_len(), 2);
+	intern_drop(y);
+	assert_int_equal(intern_len(), 1);
+	const char *again = intern("Asia/Seoul");
+	assert_string_equal(again, "Asia/Seoul");
+	intern_drop(again);
+	intern_drop(z);
+	assert_int_equal(intern_len(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +234,7 @@ int main(void)
 	    cmocka_unit_test(test_log_values_escaped),
 	    cmocka_unit_test(test_log_numbers),
 	    cmocka_unit_test(test_list_add_del_entry),
+	    cmocka_unit_test(test_intern_shares_and_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "calendar/calendar.h"
 #include "calendar/calsched.h"
+#include "base/intern.h"
 #include "controller/planner.h"
 #include "controller/rerun.h"
 #include "controller/spec.h"
@@ -890,7 +891,7 @@ static void test_step_refusals(void **state)
 	struct step_fx f;
 	step_init(&f, "Forbid");
 	f.sp.has_calendar = true;
-	f.sp.calendar.name = strdup("krx");
+	f.sp.calendar.name = intern("krx");
 	f.in.calendar_error = "it does not exist";
 	step(&f, NULL);
 	assert_string_equal(last_str(&f, "refused"),

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "controller/spec.h"
+#include "cron/cron.h"
 #include "tz/civil.h"
 #include "tz/tz.h"
 
@@ -89,6 +90,40 @@ static void test_parse_full(void **state)
 	spec_release(&s);
 	assert_null(s.name);
 	cJSON_Delete(o);
+}
+
+/* Specs of equal schedule text share one parsed expression (and the text,
+ * zone and namespace): it outlives any one of them, and goes with the last
+ * (valgrind would show a leak or a use after free). */
+static void test_parse_shares_schedule(void **state)
+{
+	(void)state;
+	cJSON *o1 = object_with_spec(
+	    "a", "\"schedule\":\"0 30 6 * * 1-5\",\"timeZone\":\"Asia/Seoul\"," JOBTPL);
+	cJSON *o2 = object_with_spec(
+	    "b", "\"schedule\":\"0 30 6 * * 1-5\",\"timeZone\":\"Asia/Seoul\"," JOBTPL);
+	cJSON *o3 = object_with_spec("c", "\"schedule\":\"0 31 6 * * 1-5\"," JOBTPL);
+	struct spec s1, s2, s3;
+	char err[256];
+	assert_int_equal(spec_parse(o1, &s1, err, sizeof(err)), 0);
+	assert_int_equal(spec_parse(o2, &s2, err, sizeof(err)), 0);
+	assert_int_equal(spec_parse(o3, &s3, err, sizeof(err)), 0);
+	assert_ptr_equal(s1.cron, s2.cron);
+	assert_ptr_equal(s1.schedule, s2.schedule);
+	assert_ptr_equal(s1.time_zone, s2.time_zone);
+	assert_ptr_equal(s1.namespace, s3.namespace);
+	assert_ptr_not_equal(s1.cron, s3.cron);
+	spec_release(&s1);
+	/* 2026-12-07 is a Monday: 06:30 in Seoul is 21:30 UTC the day before. */
+	int64_t next = 0;
+	assert_int_equal(cron_next(s2.cron, s2.zone, 1796428800 /* 2026-12-05T00:00Z */, &next), 0);
+	assert_int_equal(next, 1796592600);
+	assert_string_equal(s2.schedule, "0 30 6 * * 1-5");
+	spec_release(&s2);
+	spec_release(&s3);
+	cJSON_Delete(o1);
+	cJSON_Delete(o2);
+	cJSON_Delete(o3);
 }
 
 static void test_parse_defaults(void **state)
@@ -613,6 +648,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_full),
 	    cmocka_unit_test(test_parse_defaults),
+	    cmocka_unit_test(test_parse_shares_schedule),
 	    cmocka_unit_test(test_zone_follows_calendar),
 	    cmocka_unit_test(test_parse_errors_exact),
 	    cmocka_unit_test(test_parse_calendar_errors_name_the_field),
