@@ -91,7 +91,8 @@ static int cron_share(const char *text, struct cron_expr **out, char *err, size_
 static void cron_unshare(const char *text, struct cron_expr *e)
 {
 	struct shared_cron *c = crons && text ? hmap_get(crons, text) : NULL;
-	BUG_ON(!c || c->e != e);
+	if (!c || c->e != e)
+		takt_bug(__FILE__, __LINE__, "a spec's cron not from cron_share");
 	if (--c->refs)
 		return;
 	hmap_del(crons, text);
