@@ -17,6 +17,7 @@ struct hmap {
 	struct slot *slots;
 	size_t cap; /* a power of two, or 0 */
 	size_t len;
+	bool borrowed; /* hmap_new_borrowed: keys are the caller's */
 };
 
 /* FNV-1a: keys are short object names; no adversary picks them to collide
@@ -36,6 +37,13 @@ struct hmap *hmap_new(void)
 	return xcalloc(1, sizeof(struct hmap));
 }
 
+struct hmap *hmap_new_borrowed(void)
+{
+	struct hmap *m = hmap_new();
+	m->borrowed = true;
+	return m;
+}
+
 void hmap_free(struct hmap *m, void (*free_val)(void *val))
 {
 	if (!m)
@@ -43,7 +51,8 @@ void hmap_free(struct hmap *m, void (*free_val)(void *val))
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->slots[i].key)
 			continue;
-		free(m->slots[i].key);
+		if (!m->borrowed)
+			free(m->slots[i].key);
 		if (free_val)
 			free_val(m->slots[i].val);
 	}
@@ -107,9 +116,12 @@ void *hmap_put(struct hmap *m, const char *key, void *val)
 	if (found) {
 		void *prev = m->slots[i].val;
 		m->slots[i].val = val;
+		/* The old key may go with the value it replaced. */
+		if (m->borrowed)
+			m->slots[i].key = (char *)(uintptr_t)key;
 		return prev;
 	}
-	m->slots[i].key = xstrdup(key);
+	m->slots[i].key = m->borrowed ? (char *)(uintptr_t)key : xstrdup(key);
 	m->slots[i].val = val;
 	m->slots[i].hash = h;
 	m->len++;
@@ -125,7 +137,8 @@ void *hmap_del(struct hmap *m, const char *key)
 	if (!found)
 		return NULL;
 	void *val = m->slots[i].val;
-	free(m->slots[i].key);
+	if (!m->borrowed)
+		free(m->slots[i].key);
 	m->len--;
 	/* Backward shift: pull later members of the probe run into the hole
 	 * when their home slot is not between the hole and themselves. */

@@ -26,14 +26,14 @@ const char *intern(const char *s)
 	if (!s)
 		return NULL;
 	if (!table)
-		table = hmap_new();
+		table = hmap_new_borrowed(); /* the key is the entry's text */
 	struct istr *e = hmap_get(table, s);
 	if (!e) {
 		size_t n = strlen(s) + 1;
 		e = xmalloc(sizeof(*e) + n);
 		e->refs = 0;
 		memcpy(e->text, s, n);
-		hmap_put(table, s, e);
+		hmap_put(table, e->text, e);
 	}
 	e->refs++;
 	return e->text;

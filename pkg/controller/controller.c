@@ -385,7 +385,7 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	writes_status_init(&s->mine.w);
 	s->prep.slot = SPEC_TIME_UNSET;
 	s->wake_at = SPEC_TIME_UNSET;
-	hmap_put(c->scheds, key, s);
+	hmap_put(c->scheds, s->key, s); /* borrowed: s->key lives as long */
 	return s;
 }
 
@@ -2202,7 +2202,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 			    sizeof(time_bounds) / sizeof(*time_bounds));
 	c->leader = true;
 	c->deciding_since = loop_now_realtime_ms();
-	c->scheds = hmap_new();
+	c->scheds = hmap_new_borrowed();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
 	c->jobs = store_new("jobs");

@@ -82,12 +82,61 @@ static void test_hmap_free_calls_free_val_and_copies_keys(void **state)
 	hmap_free(m, free); /* valgrind/ASan check that both values are freed */
 }
 
+/* A borrowed-key map keeps the caller's pointer (no copy to free: valgrind
+ * would see the values' keys freed twice or leaked otherwise), takes the
+ * new pointer when an equal key replaces a value, and frees its values. */
+struct kv {
+	char *key;
+	int n;
+};
+
+static struct kv *kv_new(const char *k, int n)
+{
+	struct kv *v = malloc(sizeof(*v));
+	v->key = strdup(k);
+	v->n = n;
+	return v;
+}
+
+static void kv_free(void *p)
+{
+	struct kv *v = p;
+	free(v->key);
+	free(v);
+}
+
+static void test_hmap_borrowed_keys(void **state)
+{
+	struct hmap *m = hmap_new_borrowed();
+	struct kv *a = kv_new("ns/a", 1), *b = kv_new("ns/b", 2);
+	assert_null(hmap_put(m, a->key, a));
+	assert_null(hmap_put(m, b->key, b));
+	size_t pos = 0;
+	const char *key;
+	void *val;
+	while (hmap_next(m, &pos, &key, &val))
+		assert_ptr_equal(key, ((struct kv *)val)->key); /* not a copy */
+	/* Replaced: the old value and its key go, the new key is kept. */
+	struct kv *a2 = kv_new("ns/a", 3);
+	assert_ptr_equal(hmap_put(m, a2->key, a2), a);
+	kv_free(a);
+	assert_int_equal(((struct kv *)hmap_get(m, "ns/a"))->n, 3);
+	pos = 0;
+	while (hmap_next(m, &pos, &key, &val))
+		assert_ptr_equal(key, ((struct kv *)val)->key);
+	assert_ptr_equal(hmap_del(m, "ns/b"), b);
+	kv_free(b);
+	assert_int_equal(hmap_len(m), 1);
+	hmap_free(m, kv_free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hmap_put_get_replace_del),
 	    cmocka_unit_test(test_hmap_many_keys_survive_deletions),
 	    cmocka_unit_test(test_hmap_free_calls_free_val_and_copies_keys),
+	    cmocka_unit_test(test_hmap_borrowed_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
