@@ -90,6 +90,8 @@ int calsched_parse_shift(const char *s, enum calsched_shift *out, char *err, siz
 	return 0;
 }
 
+_Static_assert(CALSCHED_MAX_NTH <= INT8_MAX, "bdom values are bytes");
+
 static int add_bdom(struct calsched_rules *r, long n, char *err, size_t errlen)
 {
 	if (n == 0 || n > CALSCHED_MAX_NTH || n < -CALSCHED_MAX_NTH) {
@@ -107,7 +109,7 @@ static int add_bdom(struct calsched_rules *r, long n, char *err, size_t errlen)
 		errmsg_set(err, errlen, "businessDayOfMonth: at most %d values", CALSCHED_MAX_BDOM);
 		return -EINVAL;
 	}
-	r->bdom[r->nbdom++] = (int)n;
+	r->bdom[r->nbdom++] = (int8_t)n;
 	return 0;
 }
 

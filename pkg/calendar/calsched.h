@@ -50,7 +50,9 @@ struct calsched_rules {
 	enum calsched_days days;
 	enum calsched_shift shift;
 	int nbdom; /* 0: any business day */
-	int bdom[CALSCHED_MAX_BDOM];
+	/* |n| <= CALSCHED_MAX_NTH: a byte each. Every schedule with a calendar
+	 * holds these (48 bytes less than ints, at 10,000 schedules). */
+	int8_t bdom[CALSCHED_MAX_BDOM];
 };
 
 /* BusinessDays, Skip, no businessDayOfMonth. */
