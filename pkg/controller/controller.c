@@ -261,7 +261,6 @@ struct pass {
 
 struct sched {
 	struct controller *c;
-	char *key;
 	struct spec spec;
 	struct spec_cache sc;
 	struct expectations exp;
@@ -290,6 +289,9 @@ struct sched {
 	 * takt_runs_total{result="retried"} (a counter: it starts again at 0
 	 * with the process, as Prometheus counters may). */
 	uint64_t retries_started;
+	/* "namespace/name": inline, one allocation less per schedule; also the
+	 * borrowed key of controller.scheds. */
+	char key[];
 };
 
 struct controller {
@@ -378,9 +380,10 @@ static struct sched *sched_get(struct controller *c, const char *key)
 	struct sched *s = hmap_get(c->scheds, key);
 	if (s)
 		return s;
-	s = xcalloc(1, sizeof(*s));
+	size_t klen = strlen(key) + 1;
+	s = xcalloc(1, sizeof(*s) + klen);
 	s->c = c;
-	s->key = xstrdup(key);
+	memcpy(s->key, key, klen);
 	spec_init(&s->spec);
 	writes_status_init(&s->mine.w);
 	s->prep.slot = SPEC_TIME_UNSET;
@@ -447,7 +450,6 @@ static void sched_free(void *p)
 	free(s->events);
 	free(s->failed);
 	cJSON_Delete(s->mine.status);
-	free(s->key);
 	free(s);
 }
 
