@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/hmap.h"
+#include "base/jsonblock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "base/banned.h"
@@ -13,6 +14,7 @@
 struct entry {
 	char *key;
 	cJSON *obj;
+	bool frozen;			/* obj is a json_freeze block (else a plain tree) */
 	char *ivals[STORE_MAX_INDEXES]; /* this object's value per index, or NULL */
 	bool seen;			/* marked during a replace */
 };
@@ -32,6 +34,8 @@ struct store {
 	store_change_fn *on_change;
 	void *ud;
 	char *rv;
+	bool freeze; /* store_set_frozen */
+	bool freeze_failed_logged;
 };
 
 static const char *str_field(const cJSON *obj, const char *name)
@@ -107,6 +111,41 @@ struct store *store_new(const char *what)
 	return s;
 }
 
+void store_set_frozen(struct store *s, bool on)
+{
+	s->freeze = on;
+}
+
+/* The one way a stored object is released: a frozen one is a single block,
+ * never a cJSON_Delete. */
+static void release(cJSON *obj, bool frozen)
+{
+	if (frozen)
+		json_frozen_free(obj);
+	else
+		cJSON_Delete(obj);
+}
+
+/* An object the store is about to hold: frozen (the original freed) when
+ * the store freezes; kept as is when it does not, or when freezing fails
+ * (out of memory, or a tree too deep), *frozen saying which. */
+static cJSON *admit(struct store *s, cJSON *obj, bool *frozen)
+{
+	*frozen = false;
+	if (!s->freeze)
+		return obj;
+	cJSON *f = json_freeze(obj);
+	if (!f) {
+		if (!s->freeze_failed_logged)
+			LOG_WARN("object kept unfrozen", "resource=%s", s->what);
+		s->freeze_failed_logged = true;
+		return obj;
+	}
+	cJSON_Delete(obj);
+	*frozen = true;
+	return f;
+}
+
 static void free_set(void *set)
 {
 	hmap_free(set, NULL);
@@ -118,7 +157,7 @@ static void free_entry(struct entry *e)
 		return;
 	for (size_t i = 0; i < STORE_MAX_INDEXES; i++)
 		free(e->ivals[i]);
-	cJSON_Delete(e->obj);
+	release(e->obj, e->frozen);
 	free(e->key);
 	free(e);
 }
@@ -210,22 +249,27 @@ static void notify(struct store *s, enum store_event ev, const char *key, const 
 		s->on_change(s->ud, ev, key, old_obj, new_obj);
 }
 
-/* Puts obj under key; returns the object it replaced (the caller's) or NULL
- * for a new key. */
-static cJSON *put(struct store *s, const char *key, cJSON *obj, struct entry **out)
+/* Puts obj (admitted: frozen says what it is) under key; returns the object
+ * it replaced (the caller's, to release with *old_frozen) or NULL for a new
+ * key. */
+static cJSON *put(struct store *s, const char *key, cJSON *obj, bool frozen, struct entry **out,
+		  bool *old_frozen)
 {
 	struct entry *e = hmap_get(s->objs, key);
 	cJSON *old = NULL;
+	*old_frozen = false;
 	if (e) {
 		for (size_t i = 0; i < s->nidx; i++)
 			index_remove(s, i, e);
 		old = e->obj;
+		*old_frozen = e->frozen;
 	} else {
 		e = xcalloc(1, sizeof(*e));
 		e->key = xstrdup(key);
 		hmap_put(s->objs, key, e);
 	}
 	e->obj = obj;
+	e->frozen = frozen;
 	for (size_t i = 0; i < s->nidx; i++)
 		index_insert(s, i, e);
 	*out = e;
@@ -252,9 +296,11 @@ int store_upsert_take(struct store *s, cJSON *obj)
 		return -EINVAL;
 	}
 	struct entry *e;
-	cJSON *old = put(s, buf_str(&key), obj, &e);
+	bool frozen, old_frozen;
+	obj = admit(s, obj, &frozen);
+	cJSON *old = put(s, buf_str(&key), obj, frozen, &e, &old_frozen);
 	notify(s, old ? STORE_UPDATED : STORE_ADDED, e->key, old, e->obj);
-	cJSON_Delete(old);
+	release(old, old_frozen);
 	buf_release(&key);
 	return 0;
 }
@@ -306,10 +352,12 @@ int store_replace_take(struct store *s, cJSON **objs, size_t n)
 			cJSON_Delete(objs[i]);
 			continue;
 		}
-		cJSON *old = put(s, buf_str(&key), objs[i], &e);
+		bool frozen, old_frozen;
+		cJSON *obj = admit(s, objs[i], &frozen);
+		cJSON *old = put(s, buf_str(&key), obj, frozen, &e, &old_frozen);
 		e->seen = true;
 		notify(s, old ? STORE_UPDATED : STORE_ADDED, e->key, old, e->obj);
-		cJSON_Delete(old);
+		release(old, old_frozen);
 	}
 
 	/* Keys gone since: collected first, the map must not change mid-walk. */
