@@ -19,6 +19,13 @@ struct entry {
 	bool seen;			/* marked during a replace */
 };
 
+/* An object on its way in (a list's, staged or replaced): frozen already
+ * or not. */
+struct staged {
+	cJSON *obj;
+	bool frozen;
+};
+
 struct index {
 	char *name;
 	store_index_fn *fn;
@@ -36,6 +43,8 @@ struct store {
 	char *rv;
 	bool freeze; /* store_set_frozen */
 	bool freeze_failed_logged;
+	struct staged *stage; /* store_stage_take: a list in the making */
+	size_t nstage, stage_cap;
 };
 
 static const char *str_field(const cJSON *obj, const char *name)
@@ -171,6 +180,7 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
+	store_stage_abort(s);
 	for (size_t i = 0; i < s->nidx; i++) {
 		hmap_free(s->idx[i].values, free_set);
 		free(s->idx[i].name);
@@ -330,7 +340,9 @@ static bool same_rv(const cJSON *a, const cJSON *b)
 	return ra && rb && strcmp(ra, rb) == 0;
 }
 
-int store_replace_take(struct store *s, cJSON **objs, size_t n)
+/* store_replace_take and store_stage_commit: the store becomes exactly
+ * items[0..n), each released or kept. */
+static void replace(struct store *s, struct staged *items, size_t n)
 {
 	struct buf key;
 	buf_init(&key, 1024);
@@ -341,19 +353,19 @@ int store_replace_take(struct store *s, cJSON **objs, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&key);
-		if (store_key(objs[i], &key) < 0) {
+		if (store_key(items[i].obj, &key) < 0) {
 			LOG_WARN("object without a name dropped", "resource=%s", s->what);
-			cJSON_Delete(objs[i]);
+			release(items[i].obj, items[i].frozen);
 			continue;
 		}
 		struct entry *e = hmap_get(s->objs, buf_str(&key));
-		if (e && same_rv(e->obj, objs[i])) {
+		if (e && same_rv(e->obj, items[i].obj)) {
 			e->seen = true;
-			cJSON_Delete(objs[i]);
+			release(items[i].obj, items[i].frozen);
 			continue;
 		}
-		bool frozen, old_frozen;
-		cJSON *obj = admit(s, objs[i], &frozen);
+		bool frozen = items[i].frozen, old_frozen;
+		cJSON *obj = frozen ? items[i].obj : admit(s, items[i].obj, &frozen);
 		cJSON *old = put(s, buf_str(&key), obj, frozen, &e, &old_frozen);
 		e->seen = true;
 		notify(s, old ? STORE_UPDATED : STORE_ADDED, e->key, old, e->obj);
@@ -378,7 +390,50 @@ int store_replace_take(struct store *s, cJSON **objs, size_t n)
 	}
 	free(gone);
 	buf_release(&key);
+}
+
+int store_replace_take(struct store *s, cJSON **objs, size_t n)
+{
+	struct staged *items = xcalloc(n ? n : 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++)
+		items[i].obj = objs[i];
+	replace(s, items, n);
+	free(items);
 	return 0;
+}
+
+void store_stage_take(struct store *s, cJSON *obj)
+{
+	if (!obj)
+		return;
+	XGROW(s->stage, s->stage_cap, s->nstage + 1);
+	struct staged *st = &s->stage[s->nstage++];
+	st->obj = admit(s, obj, &st->frozen);
+}
+
+size_t store_staged(const struct store *s)
+{
+	return s->nstage;
+}
+
+int store_stage_commit(struct store *s)
+{
+	struct staged *items = s->stage;
+	size_t n = s->nstage;
+	s->stage = NULL;
+	s->nstage = s->stage_cap = 0;
+	replace(s, items, n);
+	free(items);
+	return 0;
+}
+
+void store_stage_abort(struct store *s)
+{
+	for (size_t i = 0; i < s->nstage; i++)
+		release(s->stage[i].obj, s->stage[i].frozen);
+	free(s->stage);
+	s->stage = NULL;
+	s->nstage = s->stage_cap = 0;
 }
 
 const cJSON *store_get(const struct store *s, const char *key)
