@@ -55,10 +55,9 @@ struct reflector {
 	unsigned failures;
 	uint64_t rnd;
 
-	/* A list in progress: items of the pages so far (store mode; a sink
-	 * has had them already and only counts them), and where to go on. */
-	cJSON **items;
-	size_t nitems, items_cap;
+	/* A list in progress: the pages so far are staged in the store
+	 * (store_stage_take: a frozen store holds them frozen at once) or,
+	 * for a sink, delivered and counted; and where to go on. */
 	size_t ndelivered;
 	char *cont;
 
@@ -119,11 +118,8 @@ struct reflector *reflector_new(struct loop *l, const struct kube_transport *tr,
 
 static void drop_list(struct reflector *r)
 {
-	for (size_t i = 0; i < r->nitems; i++)
-		cJSON_Delete(r->items[i]);
-	free(r->items);
-	r->items = NULL;
-	r->nitems = r->items_cap = 0;
+	if (r->store)
+		store_stage_abort(r->store);
 	r->ndelivered = 0;
 	free(r->cont);
 	r->cont = NULL;
@@ -341,12 +337,7 @@ static void list_complete(struct reflector *r, const char *rv)
 {
 	size_t objects = r->ndelivered;
 	if (r->store) {
-		cJSON **items = r->items;
-		size_t n = r->nitems;
-		r->items = NULL;
-		r->nitems = r->items_cap = 0;
-		store_replace_take(r->store, items, n);
-		free(items);
+		store_stage_commit(r->store);
 		objects = store_len(r->store);
 	}
 	r->ndelivered = 0;
@@ -398,8 +389,7 @@ static void list_done(struct kube_req *req, const struct kube_result *res, void 
 		if (r->transform)
 			r->transform(it);
 		if (r->store) {
-			XGROW(r->items, r->items_cap, r->nitems + 1);
-			r->items[r->nitems++] = it;
+			store_stage_take(r->store, it);
 		} else {
 			/* Delivered and freed at once: a sink of every pod in
 			 * the cluster never holds more than one page. */

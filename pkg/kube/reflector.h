@@ -23,11 +23,14 @@
  *                      |                      v        v
  *                   RELISTING <----------- BACKOFF ----+--> WATCHING
  *
- *   - LISTING: paged GET (limit + continue) of the collection; when the last
- *     page arrives the store is replaced (store_replace_take reports what
- *     changed since, deletions included), its resourceVersion recorded, the
- *     reflector is synced, and `on_list` runs. In sink mode each page's
- *     items are delivered as they arrive and freed; the rest is the same.
+ *   - LISTING: paged GET (limit + continue) of the collection; each page's
+ *     items are staged in the store as the page is read (store_stage_take;
+ *     a list that fails midway is dropped, store_stage_abort), and when the
+ *     last page arrives the store is replaced by them (store_stage_commit
+ *     reports what changed since, deletions included), its
+ *     resourceVersion recorded, the reflector is synced, and `on_list`
+ *     runs. In sink mode each page's items are delivered as they arrive
+ *     and freed; the rest is the same.
  *   - WATCHING: GET ?watch=1 from that resourceVersion with
  *     allowWatchBookmarks=true and timeoutSeconds (opts, ± 10% jitter so
  *     watches of many resources do not end together). Each line is one event:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/hmap.h"
+#include "base/jsonblock.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "base/banned.h"
@@ -13,8 +14,16 @@
 struct entry {
 	char *key;
 	cJSON *obj;
+	bool frozen;			/* obj is a json_freeze block (else a plain tree) */
 	char *ivals[STORE_MAX_INDEXES]; /* this object's value per index, or NULL */
 	bool seen;			/* marked during a replace */
+};
+
+/* An object on its way in (a list's, staged or replaced): frozen already
+ * or not. */
+struct staged {
+	cJSON *obj;
+	bool frozen;
 };
 
 struct index {
@@ -32,6 +41,10 @@ struct store {
 	store_change_fn *on_change;
 	void *ud;
 	char *rv;
+	bool freeze; /* store_set_frozen */
+	bool freeze_failed_logged;
+	struct staged *stage; /* store_stage_take: a list in the making */
+	size_t nstage, stage_cap;
 };
 
 static const char *str_field(const cJSON *obj, const char *name)
@@ -107,6 +120,41 @@ struct store *store_new(const char *what)
 	return s;
 }
 
+void store_set_frozen(struct store *s, bool on)
+{
+	s->freeze = on;
+}
+
+/* The one way a stored object is released: a frozen one is a single block,
+ * never a cJSON_Delete. */
+static void release(cJSON *obj, bool frozen)
+{
+	if (frozen)
+		json_frozen_free(obj);
+	else
+		cJSON_Delete(obj);
+}
+
+/* An object the store is about to hold: frozen (the original freed) when
+ * the store freezes; kept as is when it does not, or when freezing fails
+ * (out of memory, or a tree too deep), *frozen saying which. */
+static cJSON *admit(struct store *s, cJSON *obj, bool *frozen)
+{
+	*frozen = false;
+	if (!s->freeze)
+		return obj;
+	cJSON *f = json_freeze(obj);
+	if (!f) {
+		if (!s->freeze_failed_logged)
+			LOG_WARN("object kept unfrozen", "resource=%s", s->what);
+		s->freeze_failed_logged = true;
+		return obj;
+	}
+	cJSON_Delete(obj);
+	*frozen = true;
+	return f;
+}
+
 static void free_set(void *set)
 {
 	hmap_free(set, NULL);
@@ -118,7 +166,7 @@ static void free_entry(struct entry *e)
 		return;
 	for (size_t i = 0; i < STORE_MAX_INDEXES; i++)
 		free(e->ivals[i]);
-	cJSON_Delete(e->obj);
+	release(e->obj, e->frozen);
 	free(e->key);
 	free(e);
 }
@@ -132,6 +180,7 @@ void store_free(struct store *s)
 {
 	if (!s)
 		return;
+	store_stage_abort(s);
 	for (size_t i = 0; i < s->nidx; i++) {
 		hmap_free(s->idx[i].values, free_set);
 		free(s->idx[i].name);
@@ -210,22 +259,27 @@ static void notify(struct store *s, enum store_event ev, const char *key, const 
 		s->on_change(s->ud, ev, key, old_obj, new_obj);
 }
 
-/* Puts obj under key; returns the object it replaced (the caller's) or NULL
- * for a new key. */
-static cJSON *put(struct store *s, const char *key, cJSON *obj, struct entry **out)
+/* Puts obj (admitted: frozen says what it is) under key; returns the object
+ * it replaced (the caller's, to release with *old_frozen) or NULL for a new
+ * key. */
+static cJSON *put(struct store *s, const char *key, cJSON *obj, bool frozen, struct entry **out,
+		  bool *old_frozen)
 {
 	struct entry *e = hmap_get(s->objs, key);
 	cJSON *old = NULL;
+	*old_frozen = false;
 	if (e) {
 		for (size_t i = 0; i < s->nidx; i++)
 			index_remove(s, i, e);
 		old = e->obj;
+		*old_frozen = e->frozen;
 	} else {
 		e = xcalloc(1, sizeof(*e));
 		e->key = xstrdup(key);
 		hmap_put(s->objs, key, e);
 	}
 	e->obj = obj;
+	e->frozen = frozen;
 	for (size_t i = 0; i < s->nidx; i++)
 		index_insert(s, i, e);
 	*out = e;
@@ -252,9 +306,11 @@ int store_upsert_take(struct store *s, cJSON *obj)
 		return -EINVAL;
 	}
 	struct entry *e;
-	cJSON *old = put(s, buf_str(&key), obj, &e);
+	bool frozen, old_frozen;
+	obj = admit(s, obj, &frozen);
+	cJSON *old = put(s, buf_str(&key), obj, frozen, &e, &old_frozen);
 	notify(s, old ? STORE_UPDATED : STORE_ADDED, e->key, old, e->obj);
-	cJSON_Delete(old);
+	release(old, old_frozen);
 	buf_release(&key);
 	return 0;
 }
@@ -284,7 +340,9 @@ static bool same_rv(const cJSON *a, const cJSON *b)
 	return ra && rb && strcmp(ra, rb) == 0;
 }
 
-int store_replace_take(struct store *s, cJSON **objs, size_t n)
+/* store_replace_take and store_stage_commit: the store becomes exactly
+ * items[0..n), each released or kept. */
+static void replace(struct store *s, struct staged *items, size_t n)
 {
 	struct buf key;
 	buf_init(&key, 1024);
@@ -295,21 +353,23 @@ int store_replace_take(struct store *s, cJSON **objs, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		buf_reset(&key);
-		if (store_key(objs[i], &key) < 0) {
+		if (store_key(items[i].obj, &key) < 0) {
 			LOG_WARN("object without a name dropped", "resource=%s", s->what);
-			cJSON_Delete(objs[i]);
+			release(items[i].obj, items[i].frozen);
 			continue;
 		}
 		struct entry *e = hmap_get(s->objs, buf_str(&key));
-		if (e && same_rv(e->obj, objs[i])) {
+		if (e && same_rv(e->obj, items[i].obj)) {
 			e->seen = true;
-			cJSON_Delete(objs[i]);
+			release(items[i].obj, items[i].frozen);
 			continue;
 		}
-		cJSON *old = put(s, buf_str(&key), objs[i], &e);
+		bool frozen = items[i].frozen, old_frozen;
+		cJSON *obj = frozen ? items[i].obj : admit(s, items[i].obj, &frozen);
+		cJSON *old = put(s, buf_str(&key), obj, frozen, &e, &old_frozen);
 		e->seen = true;
 		notify(s, old ? STORE_UPDATED : STORE_ADDED, e->key, old, e->obj);
-		cJSON_Delete(old);
+		release(old, old_frozen);
 	}
 
 	/* Keys gone since: collected first, the map must not change mid-walk. */
@@ -330,7 +390,50 @@ int store_replace_take(struct store *s, cJSON **objs, size_t n)
 	}
 	free(gone);
 	buf_release(&key);
+}
+
+int store_replace_take(struct store *s, cJSON **objs, size_t n)
+{
+	struct staged *items = xcalloc(n ? n : 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++)
+		items[i].obj = objs[i];
+	replace(s, items, n);
+	free(items);
 	return 0;
+}
+
+void store_stage_take(struct store *s, cJSON *obj)
+{
+	if (!obj)
+		return;
+	XGROW(s->stage, s->stage_cap, s->nstage + 1);
+	struct staged *st = &s->stage[s->nstage++];
+	st->obj = admit(s, obj, &st->frozen);
+}
+
+size_t store_staged(const struct store *s)
+{
+	return s->nstage;
+}
+
+int store_stage_commit(struct store *s)
+{
+	struct staged *items = s->stage;
+	size_t n = s->nstage;
+	s->stage = NULL;
+	s->nstage = s->stage_cap = 0;
+	replace(s, items, n);
+	free(items);
+	return 0;
+}
+
+void store_stage_abort(struct store *s)
+{
+	for (size_t i = 0; i < s->nstage; i++)
+		release(s->stage[i].obj, s->stage[i].frozen);
+	free(s->stage);
+	s->stage = NULL;
+	s->nstage = s->stage_cap = 0;
 }
 
 const cJSON *store_get(const struct store *s, const char *key)

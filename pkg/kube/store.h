@@ -21,12 +21,27 @@
  *     validity of the objects for the keys they touch at once.
  *   - The change callback's old/new objects are borrowed for the duration of
  *     the callback; `old` is freed right after it returns.
- *   - Never modify a borrowed object: indexes were computed from it.
+ *   - Never modify a borrowed object: indexes were computed from it, and
+ *     in a frozen store it is not even a tree of separate allocations.
+ *   - Frozen stores (store_set_frozen, opt-in per store; the BatchSchedule
+ *     store uses it): every object the store takes (store_upsert_take,
+ *     store_replace_take, store_stage_take) is replaced on entry by its json_freeze copy
+ *     (base/jsonblock.h: one allocation instead of one per node and per
+ *     string) and the original is cJSON_Delete'd; the store releases it
+ *     with json_frozen_free. The objects store_get/store_list and the
+ *     change callback hand out are those frozen copies: equal in content,
+ *     READ-ONLY in the strict sense (no cJSON_Delete/Add/Detach/Replace/
+ *     SetValuestring on them or their nodes; lending a node with
+ *     cJSON_AddItemReferenceTo* or copying with cJSON_Duplicate is fine).
+ *     store_delete's `old` is still the caller's (the event's) object. An
+ *     object that cannot be frozen (out of memory) is kept as the plain
+ *     tree; each entry remembers which it holds and is freed accordingly.
  * Not thread-safe; loop thread only.
  */
 #ifndef TAKT_KUBE_STORE_H
 #define TAKT_KUBE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -56,6 +71,10 @@ typedef int store_index_fn(const cJSON *obj, const void *arg, struct buf *out);
  * copied. */
 struct store *store_new(const char *what);
 void store_free(struct store *s);
+
+/* Frozen storage on or off (off by default) for the objects taken from now
+ * on; objects already held stay as they are. See the ownership rules. */
+void store_set_frozen(struct store *s, bool on);
 
 /* One change callback per store (the reflector's user); NULL to clear. */
 void store_on_change(struct store *s, store_change_fn *fn, void *ud);
@@ -92,6 +111,19 @@ int store_delete(struct store *s, const cJSON *obj);
  * the same resourceVersion is kept as is, silently. Objects without a name
  * are dropped and logged. Returns 0. */
 int store_replace_take(struct store *s, cJSON **objs, size_t n);
+
+/* A list in the making, page by page (the reflector): store_stage_take
+ * takes each object as its page is read — a frozen store freezes it at once,
+ * so a list of 10,000 never holds 10,000 parse trees beside their frozen
+ * copies, and each parse tree's memory is reused by the next page's — and
+ * store_stage_commit then makes the store exactly the staged objects, with
+ * the callbacks of store_replace_take. store_stage_abort drops them (a list
+ * that failed midway; also done by store_free). The staged objects are the
+ * store's and not visible to any read until committed. One list at a time. */
+void store_stage_take(struct store *s, cJSON *obj);
+size_t store_staged(const struct store *s);
+int store_stage_commit(struct store *s);
+void store_stage_abort(struct store *s);
 
 /* Borrowed (see the lifetime rules above); NULL when absent. */
 const cJSON *store_get(const struct store *s, const char *key);
