@@ -2207,6 +2207,7 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	c->scheds = hmap_new_borrowed();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
+	store_set_frozen(c->schedules, true); /* one allocation each: issue 15 */
 	c->jobs = store_new("jobs");
 	c->pods = store_new("pods");
 	store_add_index(c->jobs, IDX_SCHEDULE, store_index_label, TAKT_LABEL_SCHEDULE);
