@@ -12,11 +12,16 @@
 #include "base/banned.h"
 
 struct entry {
-	char *key;
 	cJSON *obj;
-	bool frozen;			/* obj is a json_freeze block (else a plain tree) */
-	char *ivals[STORE_MAX_INDEXES]; /* this object's value per index, or NULL */
-	bool seen;			/* marked during a replace */
+	/* This object's value per index, or NULL; the array itself is NULL
+	 * until the store has an index (a BatchSchedules store has none: 64
+	 * bytes a schedule). */
+	char **ivals;
+	bool frozen; /* obj is a json_freeze block (else a plain tree) */
+	bool seen;   /* marked during a replace */
+	/* Inline: also the borrowed key of the store's map and of its index
+	 * sets (one allocation per object instead of three). */
+	char key[];
 };
 
 /* An object on its way in (a list's, staged or replaced): frozen already
@@ -115,7 +120,7 @@ struct store *store_new(const char *what)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->what = xstrdup(what ? what : "objects");
-	s->objs = hmap_new();
+	s->objs = hmap_new_borrowed(); /* keys: the entries' own */
 	s->rv = xstrdup("");
 	return s;
 }
@@ -164,10 +169,10 @@ static void free_entry(struct entry *e)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; i < STORE_MAX_INDEXES; i++)
+	for (size_t i = 0; e->ivals && i < STORE_MAX_INDEXES; i++)
 		free(e->ivals[i]);
+	free(e->ivals);
 	release(e->obj, e->frozen);
-	free(e->key);
 	free(e);
 }
 
@@ -209,10 +214,12 @@ static void index_insert(struct store *s, size_t i, struct entry *e)
 	if (r > 0) {
 		struct hmap *set = hmap_get(ix->values, buf_str(&v));
 		if (!set) {
-			set = hmap_new();
+			set = hmap_new_borrowed(); /* keys: the entries' own */
 			hmap_put(ix->values, buf_str(&v), set);
 		}
 		hmap_put(set, e->key, e);
+		if (!e->ivals)
+			e->ivals = xcalloc(STORE_MAX_INDEXES, sizeof(*e->ivals));
 		e->ivals[i] = buf_detach(&v, NULL);
 	}
 	buf_release(&v);
@@ -221,7 +228,7 @@ static void index_insert(struct store *s, size_t i, struct entry *e)
 static void index_remove(struct store *s, size_t i, struct entry *e)
 {
 	struct index *ix = &s->idx[i];
-	if (!e->ivals[i])
+	if (!e->ivals || !e->ivals[i])
 		return;
 	struct hmap *set = hmap_get(ix->values, e->ivals[i]);
 	if (set) {
@@ -274,9 +281,10 @@ static cJSON *put(struct store *s, const char *key, cJSON *obj, bool frozen, str
 		old = e->obj;
 		*old_frozen = e->frozen;
 	} else {
-		e = xcalloc(1, sizeof(*e));
-		e->key = xstrdup(key);
-		hmap_put(s->objs, key, e);
+		size_t klen = strlen(key) + 1;
+		e = xcalloc(1, sizeof(*e) + klen);
+		memcpy(e->key, key, klen);
+		hmap_put(s->objs, e->key, e);
 	}
 	e->obj = obj;
 	e->frozen = frozen;
