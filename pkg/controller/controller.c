@@ -2207,9 +2207,14 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 	c->scheds = hmap_new_borrowed();
 
 	c->schedules = store_new(TAKT_GROUP "/" TAKT_RES_SCHEDULES);
-	store_set_frozen(c->schedules, true); /* one allocation each: issue 15 */
 	c->jobs = store_new("jobs");
 	c->pods = store_new("pods");
+	/* One allocation per object (issue 15): 10,000 schedules, and in a
+	 * bank's steady state the Jobs and Pods their history keeps, several
+	 * per schedule. Nothing here writes to a stored object. */
+	store_set_frozen(c->schedules, true);
+	store_set_frozen(c->jobs, true);
+	store_set_frozen(c->pods, true);
 	store_add_index(c->jobs, IDX_SCHEDULE, store_index_label, TAKT_LABEL_SCHEDULE);
 	store_add_index(c->pods, IDX_SCHEDULE, store_index_label, TAKT_LABEL_SCHEDULE);
 	store_add_index(c->pods, IDX_JOB, store_index_controller, "Job");
@@ -2229,7 +2234,12 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 				     .resource = "jobs",
 				     .ns = c->ns,
 				     .label_selector = TAKT_LABEL_SCHEDULE,
-				     .transform = project_job};
+				     .transform = project_job,
+				     /* A page of full Pods is ~5 KB an item as
+				      * JSON and several times that parsed: 100
+				      * bound the transient tree, as for
+				      * schedules. */
+				     .page_limit = 100};
 	c->refl_jobs = reflector_new(l, tr, c->jobs, &io, reflector_listed, c);
 	io.group = "";
 	io.resource = "pods";
