@@ -68,8 +68,6 @@
 /* trim_cb: how much work makes a burst, and how long after a drain the
  * heap is trimmed. */
 #define TRIM_AFTER_WORK 1000
-/* Status catch-up (status_defer): controller.h. */
-#define STATUS_HELD_MAX CONTROLLER_STATUS_HELD_MAX
 #define TRIM_DELAY_MS	10000
 /* A schedule whose next wake-up is further away keeps no parsed status
  * between passes (struct base_cache). */
@@ -1443,10 +1441,6 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
 	buf_release(&body);
 }
 
-/* The POSTs are answered: the plan's other actions, which hold no slot,
- * and its status (unless a create failed: that run is not recorded, and
- * the retry decides the slot again). The plan and the base status stay as
- * they were while the key is busy. */
 /* ---- status catch-up -------------------------------------------------------------
  *
  * A first start at 10,000 schedules decides 10,000 status writes at once;
@@ -1456,7 +1450,7 @@ static void send_delete(struct controller *c, struct sched *s, const struct plan
  * (glibc cannot give back a page with one live record on it). A first
  * status (the object has none yet) that nothing waits for (no claim due
  * within CLAIM_AHEAD_MS, no run started, deleted or announced by this
- * pass, a valid spec) is therefore not decided while STATUS_HELD_MAX
+ * pass, a valid spec) is therefore not decided while CONTROLLER_STATUS_HELD_MAX
  * writes are held: the pass ends without it and the key waits here; as
  * answers drain the backlog, keys go back to the work queue and plan again
  * (the same plan: nothing happened to them). The catch-up takes as long,
@@ -1469,7 +1463,7 @@ static bool status_may_wait(struct controller *c, const struct sched *s, const s
 	return !urgent && !s->pass.has_raw && p->n_actions == 0 && s->sc.rc == 0 &&
 	       !s->pass.run_now && p->run_now == PLAN_RUN_NOW_NONE && !p->retry_claim_job[0] &&
 	       !s->mine.status && !writes_status_busy(&s->mine.w) && !c->stopping &&
-	       writes_backlog(c->writes) >= STATUS_HELD_MAX;
+	       writes_backlog(c->writes) >= CONTROLLER_STATUS_HELD_MAX;
 }
 
 static void status_defer(struct controller *c, struct sched *s)
@@ -1493,9 +1487,9 @@ static void status_defer(struct controller *c, struct sched *s)
 static void status_resume(struct controller *c)
 {
 	size_t held = writes_backlog(c->writes);
-	if (!c->deferred.n || held >= STATUS_HELD_MAX / 2)
+	if (!c->deferred.n || held >= CONTROLLER_STATUS_HELD_MAX / 2)
 		return;
-	for (size_t room = STATUS_HELD_MAX - held; room > 0 && c->deferred.n; room--) {
+	for (size_t room = CONTROLLER_STATUS_HELD_MAX - held; room > 0 && c->deferred.n; room--) {
 		char *key = c->deferred.v[c->deferred.head++];
 		c->deferred.n--;
 		struct sched *s = hmap_get(c->scheds, key);
@@ -1526,6 +1520,10 @@ static void status_deferred_clear(struct controller *c)
 	memset(&c->deferred, 0, sizeof(c->deferred));
 }
 
+/* The POSTs are answered: the plan's other actions, which hold no slot,
+ * and its status (unless a create failed: that run is not recorded, and
+ * the retry decides the slot again). The plan and the base status stay as
+ * they were while the key is busy. */
 static void after_posts(struct controller *c, struct sched *s)
 {
 	struct plan *p = s->pass.plan;
@@ -2235,9 +2233,10 @@ int controller_new(struct loop *l, const struct kube_transport *tr, const struct
 				     .ns = c->ns,
 				     .label_selector = TAKT_LABEL_SCHEDULE,
 				     .transform = project_job,
-				     /* A page of full Pods is ~5 KB an item as
-				      * JSON and several times that parsed: 100
-				      * bound the transient tree, as for
+				     /* Jobs and (io reused below) Pods: a
+				      * page of full Pods is ~5 KB an item as
+				      * JSON and several times that parsed;
+				      * 100 bound the transient tree, as for
 				      * schedules. */
 				     .page_limit = 100};
 	c->refl_jobs = reflector_new(l, tr, c->jobs, &io, reflector_listed, c);

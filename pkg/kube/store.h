@@ -23,8 +23,8 @@
  *     the callback; `old` is freed right after it returns.
  *   - Never modify a borrowed object: indexes were computed from it, and
  *     in a frozen store it is not even a tree of separate allocations.
- *   - Frozen stores (store_set_frozen, opt-in per store; the BatchSchedule
- *     store uses it): every object the store takes (store_upsert_take,
+ *   - Frozen stores (store_set_frozen, opt-in per store; the controller's
+ *     BatchSchedule, Job and Pod stores use it): every object the store takes (store_upsert_take,
  *     store_replace_take, store_stage_take) is replaced on entry by its json_freeze copy
  *     (base/jsonblock.h: one allocation instead of one per node and per
  *     string) and the original is cJSON_Delete'd; the store releases it
