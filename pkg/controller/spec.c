@@ -69,6 +69,8 @@ struct shared_cron {
 };
 static struct hmap *crons; /* text -> struct shared_cron; NULL when empty */
 
+/* `text` is interned (the spec's schedule): the map borrows it, and every
+ * spec holding the expression holds a reference on the text too. */
 static int cron_share(const char *text, struct cron_expr **out, char *err, size_t errlen)
 {
 	struct shared_cron *c = crons ? hmap_get(crons, text) : NULL;
@@ -78,7 +80,7 @@ static int cron_share(const char *text, struct cron_expr **out, char *err, size_
 		if (rc)
 			return rc;
 		if (!crons)
-			crons = hmap_new();
+			crons = hmap_new_borrowed();
 		c = xcalloc(1, sizeof(*c));
 		c->e = e;
 		hmap_put(crons, text, c);
